@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { describeError, exitCodeOf, UsageError } from '@deaddrop/common';
+import { commands as keysCommands } from '@deaddrop/keys';
+import { commands as clientCommands } from '@deaddrop/client';
+import { commands as sinkCommands } from '@deaddrop/sink';
+import { commands as checkCommands } from '@deaddrop/check';
+import { commands as snowflakeCommands } from '@deaddrop/snowflakes';
+import { commands as installCommands } from '@deaddrop/install';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = yargs(argv)
+    .scriptName('deaddrop')
+    .usage('deaddrop: write-only, encrypted, mirrored fleet backups\n\nUsage: deaddrop <command> [options]')
+    .option('json', { type: 'boolean', describe: 'Machine output (JSON) on stdout', global: true })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'More log lines', global: true })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only errors', global: true })
+    .command([
+      ...keysCommands,
+      ...clientCommands,
+      ...sinkCommands,
+      ...checkCommands,
+      ...snowflakeCommands,
+      ...installCommands,
+    ])
+    .demandCommand(1, 'Name a command: deaddrop --help lists them.')
+    .strict()
+    .strictCommands()
+    .recommendCommands()
+    .epilog('Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 another run holds the lock, 4 degraded.')
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(`${msg}\nRun with --help for usage.`);
+    })
+    .help()
+    .alias('h', 'help')
+    .version(pkg.version)
+    .wrap(Math.min(110, process.stdout.columns || 100));
+  try {
+    await cli.parseAsync();
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    process.stderr.write(`deaddrop: ${describeError(err)}\n`);
+    if (process.env.DEADDROP_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return exitCodeOf(err);
+  }
+}
+
+process.exitCode = await main(hideBin(process.argv));

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { durationField, hostNameField, sinkUrlField, sizeField } from './fields.js';
+import { loadJsonConfig } from './load.js';
+
+export const DEFAULT_CLIENT_CONFIG = '/etc/deaddrop/client.json';
+
+export const clientSinkSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a short name (letters, digits, ".", "-", "_")'),
+  url: sinkUrlField,
+  /** PEM file of the CA that signed an https sink's certificate. */
+  ca: z.string().optional(),
+});
+
+/** /etc/deaddrop/client.json (SPEC §7). Unknown keys are errors. */
+export const clientConfigSchema = z.strictObject({
+  host: hostNameField,
+  sources: z.array(z.string().startsWith('/', 'must be an absolute path')).min(1),
+  exclude: z.array(z.string()).default([]),
+  recipients: z.array(z.string()).min(1),
+  sinks: z.array(clientSinkSchema).min(1),
+  netrc: z.string().default('/etc/deaddrop/netrc'),
+  archiveDir: z.string().default('/var/lib/deaddrop'),
+  volumeSize: sizeField.default(200 * 2 ** 20),
+  fullEvery: durationField.default(30 * 86400),
+  spoolLimit: sizeField.default(2e9),
+  metricsFile: z.string().optional(),
+  /** Stay on the filesystem of each source root (like duplicity's default). */
+  oneFileSystem: z.boolean().default(true),
+  /** healthchecks.io-style URLs pinged at start, success and failure. */
+  pings: z
+    .strictObject({
+      start: z.string().url().optional(),
+      success: z.string().url().optional(),
+      fail: z.string().url().optional(),
+    })
+    .optional(),
+});
+
+export type ClientConfig = z.output<typeof clientConfigSchema>;
+export type ClientSinkConfig = z.output<typeof clientSinkSchema>;
+
+export function loadClientConfig(file: string = DEFAULT_CLIENT_CONFIG): ClientConfig {
+  return loadJsonConfig(file, clientConfigSchema);
+}

@@ -1,0 +1,72 @@
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { durationField, hostNameField, sinkUrlField } from './fields.js';
+import { ConfigError } from '../errors.js';
+import { loadJsonConfig } from './load.js';
+
+export const fleetSinkSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a short name'),
+  /** Base URL; a host's URL is url + host name + "/". */
+  url: sinkUrlField,
+  ssh: z.string().optional(),
+  root: z.string().optional(),
+  htpasswd: z.string().optional(),
+  ca: z.string().optional(),
+});
+
+const sizeBounds = z.strictObject({ min: z.number().positive(), max: z.number().positive() });
+
+export const fleetHostSchema = z.strictObject({
+  name: hostNameField,
+  kind: z.enum(['linux', 'opnsense', 'openwrt']),
+  ssh: z.string().optional(),
+  sources: z.array(z.string()).optional(),
+  exclude: z.array(z.string()).optional(),
+  /** OPNsense: the ZFS pool/dataset to snapshot. */
+  dataset: z.string().optional(),
+  /** OpenWrt: how often to dump the MTD flash. */
+  mtdEvery: durationField.optional(),
+  /** Checker thresholds (SPEC §6). */
+  maxFullAge: durationField.optional(),
+  maxIncrementalAge: durationField.optional(),
+  maxAge: durationField.optional(),
+  /** Size sanity, as fractions of the median of earlier sets: { min: 0.5, max: 3 }. */
+  sizeBounds: sizeBounds.optional(),
+});
+
+export const fleetConfigSchema = z.strictObject({
+  recipients: z.array(z.string()).min(1),
+  sinks: z.array(fleetSinkSchema).min(1),
+  hosts: z.array(fleetHostSchema),
+  /** Checker defaults for every host (a host entry overrides them). */
+  defaults: z
+    .strictObject({
+      maxFullAge: durationField.optional(),
+      maxIncrementalAge: durationField.optional(),
+      maxAge: durationField.optional(),
+      sizeBounds: sizeBounds.optional(),
+    })
+    .optional(),
+});
+
+export type FleetConfig = z.output<typeof fleetConfigSchema>;
+export type FleetHost = z.output<typeof fleetHostSchema>;
+export type FleetSink = z.output<typeof fleetSinkSchema>;
+
+/** Load a fleet file; recipient paths are resolved relative to the file's directory. */
+export function loadFleetConfig(file: string): FleetConfig {
+  const fleet = loadJsonConfig(file, fleetConfigSchema);
+  const base = dirname(resolve(file));
+  return { ...fleet, recipients: fleet.recipients.map((r) => resolve(base, r)) };
+}
+
+export function findFleetHost(fleet: FleetConfig, name: string, file: string): FleetHost {
+  const host = fleet.hosts.find((h) => h.name === name);
+  if (!host) throw new ConfigError(file, 'hosts', `no host named "${name}"`);
+  return host;
+}
+
+/** A sink's per-host URL: its url + host name + "/". */
+export function hostUrl(sink: FleetSink, host: string): string {
+  return sink.url.replace(/\/?$/, '/') + encodeURIComponent(host) + '/';
+}

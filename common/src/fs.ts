@@ -1,0 +1,39 @@
+import { constants } from 'node:fs';
+import { access, mkdir, stat } from 'node:fs/promises';
+import writeFileAtomicLib from 'write-file-atomic';
+
+/** Write a file so readers see the old or the new content, never a mix (temp + fsync + rename). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await writeFileAtomicLib(
+    path,
+    typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    {
+      mode,
+      fsync: true,
+    },
+  );
+}
+
+export async function ensureDir(path: string, mode = 0o755): Promise<void> {
+  await mkdir(path, { recursive: true, mode });
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuse a secret file that group or others can read (like ssh and curl --netrc-file users expect). */
+export async function assertPrivateFile(path: string, what: string): Promise<void> {
+  const st = await stat(path);
+  if ((st.mode & 0o077) !== 0) {
+    const { UsageError } = await import('./errors.js');
+    throw new UsageError(
+      `${what} ${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0600 (chmod 600 ${path})`,
+    );
+  }
+}

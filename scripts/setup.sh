@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian 12 machine: the system tools deaddrop's tests and demo use as oracles
+# and peers, then the npm workspace (npm ci builds the CLI into node_modules/.bin/deaddrop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  openssl gpgsm gpg gpg-agent          # CMS oracles (openssl smime/cms, gpgsm)
+  rdiff duplicity                      # librsync and duplicity 0.8.22 format oracles
+  nginx libnginx-mod-http-dav-ext      # the deployed sink
+  apache2-utils                        # htpasswd
+  curl busybox dash shellcheck         # snowflake scripts: run under busybox ash and dash, lint
+  openssh-server                       # install over SSH
+  systemd                              # systemd-analyze verify on our units
+  python3 coreutils procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("setup: Node >= 20.19 is required, found "+process.version); process.exit(1) }'
+npm ci --no-audit --no-fund

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command (README, CI): typecheck everything, then node's test runner over every
+# *.test.ts, run from the TypeScript sources through tsx. `scripts/test.sh FILE...` runs a subset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx --no-install tsc -b
+npx --no-install tsc -p tsconfig.test.json
+if [ $# -gt 0 ]; then files=("$@"); else
+  mapfile -t files < <(find . -path ./node_modules -prune -o -name '*.test.ts' -print | grep -v '/node_modules/' | sort)
+fi
+exec node --conditions=source --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" \
+  --test-reporter=spec "${files[@]}"

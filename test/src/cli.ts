@@ -1,0 +1,65 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is test/src/cli.ts). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The argv that runs the deaddrop CLI: from the TypeScript sources by default, from the compiled
+ * dist when DEADDROP_CLI=dist (what `npm ci` installs as node_modules/.bin/deaddrop).
+ */
+export function deaddropArgv(): string[] {
+  if (process.env.DEADDROP_CLI === 'dist') return [process.execPath, join(repoRoot, 'cli', 'bin', 'deaddrop.js')];
+  return [process.execPath, '--conditions=source', '--import', 'tsx', join(repoRoot, 'cli', 'src', 'main.ts')];
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `deaddrop ARGS`, collecting output. `input` is written to stdin. */
+export function runDeaddrop(args: string[], opts: SpawnOptions & { input?: string | Buffer } = {}): Promise<RunResult> {
+  const [cmd, ...pre] = deaddropArgv();
+  return runCommand(cmd!, [...pre, ...args], opts);
+}
+
+/** Run any command, collecting output. */
+export function runCommand(
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { input?: string | Buffer } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolvePromise({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** A directory with an executable `deaddrop` wrapper, for shell scripts that call the CLI by name. */
+export function deaddropOnPath(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const argv = deaddropArgv().map((a) => `'${a.replace(/'/g, `'\\''`)}'`);
+  const file = join(dir, 'deaddrop');
+  writeFileSync(file, `#!/bin/sh\nexec ${argv.join(' ')} "$@"\n`);
+  chmodSync(file, 0o755);
+  return dir;
+}

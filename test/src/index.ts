@@ -1,0 +1,3 @@
+export * from './tools.js';
+export * from './tmp.js';
+export * from './cli.js';
