@@ -12,7 +12,7 @@ PACKAGES=(
   curl busybox dash shellcheck         # snowflake scripts: run under busybox ash and dash, lint
   openssh-server                       # install over SSH
   systemd                              # systemd-analyze verify on our units
-  python3 coreutils procps
+  python3 coreutils procps time
 )
 
 missing=()
