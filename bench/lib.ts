@@ -11,7 +11,11 @@ export interface Measurement {
   stderr: string;
 }
 
-export function measure(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string } = {}): Promise<Measurement> {
+export function measure(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string } = {},
+): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', '\n@@time %e %U %S %M', cmd, ...args], {
       env: opts.env ?? process.env,
