@@ -1,0 +1,73 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { DeaddropError, UsageError } from '@deaddrop/common';
+
+/** A recipient's RSA private key, ready to unwrap content-encryption keys. */
+export interface PrivateKey {
+  /** Where it was loaded from (for messages). */
+  source: string;
+  keyObject: KeyObject;
+  /** RSA modulus size in bits. */
+  bits: number;
+  /** Whether the file was passphrase-protected. */
+  encrypted: boolean;
+}
+
+/** True when the key file needs a passphrase (encrypted PKCS#8, or legacy encrypted PKCS#1 PEM). */
+export function isEncryptedKeyFile(bytes: Buffer): boolean {
+  const text = bytes.toString('latin1');
+  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) return true;
+  if (/Proc-Type:\s*4,\s*ENCRYPTED/.test(text)) return true;
+  // DER EncryptedPrivateKeyInfo: SEQUENCE { SEQUENCE AlgorithmIdentifier, OCTET STRING }
+  return bytes[0] === 0x30 && !text.includes('-----BEGIN') && looksLikeDerEncryptedPkcs8(bytes);
+}
+
+function looksLikeDerEncryptedPkcs8(bytes: Buffer): boolean {
+  // PrivateKeyInfo starts SEQUENCE { INTEGER version ...}; EncryptedPrivateKeyInfo with SEQUENCE
+  const lenBytes = bytes[1]! & 0x80 ? (bytes[1]! & 0x7f) + 1 : 1;
+  return bytes[1 + lenBytes] === 0x30;
+}
+
+/**
+ * Load an RSA private key: encrypted PKCS#8 PEM (what `deaddrop keys generate` writes), or an
+ * unencrypted PKCS#8/PKCS#1 PEM or DER key.
+ */
+export async function loadPrivateKey(path: string, passphrase?: string): Promise<PrivateKey> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new UsageError(`${path}: cannot read private key: ${(err as Error).message}`);
+  }
+  return privateKeyFromBytes(bytes, path, passphrase);
+}
+
+export function privateKeyFromBytes(bytes: Buffer, source: string, passphrase?: string): PrivateKey {
+  const encrypted = isEncryptedKeyFile(bytes);
+  if (encrypted && passphrase === undefined)
+    throw new UsageError(`${source}: the private key is encrypted; give its passphrase (--passphrase-file FILE)`);
+  const pem = bytes.toString('latin1').includes('-----BEGIN');
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey(
+      pem
+        ? { key: bytes, format: 'pem', passphrase: encrypted ? passphrase : undefined }
+        : { key: bytes, format: 'der', type: encrypted ? 'pkcs8' : derType(bytes), passphrase },
+    );
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (encrypted && /bad decrypt|decrypt|passphrase/i.test(`${e.message} ${e.code ?? ''}`))
+      throw new DeaddropError(`${source}: wrong passphrase for the private key`, 2);
+    throw new UsageError(`${source}: not a private key (${e.message})`);
+  }
+  if (keyObject.asymmetricKeyType !== 'rsa')
+    throw new UsageError(`${source}: key type ${keyObject.asymmetricKeyType} is not supported; deaddrop keys are RSA`);
+  return { source, keyObject, bits: keyObject.asymmetricKeyDetails?.modulusLength ?? 0, encrypted };
+}
+
+/** PKCS#8 PrivateKeyInfo has an AlgorithmIdentifier SEQUENCE after the version; PKCS#1 has INTEGERs. */
+function derType(bytes: Buffer): 'pkcs8' | 'pkcs1' {
+  const lenBytes = bytes[1]! & 0x80 ? (bytes[1]! & 0x7f) + 1 : 1;
+  const afterVersion = 1 + lenBytes + 3; // version is INTEGER 02 01 0x
+  return bytes[afterVersion] === 0x30 ? 'pkcs8' : 'pkcs1';
+}
