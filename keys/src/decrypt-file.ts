@@ -8,19 +8,19 @@ import { createDecryptStream } from './cms/decrypt.js';
 import type { PrivateKey } from './private-key.js';
 
 /**
- * Stream `source` through `transform` into `outPath` so that `outPath` appears only when
+ * Stream `source` through `transforms` into `outPath` so that `outPath` appears only when
  * everything succeeded: the bytes go to a temp file in the same directory, which is fsync'ed
  * and renamed over `outPath`, and removed on any error.
  */
 export async function writeThroughTemp(
   source: Readable,
-  transform: Transform,
+  transforms: Transform[],
   outPath: string,
   mode = 0o600,
 ): Promise<void> {
   const temp = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString('hex')}.partial`);
   try {
-    await pipeline(source, transform, createWriteStream(temp, { flags: 'wx', mode }));
+    await pipeline([source, ...transforms, createWriteStream(temp, { flags: 'wx', mode })]);
     const handle = await open(temp, 'r');
     try {
       await handle.sync();
@@ -36,5 +36,5 @@ export async function writeThroughTemp(
 
 /** Decrypt the CMS file `inPath` into `outPath` (temp file + rename: no partial output on failure). */
 export async function decryptFile(inPath: string, outPath: string, key: PrivateKey): Promise<void> {
-  await writeThroughTemp(createReadStream(inPath), createDecryptStream(key, { name: inPath }), outPath);
+  await writeThroughTemp(createReadStream(inPath), [createDecryptStream(key, { name: inPath })], outPath);
 }

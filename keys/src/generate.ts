@@ -1,6 +1,5 @@
 import { generateKeyPair, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -26,6 +25,8 @@ export async function generateRecipient(opts: {
   years?: number;
 }): Promise<GeneratedRecipient> {
   const bits = opts.bits ?? 3072;
+  // node-forge is only needed here: loaded on demand to keep it out of encrypt/decrypt runs
+  const { default: forge } = await import('node-forge');
   const { privateKey, publicKey } = await generateRsa('rsa', { modulusLength: bits, publicExponent: 0x10001 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);

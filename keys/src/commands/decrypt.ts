@@ -1,0 +1,55 @@
+import { handler, printJson, UsageError, type DeaddropCommand } from '@deaddrop/common';
+import { ByteCounter, openInput, runToOutput } from './io.js';
+
+interface Args {
+  key: string;
+  passphraseFile?: string;
+  input?: string;
+  output?: string;
+}
+
+export const decryptCommand = {
+  command: 'decrypt [input]',
+  describe: 'Decrypt CMS EnvelopedData (ours, openssl smime/cms, gpgsm), streaming',
+  builder: (y) =>
+    y
+      .positional('input', { type: 'string', describe: 'CMS file, DER/BER (default: stdin)' })
+      .option('key', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Recipient private key (PKCS#8 or PKCS#1 PEM/DER)',
+      })
+      .option('passphrase-file', {
+        type: 'string',
+        describe: 'Key passphrase from this file (else asked on the terminal)',
+      })
+      .option('output', { alias: 'o', type: 'string', describe: 'Output file (default: stdout)' })
+      .epilog(
+        'With -o, the plaintext goes to a temp file next to OUT, renamed to OUT only when the whole message\n' +
+          "decrypted: a truncated or corrupt input leaves no output. On stdout, bytes already written can't be\n" +
+          'taken back: check the exit code (1 = failed) before using the data. CBC has no integrity check:\n' +
+          "verify checksums (the sets' sha256sums files) for tampering.",
+      ),
+  handler: handler<Args>(async (argv) => {
+    if (argv.json && (!argv.output || argv.output === '-')) throw new UsageError('--json needs -o OUT');
+    const { isEncryptedKeyFile, privateKeyFromBytes } = await import('../private-key.js');
+    const { createDecryptStream } = await import('../cms/decrypt.js');
+    const { readFile } = await import('node:fs/promises');
+    let keyBytes: Buffer;
+    try {
+      keyBytes = await readFile(argv.key);
+    } catch (err) {
+      throw new UsageError(`${argv.key}: cannot read private key: ${(err as Error).message}`);
+    }
+    let passphrase: string | undefined;
+    if (isEncryptedKeyFile(keyBytes)) {
+      const { keyPassphrase } = await import('../passphrase.js');
+      passphrase = await keyPassphrase(argv.key, argv.passphraseFile);
+    }
+    const key = privateKeyFromBytes(keyBytes, argv.key, passphrase);
+    const input = await openInput(argv.input);
+    const counted = new ByteCounter();
+    await runToOutput(input.stream, [createDecryptStream(key, { name: input.name }), counted], argv.output);
+    if (argv.json) printJson({ input: input.name, output: argv.output, plaintextBytes: counted.bytes });
+  }),
+} as DeaddropCommand;

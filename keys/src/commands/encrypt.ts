@@ -1,0 +1,45 @@
+import { handler, printJson, UsageError, type DeaddropCommand } from '@deaddrop/common';
+import { ByteCounter, openInput, runToOutput } from './io.js';
+
+interface Args {
+  to: string[];
+  input?: string;
+  output?: string;
+}
+
+export const encryptCommand = {
+  command: 'encrypt [input]',
+  describe: 'Encrypt to recipient certificates as streaming CMS EnvelopedData (openssl/gpgsm compatible)',
+  builder: (y) =>
+    y
+      .positional('input', { type: 'string', describe: 'File to encrypt (default: stdin)' })
+      .option('to', {
+        type: 'string',
+        array: true,
+        nargs: 1,
+        demandOption: true,
+        describe: 'Recipient certificate (repeatable)',
+      })
+      .option('output', { alias: 'o', type: 'string', describe: 'Output file (default: stdout)' })
+      .epilog(
+        'AES-256-CBC, RSAES-PKCS1-v1_5 key transport, recipients by issuer+serial, BER indefinite lengths.\n' +
+          'Decrypt with: openssl smime -decrypt -binary -inform DER -inkey KEY -in FILE, or gpgsm --decrypt.\n' +
+          'With -o the file appears only when complete. --json needs -o (stdout carries the data otherwise).',
+      ),
+  handler: handler<Args>(async (argv) => {
+    if (argv.json && (!argv.output || argv.output === '-')) throw new UsageError('--json needs -o OUT');
+    const { loadRecipients } = await import('../recipients.js');
+    const { createEncryptStream } = await import('../cms/encrypt.js');
+    const recipients = await loadRecipients(argv.to);
+    const input = await openInput(argv.input);
+    const counted = new ByteCounter();
+    await runToOutput(input.stream, [counted, createEncryptStream(recipients)], argv.output);
+    if (argv.json)
+      printJson({
+        input: input.name,
+        output: argv.output,
+        plaintextBytes: counted.bytes,
+        recipients: recipients.map((r) => ({ certificate: r.source, subject: r.certificate.subject })),
+      });
+  }),
+} as DeaddropCommand;

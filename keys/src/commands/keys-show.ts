@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { handler, printResult, UsageError, type DeaddropCommand } from '@deaddrop/common';
+
+interface Args {
+  file: string;
+  passphraseFile?: string;
+}
+
+interface KeyInfo {
+  kind: 'private-key';
+  file: string;
+  keyType: string | null;
+  bits: number | null;
+  encrypted: boolean;
+}
+
+export const keysShowCommand = {
+  command: 'show <file>',
+  describe: 'Describe a recipient certificate or private key',
+  builder: (y) =>
+    y
+      .positional('file', { type: 'string', demandOption: true, describe: 'Certificate (PEM/DER) or private key' })
+      .option('passphrase-file', { type: 'string', describe: 'Unlock an encrypted key to show its size' }),
+  handler: handler<Args>(async (argv) => {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(argv.file);
+    } catch (err) {
+      throw new UsageError(`${argv.file}: cannot read: ${(err as Error).message}`);
+    }
+    const text = bytes.toString('latin1');
+    if (/-----BEGIN (X509 )?CERTIFICATE-----/.test(text) || (bytes[0] === 0x30 && !isKeyDer(bytes))) {
+      const { certificateBlocks } = await import('../pem.js');
+      const { describeCertificate } = await import('../cert-info.js');
+      const infos = certificateBlocks(bytes, argv.file).map((der) => {
+        try {
+          return { file: argv.file, ...describeCertificate(der) };
+        } catch (err) {
+          throw new UsageError(`${argv.file}: not an X.509 certificate (${(err as Error).message})`);
+        }
+      });
+      printResult(argv.json, infos.length === 1 ? infos[0] : infos, () => infos.flatMap(certificateLines));
+      return;
+    }
+    if (!/PRIVATE KEY-----/.test(text) && bytes[0] !== 0x30)
+      throw new UsageError(`${argv.file}: neither a certificate nor a private key`);
+    const { isEncryptedKeyFile, privateKeyFromBytes } = await import('../private-key.js');
+    const encrypted = isEncryptedKeyFile(bytes);
+    const info: KeyInfo = { kind: 'private-key', file: argv.file, keyType: null, bits: null, encrypted };
+    if (!encrypted || argv.passphraseFile) {
+      const { readPassphraseFile } = await import('../passphrase.js');
+      const passphrase = argv.passphraseFile ? await readPassphraseFile(argv.passphraseFile) : undefined;
+      const key = privateKeyFromBytes(bytes, argv.file, passphrase);
+      info.keyType = 'rsa';
+      info.bits = key.bits;
+    }
+    printResult(argv.json, info, (i) => [
+      `${i.file}: private key`,
+      `  type:      ${i.keyType ? `${i.keyType.toUpperCase()} ${i.bits} bits` : 'unknown until unlocked (--passphrase-file)'}`,
+      `  encrypted: ${i.encrypted ? 'yes (passphrase-protected PKCS#8)' : 'NO (anyone who reads the file can decrypt)'}`,
+    ]);
+  }),
+} as DeaddropCommand;
+
+function isKeyDer(bytes: Buffer): boolean {
+  // a certificate is SEQUENCE { SEQUENCE tbs, ... }; PKCS#1/PKCS#8 keys start with INTEGER version
+  const lenBytes = bytes[1]! & 0x80 ? (bytes[1]! & 0x7f) + 1 : 1;
+  return bytes[1 + lenBytes] === 0x02;
+}
+
+function certificateLines(i: {
+  file: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  keyType: string;
+  bits: number | null;
+  keyUsage: string[] | null;
+  ca: boolean | null;
+  fingerprints: { sha256: string; sha1: string };
+}): string[] {
+  return [
+    `${i.file}: certificate`,
+    `  subject:    ${i.subject}`,
+    `  issuer:     ${i.issuer}`,
+    `  serial:     ${i.serial}`,
+    `  valid:      ${i.notBefore} .. ${i.notAfter}`,
+    `  key:        ${i.keyType.toUpperCase()}${i.bits ? ` ${i.bits} bits` : ''}`,
+    `  keyUsage:   ${i.keyUsage ? i.keyUsage.join(', ') : '(none)'}`,
+    `  CA:         ${i.ca === null ? '(no basicConstraints)' : i.ca ? 'TRUE' : 'FALSE'}`,
+    `  SHA-256:    ${i.fingerprints.sha256}`,
+    `  SHA-1:      ${i.fingerprints.sha1}`,
+  ];
+}
