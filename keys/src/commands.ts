@@ -1,4 +1,4 @@
-import type { DeaddropCommand } from '@deaddrop/common';
+import { type DeaddropCommand } from '@deaddrop/common/cli';
 import { keysCommand } from './commands/keys.js';
 import { encryptCommand } from './commands/encrypt.js';
 import { decryptCommand } from './commands/decrypt.js';

@@ -1,7 +1,7 @@
 import { openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import tty from 'node:tty';
-import { UsageError } from '@deaddrop/common';
+import { UsageError } from '@deaddrop/common/errors';
 
 /** A passphrase from a file: its first line (a trailing newline is not part of it). Empty is refused. */
 export async function readPassphraseFile(path: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { UsageError } from '@deaddrop/common';
+import { UsageError } from '@deaddrop/common/errors';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { DeaddropError, UsageError } from '@deaddrop/common';
+import { DeaddropError, UsageError } from '@deaddrop/common/errors';
 
 /** A recipient's RSA private key, ready to unwrap content-encryption keys. */
 export interface PrivateKey {

@@ -1,6 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '@deaddrop/common';
+import { UsageError } from '@deaddrop/common/errors';
 import { child, parseAsn1, UNIVERSAL, type Asn1Node } from './asn1/tree.js';
 import { certificateBlocks } from './pem.js';
 

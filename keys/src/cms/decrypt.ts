@@ -1,5 +1,6 @@
 import type { Transform } from 'node:stream';
-import { DeaddropError } from '@deaddrop/common';
+import { DeaddropError } from '@deaddrop/common/errors';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import { decodeOid, Oid } from '../asn1/oids.js';
 import { transformFromGenerator } from '../generator-transform.js';
 import type { PrivateKey } from '../private-key.js';
@@ -84,6 +85,7 @@ async function* envelopedData(r: ByteReader, key: PrivateKey, name: string): Asy
     throw new CmsError(`${name}: no encryptedContent (detached content is not supported)`);
   for await (const piece of octetStringContents(r, content, 'encryptedContent')) {
     const out = decipher.update(piece);
+    noteAllocated(piece.length + out.length);
     if (out.length > 0) yield out;
   }
   let last: Buffer;

@@ -1,6 +1,7 @@
 import { createCipheriv, randomBytes, type Cipher } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { UsageError } from '@deaddrop/common';
+import { UsageError } from '@deaddrop/common/errors';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import { derLength, END_OF_CONTENTS, indefinite, Tag, tlv } from '../asn1/der.js';
 import { encodeOid, Oid } from '../asn1/oids.js';
 import type { Recipient } from '../recipients.js';
@@ -26,6 +27,8 @@ class CmsEncryptStream extends Transform {
   /** Ciphertext not yet framed, fewer than segmentSize bytes. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Header of every full segment (shared: consumers don't modify chunks). */
+  private readonly fullHeader: Buffer;
 
   constructor(
     recipients: Recipient[],
@@ -35,6 +38,7 @@ class CmsEncryptStream extends Transform {
     const contentKey = randomBytes(32);
     const iv = randomBytes(16);
     this.cipher = createCipheriv('aes-256-cbc', contentKey, iv);
+    this.fullHeader = segmentHeader(segmentSize);
     this.header = envelopeHeader(recipientInfos(recipients, contentKey), iv);
     contentKey.fill(0);
   }
@@ -43,6 +47,7 @@ class CmsEncryptStream extends Transform {
     try {
       this.pushHeader();
       this.frame(this.cipher.update(chunk), false);
+      noteAllocated(2 * chunk.length); // the input chunk and the cipher output are garbage soon
       callback();
     } catch (err) {
       callback(err as Error);
@@ -67,39 +72,46 @@ class CmsEncryptStream extends Transform {
     this.header = null;
   }
 
-  /** Emit full segments of ciphertext; with `last`, also the remainder. */
+  /**
+   * Frame ciphertext as primitive OCTET STRING segments of segmentSize bytes, all full segments
+   * of one cipher output copied into one Buffer: one chunk per input chunk downstream (a file
+   * WriteStream is twice as fast and holds half the memory as with a header and a slice per
+   * segment). The remainder waits for more ciphertext, or with `last` is the final segment.
+   */
   private frame(ciphertext: Buffer, last: boolean): void {
     let data = ciphertext;
-    if (this.pendingBytes > 0 && data.length > 0) {
-      data = Buffer.concat([...this.pending, data]);
+    if (this.pendingBytes > 0) {
+      data = Buffer.concat([...this.pending, ciphertext]);
       this.pending = [];
       this.pendingBytes = 0;
     }
-    let offset = 0;
-    while (data.length - offset >= this.segmentSize) {
-      this.push(segment(data.subarray(offset, offset + this.segmentSize)));
-      offset += this.segmentSize;
+    const full = Math.floor(data.length / this.segmentSize);
+    const rest = data.subarray(full * this.segmentSize);
+    const tailHeader = last && rest.length > 0 ? segmentHeader(rest.length) : null;
+    if (full > 0 || tailHeader) {
+      const size =
+        full * (this.fullHeader.length + this.segmentSize) + (tailHeader ? tailHeader.length + rest.length : 0);
+      const out = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (let i = 0; i < full; i++) {
+        at += this.fullHeader.copy(out, at);
+        at += data.copy(out, at, i * this.segmentSize, (i + 1) * this.segmentSize);
+      }
+      if (tailHeader) rest.copy(out, at + tailHeader.copy(out, at));
+      noteAllocated(size);
+      this.push(out);
     }
-    const rest = data.subarray(offset);
-    if (last) {
-      if (rest.length > 0) this.push(segment(rest));
-      else if (this.pendingBytes > 0) this.push(segment(Buffer.concat(this.pending)));
-    } else if (rest.length > 0) {
-      // copy: `data` may be a slice of a large cipher output we don't want to keep alive
+    if (!last && rest.length > 0) {
+      // a copy: `rest` is a slice of a large cipher output we don't want to keep alive
       this.pending.push(Buffer.from(rest));
-      this.pendingBytes += rest.length;
+      this.pendingBytes = rest.length;
     }
   }
 }
 
-/** One primitive OCTET STRING carrying a piece of ciphertext. */
-function segment(bytes: Buffer): Buffer {
-  const len = derLength(bytes.length);
-  const out = Buffer.allocUnsafe(1 + len.length + bytes.length);
-  out[0] = Tag.OCTET_STRING;
-  len.copy(out, 1);
-  bytes.copy(out, 1 + len.length);
-  return out;
+/** Identifier and length octets of a primitive OCTET STRING of `length` bytes. */
+function segmentHeader(length: number): Buffer {
+  return Buffer.concat([Buffer.from([Tag.OCTET_STRING]), derLength(length)]);
 }
 
 /** Everything before the first ciphertext segment (layout in docs/FORMAT.md). */

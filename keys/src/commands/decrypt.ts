@@ -1,4 +1,6 @@
-import { handler, printJson, UsageError, type DeaddropCommand } from '@deaddrop/common';
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printJson } from '@deaddrop/common/output';
+import { UsageError } from '@deaddrop/common/errors';
 import { ByteCounter, openInput, runToOutput } from './io.js';
 
 interface Args {

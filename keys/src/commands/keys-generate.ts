@@ -1,6 +1,9 @@
 import { chmod, mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exists, handler, printResult, UsageError, type DeaddropCommand } from '@deaddrop/common';
+import { exists } from '@deaddrop/common/fs';
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printResult } from '@deaddrop/common/output';
+import { UsageError } from '@deaddrop/common/errors';
 
 interface Args {
   cn: string;

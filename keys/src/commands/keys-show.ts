@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { handler, printResult, UsageError, type DeaddropCommand } from '@deaddrop/common';
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printResult } from '@deaddrop/common/output';
+import { UsageError } from '@deaddrop/common/errors';
 
 interface Args {
   file: string;

@@ -1,4 +1,4 @@
-import type { DeaddropCommand } from '@deaddrop/common';
+import { type DeaddropCommand } from '@deaddrop/common/cli';
 import { keysGenerateCommand } from './keys-generate.js';
 import { keysShowCommand } from './keys-show.js';
 

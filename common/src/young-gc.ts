@@ -1,0 +1,35 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/**
+ * Keep RSS flat while streaming. Every Buffer a stream allocates (a read, a cipher output, a
+ * deflate output) lives outside the V8 heap, and V8 only collects that external memory after
+ * it has grown by about 64 MiB since the last GC, so a 64 KiB-chunk pipeline climbs to ~64 MiB
+ * of dead Buffers before anything is freed. A scavenge (minor GC, well under a millisecond with
+ * a small young generation) after every 2 MiB of Buffers frees them early, which also keeps the
+ * working set in cache: it measured faster than not collecting at all.
+ *
+ * Streams call noteAllocated(bytes) for what they allocate; the budget is process-wide.
+ */
+const BUDGET = 2 << 20;
+let allocated = 0;
+let scavenge: (() => void) | null | undefined;
+
+function scavenger(): (() => void) | null {
+  try {
+    // --expose-gc after start-up: the flag applies to contexts created afterwards
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
+    return () => gc({ type: 'minor' });
+  } catch {
+    return null;
+  }
+}
+
+export function noteAllocated(bytes: number): void {
+  allocated += bytes;
+  if (allocated < BUDGET) return;
+  allocated = 0;
+  if (scavenge === undefined) scavenge = scavenger();
+  scavenge?.();
+}
