@@ -8,3 +8,4 @@ export * from './config/load.js';
 export * from './config/fields.js';
 export * from './config/client.js';
 export * from './config/fleet.js';
+export * from './hash.js';
