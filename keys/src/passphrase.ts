@@ -31,8 +31,9 @@ export async function promptPassphrase(question: string): Promise<string> {
   }
   const input = new tty.ReadStream(inFd);
   const output = new tty.WriteStream(outFd);
-  output.write(question);
+  // raw (no echo) before the prompt shows: an answer typed right away must not be echoed
   input.setRawMode(true);
+  output.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
       let typed = '';
