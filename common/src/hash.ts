@@ -15,6 +15,8 @@ export interface HashFileOptions {
   chunkSize?: number;
   /** Called after each chunk with the bytes hashed so far (for progress lines). */
   onProgress?: (bytesDone: number) => void;
+  /** Sees every chunk after it was hashed (valid only during the call), e.g. for a framing check. */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 /**
@@ -37,7 +39,9 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
       const current = buffers[which]!;
       which ^= 1;
       pending = fh.read(buffers[which]!, 0, chunkSize, null);
-      hash.update(bytesRead === chunkSize ? current : current.subarray(0, bytesRead));
+      const chunk = bytesRead === chunkSize ? current : current.subarray(0, bytesRead);
+      hash.update(chunk);
+      options.onChunk?.(chunk);
       size += bytesRead;
       options.onProgress?.(size);
     }

@@ -1,0 +1,92 @@
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { UsageError } from '@deaddrop/common/errors';
+import { parseDuration } from '@deaddrop/common/units';
+
+interface Args {
+  root: string;
+  fleet?: string;
+  htpasswd?: string;
+  format: 'text' | 'json' | 'prom';
+  promFile?: string;
+  mail?: string;
+  webhook?: string;
+  deep?: boolean;
+  quick?: boolean;
+  onlyProblems?: boolean;
+  now?: number;
+  grace: string;
+}
+
+export const checkCommand = {
+  command: 'check',
+  describe: 'Check every host on a sink: fresh, complete and intact backups, without the key',
+  builder: (y) =>
+    y
+      .option('root', { type: 'string', demandOption: true, describe: 'Sink root directory (ROOT/HOST/...)' })
+      .option('fleet', { type: 'string', describe: 'Fleet file: hosts, kinds, per-host thresholds' })
+      .option('htpasswd', { type: 'string', describe: "Without a fleet file: the sink's htpasswd users are the hosts" })
+      .option('format', {
+        choices: ['text', 'json', 'prom'] as const,
+        default: 'text' as const,
+        describe: 'Report on stdout',
+      })
+      .option('prom-file', { type: 'string', describe: 'Also write Prometheus textfile metrics here (atomically)' })
+      .option('mail', { type: 'string', describe: 'Mail the text report to this address (sendmail -t)' })
+      .option('webhook', { type: 'string', describe: 'POST {"text": report} to this Mattermost/Slack webhook URL' })
+      .option('only-problems', { type: 'boolean', describe: 'Mail/webhook only when something is wrong' })
+      .option('deep', { type: 'boolean', describe: 'Read every file: SHA-256 against the sums files (default)' })
+      .option('quick', { type: 'boolean', describe: 'Names, sizes and CMS framing only; no hashing' })
+      .option('grace', { type: 'string', default: '1h', describe: 'Files younger than this may still be uploading' })
+      .option('now', { type: 'number', hidden: true, describe: 'Measure ages from this epoch time (tests)' })
+      .conflicts('fleet', 'htpasswd')
+      .conflicts('deep', 'quick')
+      .epilog(
+        'Exit 0 when every host is ok, 1 when anything was found (see the report), 2 on usage errors.\n' +
+          'Rules and JSON schema: docs/FORMAT.md, "Checker JSON report". --json is --format json.',
+      ),
+  handler: handler<Args>(async (argv) => {
+    if (!argv.fleet && !argv.htpasswd)
+      throw new UsageError('check: give --fleet FILE or --htpasswd FILE (who should be on the sink)');
+    if (argv.now !== undefined && !Number.isFinite(argv.now)) throw new UsageError('--now: not a number');
+    if (argv.webhook) {
+      try {
+        if (!/^https?:$/.test(new URL(argv.webhook).protocol)) throw new Error();
+      } catch {
+        throw new UsageError(`--webhook: "${argv.webhook}" is not an http(s) URL`);
+      }
+    }
+    const { stat } = await import('node:fs/promises');
+    const st = await stat(argv.root).catch(() => undefined);
+    if (!st?.isDirectory()) throw new UsageError(`--root: ${argv.root} is not a directory`);
+    const grace = parseDuration(argv.grace, '--grace');
+
+    const { hostsFromFleet, hostsFromHtpasswd } = await import('./hosts.js');
+    const { checkRoot } = await import('./run.js');
+    const { formatText, formatHeadline } = await import('./reporters/text.js');
+    const { formatProm } = await import('./reporters/prom.js');
+    const { sendMail, postWebhook } = await import('./reporters/notify.js');
+    const { writeFileAtomic } = await import('@deaddrop/common/fs');
+
+    const hosts = argv.fleet ? hostsFromFleet(argv.fleet) : hostsFromHtpasswd(argv.htpasswd!);
+    const report = await checkRoot({
+      root: argv.root,
+      hosts,
+      now: argv.now ?? Math.floor(Date.now() / 1000),
+      deep: !argv.quick,
+      grace,
+    });
+
+    const format = argv.json ? 'json' : argv.format;
+    const text = formatText(report);
+    if (format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else if (format === 'prom') process.stdout.write(formatProm(report));
+    else process.stdout.write(text);
+    if (argv.promFile) await writeFileAtomic(argv.promFile, formatProm(report));
+
+    if (!(argv.onlyProblems && report.ok)) {
+      if (argv.mail) await sendMail(argv.mail, formatHeadline(report), text);
+      if (argv.webhook) await postWebhook(argv.webhook, `${formatHeadline(report)}\n\`\`\`\n${text}\`\`\``);
+    }
+    return report.ok ? 0 : 1;
+  }),
+} as DeaddropCommand;

@@ -1,0 +1,309 @@
+/**
+ * Rules for a Linux host's directory: sets and chains from names, completeness, the sums file
+ * (presence, and SHA-256 in --deep), framing of every CMS file, freshness, size sanity.
+ */
+import { readFile } from 'node:fs/promises';
+import { formatTimestamp, hashFile } from '@deaddrop/common';
+import {
+  fullManifestName,
+  fullSignaturesName,
+  fullVolumeName,
+  groupSets,
+  incManifestName,
+  incVolumeName,
+  newSignaturesName,
+  linkChains,
+  parseSinkName,
+  sumsFileNameOf,
+  type BackupSet,
+  type DuplicityFileName,
+  type SinkFileName,
+} from '@deaddrop/client/format/names';
+import { parseSums } from '@deaddrop/client/format/sums';
+import type { Thresholds } from './hosts.js';
+import { days, problem, type Problem } from './report.js';
+import { isTempName, type SinkFile } from './scan.js';
+import { sizeProblem } from './size.js';
+import { checkFile, type Progress } from './verify.js';
+
+export interface HostContext {
+  host: string;
+  files: SinkFile[];
+  thresholds: Thresholds;
+  now: number;
+  deep: boolean;
+  /** Files younger than this (seconds) may be an upload in progress. */
+  grace: number;
+  progress?: Progress;
+}
+
+export interface LinuxResult {
+  problems: Problem[];
+  lastFull: number | null;
+  lastIncremental: number | null;
+  sets: number;
+  completeSets: number;
+  chainLength: number;
+  newestSetComplete: boolean | null;
+}
+
+const MISSING_CODE = {
+  volume: 'missing-volume',
+  manifest: 'missing-manifest',
+  signatures: 'missing-signatures',
+} as const;
+
+function setFiles(s: BackupSet): DuplicityFileName[] {
+  return [...s.volumes.values(), ...(s.manifest ? [s.manifest] : []), ...(s.signatures ? [s.signatures] : [])];
+}
+
+/** A set written by deaddrop: CMS layers or a sums file. */
+function isOurs(s: BackupSet): boolean {
+  return s.sums !== undefined || setFiles(s).some((f) => f.encryption === 'cms');
+}
+
+/** Volume numbers and SHA1s from a plain (unencrypted) legacy duplicity manifest. */
+function manifestVolumes(text: string): Map<number, string | undefined> {
+  const vols = new Map<number, string | undefined>();
+  let current: number | undefined;
+  for (const line of text.split('\n')) {
+    const v = /^volume\s+(\d+):/i.exec(line);
+    if (v) {
+      current = Number(v[1]);
+      vols.set(current, undefined);
+      continue;
+    }
+    const h = /^\s+hash\s+sha1\s+([0-9a-f]{40})/i.exec(line);
+    if (h && current !== undefined) vols.set(current, h[1]!.toLowerCase());
+  }
+  return vols;
+}
+
+export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
+  const problems: Problem[] = [];
+  const byName = new Map(ctx.files.map((f) => [f.name, f]));
+  const parsed: SinkFileName[] = [];
+
+  for (const f of ctx.files) {
+    const p = f.irregular ? undefined : parseSinkName(f.name);
+    if (p?.type === 'duplicity' && p.partial) {
+      if (ctx.now - f.mtime > ctx.grace)
+        problems.push(problem('temp-leftover', `${f.name}: partial file left behind`, { file: f.name }));
+    } else if (p && (p.type === 'duplicity' || p.type === 'sums')) parsed.push(p);
+    else if (p?.type === 'ignored') continue;
+    else if (!f.irregular && isTempName(f.name)) {
+      if (ctx.now - f.mtime > ctx.grace)
+        problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
+    } else problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
+  }
+
+  const sets = groupSets(parsed);
+  const setSizes = (s: BackupSet) =>
+    [...setFiles(s), ...(s.sums ? [s.sums] : [])].reduce((n, f) => n + byName.get(f.name)!.size, 0);
+  const complete = new Set<BackupSet>();
+  for (const s of sets) if (await checkSet(ctx, s, byName, problems)) complete.add(s);
+
+  const { chains, orphans } = linkChains(sets, (s) => s.manifest !== undefined || s.sums !== undefined);
+  for (const s of orphans)
+    problems.push(problem('orphan-set', `${s.key}: incremental does not continue any chain`, { set: s.key }));
+
+  const newest = chains[chains.length - 1];
+  let lastFull: number | null = null;
+  let lastIncremental: number | null = null;
+  if (!newest) {
+    problems.push(
+      sets.length
+        ? problem('no-complete-chain', 'no full backup set with a manifest: nothing restorable')
+        : problem('no-backups', 'no backup sets'),
+    );
+  } else {
+    lastFull = newest.full.time;
+    lastIncremental = newest.incs.length ? newest.endTime : null;
+    const fullAge = ctx.now - newest.full.time;
+    if (fullAge > ctx.thresholds.maxFullAge)
+      problems.push(
+        problem(
+          'stale-full',
+          `newest full ${formatTimestamp(newest.full.time)} is ${days(fullAge)} days old (limit ${days(ctx.thresholds.maxFullAge)})`,
+          { set: newest.full.key },
+        ),
+      );
+    const lastAge = ctx.now - newest.endTime;
+    if (lastAge > ctx.thresholds.maxIncrementalAge)
+      problems.push(
+        problem(
+          'stale-incremental',
+          `last backup ${formatTimestamp(newest.endTime)} is ${days(lastAge)} days old (limit ${days(ctx.thresholds.maxIncrementalAge)})`,
+          { set: (newest.incs[newest.incs.length - 1] ?? newest.full).key },
+        ),
+      );
+  }
+
+  // size sanity: the newest set of each type against the median of the earlier complete ones
+  for (const type of ['full', 'inc'] as const) {
+    const ofType = sets.filter((s) => s.set === type && complete.has(s));
+    const latest = ofType[ofType.length - 1];
+    if (!latest) continue;
+    const p = sizeProblem(
+      setSizes(latest),
+      ofType.slice(0, -1).map(setSizes),
+      ctx.thresholds.sizeBounds,
+      `${latest.key}`,
+    );
+    if (p) problems.push({ ...p, set: latest.key });
+  }
+
+  const newestSet = sets.filter((s) => s.manifest || s.sums).at(-1);
+  return {
+    problems,
+    lastFull,
+    lastIncremental,
+    sets: sets.length,
+    completeSets: complete.size,
+    chainLength: newest ? 1 + newest.incs.length : 0,
+    newestSetComplete: newestSet ? complete.has(newestSet) : null,
+  };
+}
+
+/** Check one set; true when it is complete and intact. Problems go to `out`. */
+async function checkSet(
+  ctx: HostContext,
+  s: BackupSet,
+  byName: Map<string, SinkFile>,
+  out: Problem[],
+): Promise<boolean> {
+  const before = out.length;
+  const at = { set: s.key };
+  const files = setFiles(s);
+  const youngest = Math.max(
+    ...files.map((f) => byName.get(f.name)!.mtime),
+    s.sums ? byName.get(s.sums.name)!.mtime : 0,
+  );
+  const inProgress = ctx.now - youngest <= ctx.grace;
+  const ours = isOurs(s);
+
+  for (const extra of s.extras)
+    out.push(
+      problem('unknown-file', `${extra.name}: a second copy of a file of ${s.key}`, { file: extra.name, set: s.key }),
+    );
+
+  // a set without its commit marker (ours: sums file, uploaded last; legacy: manifest) was aborted
+  const committed = ours ? s.sums !== undefined || s.manifest !== undefined : s.manifest !== undefined;
+  if (!committed) {
+    if (!inProgress)
+      out.push(problem('incomplete-set', `${s.key}: aborted set (${files.length} files, no manifest)`, at));
+    return false;
+  }
+
+  const missing = new Set<string>();
+  const report = (file: string, kind: 'volume' | 'manifest' | 'signatures' | 'file', what: string) => {
+    if (missing.has(file)) return;
+    missing.add(file);
+    out.push(problem(kind === 'file' ? 'missing-file' : MISSING_CODE[kind], `${s.key}: ${what}`, { file, set: s.key }));
+  };
+
+  // the sums file: every listed file present, and in --deep its SHA-256
+  let listed = new Map<string, string>();
+  if (s.sums) {
+    try {
+      const text = await readFile(byName.get(s.sums.name)!.path, 'utf8');
+      listed = new Map(parseSums(text, s.sums.name).map((e) => [e.name, e.sha256]));
+    } catch (err) {
+      out.push(problem('bad-sums', (err as Error).message, { file: s.sums.name, set: s.key }));
+    }
+    for (const name of listed.keys()) {
+      if (byName.has(name)) continue;
+      const p = parseSinkName(name);
+      const kind = p?.type === 'duplicity' ? p.file : 'file';
+      report(name, kind, `${name} is listed in ${s.sums.name} but missing`);
+    }
+    for (const f of files)
+      if (!listed.has(f.name) && listed.size)
+        out.push(problem('unlisted-file', `${f.name} is not listed in ${s.sums.name}`, { file: f.name, set: s.key }));
+  } else if (ours && !inProgress) {
+    out.push(problem('missing-sums', `${s.key}: no ${sumsFileNameOf(s)}`, { file: sumsFileNameOf(s), set: s.key }));
+  }
+
+  // legacy plain manifest: the volume list and SHA1s
+  let legacyVolumes = new Map<number, string | undefined>();
+  if (s.manifest && s.manifest.suffix === '' && !ours) {
+    try {
+      legacyVolumes = manifestVolumes(await readFile(byName.get(s.manifest.name)!.path, 'latin1'));
+    } catch {
+      /* unreadable manifest: name rules still apply */
+    }
+  }
+
+  // volumes 1..N contiguous; N from the names, the sums file and a readable manifest
+  const listedVolumes = [...listed.keys()]
+    .map(parseSinkName)
+    .flatMap((p) => (p?.type === 'duplicity' && p.file === 'volume' ? [p.volume!] : []));
+  const maxVolume = Math.max(0, ...s.volumes.keys(), ...listedVolumes, ...legacyVolumes.keys());
+  for (let n = 1; n <= Math.max(1, maxVolume); n++) {
+    if (s.volumes.has(n)) continue;
+    const known = [...listed.keys()].find((name) => {
+      const p = parseSinkName(name);
+      return p?.type === 'duplicity' && p.file === 'volume' && p.volume === n;
+    });
+    const plain = s.set === 'full' ? fullVolumeName(s.time, n) : incVolumeName(s.startTime!, s.time, n);
+    report(known ?? plain, 'volume', `volume ${n} missing`);
+  }
+  const missingKinds = new Set(
+    [...missing].map((n) => {
+      const p = parseSinkName(n);
+      return p?.type === 'duplicity' ? p.file : undefined;
+    }),
+  );
+  if (!s.manifest && !missingKinds.has('manifest'))
+    report(
+      s.set === 'full' ? fullManifestName(s.time) : incManifestName(s.startTime!, s.time),
+      'manifest',
+      'no manifest',
+    );
+  if (!s.signatures && !missingKinds.has('signatures'))
+    report(
+      s.set === 'full' ? fullSignaturesName(s.time) : newSignaturesName(s.startTime!, s.time),
+      'signatures',
+      'no signatures file',
+    );
+
+  // per-file integrity
+  const present = [...files, ...s.extras].filter((f) => byName.has(f.name));
+  for (const f of present) {
+    const sf = byName.get(f.name)!;
+    const expected = listed.get(f.name);
+    const legacySha1 = f.file === 'volume' ? legacyVolumes.get(f.volume!) : undefined;
+    let c;
+    try {
+      c = await checkFile(sf.path, {
+        deep: ctx.deep && (expected !== undefined || f.encryption !== 'none'),
+        mayBeBer: f.encryption !== 'none',
+        label: `${ctx.host}/${f.name}`,
+        progress: ctx.progress,
+      });
+    } catch (err) {
+      out.push(problem('unreadable', `${f.name}: ${(err as Error).message}`, { file: f.name, set: s.key }));
+      continue;
+    }
+    if (c.framing === 'truncated')
+      out.push(problem('truncated', `${f.name}: cut short (${sf.size} bytes)`, { file: f.name, set: s.key }));
+    else if (c.framing === 'trailing')
+      out.push(
+        problem('trailing-data', `${f.name}: bytes after the end of the CMS message`, { file: f.name, set: s.key }),
+      );
+    else if (c.framing === 'invalid')
+      out.push(problem('bad-framing', `${f.name}: not a well-formed CMS message`, { file: f.name, set: s.key }));
+    else if (expected !== undefined && c.sha256 !== undefined && c.sha256 !== expected)
+      out.push(
+        problem('checksum-mismatch', `${f.name}: SHA-256 differs from ${s.sums!.name}`, { file: f.name, set: s.key }),
+      );
+    if (ctx.deep && legacySha1) {
+      const sha1 = (await hashFile(sf.path, { algorithm: 'sha1' })).hex;
+      if (sha1 !== legacySha1)
+        out.push(
+          problem('checksum-mismatch', `${f.name}: SHA1 differs from the manifest`, { file: f.name, set: s.key }),
+        );
+    }
+  }
+  return out.length === before;
+}

@@ -1,0 +1,143 @@
+/** The check: list the root, apply the rules per enrolled host, flag strays; returns the report. */
+import { join } from 'node:path';
+import type { EnrolledHost } from './hosts.js';
+import { checkLinuxHost, type HostContext } from './linux.js';
+import {
+  hostStatus,
+  problem,
+  summarize,
+  type CheckReport,
+  type HostKind,
+  type HostReport,
+  type Problem,
+} from './report.js';
+import { scanRoot, SINK_TEMP_DIR, tempFileHost, type SinkFile } from './scan.js';
+import { checkSnowflakeHost, guessSnowflakeKind } from './snowflake.js';
+import { Progress } from './verify.js';
+
+export interface CheckOptions {
+  root: string;
+  hosts: EnrolledHost[];
+  /** Epoch seconds the ages are measured from. */
+  now: number;
+  deep: boolean;
+  /** Files younger than this (seconds) may still be uploading: not yet a problem. Default 1 h. */
+  grace?: number;
+}
+
+function emptyReport(host: string, kind: HostKind, enrolled: boolean, files: SinkFile[]): HostReport {
+  return {
+    host,
+    kind,
+    enrolled,
+    status: 'ok',
+    bytes: files.reduce((n, f) => n + f.size, 0),
+    files: files.length,
+    lastFull: null,
+    lastIncremental: null,
+    fullAgeDays: null,
+    incrementalAgeDays: null,
+    sets: 0,
+    completeSets: 0,
+    chainLength: 0,
+    newestSetComplete: null,
+    snowflakes: [],
+    problems: [],
+  };
+}
+
+export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
+  const grace = opts.grace ?? 3600;
+  const listing = await scanRoot(opts.root);
+  const enrolled = new Map(opts.hosts.map((h) => [h.name, h]));
+  const total = opts.deep
+    ? [...listing.hostDirs]
+        .filter(([h]) => enrolled.has(h))
+        .reduce((n, [, fs]) => n + fs.reduce((m, f) => m + f.size, 0), 0)
+    : 0;
+  const progress = new Progress(total);
+  const reports = new Map<string, HostReport>();
+
+  for (const h of opts.hosts) {
+    const files = listing.hostDirs.get(h.name);
+    if (!files) {
+      const r = emptyReport(h.name, h.kind, true, []);
+      r.problems.push(problem('missing-host', `${h.name}: enrolled but no directory ${join(opts.root, h.name)}`));
+      reports.set(h.name, r);
+      continue;
+    }
+    const kind: HostKind = h.kind !== 'unknown' ? h.kind : (guessSnowflakeKind(files.map((f) => f.name)) ?? 'linux');
+    const r = emptyReport(h.name, kind, true, files);
+    const ctx: HostContext = {
+      host: h.name,
+      files,
+      thresholds: h.thresholds,
+      now: opts.now,
+      deep: opts.deep,
+      grace,
+      progress,
+    };
+    if (kind === 'opnsense' || kind === 'openwrt') {
+      if (files.length === 0) r.problems.push(problem('no-backups', 'no backup files'));
+      else {
+        const s = await checkSnowflakeHost(ctx, kind);
+        r.problems.push(...s.problems);
+        r.snowflakes = s.snowflakes;
+      }
+    } else {
+      const l = await checkLinuxHost(ctx);
+      r.problems.push(...l.problems);
+      Object.assign(r, {
+        lastFull: l.lastFull,
+        lastIncremental: l.lastIncremental,
+        fullAgeDays: l.lastFull === null ? null : ageDays(opts.now, l.lastFull),
+        incrementalAgeDays: l.lastIncremental === null ? null : ageDays(opts.now, l.lastIncremental),
+        sets: l.sets,
+        completeSets: l.completeSets,
+        chainLength: l.chainLength,
+        newestSetComplete: l.newestSetComplete,
+      });
+    }
+    reports.set(h.name, r);
+  }
+  progress.end();
+
+  for (const [name, files] of listing.hostDirs) {
+    if (enrolled.has(name)) continue;
+    const r = emptyReport(name, 'unknown', false, files);
+    r.problems.push(
+      problem('unknown-host', `${name}: directory of a host that is not enrolled (${files.length} files)`),
+    );
+    reports.set(name, r);
+  }
+
+  for (const f of listing.tempFiles) {
+    if (opts.now - f.mtime <= grace) continue;
+    const owner = tempFileHost(f.name) ?? SINK_TEMP_DIR;
+    let r = reports.get(owner);
+    if (!r) {
+      r = emptyReport(owner, 'unknown', false, []);
+      reports.set(owner, r);
+    }
+    r.problems.push(
+      problem('temp-leftover', `${SINK_TEMP_DIR}/${f.name}: temp file of an aborted upload`, {
+        file: `${SINK_TEMP_DIR}/${f.name}`,
+      }),
+    );
+  }
+
+  const hosts = [...reports.values()].sort((a, b) => a.host.localeCompare(b.host));
+  for (const r of hosts) {
+    r.problems = sortProblems(r.problems);
+    r.status = hostStatus(r.problems);
+  }
+  return summarize(opts.root, opts.now, opts.deep ? 'deep' : 'quick', hosts);
+}
+
+function ageDays(now: number, t: number): number {
+  return Math.round(((now - t) / 86400) * 10) / 10;
+}
+
+function sortProblems(ps: Problem[]): Problem[] {
+  return [...ps].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+}

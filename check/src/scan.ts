@@ -1,0 +1,61 @@
+/** List the sink root: one directory per host, the embedded sink's temp directory, strays. */
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface SinkFile {
+  name: string;
+  path: string;
+  size: number;
+  /** Epoch seconds. */
+  mtime: number;
+  /** Not a regular file (directory, symlink, …): never a backup file. */
+  irregular: boolean;
+}
+
+export interface SinkListing {
+  hostDirs: Map<string, SinkFile[]>;
+  /** Files in ROOT/.deaddrop-tmp (the embedded sink's upload temp directory). */
+  tempFiles: SinkFile[];
+}
+
+/** The embedded sink's temp directory (sink/src/put.ts): `HOST.<16 hex>.part` while a PUT runs. */
+export const SINK_TEMP_DIR = '.deaddrop-tmp';
+/** Root entries that are never hosts. */
+const ROOT_IGNORED = new Set(['lost+found', SINK_TEMP_DIR]);
+
+export async function listDir(dir: string): Promise<SinkFile[]> {
+  const names = (await readdir(dir)).sort();
+  return Promise.all(
+    names.map(async (name) => {
+      const path = join(dir, name);
+      const st = await lstat(path);
+      return { name, path, size: st.size, mtime: Math.floor(st.mtimeMs / 1000), irregular: !st.isFile() };
+    }),
+  );
+}
+
+export async function scanRoot(root: string): Promise<SinkListing> {
+  const hostDirs = new Map<string, SinkFile[]>();
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    // dot entries are the sink's own (temp dir) or the admin's; a host name never starts with a dot
+    if (ROOT_IGNORED.has(entry.name) || entry.name.startsWith('.') || !entry.isDirectory()) continue;
+    hostDirs.set(entry.name, await listDir(join(root, entry.name)));
+  }
+  let tempFiles: SinkFile[] = [];
+  try {
+    tempFiles = await listDir(join(root, SINK_TEMP_DIR));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return { hostDirs, tempFiles };
+}
+
+/** Names of temp files: nginx's copy-then-rename `NAME.0123456789`, `.part`/`.tmp` names. */
+export function isTempName(name: string): boolean {
+  return /\.\d{10}$/.test(name) || /\.(part|tmp)$/.test(name) || /^\.?#|~$/.test(name);
+}
+
+/** Which host a sink temp file belongs to: `HOST.<16 hex>.part`. */
+export function tempFileHost(name: string): string | undefined {
+  return /^(.+)\.[0-9a-f]{16}\.part$/.exec(name)?.[1];
+}

@@ -1,0 +1,145 @@
+/** Rules for OPNsense and OpenWrt hosts: newest file of each kind, its age, its `.sha256` companion. */
+import { readFile } from 'node:fs/promises';
+import { formatTimestamp } from '@deaddrop/common';
+import {
+  parseSinkName,
+  SNOWFLAKE_KINDS,
+  type SnowflakeFileName,
+  type SnowflakeKind,
+} from '@deaddrop/client/format/names';
+import type { HostContext } from './linux.js';
+import { days, problem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
+import { isTempName } from './scan.js';
+import { sizeProblem } from './size.js';
+import { checkFile } from './verify.js';
+
+/** Kinds a host must have, and how old the newest of each group may be. */
+function freshnessRules(kind: HostKind, ctx: HostContext): { kinds: SnowflakeKind[]; maxAge: number; label: string }[] {
+  const t = ctx.thresholds;
+  if (kind === 'opnsense')
+    return [
+      { kinds: ['zroot-full', 'zroot-inc'], maxAge: t.maxAge, label: 'zroot' },
+      { kinds: ['zroot-full'], maxAge: t.maxFullAge, label: 'zroot-full' },
+      { kinds: ['conf-full'], maxAge: t.maxAge, label: 'conf-full' },
+    ];
+  return [
+    { kinds: ['sysupgrade-full'], maxAge: t.maxAge, label: 'sysupgrade-full' },
+    // the flash dump has its own cadence; a day of slack for the cron run
+    { kinds: ['mtd-full'], maxAge: Math.max(t.maxAge, t.mtdEvery + 86400), label: 'mtd-full' },
+  ];
+}
+
+/** A host known only from htpasswd: its files say what it is. */
+export function guessSnowflakeKind(names: string[]): HostKind | undefined {
+  for (const n of names) {
+    const p = parseSinkName(n);
+    if (p?.type !== 'snowflake') continue;
+    return p.kind.startsWith('zroot') || p.kind === 'conf-full' ? 'opnsense' : 'openwrt';
+  }
+  return undefined;
+}
+
+/** A companion holds `<hex>` or sha256sum's `<hex>  NAME`. */
+function parseCompanion(text: string): string | undefined {
+  return /^([0-9a-fA-F]{64})(\s|$)/.exec(text.trim())?.[1]?.toLowerCase();
+}
+
+export async function checkSnowflakeHost(
+  ctx: HostContext,
+  kind: 'opnsense' | 'openwrt',
+): Promise<{ problems: Problem[]; snowflakes: SnowflakeStatus[] }> {
+  const problems: Problem[] = [];
+  const byName = new Map(ctx.files.map((f) => [f.name, f]));
+  const data: SnowflakeFileName[] = [];
+  const companions = new Set<string>();
+
+  for (const f of ctx.files) {
+    const p = f.irregular ? undefined : parseSinkName(f.name);
+    if (p?.type === 'snowflake') {
+      if (p.companion) companions.add(p.dataName);
+      else data.push(p);
+    } else if (!f.irregular && isTempName(f.name)) {
+      if (ctx.now - f.mtime > ctx.grace)
+        problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
+    } else if (p?.type !== 'ignored')
+      problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
+  }
+  for (const c of companions)
+    if (!byName.has(c))
+      problems.push(problem('unknown-file', `${c}.sha256: companion of a missing file`, { file: `${c}.sha256` }));
+  data.sort((a, b) => a.time - b.time);
+
+  const shaState = new Map<string, SnowflakeStatus['sha256']>();
+  for (const d of data) {
+    const f = byName.get(d.name)!;
+    const young = ctx.now - f.mtime <= ctx.grace;
+    let expected: string | undefined;
+    if (!companions.has(d.name)) {
+      shaState.set(d.name, 'missing');
+      if (!young) problems.push(problem('missing-sha256', `${d.name}: no ${d.name}.sha256`, { file: d.name }));
+    } else {
+      expected = parseCompanion(await readFile(byName.get(`${d.name}.sha256`)!.path, 'utf8'));
+      if (!expected)
+        problems.push(problem('bad-sums', `${d.name}.sha256: no SHA-256 in it`, { file: `${d.name}.sha256` }));
+    }
+    const c = await checkFile(f.path, {
+      deep: ctx.deep,
+      mayBeBer: true,
+      label: `${ctx.host}/${d.name}`,
+      progress: ctx.progress,
+    });
+    if (c.framing === 'truncated')
+      problems.push(problem('truncated', `${d.name}: cut short (${f.size} bytes)`, { file: d.name }));
+    else if (c.framing === 'trailing')
+      problems.push(problem('trailing-data', `${d.name}: bytes after the end of the CMS message`, { file: d.name }));
+    else if (c.framing === 'invalid')
+      problems.push(problem('bad-framing', `${d.name}: not a well-formed CMS message`, { file: d.name }));
+    else if (expected && c.sha256 && c.sha256 !== expected) {
+      problems.push(problem('checksum-mismatch', `${d.name}: SHA-256 differs from ${d.name}.sha256`, { file: d.name }));
+      shaState.set(d.name, 'mismatch');
+    }
+    if (!shaState.has(d.name)) shaState.set(d.name, expected && c.sha256 ? 'ok' : 'present');
+  }
+
+  for (const rule of freshnessRules(kind, ctx)) {
+    const newest = data.filter((d) => rule.kinds.includes(d.kind)).at(-1);
+    if (!newest) {
+      problems.push(problem('missing-snowflake', `no ${rule.kinds.join(' or ')} file`));
+      continue;
+    }
+    const age = ctx.now - newest.time;
+    if (age > rule.maxAge)
+      problems.push(
+        problem(
+          'stale-snowflake',
+          `newest ${rule.label} ${formatTimestamp(newest.time)} is ${days(age)} days old (limit ${days(rule.maxAge)})`,
+          {
+            file: newest.name,
+          },
+        ),
+      );
+  }
+
+  const snowflakes: SnowflakeStatus[] = [];
+  for (const k of SNOWFLAKE_KINDS.filter((kind) => data.some((d) => d.kind === kind))) {
+    const ofKind = data.filter((d) => d.kind === k);
+    const newest = ofKind.at(-1)!;
+    const size = byName.get(newest.name)!.size;
+    const p = sizeProblem(
+      size,
+      ofKind.slice(0, -1).map((d) => byName.get(d.name)!.size),
+      ctx.thresholds.sizeBounds,
+      newest.name,
+    );
+    if (p) problems.push({ ...p, file: newest.name });
+    snowflakes.push({
+      kind: k,
+      file: newest.name,
+      time: newest.time,
+      ageDays: days(ctx.now - newest.time),
+      bytes: size,
+      sha256: shaState.get(newest.name) ?? 'present',
+    });
+  }
+  return { problems, snowflakes };
+}

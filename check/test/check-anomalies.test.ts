@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import {
+  fullManifestName,
+  fullVolumeName,
+  incVolumeName,
+  storedName,
+  sumsFileName,
+} from '@deaddrop/client/format/names';
+import { runDeaddrop, tempDir } from '@deaddrop/test';
+import type { CheckReport } from '../src/report.js';
+import { DAY, flipByte, testRecipients, writeChain, writeOurSet, writeSnowflake } from './tree.js';
+
+const NOW = 1_800_000_000;
+const ago = (d: number) => NOW - Math.round(d * DAY);
+
+let root: string;
+let fleet: string;
+let healthyRoot: string;
+let healthyFleet: string;
+
+/** Codes each host must report, exactly (sorted); [] means ok. */
+const EXPECTED: Record<string, string[]> = {
+  'healthy.lab': [],
+  'ap.lab': [],
+  'missvol.lab': ['missing-volume'],
+  'missman.lab': ['missing-manifest'],
+  'misssums.lab': ['missing-sums'],
+  'flip.lab': ['checksum-mismatch'],
+  'trunc.lab': ['truncated'],
+  'stalefull.lab': ['stale-full'],
+  'staleinc.lab': ['stale-incremental'],
+  'fw.lab': ['stale-snowflake'],
+  'tiny.lab': ['size-too-small'],
+  'huge.lab': ['size-too-large'],
+  'ghost.lab': ['missing-host'],
+  'stranger.lab': ['unknown-host'],
+  'leftover.lab': ['temp-leftover', 'temp-leftover'],
+};
+
+function fleetFile(dir: string, hosts: { name: string; kind: string }[]): string {
+  const file = join(dir, 'fleet.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      recipients: ['recipient.pem'],
+      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
+      hosts: hosts.map((h) => ({ name: h.name, kind: h.kind })),
+    }),
+  );
+  return file;
+}
+
+const dir = tempDir(); // at top level: its cleanup runs when the file ends, not after the hook
+
+before(async () => {
+  const rcp = await testRecipients(join(dir, 'keys'));
+  root = join(dir, 'root');
+  const h = (name: string) => join(root, name);
+  const healthy = (name: string) => writeChain(h(name), rcp, ago(10), [ago(3), ago(2), ago(1)], { volumes: 2 });
+
+  await healthy('healthy.lab');
+  await writeSnowflake(h('ap.lab'), rcp, 'sysupgrade-full', ago(2));
+  await writeSnowflake(h('ap.lab'), rcp, 'sysupgrade-full', ago(1));
+  await writeSnowflake(h('ap.lab'), rcp, 'mtd-full', ago(3), 8000);
+
+  await writeChain(h('missvol.lab'), rcp, ago(10), [ago(1)], { volumes: 3 });
+  rmSync(join(h('missvol.lab'), storedName(fullVolumeName(ago(10), 2), { gzip: true, cms: true })));
+
+  await healthy('missman.lab');
+  rmSync(join(h('missman.lab'), storedName(fullManifestName(ago(10)), { cms: true })));
+
+  await healthy('misssums.lab');
+  rmSync(join(h('misssums.lab'), sumsFileName(ago(2), ago(3))));
+
+  await healthy('flip.lab');
+  flipByte(join(h('flip.lab'), storedName(incVolumeName(ago(2), ago(1), 1), { gzip: true, cms: true })));
+
+  await healthy('trunc.lab');
+  const cut = join(h('trunc.lab'), storedName(fullVolumeName(ago(10), 1), { gzip: true, cms: true }));
+  truncateSync(cut, 2000);
+
+  await writeChain(h('stalefull.lab'), rcp, ago(40), [ago(20), ago(1)]);
+  await writeChain(h('staleinc.lab'), rcp, ago(10), [ago(5)]);
+
+  await writeSnowflake(h('fw.lab'), rcp, 'zroot-full', ago(20));
+  await writeSnowflake(h('fw.lab'), rcp, 'zroot-inc', ago(8));
+  await writeSnowflake(h('fw.lab'), rcp, 'conf-full', ago(1));
+
+  for (const [name, last] of [
+    ['tiny.lab', 1000],
+    ['huge.lab', 100_000],
+  ] as const) {
+    await writeOurSet(h(name), rcp, { time: ago(61), volumeBytes: 20_000 });
+    await writeOurSet(h(name), rcp, { time: ago(31), volumeBytes: 24_000 });
+    await writeOurSet(h(name), rcp, { time: ago(1), volumeBytes: last });
+  }
+
+  await writeChain(h('stranger.lab'), rcp, ago(10), [ago(1)]);
+
+  await healthy('leftover.lab');
+  const nginxTemp = join(
+    h('leftover.lab'),
+    `${storedName(incVolumeName(ago(1), ago(0.5), 1), { gzip: true, cms: true })}.0123456789`,
+  );
+  writeFileSync(nginxTemp, 'partial');
+  utimesSync(nginxTemp, ago(0.5), ago(0.5));
+  mkdirSync(join(root, '.deaddrop-tmp'));
+  const sinkTemp = join(root, '.deaddrop-tmp', 'leftover.lab.0123456789abcdef.part');
+  writeFileSync(sinkTemp, 'partial');
+  utimesSync(sinkTemp, ago(2), ago(2));
+  // an upload running right now is not a leftover
+  const running = join(root, '.deaddrop-tmp', 'healthy.lab.fedcba9876543210.part');
+  writeFileSync(running, 'in flight');
+  utimesSync(running, NOW - 60, NOW - 60);
+
+  const kinds: Record<string, string> = { 'ap.lab': 'openwrt', 'fw.lab': 'opnsense' };
+  fleet = fleetFile(
+    dir,
+    Object.keys(EXPECTED)
+      .filter((n) => n !== 'stranger.lab')
+      .map((name) => ({ name, kind: kinds[name] ?? 'linux' })),
+  );
+
+  healthyRoot = join(dir, 'healthy-root');
+  await healthy(join('..', 'healthy-root', 'manning.lab'));
+  await writeSnowflake(join(healthyRoot, 'wifi.lab'), rcp, 'sysupgrade-full', ago(1));
+  await writeSnowflake(join(healthyRoot, 'wifi.lab'), rcp, 'mtd-full', ago(6));
+  await writeSnowflake(join(healthyRoot, 'fw.lab'), rcp, 'zroot-full', ago(25));
+  await writeSnowflake(join(healthyRoot, 'fw.lab'), rcp, 'zroot-inc', ago(1));
+  await writeSnowflake(join(healthyRoot, 'fw.lab'), rcp, 'conf-full', ago(0.5));
+  healthyFleet = fleetFile(join(dir, 'keys'), [
+    { name: 'manning.lab', kind: 'linux' },
+    { name: 'wifi.lab', kind: 'openwrt' },
+    { name: 'fw.lab', kind: 'opnsense' },
+  ]);
+});
+
+function codes(report: CheckReport): Record<string, string[]> {
+  return Object.fromEntries(report.hosts.map((h) => [h.host, h.problems.map((p) => p.code).sort()]));
+}
+
+test('--deep: the JSON report names exactly the planted anomalies, exit 1', async () => {
+  const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--format', 'json', '--now', String(NOW)]);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as CheckReport;
+  assert.deepEqual(codes(report), EXPECTED);
+  assert.equal(report.mode, 'deep');
+  assert.equal(report.ok, false);
+
+  const byHost = new Map(report.hosts.map((h) => [h.host, h]));
+  const healthy = byHost.get('healthy.lab')!;
+  assert.deepEqual(
+    [
+      healthy.status,
+      healthy.lastFull,
+      healthy.lastIncremental,
+      healthy.fullAgeDays,
+      healthy.chainLength,
+      healthy.newestSetComplete,
+    ],
+    ['ok', ago(10), ago(1), 10, 4, true],
+  );
+  assert.equal(byHost.get('stranger.lab')!.enrolled, false);
+  const flip = byHost.get('flip.lab')!.problems[0]!;
+  assert.equal(flip.file, storedName(incVolumeName(ago(2), ago(1), 1), { gzip: true, cms: true }));
+  assert.equal(flip.set, `inc.${flip.file!.split('.')[1]}.to.${flip.file!.split('.')[3]}`);
+  assert.equal(
+    byHost.get('missvol.lab')!.problems[0]!.file,
+    storedName(fullVolumeName(ago(10), 2), { gzip: true, cms: true }),
+  );
+  const ap = byHost.get('ap.lab')!;
+  assert.deepEqual(
+    ap.snowflakes.map((s) => [s.kind, s.ageDays, s.sha256]),
+    [
+      ['sysupgrade-full', 1, 'ok'],
+      ['mtd-full', 3, 'ok'],
+    ],
+  );
+  assert.deepEqual(
+    byHost.get('leftover.lab')!.problems.map((p) => p.severity),
+    ['warning', 'warning'],
+  );
+});
+
+test('--quick: no hashing, so the flipped byte passes; truncation is still caught by the CMS framing', async () => {
+  const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--quick', '--json', '--now', String(NOW)]);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as CheckReport;
+  assert.equal(report.mode, 'quick');
+  assert.deepEqual(codes(report), { ...EXPECTED, 'flip.lab': [] });
+});
+
+test('text report: one line per host with markers, ages in days, problems indented', async () => {
+  const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
+  assert.equal(r.code, 1);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[0]!, /15 hosts, 2 ok, 2 with warnings, 11 with problems/);
+  assert.ok(
+    lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
+    r.stdout,
+  );
+  assert.ok(lines.some((l) => /^FAIL\s+ghost\.lab/.test(l)));
+  assert.ok(
+    lines.some((l) => /^\s+! stale-full: newest full \S+ is 40 days old \(limit 37\)/.test(l)),
+    r.stdout,
+  );
+  assert.ok(lines.some((l) => /^WARN\s+stranger\.lab/.test(l)));
+});
+
+test('a healthy tree: all ok, exit 0 (text, json, prom)', async () => {
+  const args = ['check', '--root', healthyRoot, '--fleet', healthyFleet, '--now', String(NOW)];
+  const text = await runDeaddrop(args);
+  assert.equal(text.code, 0, text.stdout + text.stderr);
+  assert.match(text.stdout, /3 hosts, 3 ok, 0 with warnings, 0 with problems/);
+  const json = JSON.parse((await runDeaddrop([...args, '--json'])).stdout) as CheckReport;
+  assert.equal(json.ok, true);
+  assert.deepEqual(codes(json), { 'fw.lab': [], 'manning.lab': [], 'wifi.lab': [] });
+  const prom = await runDeaddrop([...args, '--format', 'prom']);
+  assert.equal(prom.code, 0);
+  assert.match(prom.stdout, /^deaddrop_check_ok 1$/m);
+  assert.match(
+    prom.stdout,
+    new RegExp(`^deaddrop_check_last_full_timestamp_seconds\\{host="manning.lab"\\} ${ago(10)}$`, 'm'),
+  );
+});
+
+test('htpasswd users as the enrolled hosts; kinds guessed from the files', async () => {
+  const dir = tempDir();
+  const htpasswd = join(dir, 'htpasswd');
+  writeFileSync(
+    htpasswd,
+    '# sink users\nmanning.lab:$2y$05$abcdefghijklmnopqrstuv\nwifi.lab:{SHA}x\nfw.lab:$apr1$x$y\nnew.lab:$apr1$a$b\n',
+  );
+  const r = await runDeaddrop(['check', '--root', healthyRoot, '--htpasswd', htpasswd, '--json', '--now', String(NOW)]);
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.stdout) as CheckReport;
+  assert.deepEqual(codes(report), { 'fw.lab': [], 'manning.lab': [], 'new.lab': ['missing-host'], 'wifi.lab': [] });
+  assert.deepEqual(
+    report.hosts.map((h) => h.kind),
+    ['opnsense', 'linux', 'unknown', 'openwrt'],
+  );
+});
+
+test('usage errors exit 2 with one line', async () => {
+  const cases: [string[], RegExp][] = [
+    [['check', '--root', root], /--fleet FILE or --htpasswd FILE/],
+    [['check', '--root', join(root, 'nope'), '--fleet', fleet], /--root: .* is not a directory/],
+    [['check', '--root', root, '--fleet', fleet, '--webhook', 'ftp://x'], /--webhook: .* not an http\(s\) URL/],
+    [['check', '--root', root, '--fleet', fleet, '--deep', '--quick'], /mutually exclusive|conflict/i],
+    [['check', '--root', root, '--fleet', join(root, 'missing.json')], /missing\.json/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runDeaddrop(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
