@@ -2,3 +2,4 @@ export * from './tools.js';
 export * from './tmp.js';
 export * from './cli.js';
 export * from './keys.js';
+export * from './sinks.js';

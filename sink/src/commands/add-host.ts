@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printResult } from '@deaddrop/common/output';
+import { DeaddropError, UsageError } from '@deaddrop/common/errors';
+import { generatePassword } from '../htpasswd.js';
+import { ensureHtpasswdEntry, hasHtpasswdEntry, type EntryChange } from '../htpasswd-file.js';
+import { hostNameProblem } from '../names.js';
+
+interface Args {
+  host: string;
+  root: string;
+  htpasswd: string;
+  passwordStdin?: boolean;
+  cost: number;
+  owner?: string;
+}
+
+interface AddHostResult {
+  host: string;
+  directory: string;
+  directoryCreated: boolean;
+  htpasswd: string;
+  entry: EntryChange;
+  /** Only when generated here: shown once, stored nowhere but as a bcrypt hash. */
+  password?: string;
+}
+
+async function readStdinPassword(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (password === '') throw new UsageError('--password-stdin: empty password on stdin');
+  if (password.includes('\n')) throw new UsageError('--password-stdin: the password must be one line');
+  return password;
+}
+
+export const addHostCommand = {
+  command: 'add-host <host>',
+  describe: 'Enrol a host on this sink: ROOT/HOST directory and a bcrypt htpasswd entry (idempotent)',
+  builder: (y) =>
+    y
+      .positional('host', { type: 'string', demandOption: true, describe: 'Host name (= the Basic-auth user)' })
+      .option('root', { type: 'string', demandOption: true, describe: 'Sink root directory' })
+      .option('htpasswd', { type: 'string', demandOption: true, describe: 'Apache htpasswd file (created if missing)' })
+      .option('password-stdin', {
+        type: 'boolean',
+        describe: 'Read the password from stdin (default: generate one and print it once)',
+      })
+      .option('cost', { type: 'number', default: 10, describe: 'bcrypt cost (4-14)' })
+      .option('owner', { type: 'string', describe: 'chown the host directory (e.g. www-data for nginx)' }),
+  handler: handler<Args>(async (argv) => {
+    const problem = hostNameProblem(argv.host);
+    if (problem) throw new UsageError(problem);
+    if (!Number.isInteger(argv.cost) || argv.cost < 4 || argv.cost > 14)
+      throw new UsageError(`--cost ${argv.cost}: must be 4 to 14`);
+    const root = resolve(argv.root);
+    const rootStat = await stat(root).catch(() => undefined);
+    if (!rootStat?.isDirectory()) throw new UsageError(`--root ${root}: not a directory`);
+
+    let password = argv.passwordStdin ? await readStdinPassword() : undefined;
+    let generated: string | undefined;
+    if (password === undefined && !(await hasHtpasswdEntry(argv.htpasswd, argv.host)))
+      password = generated = generatePassword();
+    const entry = await ensureHtpasswdEntry(argv.htpasswd, argv.host, password, argv.cost);
+
+    const directory = join(root, argv.host);
+    let directoryCreated = true;
+    try {
+      await mkdir(directory, { mode: 0o750 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      directoryCreated = false;
+      const st = await stat(directory);
+      if (!st.isDirectory()) throw new DeaddropError(`${directory}: exists and is not a directory`);
+    }
+    if (argv.owner) {
+      await promisify(execFile)('chown', [argv.owner, directory]).catch((err: Error) => {
+        throw new DeaddropError(`chown ${argv.owner} ${directory}: ${err.message.trim()}`);
+      });
+    }
+    const result: AddHostResult = { host: argv.host, directory, directoryCreated, htpasswd: argv.htpasswd, entry };
+    if (generated) result.password = generated;
+    printResult(argv.json, result, (r) => [
+      `${r.host}: directory ${r.directory} ${r.directoryCreated ? 'created' : 'exists'}; htpasswd entry ${r.entry}`,
+      ...(r.password ? [`password (shown once): ${r.password}`] : []),
+    ]);
+  }),
+} as DeaddropCommand;

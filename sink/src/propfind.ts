@@ -1,0 +1,63 @@
+import type { Stats } from 'node:fs';
+import { opendir } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { hrefFor } from './path-policy.js';
+import { isSafeSegment } from './names.js';
+import { HttpRefusal, lstatOrUndefined, walkNoSymlinks } from './safe-fs.js';
+
+export interface PropfindTarget {
+  root: string;
+  prefix: string;
+  host: string;
+  segments: string[];
+  depth: 0 | 1;
+}
+
+/** The Depth header: 0 or 1; infinity (also when absent, RFC 4918 §9.1) is refused with 403. */
+export function parseDepth(header: string | undefined): 0 | 1 {
+  if (header === '0') return 0;
+  if (header === '1') return 1;
+  throw new HttpRefusal(403, `Depth ${header ?? '(absent: infinity)'} refused`);
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function responseXml(href: string, st: Stats): string {
+  const props = [
+    st.isDirectory()
+      ? '<D:resourcetype><D:collection/></D:resourcetype>'
+      : `<D:resourcetype/><D:getcontentlength>${st.size}</D:getcontentlength>`,
+    `<D:getlastmodified>${st.mtime.toUTCString()}</D:getlastmodified>`,
+  ];
+  return (
+    `<D:response><D:href>${escapeXml(href)}</D:href><D:propstat><D:prop>${props.join('')}</D:prop>` +
+    `<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n`
+  );
+}
+
+/**
+ * Answer PROPFIND with an RFC 4918 multistatus (resourcetype, getcontentlength,
+ * getlastmodified). Listings stream entry by entry; symlinks and other non-regular entries and
+ * names the policy could not address are left out.
+ */
+export async function propfind(t: PropfindTarget, res: ServerResponse): Promise<void> {
+  const st = await walkNoSymlinks(t.root, [t.host, ...t.segments]);
+  if (!st || !(st.isDirectory() || st.isFile())) throw new HttpRefusal(404, 'not found');
+  res.writeHead(207, { 'Content-Type': 'application/xml; charset=utf-8' });
+  res.write('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">\n');
+  res.write(responseXml(hrefFor(t.prefix, t.host, t.segments, st.isDirectory()), st));
+  if (t.depth === 1 && st.isDirectory()) {
+    const dirPath = join(t.root, t.host, ...t.segments);
+    for await (const entry of await opendir(dirPath)) {
+      if (!isSafeSegment(entry.name)) continue;
+      const est = await lstatOrUndefined(join(dirPath, entry.name));
+      if (!est || !(est.isFile() || est.isDirectory())) continue;
+      const ok = res.write(responseXml(hrefFor(t.prefix, t.host, [...t.segments, entry.name], est.isDirectory()), est));
+      if (!ok) await new Promise((r) => res.once('drain', r));
+    }
+  }
+  res.end('</D:multistatus>\n');
+}

@@ -1,0 +1,90 @@
+import { constants, type Stats } from 'node:fs';
+import { link, lstat, mkdir, open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A refusal that maps onto an HTTP status (the message goes to the access log only). */
+export class HttpRefusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** lstat that answers undefined for a missing entry. */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Walk base/segments[0]/... with lstat, refusing a symlink anywhere (403) and a non-directory
+ * in the middle (409). Returns the stats of the last entry, or undefined when some component
+ * (and so the entry) does not exist yet.
+ */
+export async function walkNoSymlinks(base: string, segments: string[]): Promise<Stats | undefined> {
+  let path = base;
+  let st: Stats | undefined;
+  for (const [i, seg] of segments.entries()) {
+    path = join(path, seg);
+    st = await lstatOrUndefined(path);
+    if (!st) return undefined;
+    if (st.isSymbolicLink()) throw new HttpRefusal(403, `symlink on the path: ${path}`);
+    if (i < segments.length - 1 && !st.isDirectory()) throw new HttpRefusal(409, `not a directory: ${path}`);
+  }
+  return st;
+}
+
+/**
+ * Create the directories base/segments... (base itself must exist), never following a symlink:
+ * each component is made with mkdir and then checked with lstat to be a real directory.
+ */
+export async function mkdirsNoSymlinks(base: string, segments: string[], mode = 0o750): Promise<string> {
+  let path = base;
+  for (const seg of segments) {
+    path = join(path, seg);
+    try {
+      await mkdir(path, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const st = await lstat(path);
+    if (st.isSymbolicLink()) throw new HttpRefusal(403, `symlink on the path: ${path}`);
+    if (!st.isDirectory()) throw new HttpRefusal(409, `not a directory: ${path}`);
+  }
+  return path;
+}
+
+/**
+ * Publish a finished temp file under its final name without ever replacing anything: link()
+ * fails with EEXIST when the name exists (even as a dangling symlink), so two racing uploads of
+ * one name get exactly one winner. The temp name is removed either way by the caller.
+ */
+export async function publishNoReplace(tempPath: string, finalPath: string): Promise<void> {
+  try {
+    await link(tempPath, finalPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new HttpRefusal(409, `exists: ${finalPath}`);
+    throw err;
+  }
+}
+
+/** fsync a directory so a new entry in it survives a crash. */
+export async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function unlinkQuietly(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+}

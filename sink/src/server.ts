@@ -1,0 +1,223 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { basicCredentials } from './auth.js';
+import type { AccessEntry } from './access-log.js';
+import type { HtpasswdStore } from './htpasswd.js';
+import { parseRequestTarget } from './path-policy.js';
+import { parseDepth, propfind } from './propfind.js';
+import { checkPutTarget, storeUpload } from './put.js';
+import { HttpRefusal } from './safe-fs.js';
+
+export interface SinkServerOptions {
+  root: string;
+  tempDir: string;
+  prefix: string;
+  htpasswd: HtpasswdStore;
+  maxBodyBytes: number;
+  maxUploadsPerHost: number;
+  /** Whole request head must arrive within this (slowloris). */
+  headerTimeoutMs: number;
+  /** A connection with no bytes moving for this long is dropped (slow or stalled bodies). */
+  idleTimeoutMs: number;
+  tls?: { cert: Buffer; key: Buffer };
+  onAccess(entry: AccessEntry): void;
+  onError(message: string): void;
+}
+
+const ALLOWED = 'PUT, PROPFIND';
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
+};
+
+/**
+ * The embedded write-only WebDAV sink: PUT (write-once) and PROPFIND (depth 0/1) in the
+ * authenticated host's own directory, nothing else. Order of decisions: path shape (400/404),
+ * method (405), credentials (401), ownership (403), and only then anything that touches the
+ * file system, so nobody learns whether a name exists before proving who they are.
+ */
+export class SinkServer {
+  private readonly servers: (http.Server | https.Server)[] = [];
+  private readonly uploadsPerHost = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing = false;
+
+  constructor(private readonly opts: SinkServerOptions) {}
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const server = this.opts.tls
+      ? https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handle)
+      : http.createServer(handle);
+    // Answer Expect: 100-continue ourselves: a refused PUT then costs the client no upload.
+    server.on('checkContinue', (req, res) => this.handle(req, res, true));
+    server.headersTimeout = this.opts.headerTimeoutMs;
+    server.requestTimeout = 0; // a 100 GB body may take hours; the idle timeout guards stalls
+    server.timeout = this.opts.idleTimeoutMs;
+    server.keepAliveTimeout = 5000;
+    server.on('clientError', (_err, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, ipv6Only: host.includes(':') && host !== '::' }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    return server.address() as AddressInfo;
+  }
+
+  /**
+   * Stop accepting, let in-flight uploads finish for up to graceMs, then cut the rest (their
+   * temp files are removed; nothing is published half-way). Returns how many were cut.
+   */
+  async shutdown(graceMs: number): Promise<{ finished: number; discarded: number }> {
+    this.closing = true;
+    const closed = this.servers.map((s) => new Promise((r) => s.close(r)));
+    for (const s of this.servers) s.closeIdleConnections();
+    const pending = this.inFlight.size;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.allSettled([...this.inFlight]).then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
+    clearTimeout(timer);
+    const discarded = timedOut ? this.inFlight.size : 0;
+    for (const s of this.servers) s.closeAllConnections();
+    await Promise.allSettled([...this.inFlight]);
+    await Promise.all(closed);
+    return { finished: pending - discarded, discarded };
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+    const started = Date.now();
+    const entry: AccessEntry = {
+      remote: req.socket.remoteAddress ?? '-',
+      user: undefined,
+      method: req.method ?? '-',
+      path: (req.url ?? '').split('?')[0]!,
+      status: 0,
+      bytesIn: 0,
+      ms: 0,
+    };
+    // Logged when the answer is handed to the socket ('finish'), or on a cut connection ('close').
+    let logged = false;
+    const logOnce = () => {
+      if (logged) return;
+      logged = true;
+      entry.status = res.headersSent ? res.statusCode : 499;
+      entry.ms = Date.now() - started;
+      this.opts.onAccess(entry);
+    };
+    res.on('finish', logOnce);
+    res.on('close', logOnce);
+    const work = this.route(req, res, entry, expectContinue).catch((err: unknown) => {
+      const refusal =
+        err instanceof HttpRefusal ? err : new HttpRefusal(500, `internal error: ${(err as Error).message}`);
+      if (refusal.status === 500) this.opts.onError(`${entry.method} ${entry.path}: ${refusal.message}`);
+      entry.note = refusal.message;
+      this.refuse(req, res, refusal.status);
+    });
+    if (req.method === 'PUT') {
+      this.inFlight.add(work);
+      void work.finally(() => this.inFlight.delete(work));
+    }
+  }
+
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: AccessEntry,
+    expectContinue: boolean,
+  ): Promise<void> {
+    if (this.closing) throw new HttpRefusal(503, 'shutting down');
+    const target = parseRequestTarget(req.url ?? '', this.opts.prefix);
+    if (target.kind === 'outside') throw new HttpRefusal(404, 'outside the prefix');
+    if (target.kind === 'bad') throw new HttpRefusal(400, target.reason);
+    if (req.method !== 'PUT' && req.method !== 'PROPFIND') throw new HttpRefusal(405, 'method not allowed');
+    const creds = basicCredentials(req.headers.authorization);
+    if (!creds || !(await this.opts.htpasswd.verify(creds.user, creds.password)))
+      throw new HttpRefusal(401, creds ? 'wrong credentials' : 'no credentials');
+    entry.user = creds.user;
+    if (target.kind === 'root' || target.host !== creds.user) throw new HttpRefusal(403, 'not your directory');
+    // The host directory is a collection: it needs the trailing slash (as nginx's sink does).
+    if (target.segments.length === 0 && !target.trailingSlash) throw new HttpRefusal(403, 'collection without /');
+
+    const { root, tempDir } = this.opts;
+    if (req.method === 'PROPFIND') {
+      const depth = parseDepth(req.headers.depth as string | undefined);
+      await drainSmallBody(req, 64 * 1024);
+      await propfind({ root, prefix: this.opts.prefix, host: target.host, segments: target.segments, depth }, res);
+      return;
+    }
+
+    if (target.trailingSlash || target.segments.length === 0) throw new HttpRefusal(409, 'PUT to a collection');
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) > this.opts.maxBodyBytes)
+      throw new HttpRefusal(413, `Content-Length ${length} over the limit`);
+    const put = { root, tempDir, host: target.host, segments: target.segments };
+    await checkPutTarget(put);
+    const running = this.uploadsPerHost.get(target.host) ?? 0;
+    if (running >= this.opts.maxUploadsPerHost) throw new HttpRefusal(429, 'too many concurrent uploads');
+    this.uploadsPerHost.set(target.host, running + 1);
+    try {
+      if (expectContinue) res.writeContinue();
+      const { bytes } = await storeUpload(req, put, this.opts.maxBodyBytes);
+      entry.bytesIn = bytes;
+    } finally {
+      const n = (this.uploadsPerHost.get(target.host) ?? 1) - 1;
+      if (n <= 0) this.uploadsPerHost.delete(target.host);
+      else this.uploadsPerHost.set(target.host, n);
+    }
+    res.writeHead(201, { 'Content-Length': '0' });
+    res.end();
+  }
+
+  /**
+   * Send an error status. When the request body was not read (a refused PUT), close the
+   * connection after the answer and throw away what still arrives, so the client sees the
+   * status instead of a reset; a client that keeps sending is cut after a few seconds.
+   */
+  private refuse(req: IncomingMessage, res: ServerResponse, status: number): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
+    const headers: Record<string, string> = { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) };
+    if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="deaddrop", charset="UTF-8"';
+    if (status === 405) headers.Allow = ALLOWED;
+    if (status === 429 || status === 503) headers['Retry-After'] = '5';
+    if (!req.complete) {
+      headers.Connection = 'close';
+      req.resume();
+      const cut = setTimeout(() => req.socket.destroy(), 5000);
+      cut.unref();
+      req.socket.once('close', () => clearTimeout(cut));
+    }
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+}
+
+/** Read and ignore a small request body (a PROPFIND's XML); refuse a big one. */
+async function drainSmallBody(req: IncomingMessage, max: number): Promise<void> {
+  let n = 0;
+  for await (const chunk of req) {
+    n += (chunk as Buffer).length;
+    if (n > max) throw new HttpRefusal(413, 'PROPFIND body too large');
+  }
+}

@@ -1,0 +1,202 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { bcryptHash } from '@deaddrop/sink/htpasswd';
+import { deaddropArgv } from './cli.js';
+import { tempDir } from './tmp.js';
+
+export interface SinkOptions {
+  /** Sink root (files land at ROOT/HOST/NAME); default a fresh temp dir. */
+  root?: string;
+  /** Hosts to enrol: user → password (bcrypt entries, directories created). */
+  hosts?: Record<string, string>;
+  /** URL prefix, default /webdav/. */
+  prefix?: string;
+  /** Serve HTTPS with a throwaway self-signed certificate for 127.0.0.1 (see `caFile`). */
+  tls?: boolean;
+  /** Kept for API stability: the access log is always recorded. */
+  logMethods?: boolean;
+  /** Extra `deaddrop sink serve` arguments (embedded only), e.g. ['--max-body', '1MB']. */
+  extraArgs?: string[];
+}
+
+export interface AccessRecord {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface RunningSink {
+  kind: 'embedded' | 'nginx';
+  /** http://127.0.0.1:PORT/webdav/ (https with tls). */
+  url: string;
+  root: string;
+  htpasswd: string;
+  port: number;
+  pid: number;
+  /** Upload temp directory (outside the served tree, same file system). */
+  tempDir: string;
+  /** The self-signed certificate to trust when started with tls. */
+  caFile?: string;
+  /** Methods of every request so far, in order (from the access log; no secrets in it). */
+  methodsLog: () => string[];
+  accessLog: () => AccessRecord[];
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, no cleanup (what a crash looks like). */
+  kill(): void;
+  /** Start again on the same port, same root. */
+  restart(): Promise<void>;
+}
+
+/** Parse method, path and status from our access log or nginx's combined format. */
+export function parseAccessLog(text: string): AccessRecord[] {
+  const out: AccessRecord[] = [];
+  for (const line of text.split('\n')) {
+    const m = /"([A-Z]+) (\S*)(?: HTTP\/[\d.]+)?" (\d{3})/.exec(line);
+    if (m) out.push({ method: m[1]!, path: m[2]!, status: Number(m[3]) });
+  }
+  return out;
+}
+
+function readLog(file: string): AccessRecord[] {
+  return existsSync(file) ? parseAccessLog(readFileSync(file, 'utf8')) : [];
+}
+
+/** Write an htpasswd file (bcrypt cost 4: fast tests) and the hosts' directories. */
+export function enrolHosts(root: string, htpasswd: string, hosts: Record<string, string>): void {
+  const lines = Object.entries(hosts).map(([user, pw]) => `${user}:${bcryptHash(pw, 4)}\n`);
+  writeFileSync(htpasswd, lines.join(''), { mode: 0o644 });
+  for (const user of Object.keys(hosts))
+    if (/^[A-Za-z0-9]/.test(user)) mkdirSync(join(root, user), { recursive: true });
+}
+
+/** A self-signed certificate + key for 127.0.0.1 (openssl). */
+export function selfSignedCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  const r = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  return { cert, key };
+}
+
+function waitForListening(child: ChildProcess, stderr: () => string): Promise<{ port: number; url: string }> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        if (!line.startsWith('{"listening"')) continue;
+        const j = JSON.parse(line) as { listening: string; url: string };
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve({ port: Number(j.listening.split(':').pop()), url: j.url });
+        return;
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`deaddrop sink serve exited ${code}: ${stderr()}`)));
+  });
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+/** Start `deaddrop sink serve` as a real child process on 127.0.0.1 and an ephemeral port. */
+export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<RunningSink> {
+  const dir = tempDir('deaddrop-sink-');
+  const root = opts.root ?? join(dir, 'root');
+  mkdirSync(root, { recursive: true });
+  const htpasswd = join(dir, 'htpasswd');
+  enrolHosts(root, htpasswd, opts.hosts ?? {});
+  const prefix = opts.prefix ?? '/webdav/';
+  const logFile = join(dir, 'access.log');
+  const tls = opts.tls ? selfSignedCert(dir) : undefined;
+  const [cmd, ...pre] = deaddropArgv();
+  let child: ChildProcess;
+  let stderr = '';
+  let port = 0;
+  let url = '';
+  const start = async (listenPort: number) => {
+    const args = [
+      ...pre,
+      'sink',
+      'serve',
+      '--root',
+      root,
+      '--htpasswd',
+      htpasswd,
+      '--prefix',
+      prefix,
+      '--listen',
+      `127.0.0.1:${listenPort}`,
+      '--json',
+      '--access-log',
+      logFile,
+      '--shutdown-grace',
+      '10s',
+      ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
+      ...(opts.extraArgs ?? []),
+    ];
+    child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    ({ port, url } = await waitForListening(child, () => stderr));
+  };
+  await start(0);
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const sink: RunningSink = {
+    kind: 'embedded',
+    get url() {
+      return url;
+    },
+    root,
+    htpasswd,
+    get port() {
+      return port;
+    },
+    get pid() {
+      return child.pid!;
+    },
+    tempDir: join(root, '.deaddrop-tmp'),
+    caFile: tls?.cert,
+    methodsLog: () => readLog(logFile).map((r) => r.method),
+    accessLog: () => readLog(logFile),
+    async stop() {
+      child.kill('SIGTERM');
+      await waitExit(child);
+    },
+    kill() {
+      child.kill('SIGKILL');
+    },
+    async restart() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await waitExit(child);
+      }
+      await start(port);
+    },
+  };
+  return sink;
+}
