@@ -245,7 +245,9 @@ async function checkSet(
       const p = parseSinkName(name);
       return p?.type === 'duplicity' && p.file === 'volume' && p.volume === n;
     });
-    const plain = s.set === 'full' ? fullVolumeName(s.time, n) : incVolumeName(s.startTime!, s.time, n);
+    // name it as its siblings are stored
+    const suffix = [...s.volumes.values()][0]?.suffix ?? '';
+    const plain = (s.set === 'full' ? fullVolumeName(s.time, n) : incVolumeName(s.startTime!, s.time, n)) + suffix;
     report(known ?? plain, 'volume', `volume ${n} missing`);
   }
   const missingKinds = new Set(

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import type { CheckReport } from '../src/report.js';
+import { flipByte } from './tree.js';
+
+const NOW = 1_800_000_000;
+const DAY = 86400;
+
+function duplicity(dir: string, mode: string, time: number, target: string): void {
+  const r = spawnSync(
+    'duplicity',
+    [
+      mode,
+      '--no-encryption',
+      '--volsize',
+      '1',
+      '--archive-dir',
+      join(dir, 'arch'),
+      '--current-time',
+      String(time),
+      join(dir, 'src'),
+      `file://${target}`,
+    ],
+    { env: { ...process.env, HOME: dir }, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+}
+
+test(
+  'real duplicity 0.8.22 output (legacy .gz sets): gaps, trailing volumes and flipped bytes via the plain manifest',
+  { skip: missingTools('duplicity') },
+  async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    const ok = join(root, 'legacy.lab');
+    mkdirSync(join(dir, 'src'), { recursive: true });
+    writeFileSync(join(dir, 'src', 'big.bin'), randomBytes(2_500_000)); // 3 volumes of 1 MiB
+    duplicity(dir, 'full', NOW - 2 * DAY, ok);
+    writeFileSync(join(dir, 'src', 'new.txt'), 'changed\n');
+    duplicity(dir, 'incremental', NOW - DAY, ok);
+    const names = readdirSync(ok);
+    const vol = (n: number) => names.find((f) => f.startsWith('duplicity-full.') && f.includes(`.vol${n}.difftar.gz`))!;
+    assert.ok(vol(3) && !vol(4), `three full volumes: ${names.join(' ')}`);
+
+    const variant = (host: string, change: (d: string) => void) => {
+      cpSync(ok, join(root, host), { recursive: true });
+      change(join(root, host));
+    };
+    variant('gap.lab', (d) => rmSync(join(d, vol(2))));
+    variant('tail.lab', (d) => rmSync(join(d, vol(3)))); // only the manifest knows volume 3 existed
+    variant('flip.lab', (d) => flipByte(join(d, vol(1)), 5000));
+    variant('aborted.lab', (d) =>
+      rmSync(
+        join(
+          d,
+          names.find((f) => f.startsWith('duplicity-inc.') && f.endsWith('.manifest'))!,
+        ),
+      ),
+    );
+    const htpasswd = join(dir, 'htpasswd');
+    writeFileSync(
+      htpasswd,
+      ['legacy.lab', 'gap.lab', 'tail.lab', 'flip.lab', 'aborted.lab'].map((h) => `${h}:{SHA}x`).join('\n'),
+    );
+
+    const check = async (now: number, extra: string[] = []) => {
+      const r = await runDeaddrop([
+        'check',
+        '--root',
+        root,
+        '--htpasswd',
+        htpasswd,
+        '--json',
+        '--now',
+        String(now),
+        ...extra,
+      ]);
+      const report = JSON.parse(r.stdout) as CheckReport;
+      return {
+        code: r.code,
+        report,
+        codes: Object.fromEntries(report.hosts.map((h) => [h.host, h.problems.map((p) => p.code).sort()])),
+      };
+    };
+    const deep = await check(NOW);
+    assert.equal(deep.code, 1);
+    assert.deepEqual(deep.codes, {
+      'aborted.lab': ['incomplete-set'],
+      'flip.lab': ['checksum-mismatch'],
+      'gap.lab': ['missing-volume'],
+      'legacy.lab': [],
+      'tail.lab': ['missing-volume'],
+    });
+    const legacy = deep.report.hosts.find((h) => h.host === 'legacy.lab')!;
+    assert.deepEqual(
+      [legacy.kind, legacy.lastFull, legacy.lastIncremental, legacy.chainLength],
+      ['linux', NOW - 2 * DAY, NOW - DAY, 2],
+    );
+    assert.equal(deep.report.hosts.find((h) => h.host === 'tail.lab')!.problems[0]!.file, vol(3));
+
+    // --quick does not hash: the flipped byte goes unseen, the rest is from names and the manifest
+    assert.deepEqual((await check(NOW, ['--quick'])).codes['flip.lab'], []);
+
+    // forty days later the same healthy chain is stale on both counts
+    const later = await check(NOW + 40 * DAY);
+    assert.deepEqual(later.codes['legacy.lab'], ['stale-full', 'stale-incremental']);
+  },
+);

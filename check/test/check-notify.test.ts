@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { runDeaddrop, tempDir } from '@deaddrop/test';
+import { DAY, testRecipients, writeChain } from './tree.js';
+
+const NOW = 1_800_000_000;
+const dir = tempDir();
+const root = join(dir, 'root');
+const htpasswd = join(dir, 'htpasswd');
+const stubBin = join(dir, 'bin');
+const mailOut = join(dir, 'mail.txt');
+
+before(async () => {
+  const rcp = await testRecipients(join(dir, 'keys'));
+  await writeChain(join(root, 'good.lab'), rcp, NOW - 5 * DAY, [NOW - DAY]);
+  await writeChain(join(root, 'late.lab'), rcp, NOW - 9 * DAY, [NOW - 6 * DAY]);
+  writeFileSync(htpasswd, 'good.lab:x\nlate.lab:x\n');
+  // a sendmail stub: records its arguments and the message it was given
+  mkdirSync(stubBin);
+  writeFileSync(join(stubBin, 'sendmail'), `#!/bin/sh\necho "ARGS: $*" > "${mailOut}"\ncat >> "${mailOut}"\n`);
+  chmodSync(join(stubBin, 'sendmail'), 0o755);
+});
+
+const env = () => ({ ...process.env, PATH: `${stubBin}:${process.env.PATH}` });
+
+test('--mail: the text report goes to sendmail -t with To and a Subject naming the trouble', async () => {
+  const r = await runDeaddrop(
+    ['check', '--root', root, '--htpasswd', htpasswd, '--now', String(NOW), '--mail', 'ops@example.org'],
+    { env: env() },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  const mail = readFileSync(mailOut, 'utf8');
+  assert.match(mail, /^ARGS: -t\n/);
+  assert.match(mail, /^To: ops@example\.org$/m);
+  assert.match(mail, /^Subject: deaddrop check: 1 problems, 0 warnings on late\.lab$/m);
+  const body = mail.split('\n\n').slice(1).join('\n\n');
+  assert.equal(body, r.stdout, 'the body is the text report');
+});
+
+test('--webhook: POSTs {"text": ...} as JSON; an HTTP error fails the run after printing the report', async () => {
+  const received: { headers: IncomingMessage['headers']; body: string }[] = [];
+  let status = 200;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(status).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/abc`;
+  try {
+    const args = ['check', '--root', root, '--htpasswd', htpasswd, '--now', String(NOW), '--webhook', url];
+    const r = await runDeaddrop(args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(received.length, 1);
+    assert.equal(received[0]!.headers['content-type'], 'application/json');
+    const payload = JSON.parse(received[0]!.body) as { text: string };
+    assert.deepEqual(Object.keys(payload), ['text']);
+    assert.match(payload.text, /^deaddrop check: 1 problems/);
+    assert.match(payload.text, /stale-incremental: last backup \S+ is 6 days old/);
+
+    status = 500;
+    const failed = await runDeaddrop(args);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /--webhook http:\/\/127\.0\.0\.1:\d+: HTTP 500/);
+    assert.match(failed.stdout, /late\.lab/);
+  } finally {
+    server.close();
+  }
+});
+
+test('--prom-file: written atomically with per-host gauges; --only-problems sends nothing when all is well', async () => {
+  const prom = join(dir, 'deaddrop-check.prom');
+  const goodHtpasswd = join(dir, 'htpasswd-good');
+  writeFileSync(goodHtpasswd, 'good.lab:x\n');
+  writeFileSync(mailOut, '');
+  const r = await runDeaddrop(
+    [
+      'check',
+      '--root',
+      root,
+      '--htpasswd',
+      goodHtpasswd,
+      '--now',
+      String(NOW),
+      '--prom-file',
+      prom,
+      '--mail',
+      'ops@example.org',
+      '--only-problems',
+    ],
+    { env: env() },
+  );
+  // late.lab's directory is not enrolled now: a warning, so not all ok
+  assert.equal(r.code, 1);
+  const text = readFileSync(prom, 'utf8');
+  assert.match(text, /^deaddrop_check_host_ok\{host="good\.lab",kind="linux"\} 1$/m);
+  assert.match(text, /^deaddrop_check_host_enrolled\{host="late\.lab"\} 0$/m);
+  assert.match(
+    text,
+    new RegExp(`^deaddrop_check_last_incremental_timestamp_seconds\\{host="good\\.lab"\\} ${NOW - DAY}$`, 'm'),
+  );
+  assert.match(text, /^deaddrop_check_newest_set_complete\{host="good\.lab"\} 1$/m);
+  assert.match(text, /^deaddrop_check_problems\{host="late\.lab",severity="warning"\} 1$/m);
+  assert.match(text, /^# TYPE deaddrop_check_bytes gauge$/m);
+  assert.notEqual(readFileSync(mailOut, 'utf8'), '', 'problems found: mail sent despite --only-problems');
+  assert.ok(!existsSync(`${prom}.tmp`));
+
+  // only good.lab in its own root: ok, and --only-problems keeps quiet
+  const goodRoot = join(dir, 'good-root');
+  mkdirSync(goodRoot);
+  const { cpSync } = await import('node:fs');
+  cpSync(join(root, 'good.lab'), join(goodRoot, 'good.lab'), { recursive: true });
+  writeFileSync(mailOut, '');
+  const quiet = await runDeaddrop(
+    [
+      'check',
+      '--root',
+      goodRoot,
+      '--htpasswd',
+      goodHtpasswd,
+      '--now',
+      String(NOW),
+      '--mail',
+      'ops@example.org',
+      '--only-problems',
+    ],
+    { env: env() },
+  );
+  assert.equal(quiet.code, 0, quiet.stdout);
+  assert.equal(readFileSync(mailOut, 'utf8'), '');
+});
