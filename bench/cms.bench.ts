@@ -3,7 +3,7 @@
 // <= 80 MiB whatever the input size; throughput >= 0.8x openssl's.
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { deaddropArgv, repoRoot } from '@deaddrop/test';
 import { measure, printTable, verdict, type Measurement } from './lib.js';
@@ -73,6 +73,7 @@ const openssl = encryptRuns.get(OPENSSL)!;
 const enc = spawnSync('sh', ['-c', `exec "$0" "$@" > '${encrypted}'`, ...cli, 'encrypt', '--to', cert, input]);
 if (enc.status !== 0) throw new Error(`encrypt for the decrypt run: ${enc.stderr}`);
 const decrypt = (await bestOf([['decrypt', redirected([...cli, 'decrypt', '--key', key, encrypted])]])).get('decrypt')!;
+rmSync(encrypted); // the input stays for the next run; this is rewritten each time
 
 const mbps = (m: Measurement) => SIZE / 1e6 / m.wallSeconds;
 printTable(`CMS encrypt, ${(SIZE / 1024 ** 3).toFixed(2)} GiB random input, best of ${RUNS} (stdout -> /dev/null)`, [

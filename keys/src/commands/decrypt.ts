@@ -50,8 +50,9 @@ export const decryptCommand = {
     }
     const key = privateKeyFromBytes(keyBytes, argv.key, passphrase);
     const input = await openInput(argv.input);
-    const counted = new ByteCounter();
-    await runToOutput(input.stream, [createDecryptStream(key, { name: input.name }), counted], argv.output);
+    const counted = new ByteCounter(); // a stream stage only when --json reports the size
+    const decrypt = createDecryptStream(key, { name: input.name });
+    await runToOutput(input.stream, argv.json ? [decrypt, counted] : [decrypt], argv.output);
     if (argv.json) printJson({ input: input.name, output: argv.output, plaintextBytes: counted.bytes });
   }),
 } as DeaddropCommand;

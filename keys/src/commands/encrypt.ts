@@ -34,8 +34,9 @@ export const encryptCommand = {
     const { createEncryptStream } = await import('../cms/encrypt.js');
     const recipients = await loadRecipients(argv.to);
     const input = await openInput(argv.input);
-    const counted = new ByteCounter();
-    await runToOutput(input.stream, [counted, createEncryptStream(recipients)], argv.output);
+    const counted = new ByteCounter(); // a stream stage only when --json reports the size
+    const stages = argv.json ? [counted, createEncryptStream(recipients)] : [createEncryptStream(recipients)];
+    await runToOutput(input.stream, stages, argv.output);
     if (argv.json)
       printJson({
         input: input.name,
