@@ -105,3 +105,38 @@ describe('key and certificate files', { skip: missingTools('openssl') }, () => {
     assert.deepEqual(readdirSync(outDir), []);
   });
 });
+
+describe('wrong keys', () => {
+  test('a key of the same size that is not a recipient is "wrong key", whatever the numbers', async () => {
+    // RSA of another key's ciphertext may exceed our modulus ("data too large for modulus") or
+    // unpad to garbage: both must read as "not a recipient"; 12 fresh messages cover both cases
+    const { createDecryptStream, createEncryptStream, loadPrivateKey, loadRecipients } = await import('@deaddrop/keys');
+    const { Readable, Writable } = await import('node:stream');
+    const { pipeline } = await import('node:stream/promises');
+    const a = await makeTestRecipient(dir, { cn: 'Wrong A' });
+    const b = await makeTestRecipient(dir, { cn: 'Wrong B' });
+    const [certA] = await loadRecipients([a.certPath]);
+    const keyB = await loadPrivateKey(b.keyPath, b.passphrase);
+    for (let i = 0; i < 12; i++) {
+      const chunks: Buffer[] = [];
+      await pipeline(
+        Readable.from([Buffer.from('secret')]),
+        createEncryptStream([certA!]),
+        new Writable({
+          write(c: Buffer, _e, cb) {
+            chunks.push(c);
+            cb();
+          },
+        }),
+      );
+      await assert.rejects(
+        pipeline(
+          Readable.from([Buffer.concat(chunks)]),
+          createDecryptStream(keyB),
+          new Writable({ write: (_c, _e, cb) => cb() }),
+        ),
+        /wrong key: .*Wrong-B\.key \(RSA-3072\) is not a recipient of this message \(recipients: CN=Wrong A serial/,
+      );
+    }
+  });
+});

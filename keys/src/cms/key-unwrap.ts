@@ -82,7 +82,12 @@ export function unwrapContentKey(info: KeyTransInfo, key: PrivateKey): Buffer | 
   const modulusBytes = Math.ceil(key.bits / 8);
   if (info.encryptedKey.length !== modulusBytes) return null;
   if (info.algorithm === Oid.rsaEncryption) {
-    const em = privateDecrypt({ key: key.keyObject, padding: constants.RSA_NO_PADDING }, info.encryptedKey);
+    let em: Buffer;
+    try {
+      em = privateDecrypt({ key: key.keyObject, padding: constants.RSA_NO_PADDING }, info.encryptedKey);
+    } catch {
+      return null; // e.g. "data too large for modulus": made for another key of the same size
+    }
     return unpadPkcs1Type2(em);
   }
   if (info.algorithm === Oid.rsaesOaep) {
