@@ -14,11 +14,11 @@ export interface PropfindTarget {
   depth: 0 | 1;
 }
 
-/** The Depth header: 0 or 1; infinity (also when absent, RFC 4918 §9.1) is refused with 403. */
+/** The Depth header: 0 or 1; absent means 0 (as nginx dav-ext does); infinity is refused (403). */
 export function parseDepth(header: string | undefined): 0 | 1 {
-  if (header === '0') return 0;
+  if (header === '0' || header === undefined) return 0;
   if (header === '1') return 1;
-  throw new HttpRefusal(403, `Depth ${header ?? '(absent: infinity)'} refused`);
+  throw new HttpRefusal(403, `Depth ${header} refused`);
 }
 
 function escapeXml(s: string): string {

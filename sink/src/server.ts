@@ -56,9 +56,11 @@ export class SinkServer {
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    // Check header and request deadlines every second (Node's default is every 30 s).
+    const common = { connectionsCheckingInterval: 1000 };
     const server = this.opts.tls
-      ? https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handle)
-      : http.createServer(handle);
+      ? https.createServer({ ...common, cert: this.opts.tls.cert, key: this.opts.tls.key }, handle)
+      : http.createServer(common, handle);
     // Answer Expect: 100-continue ourselves: a refused PUT then costs the client no upload.
     server.on('checkContinue', (req, res) => this.handle(req, res, true));
     server.headersTimeout = this.opts.headerTimeoutMs;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { bcryptHash } from '@deaddrop/sink/htpasswd';
+import { parseSize } from '@deaddrop/common/units';
 import { deaddropArgv } from './cli.js';
 import { tempDir } from './tmp.js';
 
@@ -17,6 +18,8 @@ export interface SinkOptions {
   tls?: boolean;
   /** Kept for API stability: the access log is always recorded. */
   logMethods?: boolean;
+  /** Largest PUT body (both servers), e.g. '2GB'; default: the servers' own default. */
+  maxBody?: string;
   /** Extra `deaddrop sink serve` arguments (embedded only), e.g. ['--max-body', '1MB']. */
   extraArgs?: string[];
 }
@@ -155,6 +158,7 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
       '--shutdown-grace',
       '10s',
       ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
+      ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
       ...(opts.extraArgs ?? []),
     ];
     child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -199,4 +203,112 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
     },
   };
   return sink;
+}
+
+/**
+ * Start a real nginx + dav-ext with the config `deaddrop sink nginx-config` generates, in a temp
+ * prefix (own pid, logs, temp paths) on 127.0.0.1 and a free port. Workers run as root (test
+ * wrapper only) so they can write the temp sink root.
+ */
+export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSink> {
+  const { nginxConfig, nginxWrapperConfig } = await import('@deaddrop/sink/nginx-config');
+  const dir = tempDir('deaddrop-nginx-');
+  const root = opts.root ?? join(dir, 'root');
+  mkdirSync(root, { recursive: true });
+  const htpasswd = join(dir, 'htpasswd');
+  enrolHosts(root, htpasswd, opts.hosts ?? {});
+  const prefix = opts.prefix ?? '/webdav/';
+  const conf = join(dir, 'nginx.conf');
+  const tls = opts.tls ? selfSignedCert(dir) : undefined;
+  let port = 0;
+  const start = async (wanted: number) => {
+    port = wanted || (await freePort());
+    let block = nginxConfig({
+      root,
+      htpasswd,
+      listen: [`127.0.0.1:${port}${tls ? ' ssl' : ''}`],
+      prefix,
+      rate: 1000,
+      maxBodyBytes: opts.maxBody ? parseSize(opts.maxBody) : 0,
+    });
+    if (tls)
+      block = block.replace(
+        'server_name _;',
+        `server_name _;\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};`,
+      );
+    writeFileSync(conf, nginxWrapperConfig(block, dir, { user: 'root' }));
+    const r = spawnSync('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`nginx failed to start: ${r.stderr}`);
+  };
+  const pid = () => Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim());
+  const waitGone = async (p: number) => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        process.kill(p, 0);
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await start(0);
+  after(() => {
+    try {
+      process.kill(pid(), 'SIGKILL');
+      spawnSync('pkill', ['-KILL', '-P', String(pid())]);
+    } catch {
+      /* already stopped */
+    }
+  });
+  const logFile = join(dir, 'access.log');
+  const sink: RunningSink = {
+    kind: 'nginx',
+    get url() {
+      return `${tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
+    },
+    root,
+    htpasswd,
+    get port() {
+      return port;
+    },
+    get pid() {
+      return pid();
+    },
+    tempDir: join(root, '.deaddrop-tmp'),
+    caFile: tls?.cert,
+    methodsLog: () => readLog(logFile).map((r) => r.method),
+    accessLog: () => readLog(logFile),
+    async stop() {
+      const p = pid();
+      process.kill(p, 'SIGQUIT');
+      await waitGone(p);
+    },
+    kill() {
+      const p = pid();
+      spawnSync('pkill', ['-KILL', '-P', String(p)]);
+      process.kill(p, 'SIGKILL');
+    },
+    async restart() {
+      try {
+        await sink.stop();
+      } catch {
+        /* was not running */
+      }
+      await start(port);
+    },
+  };
+  return sink;
+}
+
+/** A port free right now on 127.0.0.1 (for servers that cannot report an ephemeral one). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
