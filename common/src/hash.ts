@@ -19,6 +19,17 @@ export interface HashFileOptions {
   onChunk?: (chunk: Buffer) => void;
 }
 
+// Read buffers are reused across calls: a checker hashing thousands of files would otherwise
+// leave megabytes of dead external memory per file for V8 to collect late (RSS grows by tens of MiB).
+const spare: Buffer[] = [];
+function takeBuffer(size: number): Buffer {
+  const i = spare.findIndex((b) => b.length === size);
+  return i >= 0 ? spare.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
+}
+function giveBack(b: Buffer): void {
+  if (spare.length < 4) spare.push(b);
+}
+
 /**
  * Hash a file streamed in fixed chunks. Two buffers alternate so the next read runs in the
  * thread pool while the current chunk is hashed: throughput is that of the slower of disk and
@@ -29,7 +40,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
   const hash = createHash(options.algorithm ?? 'sha256');
   const fh = await open(path, 'r');
   try {
-    const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
+    const buffers = [takeBuffer(chunkSize), takeBuffer(chunkSize)];
     let which = 0;
     let size = 0;
     let pending = fh.read(buffers[which]!, 0, chunkSize, null);
@@ -45,6 +56,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
       size += bytesRead;
       options.onProgress?.(size);
     }
+    buffers.forEach(giveBack);
     return { hex: hash.digest('hex'), size };
   } finally {
     await fh.close();
