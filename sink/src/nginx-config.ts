@@ -94,6 +94,13 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
             try_files $uri $uri/ @deaddrop_put_new;
             error_page 405 = @deaddrop_exists;
         }
+        # PROPFIND of the host directory without the slash (what WebDAV clients send for the
+        # base of their URL): answered, href with the slash added by dav-ext for a collection.
+        location ~ "^${p}(?<deaddrop_top>[A-Za-z0-9][A-Za-z0-9._-]{0,62})$" {
+            if ($request_method != PROPFIND) { return 403; }
+            if ($remote_user = "") { break; }
+            if ($deaddrop_top != $remote_user) { return 403; }
+        }
         return 403;
     }
 

@@ -155,8 +155,6 @@ export class SinkServer {
       throw new HttpRefusal(401, creds ? 'wrong credentials' : 'no credentials');
     entry.user = creds.user;
     if (target.kind === 'root' || target.host !== creds.user) throw new HttpRefusal(403, 'not your directory');
-    // The host directory is a collection: it needs the trailing slash (as nginx's sink does).
-    if (target.segments.length === 0 && !target.trailingSlash) throw new HttpRefusal(403, 'collection without /');
 
     const { root, tempDir } = this.opts;
     if (req.method === 'PROPFIND') {
@@ -166,7 +164,9 @@ export class SinkServer {
       return;
     }
 
-    if (target.trailingSlash || target.segments.length === 0) throw new HttpRefusal(409, 'PUT to a collection');
+    // PUT /webdav/HOST (no slash) names the host directory itself: refused like nginx does.
+    if (target.segments.length === 0 && !target.trailingSlash) throw new HttpRefusal(403, 'PUT to the host directory');
+    if (target.trailingSlash) throw new HttpRefusal(409, 'PUT to a collection');
     const length = req.headers['content-length'];
     if (length !== undefined && Number(length) > this.opts.maxBodyBytes)
       throw new HttpRefusal(413, `Content-Length ${length} over the limit`);

@@ -1,11 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { bcryptHash } from '@deaddrop/sink/htpasswd';
 import { parseSize } from '@deaddrop/common/units';
 import { deaddropArgv } from './cli.js';
-import { tempDir } from './tmp.js';
 
 export interface SinkOptions {
   /** Sink root (files land at ROOT/HOST/NAME); default a fresh temp dir. */
@@ -51,6 +50,27 @@ export interface RunningSink {
   kill(): void;
   /** Start again on the same port, same root. */
   restart(): Promise<void>;
+}
+
+/**
+ * Cleanup at process exit rather than with node:test's after(): a sink is often started in a
+ * before() hook, where after() would fire as soon as the hook ends.
+ */
+const cleanups: (() => void)[] = [];
+process.once('exit', () => {
+  for (const c of cleanups.reverse()) {
+    try {
+      c();
+    } catch {
+      /* best effort */
+    }
+  }
+});
+
+function sinkDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (!process.env.KEEP_TMP) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Parse method, path and status from our access log or nginx's combined format. */
@@ -126,7 +146,7 @@ function waitExit(child: ChildProcess): Promise<void> {
 
 /** Start `deaddrop sink serve` as a real child process on 127.0.0.1 and an ephemeral port. */
 export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<RunningSink> {
-  const dir = tempDir('deaddrop-sink-');
+  const dir = sinkDir('deaddrop-sink-');
   const root = opts.root ?? join(dir, 'root');
   mkdirSync(root, { recursive: true });
   const htpasswd = join(dir, 'htpasswd');
@@ -167,7 +187,7 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
     ({ port, url } = await waitForListening(child, () => stderr));
   };
   await start(0);
-  after(() => {
+  cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const sink: RunningSink = {
@@ -212,7 +232,7 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
  */
 export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSink> {
   const { nginxConfig, nginxWrapperConfig } = await import('@deaddrop/sink/nginx-config');
-  const dir = tempDir('deaddrop-nginx-');
+  const dir = sinkDir('deaddrop-nginx-');
   const root = opts.root ?? join(dir, 'root');
   mkdirSync(root, { recursive: true });
   const htpasswd = join(dir, 'htpasswd');
@@ -252,13 +272,10 @@ export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSin
     }
   };
   await start(0);
-  after(() => {
-    try {
-      process.kill(pid(), 'SIGKILL');
-      spawnSync('pkill', ['-KILL', '-P', String(pid())]);
-    } catch {
-      /* already stopped */
-    }
+  cleanups.push(() => {
+    const p = pid();
+    spawnSync('pkill', ['-KILL', '-P', String(p)]);
+    process.kill(p, 'SIGKILL');
   });
   const logFile = join(dir, 'access.log');
   const sink: RunningSink = {

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { HtpasswdStore, hashScheme, parseHtpasswd, verifyHash } from '../src/htpasswd.js';
+
+/** An entry made by Apache's own htpasswd tool (-B bcrypt, -m apr1, -s SHA). */
+function apacheEntry(flag: string, user: string, password: string): string {
+  const r = spawnSync('htpasswd', ['-n', '-b', flag, user, password], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+test(
+  'verifies bcrypt, apr1-MD5 and {SHA} entries written by Apache htpasswd',
+  { skip: missingTools('htpasswd') },
+  async () => {
+    for (const [flag, scheme] of [
+      ['-B', 'bcrypt'],
+      ['-m', 'apr1'],
+      ['-s', 'sha1'],
+    ] as const) {
+      const hash = parseHtpasswd(apacheEntry(flag, 'h1', 'right:pass')).get('h1')!;
+      assert.equal(hashScheme(hash), scheme);
+      assert.equal(await verifyHash('right:pass', hash), true, `${scheme} right password`);
+      assert.equal(await verifyHash('right:pasS', hash), false, `${scheme} wrong password`);
+    }
+    // crypt(3) and plain text entries are never accepted
+    assert.equal(await verifyHash('pw', 'pw'), false);
+    assert.equal(await verifyHash('pw', 'abJnggxhB/yWI'), false);
+  },
+);
+
+test('the store sees added and changed entries without a restart', { skip: missingTools('htpasswd') }, async () => {
+  const file = join(tempDir(), 'htpasswd');
+  writeFileSync(file, apacheEntry('-B', 'a', 'one') + '\n');
+  const store = new HtpasswdStore(file);
+  await store.load();
+  assert.equal(await store.verify('a', 'one'), true);
+  assert.equal(await store.verify('b', 'two'), false);
+  writeFileSync(file, apacheEntry('-m', 'a', 'new') + '\n' + apacheEntry('-s', 'b', 'two') + '\n');
+  assert.equal(await store.verify('a', 'one'), false, 'cached success dropped after the change');
+  assert.equal(await store.verify('a', 'new'), true);
+  assert.equal(await store.verify('b', 'two'), true);
+});
+
+test('sink add-host: directory + bcrypt entry, idempotent, password printed once', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const htpasswd = join(dir, 'htpasswd');
+  spawnSync('mkdir', [root]);
+  const first = await runDeaddrop([
+    'sink',
+    'add-host',
+    'web1.lab',
+    '--root',
+    root,
+    '--htpasswd',
+    htpasswd,
+    '--cost',
+    '4',
+    '--json',
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const r1 = JSON.parse(first.stdout) as { entry: string; password: string; directoryCreated: boolean };
+  assert.equal(r1.entry, 'added');
+  assert.equal(r1.directoryCreated, true);
+  assert.ok(statSync(join(root, 'web1.lab')).isDirectory());
+  const hash = parseHtpasswd(readFileSync(htpasswd, 'utf8')).get('web1.lab')!;
+  assert.match(hash, /^\$2y\$04\$/);
+  assert.equal(await verifyHash(r1.password, hash), true);
+
+  const again = await runDeaddrop(['sink', 'add-host', 'web1.lab', '--root', root, '--htpasswd', htpasswd, '--json']);
+  const r2 = JSON.parse(again.stdout) as { entry: string; password?: string; directoryCreated: boolean };
+  assert.deepEqual([r2.entry, r2.password, r2.directoryCreated], ['unchanged', undefined, false]);
+  assert.equal(parseHtpasswd(readFileSync(htpasswd, 'utf8')).get('web1.lab'), hash, 'entry untouched');
+
+  const set = await runDeaddrop(
+    ['sink', 'add-host', 'web1.lab', '--root', root, '--htpasswd', htpasswd, '--password-stdin', '--cost', '4'],
+    { input: 'chosen-pw\n' },
+  );
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /htpasswd entry updated/);
+  assert.doesNotMatch(set.stdout, /chosen-pw/);
+  assert.equal(await verifyHash('chosen-pw', parseHtpasswd(readFileSync(htpasswd, 'utf8')).get('web1.lab')!), true);
+
+  for (const bad of ['.deaddrop-tmp', '../x', 'a:b', '']) {
+    const r = await runDeaddrop(['sink', 'add-host', bad, '--root', root, '--htpasswd', htpasswd]);
+    assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+});

@@ -1,0 +1,4 @@
+import { startNginxSink } from '@deaddrop/test';
+import { conformanceSuite } from './sink-conformance.js';
+
+conformanceSuite('nginx', startNginxSink);
