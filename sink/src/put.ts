@@ -44,7 +44,22 @@ export async function storeUpload(req: IncomingMessage, t: PutTarget, maxBody: n
   try {
     // flush: fsync before the stream closes, so what we publish is on disk.
     const out = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, flush: true });
-    await pipeline(req, byteLimit(maxBody, counter), out);
+    // Not pipeline(req, …): that would destroy the request on a refusal (413, 507) and the
+    // client would see a reset instead of the status. The request is fed in by hand.
+    const limit = byteLimit(maxBody, counter);
+    const abort = () => {
+      if (!req.complete) limit.destroy(new HttpRefusal(400, 'client went away mid-body'));
+    };
+    req.once('close', abort);
+    req.once('error', abort);
+    req.pipe(limit);
+    try {
+      await pipeline(limit, out);
+    } finally {
+      req.unpipe(limit);
+      req.off('close', abort);
+      req.off('error', abort);
+    }
     const expected = req.headers['content-length'];
     if (expected !== undefined && Number(expected) !== counter.bytes)
       throw new HttpRefusal(400, `body ended after ${counter.bytes} of ${expected} bytes`);

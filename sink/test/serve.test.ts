@@ -1,0 +1,256 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  deaddropArgv,
+  enrolHosts,
+  isRoot,
+  missingTools,
+  runCommand,
+  runDeaddrop,
+  startEmbeddedSink,
+  tempDir,
+  type RunningSink,
+} from '@deaddrop/test';
+import { bcryptHash } from '../src/htpasswd.js';
+
+const auth = (user: string, pw: string) => 'Basic ' + Buffer.from(`${user}:${pw}`).toString('base64');
+
+/** A PUT whose body the test feeds by hand; `done` is the response status. */
+function openPut(port: number, path: string, authorization: string, length: number) {
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'PUT',
+    path,
+    agent: false,
+    headers: { authorization, 'content-length': String(length) },
+  });
+  const done = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+  });
+  return { req, done };
+}
+
+async function put(sink: RunningSink, path: string, user: string, pw: string, body: Buffer | string): Promise<number> {
+  const r = await fetch(sink.url.replace(/\/webdav\/$/, '') + path, {
+    method: 'PUT',
+    body,
+    headers: { authorization: auth(user, pw) },
+  });
+  return r.status;
+}
+
+const until = async (cond: () => boolean) => {
+  while (!cond()) await new Promise((r) => setTimeout(r, 50));
+};
+
+test('a host added to htpasswd while serving can upload at once', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' } });
+  assert.equal(await put(sink, '/webdav/bob/x', 'bob', 'b', 'from bob'), 401);
+  appendFileSync(sink.htpasswd, `bob:${bcryptHash('b', 4)}\n`);
+  assert.equal(await put(sink, '/webdav/bob/x', 'bob', 'b', 'from bob'), 201);
+  assert.equal(readFileSync(join(sink.root, 'bob', 'x'), 'utf8'), 'from bob');
+  await sink.stop();
+});
+
+test('per-host upload cap answers 429; other hosts still upload; chunked body over --max-body -> 413', async () => {
+  const sink = await startEmbeddedSink({
+    hosts: { alice: 'a', bob: 'b' },
+    extraArgs: ['--max-uploads-per-host', '1', '--max-body', '1MB'],
+  });
+  const slow = openPut(sink.port, '/webdav/alice/slow', auth('alice', 'a'), 1000);
+  slow.req.write('x'.repeat(500));
+  await until(() => readdirSync(sink.tempDir).length === 1);
+  assert.equal(await put(sink, '/webdav/alice/second', 'alice', 'a', 'y'), 429);
+  assert.equal(await put(sink, '/webdav/bob/other', 'bob', 'b', 'z'), 201);
+  slow.req.end('x'.repeat(500));
+  assert.equal(await slow.done, 201);
+  const r = await fetch(`${sink.url}alice/big`, {
+    method: 'PUT',
+    headers: { authorization: auth('alice', 'a') },
+    body: new Blob([randomBytes(2_000_000)]).stream(),
+    duplex: 'half',
+  } as RequestInit);
+  assert.equal(r.status, 413);
+  assert.equal(existsSync(join(sink.root, 'alice', 'big')), false);
+  await until(() => readdirSync(sink.tempDir).length === 0);
+  await sink.stop();
+});
+
+test('SIGTERM: an upload in flight finishes and is published; a stalled one is discarded', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' } });
+  const body = randomBytes(200_000);
+  const up = openPut(sink.port, '/webdav/alice/inflight', auth('alice', 'a'), body.length);
+  up.req.write(body.subarray(0, 100_000));
+  await until(() => readdirSync(sink.tempDir).length === 1);
+  const stopped = sink.stop();
+  await new Promise((r) => setTimeout(r, 300));
+  up.req.end(body.subarray(100_000));
+  assert.equal(await up.done, 201);
+  await stopped;
+  assert.deepEqual(readFileSync(join(sink.root, 'alice', 'inflight')), body);
+
+  const short = await startEmbeddedSink({ hosts: { alice: 'a' }, extraArgs: ['--shutdown-grace', '1s'] });
+  const stall = openPut(short.port, '/webdav/alice/stalled', auth('alice', 'a'), 100_000);
+  stall.done.catch(() => {});
+  stall.req.write(randomBytes(10_000));
+  await until(() => readdirSync(short.tempDir).length === 1);
+  await short.stop();
+  assert.equal(existsSync(join(short.root, 'alice', 'stalled')), false);
+  assert.deepEqual(readdirSync(short.tempDir), []);
+});
+
+test('a killed server leaves a temp file; the restart removes it and publishes nothing', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' } });
+  const up = openPut(sink.port, '/webdav/alice/crash', auth('alice', 'a'), 100_000);
+  up.done.catch(() => {});
+  up.req.write(randomBytes(10_000));
+  await until(() => readdirSync(sink.tempDir).length === 1);
+  sink.kill();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(readdirSync(sink.tempDir).length, 1);
+  await sink.restart();
+  assert.deepEqual(readdirSync(sink.tempDir), []);
+  assert.equal(existsSync(join(sink.root, 'alice', 'crash')), false);
+  assert.equal(await put(sink, '/webdav/alice/after', 'alice', 'a', 'ok'), 201);
+  await sink.stop();
+});
+
+test('a client that never finishes its request head is cut off (--header-timeout)', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' }, extraArgs: ['--header-timeout', '1s'] });
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = net.connect(sink.port, '127.0.0.1', () => s.write('PUT /webdav/alice/x HTTP/1.1\r\nHost: x\r\n'));
+    s.on('data', () => {});
+    s.on('close', () => resolve(true));
+    s.on('error', () => {});
+  });
+  assert.equal(closed, true);
+  await sink.stop();
+});
+
+test('TLS: curl uploads over https with the sink certificate', { skip: missingTools('curl', 'openssl') }, async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' }, tls: true });
+  assert.match(sink.url, /^https:/);
+  const file = join(tempDir(), 'f');
+  writeFileSync(file, 'over tls');
+  const r = await runCommand('curl', [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '--cacert',
+    sink.caFile!,
+    '-u',
+    'alice:a',
+    '-T',
+    file,
+    `${sink.url}alice/tls`,
+  ]);
+  assert.equal(r.stdout, '201', r.stderr);
+  assert.equal(readFileSync(join(sink.root, 'alice', 'tls'), 'utf8'), 'over tls');
+  await sink.stop();
+});
+
+test('listens on IPv4 and IPv6 at once', async (t) => {
+  const probe = net.createServer();
+  const v6 = await new Promise<boolean>((r) => {
+    probe.once('error', () => r(false));
+    probe.listen(0, '::1', () => probe.close(() => r(true)));
+  });
+  if (!v6) return t.skip('no IPv6 loopback here');
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  enrolHosts(root, join(dir, 'htpasswd'), { alice: 'a' });
+  const [cmd, ...pre] = deaddropArgv();
+  const child = spawn(
+    cmd!,
+    [
+      ...pre,
+      'sink',
+      'serve',
+      '--root',
+      root,
+      '--htpasswd',
+      join(dir, 'htpasswd'),
+      '--listen',
+      '127.0.0.1:0',
+      '--listen',
+      '[::1]:0',
+      '--json',
+      '--access-log',
+      join(dir, 'log'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const urls: string[] = [];
+  let buf = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const m of buf.matchAll(/"url":"([^"]+)"/g)) if (!urls.includes(m[1]!)) urls.push(m[1]!);
+      if (urls.length === 2) resolve();
+    });
+    child.once('exit', () => reject(new Error('exited')));
+  });
+  try {
+    assert.ok(urls.some((u) => u.startsWith('http://[::1]:')));
+    for (const [i, u] of urls.entries()) {
+      const r = await fetch(`${u}alice/v${i}`, {
+        method: 'PUT',
+        body: u,
+        headers: { authorization: auth('alice', 'a') },
+      });
+      assert.equal(r.status, 201);
+      assert.equal(readFileSync(join(root, 'alice', `v${i}`), 'utf8'), u);
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
+test(
+  'disk full: 507, temp file removed, nothing published',
+  { skip: isRoot ? false : 'needs root to mount a small tmpfs' },
+  async (t) => {
+    const mnt = tempDir();
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status !== 0)
+      return t.skip('cannot mount tmpfs');
+    try {
+      const sink = await startEmbeddedSink({ root: join(mnt, 'root'), hosts: { alice: 'a' } });
+      assert.equal(await put(sink, '/webdav/alice/full', 'alice', 'a', randomBytes(4_000_000)), 507);
+      assert.equal(existsSync(join(sink.root, 'alice', 'full')), false);
+      assert.deepEqual(readdirSync(sink.tempDir), []);
+      assert.equal(await put(sink, '/webdav/alice/small', 'alice', 'a', 'fits'), 201);
+      await sink.stop();
+    } finally {
+      spawnSync('umount', ['-l', mnt]);
+    }
+  },
+);
+
+test('usage errors are one line with exit 2; --help describes serve', async () => {
+  const dir = tempDir();
+  let r = await runDeaddrop(['sink', 'serve', '--root', join(dir, 'missing'), '--htpasswd', join(dir, 'h')]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /missing/);
+  mkdirSync(join(dir, 'root'));
+  r = await runDeaddrop(['sink', 'serve', '--root', join(dir, 'root'), '--htpasswd', join(dir, 'nope')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /nope/);
+  r = await runDeaddrop(['sink', 'serve', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--max-uploads-per-host/);
+});
