@@ -55,11 +55,10 @@ export async function checkFile(
   opts: { deep: boolean; mayBeBer: boolean; label?: string; progress?: Progress },
 ): Promise<FileCheck> {
   const ber = opts.mayBeBer && looksLikeBer(await firstByte(path));
-  if (!opts.deep) return ber ? { framing: await checkFraming(path) } : {};
+  if (!opts.deep) return ber ? { framing: checkFraming(path) } : {};
   const walker = ber ? new FrameWalker() : undefined;
   let prev = 0;
   const { hex } = await hashFile(path, {
-    chunkSize: 256 << 10,
     onChunk: walker ? (c) => walker.update(c) : undefined,
     onProgress: (n) => {
       // each read leaves small promise objects behind: a scavenge every 32 MiB read keeps the

@@ -77,7 +77,12 @@ test('every built name parses back to its set, file kind, volume and layer', () 
           f.time,
           'startTime' in f ? f.startTime : undefined,
           'volume' in f ? f.volume : undefined,
-        ].concat([l.suffix, l.gzip, l.encryption, false, false]),
+          l.suffix,
+          l.gzip,
+          l.encryption,
+          false,
+          false,
+        ],
         f.name + l.suffix,
       );
     }
