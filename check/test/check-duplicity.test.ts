@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { fullManifestName, fullSignaturesName, fullVolumeName } from '@deaddrop/client/format/names';
+import { makeGpgsmHome, makeTestRecipient, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
 import { flipByte } from './tree.js';
 
@@ -109,5 +110,74 @@ test(
     // forty days later the same healthy chain is stale on both counts
     const later = await check(NOW + 40 * DAY);
     assert.deepEqual(later.codes['legacy.lab'], ['stale-full', 'stale-incremental']);
+  },
+);
+
+test(
+  'legacy .gpg sets: gpgsm CMS is framing-checked (a cut volume is truncated), OpenPGP is left alone',
+  { skip: missingTools('gpgsm', 'gpg', 'openssl') },
+  async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    const r = await makeTestRecipient(join(dir, 'keys'), { cn: 'legacy gpgsm', bits: 2048 });
+    const gpgsm = makeGpgsmHome(dir, r.certPath, r.plainKeyPath);
+    const fpr = spawnSync('openssl', ['x509', '-in', r.certPath, '-noout', '-fingerprint', '-sha1'], {
+      encoding: 'utf8',
+    })
+      .stdout.split('=')[1]!
+      .trim()
+      .replace(/:/g, '');
+    const t = NOW - DAY;
+    const names = [fullVolumeName(t, 1), fullVolumeName(t, 2), fullSignaturesName(t), fullManifestName(t)].map(
+      (n) => `${n}.gpg`,
+    );
+    mkdirSync(join(dir, 'plain'));
+    for (const host of ['gpgsm.lab', 'gpgsmcut.lab', 'pgp.lab']) mkdirSync(join(root, host), { recursive: true });
+    for (const name of names) {
+      const plain = join(dir, 'plain', name);
+      writeFileSync(plain, randomBytes(30_000));
+      const enc = await gpgsm(['--encrypt', '--recipient', fpr, '--output', join(root, 'gpgsm.lab', name), plain]);
+      assert.equal(enc.code, 0, enc.stderr);
+      const pgp = spawnSync('gpg', [
+        '--homedir',
+        gpgsm.home,
+        '--batch',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        'x',
+        '--symmetric',
+        '--output',
+        join(root, 'pgp.lab', name),
+        plain,
+      ]);
+      assert.equal(pgp.status, 0, pgp.stderr?.toString());
+    }
+    cpSync(join(root, 'gpgsm.lab'), join(root, 'gpgsmcut.lab'), { recursive: true });
+    const cut = join(root, 'gpgsmcut.lab', names[1]!);
+    truncateSync(cut, statSync(cut).size - 100);
+    for (const host of ['gpgsm.lab', 'gpgsmcut.lab', 'pgp.lab'])
+      for (const n of names) utimesSync(join(root, host, n), t, t);
+    const htpasswd = join(dir, 'htpasswd');
+    writeFileSync(htpasswd, 'gpgsm.lab:x\ngpgsmcut.lab:x\npgp.lab:x\n');
+    for (const mode of ['--deep', '--quick']) {
+      const res = await runDeaddrop([
+        'check',
+        '--root',
+        root,
+        '--htpasswd',
+        htpasswd,
+        '--json',
+        mode,
+        '--now',
+        String(NOW),
+      ]);
+      const report = JSON.parse(res.stdout) as CheckReport;
+      assert.deepEqual(
+        Object.fromEntries(report.hosts.map((h) => [h.host, h.problems.map((p) => `${p.code} ${p.file ?? ''}`)])),
+        { 'gpgsm.lab': [], 'gpgsmcut.lab': [`truncated ${names[1]}`], 'pgp.lab': [] },
+        mode,
+      );
+    }
   },
 );
