@@ -4,6 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import { HttpRefusal, fsyncDir, mkdirsNoSymlinks, publishNoReplace, unlinkQuietly, walkNoSymlinks } from './safe-fs.js';
 
 export interface PutTarget {
@@ -24,6 +25,7 @@ function byteLimit(max: number, counter: { bytes: number }): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       counter.bytes += chunk.length;
+      noteAllocated(chunk.length); // socket Buffers are garbage once written: free them early
       if (counter.bytes > max) return done(new HttpRefusal(413, `body over ${max} bytes`));
       done(null, chunk);
     },

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { parseRequestTarget } from '../src/path-policy.js';
+
+test(
+  'sink nginx-config prints the hardened block and nginx -t accepts it',
+  { skip: missingTools('nginx') },
+  async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'root'));
+    writeFileSync(join(dir, 'htpasswd'), '');
+    const args = [
+      'sink',
+      'nginx-config',
+      '--root',
+      join(dir, 'root'),
+      '--htpasswd',
+      join(dir, 'htpasswd'),
+      '--listen',
+      '127.0.0.1:8084',
+      '--listen',
+      '[::1]:8084',
+    ];
+    const r = await runDeaddrop([...args, '--check']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const needle of [
+      'disable_symlinks on;',
+      `client_body_temp_path ${join(dir, 'root')}/.deaddrop-tmp;`,
+      'limit_req zone=deaddrop_sink',
+      'chattr +a',
+      'dav_methods PUT;',
+      'create_full_put_path on;',
+      'listen [::1]:8084;',
+      `alias ${join(dir, 'root')}/;`,
+    ])
+      assert.ok(r.stdout.includes(needle), needle);
+    assert.doesNotMatch(r.stdout, /dav_methods[^;]*(DELETE|MKCOL|COPY|MOVE)/);
+    const j = await runDeaddrop([...args, '--json']);
+    assert.equal((JSON.parse(j.stdout) as { config: string }).config.trim(), r.stdout.trim());
+    // a broken config is reported by nginx -t, as one line, exit 1
+    const bad = await runDeaddrop([...args.slice(0, -2), '--listen', 'nonsense:99999', '--check']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /nginx -t refused/);
+    const unsafe = await runDeaddrop([
+      'sink',
+      'nginx-config',
+      '--root',
+      '/srv/a b',
+      '--htpasswd',
+      'h',
+      '--listen',
+      ':1',
+    ]);
+    assert.equal(unsafe.code, 2);
+  },
+);
+
+test('path policy: one decode, no dot or empty segments, no encoded separators', () => {
+  const ok = parseRequestTarget('/webdav/alice/a/b.p7m?x=1', '/webdav/');
+  assert.deepEqual(ok, { kind: 'host', host: 'alice', segments: ['a', 'b.p7m'], trailingSlash: false });
+  assert.deepEqual(parseRequestTarget('/webdav/%61lice/b%2Bc', '/webdav/'), {
+    kind: 'host',
+    host: 'alice',
+    segments: ['b+c'],
+    trailingSlash: false,
+  });
+  // decoded once: %2541 is the name "%41", which the charset refuses (never a second decode to "A")
+  assert.equal(parseRequestTarget('/webdav/alice/%2541', '/webdav/').kind, 'bad');
+  assert.deepEqual(parseRequestTarget('/webdav/', '/webdav/'), { kind: 'root' });
+  assert.deepEqual(parseRequestTarget('/WEBDAV/alice/', '/webdav/'), { kind: 'outside' });
+  for (const bad of [
+    'a/../b',
+    'a/./b',
+    'a//b',
+    'a/%2e%2e/b',
+    'a%2fb/c',
+    'a/b%5cc',
+    'a/b%00',
+    'a/.x',
+    'a/%E0%A4%A',
+    'a\\b/c',
+    '.deaddrop-tmp/x',
+    `a/${'x'.repeat(256)}`,
+  ])
+    assert.equal(parseRequestTarget(`/webdav/${bad}`, '/webdav/').kind, 'bad', bad);
+});
