@@ -38,7 +38,15 @@ const EXPECTED: Record<string, string[]> = {
   'ghost.lab': ['missing-host'],
   'stranger.lab': ['unknown-host'],
   'leftover.lab': ['temp-leftover', 'temp-leftover'],
+  // beyond the issue's list: per-host thresholds, a broken sums file, warnings
+  'relaxed.lab': [],
+  'badsums.lab': ['bad-sums'],
+  'aborted.lab': ['incomplete-set'],
+  'orphan.lab': ['orphan-set'],
+  'junk.lab': ['unknown-file'],
 };
+/** Per-host thresholds in the fleet file. */
+const OVERRIDES: Record<string, object> = { 'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' } };
 
 function fleetFile(dir: string, hosts: { name: string; kind: string }[]): string {
   const file = join(dir, 'fleet.json');
@@ -47,7 +55,7 @@ function fleetFile(dir: string, hosts: { name: string; kind: string }[]): string
     JSON.stringify({
       recipients: ['recipient.pem'],
       sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
-      hosts: hosts.map((h) => ({ name: h.name, kind: h.kind })),
+      hosts: hosts.map((h) => ({ name: h.name, kind: h.kind, ...OVERRIDES[h.name] })),
     }),
   );
   return file;
@@ -115,6 +123,17 @@ before(async () => {
   const running = join(root, '.deaddrop-tmp', 'healthy.lab.fedcba9876543210.part');
   writeFileSync(running, 'in flight');
   utimesSync(running, NOW - 60, NOW - 60);
+
+  await writeChain(h('relaxed.lab'), rcp, ago(50), [ago(5)]);
+  await healthy('badsums.lab');
+  writeFileSync(join(h('badsums.lab'), sumsFileName(ago(1), ago(2))), 'not a sums line\n');
+  await healthy('aborted.lab');
+  const abortedNames = await writeOurSet(h('aborted.lab'), rcp, { time: ago(0.5), startTime: ago(1) });
+  for (const n of abortedNames.filter((n) => !n.includes('.vol'))) rmSync(join(h('aborted.lab'), n));
+  await healthy('orphan.lab');
+  await writeOurSet(h('orphan.lab'), rcp, { time: ago(0.5), startTime: ago(1.5) });
+  await healthy('junk.lab');
+  writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
 
   const kinds: Record<string, string> = { 'ap.lab': 'openwrt', 'fw.lab': 'opnsense' };
   fleet = fleetFile(
@@ -197,7 +216,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /15 hosts, 2 ok, 2 with warnings, 11 with problems/);
+  assert.match(lines[0]!, /20 hosts, 3 ok, 5 with warnings, 12 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
