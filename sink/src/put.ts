@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { HttpRefusal, fsyncDir, mkdirsNoSymlinks, publishNoReplace, unlinkQuietly, walkNoSymlinks } from './safe-fs.js';
 
@@ -20,16 +18,25 @@ export async function checkPutTarget(t: PutTarget): Promise<void> {
   if (existing) throw new HttpRefusal(409, 'exists');
 }
 
-/** Counts body bytes and fails with 413 past the limit (chunked bodies have no length up front). */
-function byteLimit(max: number, counter: { bytes: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
+/**
+ * Copy the request body into a new 0600 file chunk by chunk, one write in flight (the socket is
+ * paused meanwhile, so memory stays at a chunk per upload), then fsync. The iterator must not
+ * destroy the request when we stop early (413, 507): the client is still owed a status.
+ */
+async function writeBody(req: IncomingMessage, path: string, max: number, counter: { bytes: number }): Promise<void> {
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       counter.bytes += chunk.length;
+      if (counter.bytes > max) throw new HttpRefusal(413, `body over ${max} bytes`);
+      for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
       noteAllocated(chunk.length); // socket Buffers are garbage once written: free them early
-      if (counter.bytes > max) return done(new HttpRefusal(413, `body over ${max} bytes`));
-      done(null, chunk);
-    },
-  });
+    }
+    if (!req.complete) throw new HttpRefusal(400, 'client went away mid-body');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
@@ -44,24 +51,7 @@ export async function storeUpload(req: IncomingMessage, t: PutTarget, maxBody: n
   const tempPath = join(t.tempDir, `${t.host}.${randomBytes(8).toString('hex')}.part`);
   const counter = { bytes: 0 };
   try {
-    // flush: fsync before the stream closes, so what we publish is on disk.
-    const out = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, flush: true });
-    // Not pipeline(req, …): that would destroy the request on a refusal (413, 507) and the
-    // client would see a reset instead of the status. The request is fed in by hand.
-    const limit = byteLimit(maxBody, counter);
-    const abort = () => {
-      if (!req.complete) limit.destroy(new HttpRefusal(400, 'client went away mid-body'));
-    };
-    req.once('close', abort);
-    req.once('error', abort);
-    req.pipe(limit);
-    try {
-      await pipeline(limit, out);
-    } finally {
-      req.unpipe(limit);
-      req.off('close', abort);
-      req.off('error', abort);
-    }
+    await writeBody(req, tempPath, maxBody, counter);
     const expected = req.headers['content-length'];
     if (expected !== undefined && Number(expected) !== counter.bytes)
       throw new HttpRefusal(400, `body ended after ${counter.bytes} of ${expected} bytes`);
