@@ -1,6 +1,7 @@
 // npm run bench -- sink: 32 concurrent 64 MB uploads from 4 hosts into `deaddrop sink serve` and
 // into nginx + dav-ext (generated config), measured in the same run. Targets (issue 7): every
 // upload intact (sha256 on disk), sink peak RSS <= 80 MiB; throughput printed next to nginx.
+// Ours fsyncs every upload before publishing it; nginx does not (its rename follows a plain write).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -93,6 +94,7 @@ interface Result {
   mbPerSecond: number;
   intact: number;
   rssMiB: number;
+  idleRssMiB: number;
 }
 
 async function run(label: string, start: (o: SinkOptions) => Promise<RunningSink>): Promise<Result> {
@@ -100,6 +102,7 @@ async function run(label: string, start: (o: SinkOptions) => Promise<RunningSink
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
   const sink = await start({ root, hosts, extraArgs: ['--max-uploads-per-host', String(UPLOADS)] });
+  const idleRssMiB = peakRssMiB(sink.pid); // the started server before any upload
   const digests = Array.from({ length: UPLOADS }, () => ({}) as { hex?: string });
   const t0 = process.hrtime.bigint();
   const statuses = await Promise.all(
@@ -115,16 +118,16 @@ async function run(label: string, start: (o: SinkOptions) => Promise<RunningSink
     if (statuses[i] === 201 && (await sha256(path)) === d.hex) intact++;
   }
   rmSync(root, { recursive: true, force: true });
-  return { seconds, mbPerSecond: (UPLOADS * SIZE) / 1e6 / seconds, intact, rssMiB };
+  return { seconds, mbPerSecond: (UPLOADS * SIZE) / 1e6 / seconds, intact, rssMiB, idleRssMiB };
 }
 
 console.log(`${UPLOADS} concurrent uploads of ${SIZE / 2 ** 20} MiB from ${HOSTS} hosts`);
 const ours = await run('embedded', startEmbeddedSink);
 const nginx = await run('nginx', startNginxSink);
 printTable('sink: concurrent uploads (peak RSS: the server process; nginx: largest of master/workers)', [
-  ['server', 'wall s', 'MB/s', 'intact', 'peak RSS MiB'],
-  ['deaddrop sink serve', ours.seconds, ours.mbPerSecond, `${ours.intact}/${UPLOADS}`, ours.rssMiB],
-  ['nginx + dav-ext', nginx.seconds, nginx.mbPerSecond, `${nginx.intact}/${UPLOADS}`, nginx.rssMiB],
+  ['server', 'wall s', 'MB/s', 'intact', 'peak RSS MiB', 'idle RSS MiB'],
+  ['deaddrop sink serve', ours.seconds, ours.mbPerSecond, `${ours.intact}/${UPLOADS}`, ours.rssMiB, ours.idleRssMiB],
+  ['nginx + dav-ext', nginx.seconds, nginx.mbPerSecond, `${nginx.intact}/${UPLOADS}`, nginx.rssMiB, nginx.idleRssMiB],
 ]);
 printTable('targets', [
   ['target', 'value', 'verdict'],

@@ -469,7 +469,7 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
       await assert.rejects(client.getFileContents('/wd/stream.p7m'), /405/);
     });
 
-    test('two concurrent PUTs of one new name: one winner, intact', async () => {
+    test('two concurrent PUTs of one new name: one winner, intact', async (t) => {
       const a = randomBytes(3 << 20);
       const b = randomBytes(3 << 20);
       // both requests pass the existence check, then finish together
@@ -486,6 +486,7 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
         request(sink, 'PUT', '/webdav/alice/race.p7m', { headers, body: slow(a) }),
         request(sink, 'PUT', '/webdav/alice/race.p7m', { headers, body: slow(b) }),
       ]);
+      t.diagnostic(`race statuses: ${ra.status}, ${rb.status}`);
       const stored = readFileSync(join(sink.root, 'alice', 'race.p7m'));
       if (kind === 'embedded') {
         assert.deepEqual([ra.status, rb.status].sort(), [201, 409]);
