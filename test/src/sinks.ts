@@ -141,6 +141,7 @@ function waitForListening(child: ChildProcess, stderr: () => string): Promise<{ 
 
 function waitExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  child.ref(); // keep the event loop alive while we wait (it is unref'd while running)
   return new Promise((r) => child.once('exit', () => r()));
 }
 
@@ -184,6 +185,9 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
     stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     ({ port, url } = await waitForListening(child, () => stderr));
+    // A test that forgets stop() must not hang its file: the exit hook kills the server.
+    child.unref();
+    for (const s of [child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
   };
   await start(0);
   cleanups.push(() => {
