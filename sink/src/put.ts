@@ -33,6 +33,8 @@ async function writeBody(req: IncomingMessage, path: string, max: number, counte
       noteAllocated(chunk.length); // socket Buffers are garbage once written: free them early
     }
     if (!req.complete) throw new HttpRefusal(400, 'client went away mid-body');
+    // The whole body is here: a long fsync must not count as an idle client.
+    req.socket.setTimeout(0);
     await fh.sync();
   } finally {
     await fh.close();
