@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '@deaddrop/common/errors';
+import { findFleetHost, hostUrl, loadFleetConfig } from '@deaddrop/common/config/fleet';
+import type { ScriptSettings } from './scripts/header.js';
+import { opnsenseConfigdAction, opnsenseScript, opnsenseSyshook } from './scripts/opnsense.js';
+import { openwrtCronLine, openwrtInstallCheck, openwrtScript } from './scripts/openwrt.js';
+
+export type SnowflakeKindName = 'opnsense' | 'openwrt';
+
+/** One generated file: where it goes on the host and what it holds. */
+export interface GeneratedFile {
+  /** File name written into --out DIR. */
+  name: string;
+  /** Where it belongs on the host. */
+  installPath: string;
+  mode: number;
+  content: string;
+}
+
+export const OPNSENSE_SCRIPT = '/usr/local/sbin/deaddrop-opnsense.sh';
+export const OPENWRT_SCRIPT = '/usr/bin/deaddrop-openwrt.sh';
+const DEFAULT_MTD_EVERY = 7 * 86400;
+
+function readRecipientPem(path: string, fleetFile: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(fleetFile, 'recipients', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(text))
+    throw new ConfigError(fleetFile, 'recipients', `${path} is not a PEM certificate (openssl smime needs PEM)`);
+  return text;
+}
+
+/** Every file a snowflake host needs; the first is the backup script itself. */
+export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, hostName: string): GeneratedFile[] {
+  const fleet = loadFleetConfig(fleetFile);
+  const host = findFleetHost(fleet, hostName, fleetFile);
+  if (host.kind !== kind)
+    throw new ConfigError(fleetFile, 'hosts', `host "${hostName}" is of kind ${host.kind}, not ${kind}`);
+  const sinkUrls = fleet.sinks.map((s) => {
+    if (s.url.startsWith('file:'))
+      throw new ConfigError(fleetFile, 'sinks', `sink "${s.name}": a snowflake host needs an http(s) URL`);
+    const url = hostUrl(s, host.name);
+    if (/[\s'"\\$`]/.test(url)) throw new ConfigError(fleetFile, 'sinks', `sink "${s.name}": URL has shell characters`);
+    return url;
+  });
+  const settings: ScriptSettings = {
+    host: host.name,
+    sinkUrls,
+    recipientPems: fleet.recipients.map((r) => readRecipientPem(r, fleetFile)),
+    tag: 'deaddrop',
+    netrc: '/etc/deaddrop/netrc',
+    stateDir: kind === 'opnsense' ? '/var/db/deaddrop' : '/etc/deaddrop/state',
+  };
+  if (kind === 'opnsense') {
+    return [
+      {
+        name: 'deaddrop-opnsense.sh',
+        installPath: OPNSENSE_SCRIPT,
+        mode: 0o755,
+        content: opnsenseScript({ ...settings, dataset: host.dataset ?? 'zroot' }),
+      },
+      {
+        name: 'actions_deaddrop.conf',
+        installPath: '/usr/local/opnsense/service/conf/actions.d/actions_deaddrop.conf',
+        mode: 0o644,
+        content: opnsenseConfigdAction(OPNSENSE_SCRIPT),
+      },
+      {
+        name: '50-deaddrop',
+        installPath: '/usr/local/etc/rc.syshook.d/config/50-deaddrop',
+        mode: 0o755,
+        content: opnsenseSyshook(OPNSENSE_SCRIPT),
+      },
+    ];
+  }
+  return [
+    {
+      name: 'deaddrop-openwrt.sh',
+      installPath: OPENWRT_SCRIPT,
+      mode: 0o755,
+      content: openwrtScript({ ...settings, mtdEvery: host.mtdEvery ?? DEFAULT_MTD_EVERY }),
+    },
+    { name: 'crontab', installPath: '/etc/crontabs/root', mode: 0o600, content: openwrtCronLine(OPENWRT_SCRIPT) },
+    {
+      name: 'deaddrop-check.sh',
+      installPath: '/usr/bin/deaddrop-check.sh',
+      mode: 0o755,
+      content: openwrtInstallCheck(),
+    },
+  ];
+}
