@@ -109,7 +109,7 @@ async function makeRig(kind: 'opnsense' | 'openwrt'): Promise<Rig> {
   mkdirSync(join(root, 'etc/deaddrop'), { recursive: true });
   mkdirSync(state, { recursive: true });
   // the netrc is the only place the password lives on the host
-  const netrc = sinks.map((s) => `machine 127.0.0.1 login ${host} password ${PASSWORD}\n`).join('');
+  const netrc = `machine 127.0.0.1 login ${host} password ${PASSWORD}\n`; // both sinks listen there
   writeFileSync(join(root, 'etc/deaddrop/netrc'), netrc, { mode: 0o600 });
   if (kind === 'opnsense') {
     mkdirSync(join(root, 'conf'), { recursive: true });

@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+
+/** A fleet with both snowflake kinds and a throwaway recipient certificate. */
+function fleetDir(): { dir: string; fleet: string } {
+  const dir = tempDir('deaddrop-snowgen-');
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=t', '-keyout', 'k.pem', '-out', 'c.pem'],
+    {
+      cwd: dir,
+    },
+  );
+  assert.equal(r.status, 0, r.stderr.toString());
+  const fleet = join(dir, 'fleet.json');
+  writeFileSync(
+    fleet,
+    JSON.stringify({
+      recipients: ['c.pem', 'c.pem'],
+      sinks: [
+        { name: 'a', url: 'http://[2001:db8::10]:8084/webdav/' },
+        { name: 'b', url: 'https://backup.example.org:8084/webdav' },
+      ],
+      hosts: [
+        { name: 'fw.lab', kind: 'opnsense', dataset: 'tank' },
+        { name: 'ap.lab', kind: 'openwrt' },
+        { name: 'pc.lab', kind: 'linux' },
+      ],
+    }),
+  );
+  return { dir, fleet };
+}
+
+test('every generated script is shellcheck -s sh clean', { skip: missingTools('shellcheck', 'openssl') }, async () => {
+  const { dir, fleet } = fleetDir();
+  for (const [kind, host] of [
+    ['opnsense', 'fw.lab'],
+    ['openwrt', 'ap.lab'],
+  ] as const) {
+    const out = join(dir, kind);
+    const r = await runDeaddrop(['snowflake', kind, '--fleet', fleet, '--host', host, '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as { files: { file: string; installPath: string }[] }).files;
+    const scripts = files.filter((f) => readFileSync(f.file, 'utf8').startsWith('#!/bin/sh'));
+    assert.equal(scripts.length, 2, 'the backup script and its syshook or install check');
+    for (const f of scripts) {
+      const sc = spawnSync('shellcheck', ['-s', 'sh', f.file], { encoding: 'utf8' });
+      assert.equal(sc.status, 0, `${f.file}:\n${sc.stdout}`);
+    }
+  }
+});
+
+test('opnsense: script embeds certs and per-host URLs; configd action and syshook', async () => {
+  const { dir, fleet } = fleetDir();
+  const r = await runDeaddrop(['snowflake', 'opnsense', '--fleet', fleet, '--host', 'fw.lab']);
+  assert.equal(r.code, 0, r.stderr);
+  const script = r.stdout;
+  assert.equal(script.match(/-----BEGIN CERTIFICATE-----/g)?.length, 2, 'both recipients embedded');
+  assert.match(
+    script,
+    /SINKS='http:\/\/\[2001:db8::10\]:8084\/webdav\/fw\.lab\/ https:\/\/backup\.example\.org:8084\/webdav\/fw\.lab\/'/,
+  );
+  assert.match(script, /DATASET='tank'/);
+  assert.match(script, /--netrc-file "\$NETRC"/);
+  assert.match(script, /curl -fsS --retry/);
+  assert.match(script, /openssl smime -encrypt -binary -aes256 -stream -outform DER/);
+  assert.doesNotMatch(script, /<\(|\[\[|pipefail|local /, 'no bash-only syntax');
+  const out = join(dir, 'out');
+  assert.equal(
+    (await runDeaddrop(['snowflake', 'opnsense', '--fleet', fleet, '--host', 'fw.lab', '--out', out])).code,
+    0,
+  );
+  const action = readFileSync(join(out, 'actions_deaddrop.conf'), 'utf8');
+  assert.match(
+    action,
+    /^\[backup\]\ncommand:\/usr\/local\/sbin\/deaddrop-opnsense\.sh\nparameters:daily\ntype:script\n/m,
+  );
+  assert.match(action, /^description:deaddrop daily backup/m);
+  const hook = readFileSync(join(out, '50-deaddrop'), 'utf8');
+  assert.match(hook, /deaddrop-opnsense\.sh' conf\)/);
+});
+
+test(
+  'openwrt: crontab line and an install check naming the opkg packages',
+  { skip: missingTools('busybox') },
+  async () => {
+    const { dir, fleet } = fleetDir();
+    const out = join(dir, 'out');
+    const r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'ap.lab', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(out, 'crontab'), 'utf8'), '17 3 * * * /usr/bin/deaddrop-openwrt.sh\n');
+    assert.match(readFileSync(join(out, 'deaddrop-openwrt.sh'), 'utf8'), /MTD_EVERY=604800/);
+    // a PATH with only busybox's applets (no curl, no openssl): the check fails and says what to install
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
+    for (const tool of ['sh', 'grep', 'sha256sum', 'mkfifo', 'tee', 'mktemp', 'logger'])
+      symlinkSync(busybox, join(bin, tool));
+    const check = spawnSync(busybox, ['sh', join(out, 'deaddrop-check.sh')], { env: { PATH: bin }, encoding: 'utf8' });
+    assert.equal(check.status, 1);
+    assert.match(check.stderr, /missing: openssl-util curl busybox\(sysupgrade\)/);
+    assert.match(check.stderr, /opkg install openssl-util curl/);
+  },
+);
+
+test('usage and config errors name the field', async () => {
+  const { fleet } = fleetDir();
+  let r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'fw.lab']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /hosts.*fw\.lab.*opnsense, not openwrt/);
+  r = await runDeaddrop(['snowflake', 'opnsense', '--fleet', fleet, '--host', 'nope.lab']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no host named "nope\.lab"/);
+  r = await runDeaddrop(['snowflake', 'windows', '--fleet', fleet, '--host', 'fw.lab']);
+  assert.equal(r.code, 2);
+  r = await runDeaddrop(['snowflake', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--out/);
+});
