@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '@deaddrop/common/errors';
 import { findFleetHost, hostUrl, loadFleetConfig } from '@deaddrop/common/config/fleet';
 import type { ScriptSettings } from './scripts/header.js';
@@ -21,15 +22,15 @@ export const OPNSENSE_SCRIPT = '/usr/local/sbin/deaddrop-opnsense.sh';
 export const OPENWRT_SCRIPT = '/usr/bin/deaddrop-openwrt.sh';
 const DEFAULT_MTD_EVERY = 7 * 86400;
 
-function readRecipientPem(path: string, fleetFile: string): string {
+function readPem(path: string, fleetFile: string, field: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(fleetFile, 'recipients', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
+    throw new ConfigError(fleetFile, field, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
   }
   if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(text))
-    throw new ConfigError(fleetFile, 'recipients', `${path} is not a PEM certificate (openssl smime needs PEM)`);
+    throw new ConfigError(fleetFile, field, `${path} is not a PEM certificate`);
   return text;
 }
 
@@ -49,7 +50,10 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
   const settings: ScriptSettings = {
     host: host.name,
     sinkUrls,
-    recipientPems: fleet.recipients.map((r) => readRecipientPem(r, fleetFile)),
+    recipientPems: fleet.recipients.map((r) => readPem(r, fleetFile, 'recipients')),
+    sinkCaPems: fleet.sinks.map((s) =>
+      s.ca ? readPem(resolve(dirname(resolve(fleetFile)), s.ca), fleetFile, `sinks.${s.name}.ca`) : undefined,
+    ),
     tag: 'deaddrop',
     netrc: '/etc/deaddrop/netrc',
     stateDir: kind === 'opnsense' ? '/var/db/deaddrop' : '/etc/deaddrop/state',

@@ -23,7 +23,7 @@ function fleetDir(): { dir: string; fleet: string } {
       recipients: ['c.pem', 'c.pem'],
       sinks: [
         { name: 'a', url: 'http://[2001:db8::10]:8084/webdav/' },
-        { name: 'b', url: 'https://backup.example.org:8084/webdav' },
+        { name: 'b', url: 'https://backup.example.org:8084/webdav', ca: 'c.pem' },
       ],
       hosts: [
         { name: 'fw.lab', kind: 'opnsense', dataset: 'tank' },
@@ -59,7 +59,8 @@ test('opnsense: script embeds certs and per-host URLs; configd action and syshoo
   const r = await runDeaddrop(['snowflake', 'opnsense', '--fleet', fleet, '--host', 'fw.lab']);
   assert.equal(r.code, 0, r.stderr);
   const script = r.stdout;
-  assert.equal(script.match(/-----BEGIN CERTIFICATE-----/g)?.length, 2, 'both recipients embedded');
+  assert.equal(script.match(/-----BEGIN CERTIFICATE-----/g)?.length, 3, "both recipients and sink b's CA embedded");
+  assert.match(script, /cat > "\$WORK\/ca2.pem"/);
   assert.match(
     script,
     /SINKS='http:\/\/\[2001:db8::10\]:8084\/webdav\/fw\.lab\/ https:\/\/backup\.example\.org:8084\/webdav\/fw\.lab\/'/,

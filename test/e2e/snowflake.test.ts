@@ -83,12 +83,12 @@ interface Rig {
 }
 
 /** Two sinks, a fleet file, the generated script, stubs and a fake host root with a netrc. */
-async function makeRig(kind: 'opnsense' | 'openwrt'): Promise<Rig> {
+async function makeRig(kind: 'opnsense' | 'openwrt', opts: { tls?: boolean } = {}): Promise<Rig> {
   const dir = tempDir('deaddrop-snowflake-');
   const host = kind === 'opnsense' ? 'fw.lab' : 'ap.lab';
   const sinks = [
-    await startEmbeddedSink({ hosts: { [host]: PASSWORD } }),
-    await startEmbeddedSink({ hosts: { [host]: PASSWORD } }),
+    await startEmbeddedSink({ hosts: { [host]: PASSWORD }, tls: opts.tls }),
+    await startEmbeddedSink({ hosts: { [host]: PASSWORD }, tls: opts.tls }),
   ];
   const recipient = await makeTestRecipient(join(dir, 'keys'), { bits: 2048 });
   const fleet = join(dir, 'fleet.json');
@@ -96,7 +96,7 @@ async function makeRig(kind: 'opnsense' | 'openwrt'): Promise<Rig> {
     fleet,
     JSON.stringify({
       recipients: [recipient.certPath],
-      sinks: sinks.map((s, i) => ({ name: `sink${i}`, url: s.url })),
+      sinks: sinks.map((s, i) => ({ name: `sink${i}`, url: s.url, ...(s.caFile ? { ca: s.caFile } : {}) })),
       hosts: [kind === 'opnsense' ? { name: host, kind, dataset: 'zroot' } : { name: host, kind, mtdEvery: '7d' }],
     }),
   );
@@ -375,6 +375,26 @@ test('a second run while one holds the lock exits 3', { skip: needs }, async () 
     const second = await runScript(rig, ['dash'], { DEADDROP_DAY: '15', DEADDROP_STAMP: stamp(4) });
     assert.equal(second.code, 3, second.stderr);
     assert.equal((await first).code, 0);
+  } finally {
+    for (const s of rig.sinks) await s.stop().catch(() => {});
+  }
+});
+
+test("opnsense conf mode (the syshook) over HTTPS with each sink's own CA", { skip: needs }, async () => {
+  const rig = await makeRig('opnsense', { tls: true });
+  try {
+    assert.match(rig.sinks[0]!.url, /^https:/);
+    const t = stamp(5);
+    const r = await runScript(rig, ['busybox', 'sh'], { DEADDROP_STAMP: t }, ['conf']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.psHits, 0);
+    for (const sink of rig.sinks) {
+      assert.deepEqual(sinkFiles(sink, rig.host), [`conf-full.${t}.tar.p7m`, `conf-full.${t}.tar.p7m.sha256`]);
+      assert.ok(decrypt(rig, join(sink.root, rig.host, `conf-full.${t}.tar.p7m`)).includes('<opnsense>'));
+    }
+    assert.ok(!existsSync(join(rig.state, 'calls')), 'conf mode never calls zfs');
+    const bad = await runScript(rig, ['dash'], {}, ['weekly']);
+    assert.equal(bad.code, 2);
   } finally {
     for (const s of rig.sinks) await s.stop().catch(() => {});
   }

@@ -24,16 +24,21 @@ take_lock() {
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   trap 'rm -rf "$WORK" "$LOCK"' EXIT
   trap 'exit 130' INT TERM HUP
-  write_recipients
+  write_embedded_files
 }
 
 hash_stdin() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else sha256 -q; fi
 }
 
-# curl reads the body from stdin; the password comes from the netrc file, never argv.
+# put_stdin URL SINK_INDEX: curl reads the body from stdin; the password comes from the netrc
+# file, never argv; a sink with its own CA has it embedded as ca<index>.pem.
 put_stdin() {
-  curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --netrc-file "$NETRC" -T - "$1"
+  if [ -e "$WORK/ca$2.pem" ]; then
+    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --cacert "$WORK/ca$2.pem" --netrc-file "$NETRC" -T - "$1"
+  else
+    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --netrc-file "$NETRC" -T - "$1"
+  fi
 }
 
 # send NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per sink (a curl
@@ -49,7 +54,7 @@ send() {
     mkfifo "$d/fifo$i"
     fifos="$fifos $d/fifo$i"
     # A failed curl still drains its fifo so tee keeps feeding the other sinks.
-    ( { if put_stdin "$url$name"; then echo ok > "$d/ok$i"; else cat > /dev/null; fi; } < "$d/fifo$i" ) &
+    ( { if put_stdin "$url$name" "$i"; then echo ok > "$d/ok$i"; else cat > /dev/null; fi; } < "$d/fifo$i" ) &
   done
   # shellcheck disable=SC2086 # fifos is a list of paths without spaces (mktemp)
   { "$@" || echo fail > "$d/failed"; } \
@@ -65,7 +70,7 @@ send() {
   i=0
   for url in $SINKS; do
     i=$((i + 1))
-    if [ -e "$d/ok$i" ] && printf '%s  %s\n' "$sum" "$name" | put_stdin "$url$name.sha256"; then
+    if [ -e "$d/ok$i" ] && printf '%s  %s\n' "$sum" "$name" | put_stdin "$url$name.sha256" "$i"; then
       SENT=$((SENT + 1))
     else
       log "$name: not stored on $url"

@@ -6,6 +6,8 @@ export interface ScriptSettings {
   sinkUrls: string[];
   /** Recipient certificates, PEM text. */
   recipientPems: string[];
+  /** Per sink (same order as sinkUrls): the CA certificate PEM to trust, if it has its own. */
+  sinkCaPems: (string | undefined)[];
   /** Tag for logger. */
   tag: string;
   /** netrc file on the host (mode 0600). */
@@ -21,6 +23,9 @@ export interface ScriptSettings {
 export function scriptHeader(kind: string, s: ScriptSettings): string {
   const certs = s.recipientPems
     .map((pem, i) => `  cat > "$WORK/recipient${i}.pem" <<'DEADDROP_CERT'\n${pem.trim()}\nDEADDROP_CERT\n`)
+    .join('');
+  const cas = s.sinkCaPems
+    .map((pem, i) => (pem ? `  cat > "$WORK/ca${i + 1}.pem" <<'DEADDROP_CERT'\n${pem.trim()}\nDEADDROP_CERT\n` : ''))
     .join('');
   const files = s.recipientPems.map((_, i) => `$WORK/recipient${i}.pem`).join(' ');
   return sh`#!/bin/sh
@@ -44,8 +49,8 @@ WORK=
 RECIPIENTS=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
 
-write_recipients() {
-${certs}  RECIPIENTS="${files}"
+write_embedded_files() {
+${certs}${cas}  RECIPIENTS="${files}"
 }
 `;
 }
