@@ -42,14 +42,14 @@ case "$cmd" in
     while [ $# -gt 1 ]; do case "$1" in -i) base=$2; shift 2 ;; *) shift ;; esac; done
     [ -n "\${ZFS_SEND_SLEEP:-}" ] && sleep "$ZFS_SEND_SLEEP"
     printf 'zfs stream of %s from %s\\n' "$1" "$base"
-    yes "$1" | head -c 300000 ;;
+    yes "$1" | head -c "\${ZFS_SEND_BYTES:-300000}" ;;
   *) echo "zfs stub: $cmd?" >&2; exit 1 ;;
 esac
 `;
 
 /** What the zfs stub sends for a snapshot: the test recomputes it to compare after decrypting. */
-function zfsStreamBytes(snap: string, base: string): Buffer {
-  const bulk = Buffer.from(`${snap}\n`.repeat(Math.ceil(300000 / (snap.length + 1)))).subarray(0, 300000);
+function zfsStreamBytes(snap: string, base: string, size = 300000): Buffer {
+  const bulk = Buffer.from(`${snap}\n`.repeat(Math.ceil(size / (snap.length + 1)))).subarray(0, size);
   return Buffer.concat([Buffer.from(`zfs stream of ${snap} from ${base}\n`), bulk]);
 }
 
@@ -189,17 +189,11 @@ function sinkFiles(sink: RunningSink, host: string): string[] {
 }
 
 function decrypt(rig: Rig, file: string): Buffer {
-  const r = spawnSync('openssl', [
-    'smime',
-    '-decrypt',
-    '-binary',
-    '-inform',
-    'DER',
-    '-inkey',
-    rig.recipient.plainKeyPath,
-    '-in',
-    file,
-  ]);
+  const r = spawnSync(
+    'openssl',
+    ['smime', '-decrypt', '-binary', '-inform', 'DER', '-inkey', rig.recipient.plainKeyPath, '-in', file],
+    { maxBuffer: 1 << 30 },
+  );
   assert.equal(r.status, 0, `openssl smime -decrypt ${file}: ${r.stderr.toString()}`);
   return r.stdout;
 }
@@ -395,6 +389,46 @@ test("opnsense conf mode (the syshook) over HTTPS with each sink's own CA", { sk
     assert.ok(!existsSync(join(rig.state, 'calls')), 'conf mode never calls zfs');
     const bad = await runScript(rig, ['dash'], {}, ['weekly']);
     assert.equal(bad.code, 2);
+  } finally {
+    for (const s of rig.sinks) await s.stop().catch(() => {});
+  }
+});
+
+test('a 48 MB zfs stream passes with no temp copy (temp dir stays tiny)', { skip: needs }, async () => {
+  const rig = await makeRig('opnsense');
+  const size = 48 * 1024 * 1024;
+  try {
+    const t = stamp(5);
+    let largest = 0;
+    let seen = 0;
+    let poll: NodeJS.Timeout | undefined;
+    const r = await runScript(
+      rig,
+      ['dash'],
+      { DEADDROP_DAY: '15', DEADDROP_STAMP: t, ZFS_SEND_BYTES: String(size) },
+      [],
+      {
+        onStart: () => {
+          poll = setInterval(() => {
+            const work = readdirSync(rig.dir).filter((n) => n.startsWith('deaddrop.'));
+            for (const w of work) {
+              const k = Number(spawnSync('du', ['-sk', join(rig.dir, w)], { encoding: 'utf8' }).stdout.split('\t')[0]);
+              if (Number.isFinite(k)) largest = Math.max(largest, k);
+              seen++;
+            }
+          }, 100);
+        },
+      },
+    );
+    clearInterval(poll);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(seen > 0, 'the temp dir was sampled while the stream ran');
+    assert.ok(largest < 256, `temp dir grew to ${largest} KiB`);
+    for (const sink of rig.sinks) {
+      const file = join(sink.root, rig.host, `zroot-full.${t}.zfs.p7m`);
+      assert.ok(readFileSync(file).length > size);
+      assertStored(rig, sink, `zroot-full.${t}.zfs.p7m`, zfsStreamBytes(`zroot@deaddrop-pending-${t}`, 'none', size));
+    }
   } finally {
     for (const s of rig.sinks) await s.stop().catch(() => {});
   }

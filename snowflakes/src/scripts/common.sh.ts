@@ -32,12 +32,13 @@ hash_stdin() {
 }
 
 # put_stdin URL SINK_INDEX: curl reads the body from stdin; the password comes from the netrc
-# file, never argv; a sink with its own CA has it embedded as ca<index>.pem.
+# file, never argv; a sink with its own CA has it embedded as ca<index>.pem. A sink that stalls
+# (under 1 byte/s for 5 minutes) is dropped so tee keeps feeding the others.
 put_stdin() {
   if [ -e "$WORK/ca$2.pem" ]; then
-    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --cacert "$WORK/ca$2.pem" --netrc-file "$NETRC" -T - "$1"
+    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --speed-limit 1 --speed-time 300 --cacert "$WORK/ca$2.pem" --netrc-file "$NETRC" -T - "$1"
   else
-    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --netrc-file "$NETRC" -T - "$1"
+    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --speed-limit 1 --speed-time 300 --netrc-file "$NETRC" -T - "$1"
   fi
 }
 
