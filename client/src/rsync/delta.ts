@@ -1,0 +1,246 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { DeltaEmitter } from './delta-emitter.js';
+import { weakKindOf } from './magic.js';
+import type { Signature } from './read-signature.js';
+import { createStrongHasher, type StrongHasher } from './strongsum.js';
+import { SumIndex } from './sum-index.js';
+import { RK_ADJUST, RK_MULT, ROLLSUM_OFFSET, rabinKarpPower } from './weaksum.js';
+
+/** librsync's max_miss: literal runs are flushed at this length. */
+export const MAX_LITERAL = 32768;
+
+/** M^-1 mod 2^32 (M is odd), to take a byte out of a shrinking RabinKarp window. */
+function rabinKarpInverse(): number {
+  let x = RK_MULT;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(RK_MULT, x));
+  return x | 0;
+}
+const RK_INVERSE = rabinKarpInverse();
+
+/**
+ * New file bytes in, librsync delta against `sig` out. Reads the input once; memory is the
+ * signature index plus one window (≤ block length + 32 KiB of pending literal + one chunk).
+ */
+export function createDeltaStream(sig: Signature): Transform {
+  const scanner = new DeltaScanner(sig);
+  return new Transform({
+    async transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      try {
+        await scanner.ready(this);
+        scanner.write(chunk, false);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+    async flush(cb: TransformCallback) {
+      try {
+        await scanner.ready(this);
+        scanner.write(new Uint8Array(0), true);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+}
+
+class DeltaScanner {
+  private readonly index: SumIndex;
+  private readonly n: number;
+  private readonly rollsum: boolean;
+  private readonly rkPow: number;
+  private strong: StrongHasher | undefined;
+  private emit: DeltaEmitter | undefined;
+  private buf = new Uint8Array(0);
+  private p = 0; // window start
+  private lit = 0; // start of the pending literal run
+  private end = 0; // end of buffered data
+  private valid = false; // s1/s2 (rollsum) or h (RabinKarp) describe buf[p, p + n)
+  private s1 = 0;
+  private s2 = 0;
+  private h = 0;
+
+  constructor(private readonly sig: Signature) {
+    this.index = new SumIndex(sig);
+    this.n = sig.blockLen;
+    this.rollsum = weakKindOf(sig.magic) === 'rollsum';
+    this.rkPow = rabinKarpPower(sig.blockLen);
+  }
+
+  async ready(stream: Transform): Promise<void> {
+    this.strong ??= await createStrongHasher(this.sig.magic);
+    this.emit ??= new DeltaEmitter((c) => stream.push(c));
+  }
+
+  write(chunk: Uint8Array, final: boolean): void {
+    this.append(chunk);
+    this.scan();
+    if (final) {
+      this.scanTail();
+      this.emit!.literal(this.buf, this.lit, this.end);
+      this.lit = this.end;
+      this.emit!.end();
+    } else this.emit!.flush();
+  }
+
+  /** Keeps buf[lit, end) and adds the chunk, compacting or growing the buffer. */
+  private append(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    const keep = this.end - this.lit;
+    if (this.end + chunk.length > this.buf.length) {
+      const need = keep + chunk.length;
+      const target = need > this.buf.length ? new Uint8Array(Math.max(need, 2 * this.buf.length)) : this.buf;
+      if (target === this.buf) this.buf.copyWithin(0, this.lit, this.end);
+      else target.set(this.buf.subarray(this.lit, this.end), 0);
+      this.buf = target;
+      this.p -= this.lit;
+      this.end = keep;
+      this.lit = 0;
+    }
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
+  }
+
+  private computeWindow(start: number, len: number): void {
+    const buf = this.buf;
+    if (this.rollsum) {
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = start; i < start + len; i++) {
+        s1 = (s1 + buf[i]! + ROLLSUM_OFFSET) | 0;
+        s2 = (s2 + s1) | 0;
+      }
+      this.s1 = s1;
+      this.s2 = s2;
+    } else {
+      let h = 1;
+      for (let i = start; i < start + len; i++) h = (Math.imul(h, RK_MULT) + buf[i]!) | 0;
+      this.h = h;
+    }
+    this.valid = true;
+  }
+
+  /** Full-window scan: roll byte by byte until a match or the buffered data runs out. */
+  private scan(): void {
+    const n = this.n;
+    const buf = this.buf;
+    const { head, next } = this.index;
+    const weakArr = this.sig.weak;
+    const shift = this.index.shift;
+    const rollsum = this.rollsum;
+    const rkPow = this.rkPow;
+    let p = this.p;
+    let lit = this.lit;
+    const end = this.end;
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let h = this.h;
+    let valid = this.valid;
+    while (p + n <= end) {
+      if (!valid) {
+        this.computeWindow(p, n);
+        s1 = this.s1;
+        s2 = this.s2;
+        h = this.h;
+        valid = true;
+      }
+      const w = rollsum ? (((s2 & 0xffff) << 16) | (s1 & 0xffff)) >>> 0 : h >>> 0;
+      let candidate = head[Math.imul(w, 0x9e3779b1) >>> shift]!;
+      if (candidate >= 0) {
+        while (candidate >= 0 && weakArr[candidate] !== w) candidate = next[candidate]!;
+        if (candidate >= 0) {
+          const block = this.matchBlock(w, candidate, p, n);
+          if (block >= 0) {
+            this.emit!.literal(buf, lit, p);
+            this.emit!.copy(block * n, n);
+            p += n;
+            lit = p;
+            valid = false;
+            continue;
+          }
+        }
+      }
+      if (p + n >= end) break; // need more data to roll
+      const out = buf[p]!;
+      const inb = buf[p + n]!;
+      if (rollsum) {
+        s1 = (s1 + inb - out) | 0;
+        s2 = (s2 + s1 - n * (out + ROLLSUM_OFFSET)) | 0;
+      } else {
+        h = (Math.imul(h, RK_MULT) + inb - Math.imul(rkPow, out + RK_ADJUST)) | 0;
+      }
+      p++;
+      if (p - lit >= MAX_LITERAL) {
+        this.emit!.literal(buf, lit, p);
+        lit = p;
+      }
+    }
+    this.p = p;
+    this.lit = lit;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.h = h;
+    this.valid = valid;
+  }
+
+  /**
+   * The block whose weak and strong sums match buf[p, p + len), or -1. Prefers the block that
+   * continues the pending COPY, so repeated blocks still merge into one command.
+   */
+  private matchBlock(w: number, first: number, p: number, len: number): number {
+    const sum = this.strong!(this.buf.subarray(p, p + len));
+    const { weak, blockLen, count } = this.sig;
+    const cont = this.emit!.pendingCopyEnd;
+    if (cont >= 0 && cont % blockLen === 0) {
+      const j = cont / blockLen;
+      if (j < count && weak[j] === w && this.index.strongEquals(j, sum)) return j;
+    }
+    for (let j = first; j >= 0; j = this.index.next[j]!) {
+      if (weak[j] === w && this.index.strongEquals(j, sum)) return j;
+    }
+    return -1;
+  }
+
+  /** At EOF the window shrinks; only the signature's last (short) block can match it. */
+  private scanTail(): void {
+    const { count, weak } = this.sig;
+    if (count === 0 || this.p >= this.end) return;
+    const last = count - 1;
+    const buf = this.buf;
+    let p = this.p;
+    let m = this.end - p;
+    this.computeWindow(p, m);
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let h = this.h;
+    let pow = rabinKarpPower(m - 1);
+    while (m > 0) {
+      const w = this.rollsum ? (((s2 & 0xffff) << 16) | (s1 & 0xffff)) >>> 0 : h >>> 0;
+      if (w === weak[last]) {
+        const sum = this.strong!(buf.subarray(p, p + m));
+        if (this.index.strongEquals(last, sum)) {
+          this.emit!.literal(buf, this.lit, p);
+          this.emit!.copy(last * this.n, m);
+          this.p = this.lit = this.end;
+          return;
+        }
+      }
+      const out = buf[p]!;
+      if (this.rollsum) {
+        s1 = (s1 - (out + ROLLSUM_OFFSET)) | 0;
+        s2 = (s2 - m * (out + ROLLSUM_OFFSET)) | 0;
+      } else {
+        h = (h - Math.imul(pow, out + RK_ADJUST)) | 0;
+        pow = Math.imul(pow, RK_INVERSE);
+      }
+      p++;
+      m--;
+      if (p - this.lit >= MAX_LITERAL) {
+        this.emit!.literal(buf, this.lit, p);
+        this.lit = p;
+      }
+    }
+    this.p = p;
+  }
+}

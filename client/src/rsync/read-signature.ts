@@ -1,0 +1,89 @@
+import type { Readable } from 'node:stream';
+import { DeaddropError } from '@deaddrop/common/errors';
+import { checkParams, type SignatureParams } from './magic.js';
+
+/** A loaded signature: per-block weak sums and truncated strong sums, plus a weak-sum hash index. */
+export interface Signature extends SignatureParams {
+  count: number;
+  weak: Uint32Array;
+  /** count * strongLen bytes. */
+  strong: Uint8Array;
+}
+
+/** Parses (and validates) a librsync signature from bytes or a stream. */
+export async function readSignature(input: Uint8Array | Readable, what = 'signature'): Promise<Signature> {
+  const reader = new SignatureReader(what);
+  if (input instanceof Uint8Array) reader.push(input);
+  else for await (const chunk of input as AsyncIterable<Buffer>) reader.push(chunk);
+  return reader.finish();
+}
+
+class SignatureReader {
+  private header = new Uint8Array(12);
+  private headerLen = 0;
+  private params: SignatureParams | undefined;
+  private record: Uint8Array = new Uint8Array(0);
+  private recordFill = 0;
+  private count = 0;
+  private weak = new Uint32Array(1024);
+  private strong = new Uint8Array(0);
+
+  constructor(private readonly what: string) {}
+
+  push(chunk: Uint8Array): void {
+    let i = 0;
+    if (!this.params) {
+      const take = Math.min(12 - this.headerLen, chunk.length);
+      this.header.set(chunk.subarray(0, take), this.headerLen);
+      this.headerLen += take;
+      i = take;
+      if (this.headerLen < 12) return;
+      const dv = new DataView(this.header.buffer);
+      const params = { magic: dv.getUint32(0), blockLen: dv.getUint32(4), strongLen: dv.getUint32(8) };
+      checkParams(params, this.what);
+      this.params = params;
+      this.record = new Uint8Array(4 + params.strongLen);
+      this.strong = new Uint8Array(1024 * params.strongLen);
+    }
+    const rec = this.record;
+    while (i < chunk.length) {
+      const take = Math.min(rec.length - this.recordFill, chunk.length - i);
+      rec.set(chunk.subarray(i, i + take), this.recordFill);
+      this.recordFill += take;
+      i += take;
+      if (this.recordFill === rec.length) {
+        this.addRecord(rec);
+        this.recordFill = 0;
+      }
+    }
+  }
+
+  private addRecord(rec: Uint8Array): void {
+    const sl = this.params!.strongLen;
+    if (this.count === this.weak.length) {
+      const w = new Uint32Array(this.weak.length * 2);
+      w.set(this.weak);
+      this.weak = w;
+      const s = new Uint8Array(w.length * sl);
+      s.set(this.strong);
+      this.strong = s;
+    }
+    this.weak[this.count] = ((rec[0]! << 24) | (rec[1]! << 16) | (rec[2]! << 8) | rec[3]!) >>> 0;
+    this.strong.set(rec.subarray(4), this.count * sl);
+    this.count++;
+  }
+
+  finish(): Signature {
+    if (!this.params) throw new DeaddropError(`${this.what}: truncated header (${this.headerLen} of 12 bytes)`);
+    if (this.recordFill !== 0)
+      throw new DeaddropError(
+        `${this.what}: truncated block record ${this.count} (${this.recordFill} of ${this.record.length} bytes)`,
+      );
+    return {
+      ...this.params,
+      count: this.count,
+      weak: this.weak.subarray(0, this.count),
+      strong: this.strong.subarray(0, this.count * this.params.strongLen),
+    };
+  }
+}
