@@ -1,4 +1,5 @@
 import type { DeaddropCommand } from '@deaddrop/common';
+import { rdiffCommand } from './rsync/command.js';
 
 /** This package's `deaddrop` subcommands (registered by the CLI entry). */
-export const commands: DeaddropCommand[] = [];
+export const commands: DeaddropCommand[] = [rdiffCommand];

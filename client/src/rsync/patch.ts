@@ -52,7 +52,7 @@ export function createPatchStream(basis: string | FileHandle, what = 'delta'): T
   }
 
   async function consume(stream: Transform, chunk: Buffer): Promise<void> {
-    let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     pending = Buffer.alloc(0);
     let i = 0;
     while (i < data.length) {

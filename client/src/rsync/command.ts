@@ -1,0 +1,104 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, stat, unlink } from 'node:fs/promises';
+import type { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { UsageError } from '@deaddrop/common/errors';
+import { printJson } from '@deaddrop/common/output';
+
+interface Args {
+  action: string;
+  first?: string;
+  second?: string;
+  third?: string;
+  hash: string;
+  rollsum: string;
+  blockSize: number;
+  sumSize: number;
+}
+
+// yargs turns a lone "-" positional into "".
+const isStd = (p: string | undefined) => p === undefined || p === '-' || p === '';
+
+function input(path: string | undefined): Readable {
+  return isStd(path) ? process.stdin : createReadStream(path!, { highWaterMark: 1 << 20 });
+}
+
+/** Runs stages into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */
+async function runToOutput(src: Readable, stage: Transform, out: string | undefined): Promise<number> {
+  let bytes = 0;
+  stage.on('data', (c: Buffer) => void (bytes += c.length));
+  if (isStd(out)) {
+    await pipeline(src, stage, process.stdout as Writable, { end: false });
+    return bytes;
+  }
+  const tmp = `${out}.tmp-${process.pid}`;
+  try {
+    await pipeline(src, stage, createWriteStream(tmp, { flags: 'wx' }));
+    await rename(tmp, out!);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  return bytes;
+}
+
+export const rdiffCommand = {
+  command: 'rdiff <action> [first] [second] [third]',
+  describe: 'librsync signatures, deltas and patches, compatible with rdiff',
+  builder: (y) =>
+    y
+      .positional('action', { choices: ['signature', 'delta', 'patch'], describe: 'What to compute' })
+      .positional('first', { type: 'string' })
+      .positional('second', { type: 'string' })
+      .positional('third', { type: 'string' })
+      .option('hash', { alias: 'H', choices: ['md4', 'blake2'], default: 'blake2', describe: 'Strong sum' })
+      .option('rollsum', { alias: 'R', choices: ['rollsum', 'rabinkarp'], default: 'rabinkarp', describe: 'Weak sum' })
+      .option('block-size', { alias: 'b', type: 'number', default: 0, describe: 'Block length (0: rdiff rule)' })
+      .option('sum-size', { alias: 'S', type: 'number', default: 0, describe: 'Strong sum bytes (0: max, -1: min)' })
+      .usage(
+        'deaddrop rdiff signature [BASIS [SIG]]\ndeaddrop rdiff delta SIG [NEW [DELTA]]\ndeaddrop rdiff patch BASIS [DELTA [NEW]]',
+      )
+      .epilog('"-" or a missing file means stdin/stdout. Output files appear only when complete.'),
+  handler: handler<Args>(async (argv) => {
+    const outArg = argv.action === 'signature' ? argv.second : argv.third;
+    if (argv.json && isStd(outArg)) throw new UsageError('--json needs an output file (stdout carries the data)');
+    const rsync = await import('./index.js');
+    const start = Date.now();
+    let inputName: string | undefined;
+    let output: string | undefined;
+    let bytes: number;
+    if (argv.action === 'signature') {
+      inputName = argv.first;
+      output = argv.second;
+      const size = isStd(argv.first) ? undefined : (await stat(argv.first!)).size;
+      const params = rsync.rdiffDefaultParams(
+        size,
+        argv.hash as 'md4' | 'blake2',
+        argv.rollsum as 'rollsum' | 'rabinkarp',
+        argv.blockSize,
+        argv.sumSize,
+      );
+      rsync.checkParams(params, '--block-size/--sum-size');
+      bytes = await runToOutput(input(argv.first), rsync.createSignatureStream(params), output);
+    } else if (argv.action === 'delta') {
+      if (isStd(argv.first)) throw new UsageError('rdiff delta needs a signature file: rdiff delta SIG [NEW [DELTA]]');
+      const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
+      inputName = argv.second;
+      output = argv.third;
+      bytes = await runToOutput(input(argv.second), rsync.createDeltaStream(sig), output);
+    } else {
+      if (isStd(argv.first))
+        throw new UsageError('rdiff patch needs a seekable basis file: rdiff patch BASIS [DELTA [NEW]]');
+      inputName = argv.second;
+      output = argv.third;
+      bytes = await runToOutput(
+        input(argv.second),
+        rsync.createPatchStream(argv.first!, argv.second ?? 'delta'),
+        output,
+      );
+    }
+    if (argv.json)
+      printJson({ action: argv.action, input: inputName ?? '-', output, bytes, seconds: (Date.now() - start) / 1000 });
+  }),
+} as DeaddropCommand;
