@@ -60,7 +60,7 @@ function writeStubs(bin: string, state: string): void {
   writeFileSync(join(state, 'sysupgrade.bytes'), SYSUPGRADE_BYTES);
   const stubs: Record<string, string> = {
     zfs: ZFS_STUB,
-    sysupgrade: `#!/bin/sh\necho "$*" >> '${state}/sysupgrade.calls'\n[ "$*" = "-b -" ] || exit 1\ncat '${state}/sysupgrade.bytes'\n`,
+    sysupgrade: `#!/bin/sh\necho "$*" >> '${state}/sysupgrade.calls'\n[ "$*" = "-b -" ] || exit 1\n[ -z "\${SYSUPGRADE_FAIL:-}" ] || { echo partial; exit 1; }\ncat '${state}/sysupgrade.bytes'\n`,
     logger: `#!/bin/sh\necho "$*" >> '${state}/logger'\n`,
     configctl: `#!/bin/sh\necho "$*" >> '${state}/configctl'\n`,
   };
@@ -433,3 +433,41 @@ test('a 48 MB zfs stream passes with no temp copy (temp dir stays tiny)', { skip
     for (const s of rig.sinks) await s.stop().catch(() => {});
   }
 });
+
+test(
+  'after a kill between rename and destroy the newest base wins; a failing producer is exit 1 without .sha256',
+  { skip: needs },
+  async () => {
+    const rig = await makeRig('opnsense');
+    try {
+      const [a, b, c, t] = [stamp(40), stamp(30), stamp(20), stamp(10)];
+      writeFileSync(
+        join(rig.state, 'snapshots'),
+        `zroot@deaddrop-base-${a}\nzroot@deaddrop-base-${b}\nzroot@deaddrop-pending-${c}\nzroot@other\n`,
+      );
+      const r = await runScript(rig, ['busybox', 'sh'], { DEADDROP_DAY: '15', DEADDROP_STAMP: t });
+      assert.equal(r.code, 0, r.stderr);
+      for (const sink of rig.sinks)
+        assertStored(
+          rig,
+          sink,
+          `zroot-inc.${t}.zfs.p7m`,
+          zfsStreamBytes(`zroot@deaddrop-pending-${t}`, `zroot@deaddrop-base-${b}`),
+        );
+      assert.deepEqual(snapshots(rig), ['zroot@other', `zroot@deaddrop-base-${t}`]);
+    } finally {
+      for (const s of rig.sinks) await s.stop().catch(() => {});
+    }
+    const wrt = await makeRig('openwrt');
+    try {
+      const t = stamp(5);
+      const r = await runScript(wrt, ['dash'], { DEADDROP_STAMP: t, SYSUPGRADE_FAIL: '1' });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /sysupgrade-full\..*reading or encrypting failed/);
+      for (const sink of wrt.sinks)
+        assert.ok(!sinkFiles(sink, wrt.host).includes(`sysupgrade-full.${t}.tar.gz.p7m.sha256`));
+    } finally {
+      for (const s of wrt.sinks) await s.stop().catch(() => {});
+    }
+  },
+);

@@ -65,6 +65,7 @@ send() {
   SENT=0
   if [ -e "$d/failed" ]; then
     log "$name: reading or encrypting failed; no .sha256 uploaded"
+    FAILED=1
     return 0
   fi
   sum=$(cat "$d/sha256")
