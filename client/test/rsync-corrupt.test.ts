@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { magicFor, readSignature } from '@deaddrop/client/rsync/index';
+import { runDeaddrop, tempDir } from '@deaddrop/test';
+import { ourDelta, ourPatch, ourSignature, prng, randomBytes } from './rsync-helpers.js';
+
+const params = { magic: magicFor('md4', 'rollsum'), blockLen: 64, strongLen: 8 };
+
+test('readSignature rejects bad magic, out-of-range strong length, truncated header and record', async () => {
+  const sig = await ourSignature(randomBytes(prng(1), 1000), params);
+  await assert.rejects(readSignature(Buffer.concat([Buffer.from('xxxx'), sig.subarray(4)])), /bad magic 0x78787878/);
+  const big = Buffer.from(sig);
+  big.writeUInt32BE(17, 8);
+  await assert.rejects(readSignature(big), /strong sum length 17 out of range 1\.\.16/);
+  const zeroBlock = Buffer.from(sig);
+  zeroBlock.writeUInt32BE(0, 4);
+  await assert.rejects(readSignature(zeroBlock), /block length 0 out of range/);
+  await assert.rejects(readSignature(sig.subarray(0, 7)), /truncated header/);
+  await assert.rejects(readSignature(sig.subarray(0, sig.length - 3)), /truncated block record 15/);
+  // a delta is not a signature
+  await assert.rejects(readSignature(Buffer.from([0x72, 0x73, 0x02, 0x36, 0, 0, 0, 1, 0, 0, 0, 8])), /bad magic/);
+});
+
+test('patch refuses truncated, corrupt and out-of-basis deltas instead of writing short output', async () => {
+  const dir = tempDir();
+  const r = prng(2);
+  const oldData = randomBytes(r, 5000);
+  const newData = Buffer.concat([oldData.subarray(0, 2000), randomBytes(r, 300), oldData.subarray(2000)]);
+  writeFileSync(join(dir, 'old'), oldData);
+  const delta = await ourDelta(await ourSignature(oldData, params), newData);
+  assert.ok((await ourPatch(join(dir, 'old'), delta)).equals(newData));
+  for (let cut = 0; cut < delta.length; cut += 7)
+    await assert.rejects(ourPatch(join(dir, 'old'), delta.subarray(0, cut)), /truncated|no END/, `cut at ${cut}`);
+  await assert.rejects(ourPatch(join(dir, 'old'), Buffer.concat([delta, Buffer.from([1])])), /data after END/);
+  const badMagic = Buffer.from(delta);
+  badMagic[3] = 0x37;
+  await assert.rejects(ourPatch(join(dir, 'old'), badMagic), /bad magic/);
+  const reserved = Buffer.from([0x72, 0x73, 0x02, 0x36, 0x60, 0]);
+  await assert.rejects(ourPatch(join(dir, 'old'), reserved), /reserved command byte 0x60/);
+  // COPY pos 4990 len 100 (1-byte... 2-byte pos, 1-byte len: opcode 0x45 + 4*1 + 0)
+  const beyond = Buffer.from([0x72, 0x73, 0x02, 0x36, 0x49, 0x13, 0x7e, 100, 0]);
+  await assert.rejects(ourPatch(join(dir, 'old'), beyond), /past the end of the basis/);
+  const zeroLiteral = Buffer.from([0x72, 0x73, 0x02, 0x36, 0x41, 0, 0]);
+  await assert.rejects(ourPatch(join(dir, 'old'), zeroLiteral), /LITERAL of length 0/);
+});
+
+test('deaddrop rdiff: corrupt input exits 1 with one line and leaves no output file', async () => {
+  const dir = tempDir();
+  const oldData = randomBytes(prng(3), 3000);
+  writeFileSync(join(dir, 'old'), oldData);
+  const sig = await ourSignature(oldData, params);
+  writeFileSync(join(dir, 'sig.cut'), sig.subarray(0, sig.length - 1));
+  let res = await runDeaddrop(['rdiff', 'delta', join(dir, 'sig.cut'), join(dir, 'old'), join(dir, 'delta')]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /sig\.cut: truncated block record/);
+  assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
+
+  const delta = await ourDelta(sig, oldData);
+  writeFileSync(join(dir, 'delta.cut'), delta.subarray(0, delta.length - 1));
+  res = await runDeaddrop(['rdiff', 'patch', join(dir, 'old'), join(dir, 'delta.cut'), join(dir, 'new')]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /delta\.cut: truncated/);
+  assert.equal(existsSync(join(dir, 'new')), false);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.startsWith('new')),
+    [],
+    'temp file removed',
+  );
+
+  res = await runDeaddrop(['rdiff', 'signature', join(dir, 'old'), join(dir, 's'), '-b', '0', '-S', '40', '-H', 'md4']);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /strong sum length 40 out of range/);
+  res = await runDeaddrop(['rdiff', 'patch']);
+  assert.equal(res.code, 2);
+});
+
+test('deaddrop rdiff round trip through stdin/stdout and --json', async () => {
+  const dir = tempDir();
+  const r = prng(4);
+  const oldData = randomBytes(r, 40000);
+  const newData = Buffer.concat([randomBytes(r, 10), oldData.subarray(0, 30000)]);
+  writeFileSync(join(dir, 'old'), oldData);
+  writeFileSync(join(dir, 'new'), newData);
+  let res = await runDeaddrop(['rdiff', 'signature', join(dir, 'old'), join(dir, 'sig'), '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).action, 'signature');
+  res = await runDeaddrop(['rdiff', 'delta', join(dir, 'sig'), '-', join(dir, 'delta')], { input: newData });
+  assert.equal(res.code, 0, res.stderr);
+  res = await runDeaddrop(['rdiff', 'patch', join(dir, 'old'), join(dir, 'delta'), join(dir, 'out'), '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).bytes, newData.length);
+  const { readFileSync } = await import('node:fs');
+  assert.ok(readFileSync(join(dir, 'out')).equals(newData));
+});
