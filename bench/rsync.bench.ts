@@ -1,0 +1,119 @@
+// npm run bench -- rsync: `deaddrop rdiff` signature and delta throughput next to `rdiff` (librsync
+// 2.3.2) on a 150 MiB file (2 MiB changed, and 100% changed), for md4/rollsum (duplicity's kind)
+// and rdiff's defaults (blake2/rabinkarp); then peak RSS of signature + delta of a 20 GiB sparse file.
+// Targets (issue 3): signature >= 0.7x rdiff (md4/rollsum), delta with few changes >= 0.7x rdiff,
+// RSS <= 80 MiB.
+import { createCipheriv, createHash } from 'node:crypto';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { deaddropArgv, repoRoot } from '@deaddrop/test';
+import { measure, printTable, verdict, type Measurement } from './lib.js';
+
+const MiB = 1 << 20;
+const SIZE = Number(process.env.RSYNC_BENCH_MIB ?? 150) * MiB;
+const SPARSE = Number(process.env.RSYNC_BENCH_SPARSE_GIB ?? 20) * 1024 * MiB;
+const dir = join(process.env.BENCH_DIR ?? join(repoRoot, '.bench'), 'rsync');
+const [node, ...cliArgs] = deaddropArgv();
+
+function keystream(seed: string) {
+  return createCipheriv('aes-128-ctr', createHash('md5').update(seed).digest(), Buffer.alloc(16));
+}
+
+function writeFiles(): void {
+  mkdirSync(dir, { recursive: true });
+  const zeros = Buffer.alloc(4 * MiB);
+  const write = (path: string, edit: (pos: number, chunk: Buffer) => Buffer) => {
+    const base = keystream('base');
+    const fd = openSync(path, 'w');
+    for (let pos = 0; pos < SIZE; pos += zeros.length) writeSync(fd, edit(pos, base.update(zeros)));
+    closeSync(fd);
+  };
+  const changed = keystream('changed');
+  // "few": 2 MiB rewritten at 72 MiB (first half of one 4 MiB write)
+  write(join(dir, 'old'), (_p, c) => c);
+  write(join(dir, 'few'), (pos, c) => {
+    if (pos !== 72 * MiB) return c;
+    const edited = Buffer.from(c);
+    edited.set(changed.update(zeros.subarray(0, 2 * MiB)), 0);
+    return edited;
+  });
+  const other = keystream('other');
+  const fd = openSync(join(dir, 'all'), 'w');
+  for (let pos = 0; pos < SIZE; pos += zeros.length) writeSync(fd, other.update(zeros));
+  closeSync(fd);
+  const sp = openSync(join(dir, 'sparse'), 'w');
+  ftruncateSync(sp, SPARSE);
+  closeSync(sp);
+}
+
+const deaddrop = (args: string[]) => measure(node!, [...cliArgs, 'rdiff', ...args]);
+const rdiff = (args: string[]) => measure('rdiff', ['--force', ...args]);
+const mbps = (m: Measurement) => SIZE / MiB / m.wallSeconds;
+
+function ok(m: Measurement, what: string): Measurement {
+  if (m.exitCode !== 0) throw new Error(`${what}: exit ${m.exitCode}: ${m.stderr}`);
+  return m;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(dir, 'old')) || statSync(join(dir, 'old')).size !== SIZE) writeFiles();
+  const rows: (string | number)[][] = [['case', 'deaddrop MB/s', 'rdiff MB/s', 'ratio', 'target', '']];
+  for (const [label, opts] of [
+    ['md4/rollsum', ['-H', 'md4', '-R', 'rollsum']],
+    ['blake2/rabinkarp (rdiff default)', []],
+  ] as [string, string[]][]) {
+    const f = (n: string) => join(dir, n);
+    const sigOurs = ok(await deaddrop([...opts, 'signature', f('old'), f('sig.ours')]), 'deaddrop signature');
+    rmSync(f('sig.ours'));
+    const sigRd = ok(await rdiff([...opts, 'signature', f('old'), f('sig.rd')]), 'rdiff signature');
+    const isMd4 = opts.length > 0;
+    rows.push([
+      `signature ${label}`,
+      mbps(sigOurs),
+      mbps(sigRd),
+      mbps(sigOurs) / mbps(sigRd),
+      isMd4 ? '>= 0.7' : '-',
+      isMd4 ? verdict(mbps(sigOurs) / mbps(sigRd) >= 0.7) : '',
+    ]);
+    for (const [what, file] of [
+      ['2 MiB changed', 'few'],
+      ['100% changed', 'all'],
+    ]) {
+      const dOurs = ok(await deaddrop(['delta', f('sig.rd'), f(file!), f('d.ours')]), 'deaddrop delta');
+      const dRd = ok(await rdiff(['delta', f('sig.rd'), f(file!), f('d.rd')]), 'rdiff delta');
+      const few = file === 'few';
+      rows.push([
+        `delta ${label}, ${what} (delta ${(statSync(f('d.ours')).size / MiB).toFixed(1)} MiB vs ${(statSync(f('d.rd')).size / MiB).toFixed(1)})`,
+        mbps(dOurs),
+        mbps(dRd),
+        mbps(dOurs) / mbps(dRd),
+        few ? '>= 0.7' : '-',
+        few ? verdict(mbps(dOurs) / mbps(dRd) >= 0.7) : '',
+      ]);
+      rmSync(f('d.ours'));
+      rmSync(f('d.rd'));
+    }
+    rmSync(f('sig.rd'));
+  }
+  printTable(`rsync throughput, ${SIZE / MiB} MiB file (wall time; CLI from dist)`, rows);
+
+  const s = (n: string) => join(dir, n);
+  const sig = ok(
+    await deaddrop(['-H', 'md4', '-R', 'rollsum', 'signature', s('sparse'), s('sparse.sig')]),
+    'sparse signature',
+  );
+  const delta = ok(await deaddrop(['delta', s('sparse.sig'), s('sparse'), s('sparse.delta')]), 'sparse delta');
+  const rdSig = ok(
+    await rdiff(['-H', 'md4', '-R', 'rollsum', 'signature', s('sparse'), s('sparse.sig.rd')]),
+    'rdiff sparse signature',
+  );
+  printTable(`${SPARSE / 1024 / MiB} GiB sparse file (rdiff default block for its size, md4/rollsum)`, [
+    ['step', 'seconds', 'peak RSS MiB', 'target', ''],
+    ['deaddrop rdiff signature', sig.wallSeconds, sig.maxRssMiB, '<= 80', verdict(sig.maxRssMiB <= 80)],
+    ['deaddrop rdiff delta', delta.wallSeconds, delta.maxRssMiB, '<= 80', verdict(delta.maxRssMiB <= 80)],
+    ['rdiff signature', rdSig.wallSeconds, rdSig.maxRssMiB, '-', ''],
+  ]);
+  for (const n of ['sparse.sig', 'sparse.delta', 'sparse.sig.rd']) rmSync(s(n), { force: true });
+}
+
+await main();
