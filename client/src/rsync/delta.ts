@@ -4,7 +4,7 @@ import { weakKindOf } from './magic.js';
 import type { Signature } from './read-signature.js';
 import { createStrongHasher, type StrongHasher } from './strongsum.js';
 import { SumIndex } from './sum-index.js';
-import { RK_ADJUST, RK_MULT, ROLLSUM_OFFSET, rabinKarpPower } from './weaksum.js';
+import { RK_ADJUST, RK_MULT, ROLLSUM_OFFSET, rabinKarpOf, rabinKarpPower, rollsumOf } from './weaksum.js';
 
 /** librsync's max_miss: literal runs are flushed at this length. */
 export const MAX_LITERAL = 32768;
@@ -103,21 +103,12 @@ class DeltaScanner {
   }
 
   private computeWindow(start: number, len: number): void {
-    const buf = this.buf;
     if (this.rollsum) {
-      let s1 = 0;
-      let s2 = 0;
-      for (let i = start; i < start + len; i++) {
-        s1 = (s1 + buf[i]! + ROLLSUM_OFFSET) | 0;
-        s2 = (s2 + s1) | 0;
-      }
-      this.s1 = s1;
-      this.s2 = s2;
-    } else {
-      let h = 1;
-      for (let i = start; i < start + len; i++) h = (Math.imul(h, RK_MULT) + buf[i]!) | 0;
-      this.h = h;
-    }
+      // only s1, s2 mod 2^16 matter for rolling and the digest
+      const w = rollsumOf(this.buf, start, start + len);
+      this.s1 = w & 0xffff;
+      this.s2 = w >>> 16;
+    } else this.h = rabinKarpOf(this.buf, start, start + len) | 0;
     this.valid = true;
   }
 
