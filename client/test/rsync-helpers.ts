@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   createDeltaStream,
@@ -36,10 +36,10 @@ function chunked(data: Uint8Array, size = 7919): Readable {
   return Readable.from(parts);
 }
 
-async function collect(src: Readable, stage: NodeJS.ReadWriteStream): Promise<Buffer> {
+async function collect(src: Readable, stage: Transform): Promise<Buffer> {
   const out: Buffer[] = [];
-  await pipeline(src, stage, async (s: AsyncIterable<Buffer>) => {
-    for await (const c of s) out.push(c);
+  await pipeline(src, stage, async (s: AsyncIterable<Buffer | string>) => {
+    for await (const c of s) out.push(Buffer.from(c));
   });
   return Buffer.concat(out);
 }
