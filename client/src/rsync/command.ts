@@ -21,7 +21,7 @@ interface Args {
 const isStd = (p: string | undefined) => p === undefined || p === '-' || p === '';
 
 function input(path: string | undefined): Readable {
-  return isStd(path) ? process.stdin : createReadStream(path!, { highWaterMark: 1 << 20 });
+  return isStd(path) ? process.stdin : createReadStream(path!, { highWaterMark: 256 << 10 });
 }
 
 /** Runs stages into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import { DeltaEmitter } from './delta-emitter.js';
 import { weakKindOf } from './magic.js';
 import type { Signature } from './read-signature.js';
@@ -26,6 +27,7 @@ export function createDeltaStream(sig: Signature): Transform {
   return new Transform({
     async transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
+        noteAllocated(chunk.length); // frees dead read buffers early: RSS stays flat
         await scanner.ready(this);
         scanner.write(chunk, false);
         cb();

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { DELTA_MAGIC } from './magic.js';
 
@@ -116,6 +117,7 @@ export function createPatchStream(basis: string | FileHandle, what = 'delta'): T
   return new Transform({
     async transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
+        noteAllocated(chunk.length); // frees dead read buffers early: RSS stays flat
         await consume(this, chunk);
         cb();
       } catch (err) {

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import { checkParams, weakKindOf, type SignatureParams } from './magic.js';
 import { createStrongHasher, type StrongHasher } from './strongsum.js';
 import { rabinKarpOf, rollsumOf } from './weaksum.js';
@@ -41,6 +42,7 @@ export function createSignatureStream(params: SignatureParams): Transform {
   return new Transform({
     async transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
+        noteAllocated(chunk.length); // frees dead read buffers early: RSS stays flat
         strong ??= await createStrongHasher(magic);
         let i = 0;
         if (filled > 0) {
