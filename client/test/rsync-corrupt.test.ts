@@ -94,3 +94,23 @@ test('deaddrop rdiff round trip through stdin/stdout and --json', async () => {
   const { readFileSync } = await import('node:fs');
   assert.ok(readFileSync(join(dir, 'out')).equals(newData));
 });
+
+test('patch: a COPY of the whole basis waits for the reader (bounded buffering)', async () => {
+  const { createPatchStream } = await import('@deaddrop/client/rsync/index');
+  const dir = tempDir();
+  const size = 16 << 20;
+  writeFileSync(join(dir, 'old'), Buffer.alloc(size, 9));
+  // COPY pos 0 (1 byte) len 16 MiB (4 bytes): opcode 0x45 + 4*0 + 2, then END
+  const delta = Buffer.from([0x72, 0x73, 0x02, 0x36, 0x47, 0, 0x01, 0, 0, 0, 0]);
+  const patch = createPatchStream(join(dir, 'old'));
+  patch.end(delta);
+  let total = 0;
+  let maxBuffered = 0;
+  for await (const chunk of patch) {
+    maxBuffered = Math.max(maxBuffered, (chunk as Buffer).length + patch.readableLength); // read() hands over all buffered bytes
+    total += (chunk as Buffer).length;
+    await new Promise((r) => setTimeout(r, 3)); // a slow reader
+  }
+  assert.equal(total, size);
+  assert.ok(maxBuffered <= 2 << 20, `buffered ${maxBuffered} bytes`);
+});

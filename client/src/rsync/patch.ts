@@ -36,6 +36,7 @@ export function createPatchStream(basis: string | FileHandle, what = 'delta'): T
   let pending = Buffer.alloc(0); // unparsed bytes of a header or command
   let offset = 0; // delta bytes consumed, for error messages
   let copyBuf: Buffer | undefined;
+  let wantMore: (() => void) | undefined; // resolved when the reader asks for more output
 
   const fail = (msg: string) => new DeaddropError(`${what}: ${msg} (at byte ${offset})`);
 
@@ -43,12 +44,15 @@ export function createPatchStream(basis: string | FileHandle, what = 'delta'): T
     fh ??= await open(basis as string, 'r');
     copyBuf ??= Buffer.allocUnsafe(COPY_CHUNK);
     while (len > 0) {
+      if (stream.destroyed) throw fail('output closed');
       const want = Math.min(len, COPY_CHUNK);
       const { bytesRead } = await fh.read(copyBuf, 0, want, pos);
       if (bytesRead === 0) throw fail(`COPY reads past the end of the basis file (position ${pos})`);
-      stream.push(Buffer.from(copyBuf.subarray(0, bytesRead)));
       pos += bytesRead;
       len -= bytesRead;
+      // one COPY can span the whole basis (100 GB): wait for the reader instead of buffering
+      if (!stream.push(Buffer.from(copyBuf.subarray(0, bytesRead))) && len > 0)
+        await new Promise<void>((resolve) => (wantMore = resolve));
     }
   }
 
@@ -114,7 +118,7 @@ export function createPatchStream(basis: string | FileHandle, what = 'delta'): T
     if (ownsHandle && fh) await fh.close().catch(() => {});
   }
 
-  return new Transform({
+  const stream = new Transform({
     async transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
         noteAllocated(chunk.length); // frees dead read buffers early: RSS stays flat
@@ -131,4 +135,14 @@ export function createPatchStream(basis: string | FileHandle, what = 'delta'): T
       else cb();
     },
   });
+  // Transform's own _read only resumes a finished transform call; also wake a paused COPY.
+  const transformRead = stream._read.bind(stream);
+  stream._read = (size: number) => {
+    const wake = wantMore;
+    wantMore = undefined;
+    wake?.();
+    transformRead(size);
+  };
+  stream.once('close', () => wantMore?.());
+  return stream;
 }
