@@ -1,5 +1,6 @@
 import type { DeaddropCommand } from '@deaddrop/common';
 import { rdiffCommand } from './rsync/command.js';
+import { backupCommand } from './backup/command.js';
 
 /** This package's `deaddrop` subcommands (registered by the CLI entry). */
-export const commands: DeaddropCommand[] = [rdiffCommand];
+export const commands: DeaddropCommand[] = [rdiffCommand, backupCommand];

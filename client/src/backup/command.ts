@@ -1,0 +1,58 @@
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { DEFAULT_CLIENT_CONFIG, loadClientConfig } from '@deaddrop/common/config/client';
+import { UsageError } from '@deaddrop/common/errors';
+import { Logger } from '@deaddrop/common/log';
+import { formatBytes, parseSize } from '@deaddrop/common/units';
+
+interface Args {
+  full?: boolean;
+  incremental?: boolean;
+  config: string;
+  dryRun?: boolean;
+  volumeSize?: string;
+}
+
+export const backupCommand = {
+  command: 'backup',
+  describe: 'Back up this host: a duplicity-compatible full or incremental set, gzip + CMS, to every sink',
+  builder: (y) =>
+    y
+      .option('full', { type: 'boolean', describe: 'Start a new chain with a full backup' })
+      .option('incremental', { type: 'boolean', describe: 'Incremental on the local chain (full if there is none)' })
+      .conflicts('full', 'incremental')
+      .option('config', { type: 'string', default: DEFAULT_CLIENT_CONFIG, describe: 'Client configuration file' })
+      .option('dry-run', { type: 'boolean', describe: 'Scan and compare only; write and send nothing' })
+      .option('volume-size', { type: 'string', describe: 'Volume size (e.g. 200MB), overrides volumeSize' })
+      .epilog(
+        'Default: full when there is no local chain or the last full is older than fullEvery, else incremental.\n' +
+          'With --json, stdout is JSON lines: one per warning, the last one the result.\n' +
+          'Exit codes: 0 ok, 1 failed, 2 configuration error, 3 another run holds the lock, 4 some sinks missed the set.',
+      ),
+  handler: handler<Args>(async (argv) => {
+    const { runBackup } = await import('./run.js');
+    const config = loadClientConfig(argv.config);
+    const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
+    const volumeSize = argv.volumeSize === undefined ? undefined : parseSize(argv.volumeSize, '--volume-size');
+    if (argv.volumeSize !== undefined && !volumeSize) throw new UsageError('--volume-size must be more than 0');
+    const r = await runBackup({
+      config,
+      configFile: argv.config,
+      mode: argv.full ? 'full' : argv.incremental ? 'incremental' : 'auto',
+      dryRun: argv.dryRun,
+      volumeSize,
+      log,
+    });
+    if (argv.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else if (r.result === 'dry-run') {
+      const s = r.stats as { new: number; changed: number; deleted: number };
+      process.stdout.write(
+        `dry run: ${r.type} of ${r.localdir}: ${s.new} new, ${s.changed} changed, ${s.deleted} deleted\n`,
+      );
+    } else if (!argv.quiet)
+      process.stdout.write(
+        `${r.result}: ${r.set}: ${r.volumes} volume(s), ${formatBytes(r.storedBytes)} stored, ` +
+          `${r.problems.length} problem(s), ${r.seconds.toFixed(1)} s\n`,
+      );
+    return r.exitCode;
+  }),
+} as DeaddropCommand;

@@ -1,0 +1,23 @@
+/**
+ * Has an object changed since the signatures? Exactly duplicity's ROPath.__eq__ (formats §5.7):
+ * the type; for files, directories and fifos the mode, owner and integer mtime (times ≤ 0 are
+ * all equal); for symlinks only the target; for devices mode, owner and device numbers. Size
+ * and content are not looked at. The old owner is resolved from the stored names when they
+ * exist here, as duplicity does.
+ */
+import type { ScanEntry } from '../scan/entry.js';
+import type { OwnerNames } from '../scan/owners.js';
+import type { OldEntry } from './old-signatures.js';
+
+export function isChanged(now: ScanEntry, old: OldEntry, owners: OwnerNames): boolean {
+  if (old.kind === 'deleted' || old.type !== now.type) return true;
+  const h = old.header;
+  if (now.type === 'symlink') return !h.linkname.equals(now.linkTarget ?? Buffer.alloc(0));
+  const uid = (h.uname && owners.uidOf(h.uname)) ?? h.uid;
+  const gid = (h.gname && owners.gidOf(h.gname)) ?? h.gid;
+  if ((h.mode & 0o7777) !== now.mode || uid !== now.uid || gid !== now.gid) return true;
+  if (now.type === 'chardev' || now.type === 'blockdev')
+    return h.devmajor !== now.devmajor || h.devminor !== now.devminor;
+  if (h.mtime === now.mtime) return false;
+  return !(h.mtime <= 0 && now.mtime <= 0);
+}

@@ -1,0 +1,409 @@
+/**
+ * One `deaddrop backup` run: lock, decide full or incremental, write the set (volumes,
+ * signature archive, manifest, sums file) into `outgoing/<set>/`, keep the plaintext manifest
+ * and signatures in the local cache, record the chain in the state, then deliver.
+ *
+ * Crash safety: the state names a set only after all its files (sums file last) are complete
+ * on local disk, so a killed run leaves an outgoing directory without a state entry; the next
+ * run deletes it and writes a new set (on a sink, such a set has no sums file: visibly
+ * incomplete). A set recorded but not yet delivered everywhere is delivered again next run.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { createMD4 } from 'hash-wasm';
+import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
+import type { ClientConfig } from '@deaddrop/common/config/client';
+import type { Logger } from '@deaddrop/common/log';
+import { loadRecipients, type Recipient } from '@deaddrop/keys';
+import { formatSums } from '../format/sums.js';
+import { loadOwnerNames } from '../scan/owners.js';
+import { makeSelection, type Selection } from '../scan/select.js';
+import { walkTree, type ScanProblem } from '../scan/walk.js';
+import { FileTarget, type SinkTargetLike } from '../transport/file-target.js';
+import { deliverSet, type DeliveryResult } from './deliver.js';
+import { writeEntries, type EntryProblem, type EntryStats } from './entry-writer.js';
+import { acquireLock } from './lock.js';
+import { ManifestWriter } from './manifest-writer.js';
+import { mergedSignatures } from './old-signatures.js';
+import { planActions } from './plan.js';
+import { setNames, type SetNames } from './set-files.js';
+import { SigtarWriter } from './sigtar-writer.js';
+import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
+import { chainEnd, readState, writeState, type BackupState, type ChainSet, type RunRecord } from './state.js';
+import { VolumeWriter } from './volume-writer.js';
+
+export type BackupMode = 'auto' | 'full' | 'incremental';
+
+export interface BackupRunOptions {
+  config: ClientConfig;
+  /** The config file (named in configuration errors). */
+  configFile: string;
+  mode: BackupMode;
+  dryRun?: boolean;
+  /** Overrides config.volumeSize. */
+  volumeSize?: number;
+  log: Logger;
+  /** Delivery targets; default: one per configured sink. */
+  targets?: SinkTargetLike[];
+}
+
+export interface Problem {
+  kind: string;
+  path: string;
+  message: string;
+}
+
+export interface BackupRunResult {
+  result: 'ok' | 'degraded' | 'failed' | 'dry-run';
+  exitCode: number;
+  type: 'full' | 'inc';
+  set?: string;
+  time: string;
+  startTime?: string;
+  localdir: string;
+  volumes: number;
+  files: { name: string; size: number; sha256: string }[];
+  storedBytes: number;
+  stats: EntryStats | { new: number; changed: number; deleted: number };
+  problems: Problem[];
+  delivery?: DeliveryResult['targets'];
+  seconds: number;
+}
+
+/** Problems listed in the result (all are logged). */
+const MAX_LISTED_PROBLEMS = 1000;
+/** Deflate level for compressible data. */
+const LEVEL_FULL = 6;
+const LEVEL_INC = 6;
+
+function targetsFor(config: ClientConfig, configFile: string): SinkTargetLike[] {
+  return config.sinks.map((s, i) => {
+    if (new URL(s.url).protocol === 'file:') return new FileTarget(s.name, s.url);
+    throw new ConfigError(configFile, `sinks[${i}].url`, 'only file:// sinks are supported by this build of backup');
+  });
+}
+
+const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+
+async function checkSources(sel: Selection, config: ClientConfig, configFile: string): Promise<void> {
+  for (const [i, s] of config.sources.entries()) {
+    const st = await stat(s).catch(() => undefined);
+    if (!st) throw new ConfigError(configFile, `sources[${i}]`, `${s}: no such directory`);
+    if (!st.isDirectory()) throw new ConfigError(configFile, `sources[${i}]`, `${s}: not a directory`);
+  }
+  const root = await stat(sel.root).catch(() => undefined);
+  if (!root?.isDirectory()) throw new ConfigError(configFile, 'sources', `${sel.root}: not a directory`);
+}
+
+async function loadRecipientsFor(config: ClientConfig, configFile: string): Promise<Recipient[]> {
+  try {
+    return await loadRecipients(config.recipients);
+  } catch (err) {
+    throw new ConfigError(configFile, 'recipients', describeError(err));
+  }
+}
+
+/** The chain in the state, if its cache files are all there and it is for this host and root. */
+async function usableChain(state: BackupState | undefined, cacheDir: string, host: string, localdir: string) {
+  if (!state || state.chain.length === 0 || state.host !== host || state.localdir !== localdir) return [];
+  for (const s of state.chain) {
+    for (const f of [s.manifest, s.signatures]) if (!(await stat(join(cacheDir, f)).catch(() => undefined))) return [];
+  }
+  return state.chain;
+}
+
+async function waitUntilAfter(t: number): Promise<number> {
+  for (;;) {
+    const now = Math.floor(Date.now() / 1000);
+    if (now > t) return now;
+    await new Promise((r) => setTimeout(r, (t + 1) * 1000 - Date.now() + 5));
+  }
+}
+
+export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult> {
+  const started = Date.now();
+  const { config, configFile, log } = opts;
+  const archiveDir = config.archiveDir;
+  const dirs = {
+    cache: join(archiveDir, 'cache'),
+    outgoing: join(archiveDir, 'outgoing'),
+    work: join(archiveDir, 'work'),
+  };
+  const selection = makeSelection(config.sources, config.exclude, [archiveDir]);
+  await checkSources(selection, config, configFile);
+  const recipients = await loadRecipientsFor(config, configFile);
+  const targets = opts.targets ?? targetsFor(config, configFile);
+  const volumeSize = opts.volumeSize ?? config.volumeSize;
+  if (volumeSize < 64 * 1024) throw new UsageError(`volume size ${volumeSize} is too small (at least 64KiB)`);
+
+  await mkdir(archiveDir, { recursive: true, mode: 0o700 });
+  for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(archiveDir);
+  try {
+    const state = await readState(archiveDir);
+    const host = hostname();
+    const localdir = selection.root;
+    const chain = await usableChain(state, dirs.cache, host, localdir);
+    await cleanLeftovers(dirs, state);
+    if (!opts.dryRun && state) await redeliverPending(state, archiveDir, dirs.outgoing, targets, log);
+
+    let type: 'full' | 'inc' = 'inc';
+    if (opts.mode === 'full' || chain.length === 0) type = 'full';
+    else if (opts.mode === 'auto' && Math.floor(Date.now() / 1000) - chain[0]!.time >= config.fullEvery) type = 'full';
+    if (opts.mode === 'incremental' && type === 'full')
+      log.warn(`no usable local chain in ${dirs.cache}: making a full backup instead`);
+    const lastTime = Math.max(chainEnd(chain) ?? 0, ...(state?.chain ?? []).map((s) => s.time), 0);
+    const time = opts.dryRun ? Math.floor(Date.now() / 1000) : await waitUntilAfter(lastTime);
+    const names = setNames(type, time, type === 'inc' ? chainEnd(chain) : undefined);
+
+    const problems: Problem[] = [];
+    let problemCount = 0;
+    const report = (p: ScanProblem | EntryProblem) => {
+      problemCount++;
+      const path = p.path.toString('utf8');
+      log.warn(`${path}: ${p.message}`, { kind: p.kind, path });
+      if (problems.length < MAX_LISTED_PROBLEMS) problems.push({ kind: p.kind, path, message: p.message });
+    };
+    const owners = loadOwnerNames();
+    const tree = walkTree({ selection, oneFileSystem: config.oneFileSystem, onProblem: report });
+    const oldState = type === 'inc' ? mergedSignatures(chain.map((s) => join(dirs.cache, s.signatures))) : undefined;
+    const actions = planActions(tree, oldState, owners);
+    const base = {
+      type,
+      time: iso(time),
+      ...(names.startTime !== undefined ? { startTime: iso(names.startTime) } : {}),
+      localdir,
+    };
+
+    if (opts.dryRun) {
+      const counts = { new: 0, changed: 0, deleted: 0 };
+      for await (const a of actions) counts[a.op === 'new' ? 'new' : a.op === 'changed' ? 'changed' : 'deleted']++;
+      return {
+        result: 'dry-run',
+        exitCode: ExitCode.OK,
+        ...base,
+        volumes: 0,
+        files: [],
+        storedBytes: 0,
+        stats: counts,
+        problems,
+        seconds: (Date.now() - started) / 1000,
+      };
+    }
+
+    log.info(`${type === 'full' ? 'full' : 'incremental'} backup of ${localdir} as ${names.key}`);
+    const setDir = join(dirs.outgoing, names.key);
+    await rm(setDir, { recursive: true, force: true });
+    await mkdir(setDir, { recursive: true, mode: 0o700 });
+    const written = await writeSet({
+      names,
+      setDir,
+      workDir: dirs.work,
+      recipients,
+      volumeSize,
+      level: type === 'full' ? LEVEL_FULL : LEVEL_INC,
+      manifestHead: { hostname: host, localdir: Buffer.from(localdir) },
+      actions,
+      owners,
+      report,
+    });
+
+    // The set is complete on local disk: cache its plaintext metadata, then record it.
+    await rename(written.localManifest, join(dirs.cache, names.cacheManifest));
+    await rename(written.localSignatures, join(dirs.cache, names.cacheSignatures));
+    const storedBytes = written.files.reduce((n, f) => n + f.size, 0);
+    const entry: ChainSet = {
+      type,
+      time,
+      ...(names.startTime !== undefined ? { startTime: names.startTime } : {}),
+      manifest: names.cacheManifest,
+      signatures: names.cacheSignatures,
+      volumes: written.volumes,
+      storedBytes,
+    };
+    const oldChain = state?.chain ?? [];
+    const newState: BackupState = {
+      version: 1,
+      host,
+      localdir,
+      chain: type === 'full' ? [entry] : [...chain, entry],
+      pending: [...(state?.pending ?? []), names.key],
+      runs: state?.runs ?? [],
+    };
+    await writeState(archiveDir, newState);
+    if (type === 'full') await dropCacheFiles(dirs.cache, oldChain, newState.chain);
+
+    const delivery = await deliverSet({ setDir, files: written.files.map((f) => f.name), targets, log });
+    if (delivery.complete) {
+      await rm(setDir, { recursive: true, force: true });
+      newState.pending = newState.pending.filter((k) => k !== names.key);
+    }
+    const result: BackupRunResult['result'] = delivery.complete ? 'ok' : delivery.anyComplete ? 'degraded' : 'failed';
+    const record: RunRecord = {
+      started: new Date(started).toISOString(),
+      finished: new Date().toISOString(),
+      result,
+      set: names.key,
+      type,
+      storedBytes,
+      problems: problemCount,
+    };
+    newState.runs.push(record);
+    await writeState(archiveDir, newState);
+    return {
+      result,
+      exitCode: result === 'ok' ? ExitCode.OK : result === 'degraded' ? ExitCode.DEGRADED : ExitCode.FAILED,
+      ...base,
+      set: names.key,
+      volumes: written.volumes,
+      files: written.files,
+      storedBytes,
+      stats: written.stats,
+      problems,
+      delivery: delivery.targets,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } catch (err) {
+    await recordFailure(archiveDir, started, err).catch(() => {});
+    throw err;
+  } finally {
+    await lock.release();
+  }
+}
+
+interface WriteSetInput {
+  names: SetNames;
+  setDir: string;
+  workDir: string;
+  recipients: Recipient[];
+  volumeSize: number;
+  level: number;
+  manifestHead: { hostname: string; localdir: Buffer };
+  actions: AsyncIterable<import('./plan.js').Action>;
+  owners: import('../scan/owners.js').OwnerNames;
+  report: (p: EntryProblem) => void;
+}
+
+interface WrittenSet {
+  files: { name: string; size: number; sha256: string }[];
+  volumes: number;
+  stats: EntryStats;
+  localManifest: string;
+  localSignatures: string;
+}
+
+async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
+  const { names, setDir, workDir } = i;
+  const localSignatures = join(workDir, names.cacheSignatures);
+  const localManifest = join(workDir, names.cacheManifest);
+  const manifest = new ManifestWriter(i.manifestHead, join(workDir, 'filelist.tmp'));
+  const volumes = new VolumeWriter({
+    pathOf: (n) => join(setDir, names.storedVolume(n)),
+    recipients: i.recipients,
+    volumeSize: i.volumeSize,
+    level: i.level,
+    onVolume: (v) =>
+      manifest.addVolume({
+        number: v.number,
+        start: v.start.index,
+        ...(v.start.block !== undefined ? { startBlock: v.start.block } : {}),
+        end: v.end.index,
+        ...(v.end.block !== undefined ? { endBlock: v.end.block } : {}),
+        hashes: { SHA1: v.stored.plainSha1 },
+      }),
+  });
+  const sigtar = new SigtarWriter(localSignatures, join(setDir, names.storedSignatures), i.recipients);
+  const md4 = await createMD4();
+  const strong = (block: Uint8Array) => {
+    md4.init();
+    md4.update(block);
+    return md4.digest('binary');
+  };
+  let stats: EntryStats;
+  try {
+    stats = await writeEntries(i.actions, { volumes, sigtar, manifest, owners: i.owners, strong, onProblem: i.report });
+  } catch (err) {
+    volumes.abort();
+    sigtar.abort();
+    throw err;
+  }
+  const vols = await volumes.finish();
+  const sig = await sigtar.finish();
+  await manifest.writeTo(localManifest);
+  const man = await encryptFile(localManifest, join(setDir, names.storedManifest), i.recipients);
+  const files = [
+    ...vols.map((v) => ({ name: names.storedVolume(v.number), stored: v.stored })),
+    { name: names.storedSignatures, stored: sig },
+    { name: names.storedManifest, stored: man },
+  ].map((f) => ({ name: f.name, size: f.stored.size, sha256: f.stored.sha256 }));
+  const sumsText = formatSums(files.map((f) => ({ name: f.name, sha256: f.sha256 })));
+  await writeFile(join(setDir, names.sums), sumsText, { mode: 0o644, flag: 'wx' });
+  files.push({
+    name: names.sums,
+    size: Buffer.byteLength(sumsText),
+    sha256: (await import('node:crypto')).createHash('sha256').update(sumsText).digest('hex'),
+  });
+  return { files, volumes: vols.length, stats, localManifest, localSignatures };
+}
+
+async function encryptFile(from: string, to: string, recipients: Recipient[]): Promise<StoredFile> {
+  const w = new EncryptedFileWriter(to, recipients);
+  for await (const chunk of createReadStream(from)) await w.write(chunk as Buffer);
+  return w.close();
+}
+
+/** Outgoing directories of sets the state does not know (killed runs) and the work dir go. */
+async function cleanLeftovers(dirs: { outgoing: string; work: string }, state: BackupState | undefined) {
+  const pending = new Set(state?.pending ?? []);
+  for (const name of await readdir(dirs.outgoing).catch(() => [] as string[]))
+    if (!pending.has(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
+  for (const name of await readdir(dirs.work).catch(() => [] as string[]))
+    await rm(join(dirs.work, name), { recursive: true, force: true });
+}
+
+/** Cache files of a replaced chain (and strays) are removed once the new full is recorded. */
+async function dropCacheFiles(cacheDir: string, _old: ChainSet[], current: ChainSet[]) {
+  const keep = new Set(current.flatMap((s) => [s.manifest, s.signatures]));
+  for (const name of await readdir(cacheDir).catch(() => [] as string[]))
+    if (!keep.has(name)) await rm(join(cacheDir, name), { force: true });
+}
+
+async function redeliverPending(
+  state: BackupState,
+  archiveDir: string,
+  outgoing: string,
+  targets: SinkTargetLike[],
+  log: Logger,
+): Promise<void> {
+  if (state.pending.length === 0) return;
+  const still: string[] = [];
+  for (const key of state.pending) {
+    const setDir = join(outgoing, key);
+    const names = await readdir(setDir).catch(() => undefined);
+    if (!names) continue;
+    const order = (n: string) =>
+      n.endsWith('.sha256sums') ? 3 : n.includes('.manifest') ? 2 : n.includes('.sigtar') ? 1 : 0;
+    const volNo = (n: string) => Number(/\.vol(\d+)\./.exec(n)?.[1] ?? 0);
+    const files = names.sort((a, b) => order(a) - order(b) || volNo(a) - volNo(b));
+    log.info(`delivering ${key} from an earlier run`);
+    const r = await deliverSet({ setDir, files, targets, log });
+    if (r.complete) await rm(setDir, { recursive: true, force: true });
+    else still.push(key);
+  }
+  state.pending = still;
+  await writeState(archiveDir, state);
+}
+
+async function recordFailure(archiveDir: string, started: number, err: unknown): Promise<void> {
+  const state = await readState(archiveDir);
+  if (!state) return;
+  state.runs.push({
+    started: new Date(started).toISOString(),
+    finished: new Date().toISOString(),
+    result: 'failed',
+    error: describeError(err),
+  });
+  await writeState(archiveDir, state);
+}

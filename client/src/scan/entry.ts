@@ -1,0 +1,50 @@
+import type { BigIntStats } from 'node:fs';
+import type { PathIndex } from './path-index.js';
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev';
+
+/** One object of the tree being backed up, with the metadata duplicity compares and stores. */
+export interface ScanEntry {
+  index: PathIndex;
+  /** Absolute path (bytes). */
+  path: Buffer;
+  type: EntryType;
+  /** Permission bits incl. setuid/setgid/sticky. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Whole seconds, computed like Python's int(st_mtime). */
+  mtime: number;
+  size: number;
+  linkTarget?: Buffer;
+  devmajor?: number;
+  devminor?: number;
+  /** A directory whose contents could not be listed (its old contents are kept, not deleted). */
+  unlisted?: boolean;
+}
+
+/** What duplicity's int(os.lstat().st_mtime) gives: sec + nsec * 1e-9 as a double, truncated. */
+export function pythonMtime(st: BigIntStats): number {
+  const sec = st.mtimeNs / 1_000_000_000n;
+  const nsec = st.mtimeNs - sec * 1_000_000_000n;
+  return Math.trunc(Number(sec) + Number(nsec) * 1e-9);
+}
+
+/** Linux dev_t: major/minor as glibc's gnu_dev_major/minor. */
+export function devMajor(rdev: bigint): number {
+  return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+}
+export function devMinor(rdev: bigint): number {
+  return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+}
+
+export function entryTypeOf(st: BigIntStats): EntryType | 'socket' | undefined {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
+  if (st.isSocket()) return 'socket';
+  return undefined;
+}

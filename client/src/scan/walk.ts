@@ -1,0 +1,173 @@
+/**
+ * The tree walk: every selected object under the backup root, in duplicity's index order
+ * (depth-first, each directory's names sorted as bytes), with lstat metadata. Names are raw
+ * bytes from readdir, so any name survives. Sockets are skipped; other file systems are not
+ * entered when oneFileSystem is set (their mount points are left out, as duplicity does);
+ * unreadable directories are reported and yielded as `unlisted`.
+ */
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { devMajor, devMinor, entryTypeOf, pythonMtime, type ScanEntry } from './entry.js';
+import type { PathIndex } from './path-index.js';
+import type { Selection } from './select.js';
+
+export interface ScanProblem {
+  kind: 'unreadable' | 'vanished' | 'socket' | 'unknown-type';
+  path: Buffer;
+  message: string;
+}
+
+export interface WalkOptions {
+  selection: Selection;
+  oneFileSystem: boolean;
+  onProblem?: (p: ScanProblem) => void;
+}
+
+/** lstat calls kept in flight per directory: overlaps the thread pool with our work. */
+const STAT_CONCURRENCY = 32;
+
+const SLASH = 0x2f;
+
+function child(dir: Buffer, name: Buffer): Buffer {
+  return dir.length === 1 && dir[0] === SLASH
+    ? Buffer.concat([dir, name])
+    : Buffer.concat([dir, Buffer.from('/'), name]);
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
+  const { selection } = opts;
+  const report = (kind: ScanProblem['kind'], path: Buffer, message: string) =>
+    opts.onProblem?.({ kind, path, message });
+  const sources = selection.sources.map((s) => Buffer.from(s));
+  const rootPath = Buffer.from(selection.root);
+  const rootStat = await lstat(rootPath, { bigint: true });
+  const rootEntry = await toEntry([], rootPath, rootStat);
+  if (!rootEntry || rootEntry.type !== 'dir') throw new Error(`${selection.root}: not a directory`);
+
+  /** How a path relates to the sources: inside one (with that source's device) or above one. */
+  const relation = (path: Buffer): { inside: boolean; above: boolean } => {
+    let above = false;
+    for (const s of sources) {
+      if (path.length >= s.length && path.subarray(0, s.length).equals(s)) {
+        if (path.length === s.length || path[s.length] === SLASH || s.length === 1) return { inside: true, above };
+      }
+      if (
+        s.length > path.length &&
+        s.subarray(0, path.length).equals(path) &&
+        (s[path.length] === SLASH || path.length === 1)
+      )
+        above = true;
+    }
+    return { inside: false, above };
+  };
+
+  async function toEntry(index: PathIndex, path: Buffer, st: BigIntStats): Promise<ScanEntry | undefined> {
+    const type = entryTypeOf(st);
+    if (type === 'socket') {
+      report('socket', path, 'socket skipped');
+      return undefined;
+    }
+    if (type === undefined) {
+      report('unknown-type', path, 'unknown file type skipped');
+      return undefined;
+    }
+    const e: ScanEntry = {
+      index,
+      path,
+      type,
+      mode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      mtime: pythonMtime(st),
+      size: type === 'file' ? Number(st.size) : 0,
+    };
+    if (type === 'symlink') e.linkTarget = await readlink(path, { encoding: 'buffer' });
+    if (type === 'chardev' || type === 'blockdev') {
+      e.devmajor = devMajor(st.rdev);
+      e.devminor = devMinor(st.rdev);
+    }
+    return e;
+  }
+
+  // Devices of the sources: with oneFileSystem, a directory on another device is not entered.
+  const sourceDev = new Map<string, bigint>();
+  for (const s of sources) {
+    try {
+      sourceDev.set(s.toString('latin1'), (await lstat(s, { bigint: true })).dev);
+    } catch (err) {
+      report('vanished', s, `source not found (${errCode(err)})`);
+    }
+  }
+  const devOf = (path: Buffer): bigint | undefined => {
+    for (const s of sources)
+      if (path.length >= s.length && path.subarray(0, s.length).equals(s)) return sourceDev.get(s.toString('latin1'));
+    return undefined;
+  };
+
+  /** Sorted names of a directory, or undefined (reported) when it cannot be listed. */
+  async function listDir(path: Buffer): Promise<Buffer[] | undefined> {
+    try {
+      return (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') report('unreadable', path, `cannot list directory (${errCode(err)})`);
+      return undefined;
+    }
+  }
+
+  async function* walkDir(dir: ScanEntry, names: Buffer[]): AsyncGenerator<ScanEntry> {
+    const candidates: { name: Buffer; path: Buffer; inside: boolean }[] = [];
+    for (const name of names) {
+      const path = child(dir.path, name);
+      const rel = relation(path);
+      if (!rel.inside && !rel.above) continue;
+      if (selection.excluded(path.toString('latin1'))) continue;
+      candidates.push({ name, path, inside: rel.inside });
+    }
+    for (let i = 0; i < candidates.length; i += STAT_CONCURRENCY) {
+      const batch = candidates.slice(i, i + STAT_CONCURRENCY);
+      const stats = await Promise.all(
+        batch.map((c) =>
+          lstat(c.path, { bigint: true }).catch((err: unknown) => {
+            if (errCode(err) === 'ENOENT') return undefined; // vanished since readdir: not there
+            report('unreadable', c.path, `cannot stat (${errCode(err)})`);
+            return undefined;
+          }),
+        ),
+      );
+      for (const [k, c] of batch.entries()) {
+        const st = stats[k];
+        if (!st) continue;
+        if (c.inside && st.isDirectory() && opts.oneFileSystem) {
+          const dev = devOf(c.path);
+          if (dev !== undefined && st.dev !== dev) continue; // a mount point of another file system
+        }
+        let e: ScanEntry | undefined;
+        try {
+          e = await toEntry([...dir.index, c.name], c.path, st);
+        } catch (err) {
+          if (errCode(err) !== 'ENOENT') report('unreadable', c.path, `cannot read link (${errCode(err)})`);
+          continue;
+        }
+        if (!e) continue;
+        if (e.type !== 'dir') {
+          if (c.inside) yield e;
+          continue;
+        }
+        const sub = await listDir(e.path);
+        // a directory that cannot be listed is still backed up (its metadata), flagged
+        if (!sub) e.unlisted = true;
+        yield e;
+        if (sub) yield* walkDir(e, sub);
+      }
+    }
+  }
+
+  const rootNames = await listDir(rootPath);
+  if (!rootNames) rootEntry.unlisted = true;
+  yield rootEntry;
+  if (rootNames) yield* walkDir(rootEntry, rootNames);
+}
