@@ -3,3 +3,4 @@ export * from './tmp.js';
 export * from './cli.js';
 export * from './keys.js';
 export * from './sinks.js';
+export * from './trees.js';
