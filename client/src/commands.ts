@@ -1,6 +1,7 @@
 import type { DeaddropCommand } from '@deaddrop/common';
 import { rdiffCommand } from './rsync/command.js';
 import { backupCommand } from './backup/command.js';
+import { statusCommand } from './backup/status-command.js';
 
 /** This package's `deaddrop` subcommands (registered by the CLI entry). */
-export const commands: DeaddropCommand[] = [rdiffCommand, backupCommand];
+export const commands: DeaddropCommand[] = [rdiffCommand, backupCommand, statusCommand];

@@ -1,0 +1,107 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { DEFAULT_CLIENT_CONFIG, loadClientConfig } from '@deaddrop/common/config/client';
+import { printResult } from '@deaddrop/common/output';
+import { formatBytes } from '@deaddrop/common/units';
+import { readState } from './state.js';
+
+interface Args {
+  config: string;
+}
+
+const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+
+export interface StatusReport {
+  host: string;
+  archiveDir: string;
+  localdir?: string;
+  chain: {
+    type: 'full' | 'inc';
+    time: string;
+    startTime?: string;
+    volumes: number;
+    storedBytes: number;
+    cached: boolean;
+  }[];
+  chainStoredBytes: number;
+  /** Sets written but not yet on every sink, with their outgoing bytes. */
+  pending: { set: string; files: number; bytes: number }[];
+  lastRuns: { started: string; finished: string; result: string; set?: string; storedBytes?: number; error?: string }[];
+}
+
+async function dirSize(dir: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    const st = await stat(join(dir, n)).catch(() => undefined);
+    if (st?.isFile()) {
+      files++;
+      bytes += st.size;
+    }
+  }
+  return { files, bytes };
+}
+
+export async function statusReport(archiveDir: string, host: string): Promise<StatusReport> {
+  const state = await readState(archiveDir);
+  const chain = [];
+  for (const s of state?.chain ?? []) {
+    const cached =
+      !!(await stat(join(archiveDir, 'cache', s.manifest)).catch(() => undefined)) &&
+      !!(await stat(join(archiveDir, 'cache', s.signatures)).catch(() => undefined));
+    chain.push({
+      type: s.type,
+      time: iso(s.time),
+      ...(s.startTime !== undefined ? { startTime: iso(s.startTime) } : {}),
+      volumes: s.volumes,
+      storedBytes: s.storedBytes,
+      cached,
+    });
+  }
+  const pending = [];
+  for (const key of state?.pending ?? [])
+    pending.push({ set: key, ...(await dirSize(join(archiveDir, 'outgoing', key))) });
+  return {
+    host,
+    archiveDir,
+    ...(state ? { localdir: state.localdir } : {}),
+    chain,
+    chainStoredBytes: chain.reduce((n, s) => n + s.storedBytes, 0),
+    pending,
+    lastRuns: (state?.runs ?? []).slice(-10).reverse(),
+  };
+}
+
+export const statusCommand = {
+  command: 'status',
+  describe: 'Show the local backup chain, the last runs and sets waiting for delivery',
+  builder: (y) =>
+    y
+      .option('config', { type: 'string', default: DEFAULT_CLIENT_CONFIG, describe: 'Client configuration file' })
+      .epilog('Reads only the local archive directory (the client never reads from a sink).'),
+  handler: handler<Args>(async (argv) => {
+    const config = loadClientConfig(argv.config);
+    const r = await statusReport(config.archiveDir, config.host);
+    printResult(argv.json, r, (s) => {
+      const lines = [`host ${s.host}, archive ${s.archiveDir}${s.localdir ? `, source ${s.localdir}` : ''}`];
+      if (s.chain.length === 0) lines.push('chain: none (the next backup is a full one)');
+      else {
+        lines.push(`chain: ${s.chain.length} set(s), ${formatBytes(s.chainStoredBytes)} stored per sink`);
+        for (const c of s.chain)
+          lines.push(
+            `  ${c.type.padEnd(4)} ${c.time}  ${String(c.volumes).padStart(3)} vol  ${formatBytes(c.storedBytes)}` +
+              (c.cached ? '' : '  (cache missing: next run is full)'),
+          );
+      }
+      for (const p of s.pending) lines.push(`pending delivery: ${p.set} (${p.files} files, ${formatBytes(p.bytes)})`);
+      for (const run of s.lastRuns.slice(0, 5))
+        lines.push(
+          `run ${run.started} ${run.result}${run.set ? ` ${run.set}` : ''}` +
+            (run.storedBytes !== undefined ? ` ${formatBytes(run.storedBytes)}` : '') +
+            (run.error ? `: ${run.error}` : ''),
+        );
+      return lines;
+    });
+  }),
+} as DeaddropCommand;
