@@ -304,3 +304,13 @@ async function writeDiff(
     throw err;
   }
 }
+
+/** One changed file sent as a delta against its stored signature (on this thread). */
+export async function writeDiffAction(
+  a: Extract<Action, { op: 'changed' }>,
+  ctx: EntryWriterContext,
+  stats: EntryStats,
+): Promise<void> {
+  const file = prefetchFile(a.entry);
+  await writeAction(a, file, ctx, stats);
+}

@@ -23,7 +23,9 @@ import { makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { FileTarget, type SinkTargetLike } from '../transport/file-target.js';
 import { deliverSet, type DeliveryResult } from './deliver.js';
-import { writeEntries, type EntryProblem, type EntryStats } from './entry-writer.js';
+import type { EntryProblem, EntryStats } from './entry-writer.js';
+import { createJobPool } from './job-pool.js';
+import { writeEntriesParallel } from './parallel-writer.js';
 import { acquireLock } from './lock.js';
 import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
@@ -75,7 +77,7 @@ export interface BackupRunResult {
 /** Problems listed in the result (all are logged). */
 const MAX_LISTED_PROBLEMS = 1000;
 /** Deflate level for compressible data. */
-const LEVEL_FULL = 6;
+const LEVEL_FULL = 1;
 const LEVEL_INC = 6;
 
 function targetsFor(config: ClientConfig, configFile: string): SinkTargetLike[] {
@@ -322,12 +324,16 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
     return md4.digest('binary');
   };
   let stats: EntryStats;
+  const pool = await createJobPool();
   try {
-    stats = await writeEntries(i.actions, { volumes, sigtar, manifest, owners: i.owners, strong, onProblem: i.report });
+    const ctx = { volumes, sigtar, manifest, owners: i.owners, strong, onProblem: i.report };
+    stats = await writeEntriesParallel(i.actions, ctx, pool, i.level);
   } catch (err) {
     volumes.abort();
     sigtar.abort();
     throw err;
+  } finally {
+    await pool.close();
   }
   const vols = await volumes.finish();
   const sig = await sigtar.finish();

@@ -17,9 +17,11 @@ export class SignatureBuilder {
   private readonly parts: Buffer[] = [];
   private total = 0;
 
+  /** `withHeader` false: records only (a later range of a file signed in pieces). */
   constructor(
     private readonly params: SignatureParams,
     private readonly strong: StrongHasher,
+    withHeader = true,
   ) {
     checkParams(params);
     this.weakOf = weakKindOf(params.magic) === 'rollsum' ? rollsumOf : rabinKarpOf;
@@ -29,6 +31,7 @@ export class SignatureBuilder {
     this.out.writeUInt32BE(params.magic >>> 0, 0);
     this.out.writeUInt32BE(params.blockLen, 4);
     this.out.writeUInt32BE(params.strongLen, 8);
+    if (!withHeader) this.len = 0;
   }
 
   private record(data: Uint8Array, start: number, end: number): void {

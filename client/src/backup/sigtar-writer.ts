@@ -51,6 +51,11 @@ export class SigtarWriter {
     }
   }
 
+  /** Whole entries already encoded (by a worker). */
+  async addRaw(bytes: Uint8Array): Promise<void> {
+    if (bytes.length) await this.put(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
   async finish(): Promise<StoredFile> {
     await this.put(endOfArchive(this.written));
     this.gzip.end();

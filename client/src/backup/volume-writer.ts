@@ -60,7 +60,7 @@ export class VolumeWriter {
   private readonly segmentTarget: number;
   private readonly pool: Buffer[] = [];
   private seg: Segment;
-  private readonly queue: { seg: Segment; job: Promise<Buffer> }[] = [];
+  private readonly queue: { job: Promise<Buffer>; first: BlockPosition; last: BlockPosition; seg?: Segment }[] = [];
   private volume: { number: number; file: EncryptedFileWriter; start: BlockPosition; end: BlockPosition } | undefined;
   private readonly volumes: WrittenVolume[] = [];
   private count = 0;
@@ -102,17 +102,26 @@ export class VolumeWriter {
     const seg = this.seg;
     if (seg.len === 0) return;
     const level = seg.compressible === false ? 0 : this.opts.level;
-    this.queue.push({ seg, job: gzip(seg.buf.subarray(0, seg.len), level) });
+    this.queue.push({ seg, job: gzip(seg.buf.subarray(0, seg.len), level), first: seg.first!, last: seg.last! });
     this.seg = this.newSegment();
     while (this.queue.length >= MAX_IN_FLIGHT) await this.drainOne();
   }
 
   private async drainOne(): Promise<void> {
-    const { seg, job } = this.queue.shift()!;
+    const { seg, job, first, last } = this.queue.shift()!;
     const member = await job;
     noteAllocated(member.length);
-    if (seg.buf.length === this.segmentTarget + 80 * 1024) this.pool.push(seg.buf);
-    await this.writeMember(member, seg.first!, seg.last!);
+    if (seg && seg.buf.length === this.segmentTarget + 80 * 1024) this.pool.push(seg.buf);
+    await this.writeMember(member, first, last);
+  }
+
+  /** Append a gzip member made elsewhere (a worker), after everything added before it. */
+  async addMember(member: Uint8Array, first: BlockPosition, last: BlockPosition, tarBytes = 0): Promise<void> {
+    await this.dispatch();
+    const data = Buffer.isBuffer(member) ? member : Buffer.from(member.buffer, member.byteOffset, member.byteLength);
+    this.queue.push({ job: Promise.resolve(data), first, last });
+    this.tarBytes += tarBytes;
+    while (this.queue.length >= MAX_IN_FLIGHT) await this.drainOne();
   }
 
   private async writeMember(member: Buffer, first: BlockPosition, last: BlockPosition): Promise<void> {

@@ -1,0 +1,290 @@
+/**
+ * Runs one job, synchronously (it runs in a worker thread, or inline without workers): reads
+ * the files with blocking calls, builds the tar blocks, the signatures and the signature
+ * archive entries, and deflates the tar bytes into gzip members (stored when the data does
+ * not compress). A file's content is exactly its scanned size: if it shrank the rest is zeros,
+ * if it grew the rest is left for the next run; either way it is reported, and its signature
+ * entry gets mtime 0 so the next incremental reads it again.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { noteAllocated } from '@deaddrop/common/young-gc';
+import { dataPadding, encodeHeader } from '../archive/tar-header.js';
+import { duplicitySignatureParams } from '../rsync/magic.js';
+import type { StrongHasher } from '../rsync/strongsum.js';
+import { pythonMtime, type ScanEntry } from '../scan/entry.js';
+import type { OwnerNames } from '../scan/owners.js';
+import { looksCompressible } from './compressibility.js';
+import { chunkName, deletedHeader, entryName, headerOf, metaHeaders } from './entry-names.js';
+import type { Job, JobItem, JobProblem, JobResult, Member, RangeOutcome } from './jobs.js';
+import { SignatureBuilder } from './signature-builder.js';
+import type { BlockPosition } from './volume-writer.js';
+
+const CHUNK = 64 * 1024;
+const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** Tar bytes per gzip member at most. */
+const MEMBER_MAX = 1 << 20;
+
+export interface ExecContext {
+  owners: OwnerNames;
+  strong: StrongHasher;
+}
+
+/** Builds gzip members from tar blocks: one member per run of same-class data. */
+class MemberBuilder {
+  private parts: Buffer[] = [];
+  private len = 0;
+  private first: BlockPosition | undefined;
+  private last: BlockPosition | undefined;
+  private cls: boolean | undefined;
+  readonly members: Member[] = [];
+  tarBytes = 0;
+
+  constructor(private readonly level: number) {}
+
+  add(parts: Buffer[], pos: BlockPosition, compressible: boolean | undefined): void {
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const change = compressible !== undefined && this.cls !== undefined && compressible !== this.cls;
+    if (this.len > 0 && (change || this.len + size > MEMBER_MAX)) this.flush();
+    this.parts.push(...parts);
+    this.len += size;
+    this.tarBytes += size;
+    this.first ??= pos;
+    this.last = pos;
+    if (compressible !== undefined) this.cls ??= compressible;
+  }
+
+  flush(): void {
+    if (this.len === 0) return;
+    const level = this.cls === false ? 0 : this.level;
+    const gz = gzipSync(Buffer.concat(this.parts, this.len), { level, memLevel: 9 });
+    // own ArrayBuffer (never a pool slab): it is transferred to the main thread, not copied
+    const data = new Uint8Array(gz.length);
+    data.set(gz);
+    this.members.push({ data, first: this.first!, last: this.last! });
+    this.parts = [];
+    this.len = 0;
+    this.first = this.last = this.cls = undefined;
+  }
+}
+
+/** Reads [pos, pos + want) into buf; returns bytes read (less at EOF). */
+function readAt(fd: number, buf: Buffer, want: number, pos: number): number {
+  let got = 0;
+  while (got < want) {
+    const n = readSync(fd, buf, got, want - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+let scratchBuf = Buffer.alloc(0);
+/** A reusable buffer of `size` bytes, zero-filled by the caller's read or fill. */
+function scratch(size: number): Buffer {
+  if (scratchBuf.length < size) scratchBuf = Buffer.allocUnsafe(Math.max(size, 64 * 1024));
+  return scratchBuf.subarray(0, size);
+}
+
+type Opened = { fd: number } | { failed: NonNullable<RangeOutcome['failed']> };
+
+function openFile(path: Uint8Array): Opened {
+  let fd: number;
+  try {
+    fd = openSync(Buffer.from(path.buffer, path.byteOffset, path.byteLength), FLAGS);
+  } catch (err) {
+    const c = (err as NodeJS.ErrnoException).code ?? String(err);
+    if (c === 'ENOENT' || c === 'ENOTDIR')
+      return { failed: { kind: 'vanished', message: 'vanished before it was read' } };
+    if (c === 'ELOOP') return { failed: { kind: 'not-a-file', message: 'became a symlink before it was read' } };
+    return { failed: { kind: 'unreadable', message: `cannot open (${c})` } };
+  }
+  const st = fstatSync(fd, { bigint: true });
+  if (!st.isFile()) {
+    closeSync(fd);
+    return { failed: { kind: 'not-a-file', message: 'is no longer a regular file' } };
+  }
+  return { fd };
+}
+
+function differs(e: ScanEntry, st: BigIntStats): boolean {
+  return Number(st.size) !== e.size || pythonMtime(st) !== e.mtime;
+}
+
+/** Normalise an entry after structured cloning (Buffers arrive as Uint8Arrays). */
+function asBuffers(e: ScanEntry): ScanEntry {
+  const buf = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+  return {
+    ...e,
+    index: e.index.map(buf),
+    path: buf(e.path),
+    ...(e.linkTarget ? { linkTarget: buf(e.linkTarget) } : {}),
+  };
+}
+
+export function runJob(job: Job, ctx: ExecContext): JobResult {
+  const out = new MemberBuilder(job.level);
+  const sigtar: Buffer[] = [];
+  const result: JobResult = {
+    id: job.id,
+    members: out.members,
+    sigtar: new Uint8Array(0),
+    files: [],
+    problems: [],
+    stats: {
+      newFiles: 0,
+      changedFiles: 0,
+      deletedFiles: 0,
+      otherEntries: 0,
+      deletedEntries: 0,
+      bytesRead: 0,
+      payloadBytes: 0,
+    },
+    tarBytes: 0,
+  };
+  const problem = (kind: JobProblem['kind'], path: Uint8Array, message: string) =>
+    result.problems.push({ kind, path, message });
+  const sigEntry = (h: Parameters<typeof encodeHeader>[0], data?: Buffer) => {
+    sigtar.push(encodeHeader(h));
+    if (data && data.length) sigtar.push(data, dataPadding(data.length));
+  };
+  const deleted = (index: Buffer[], wasFile: boolean) => {
+    const h = deletedHeader(entryName('deleted', index));
+    out.add([encodeHeader(h)], { index }, undefined);
+    sigEntry(h);
+    result.stats.deletedEntries++;
+    if (wasFile) {
+      result.stats.deletedFiles++;
+      result.files.push({ change: 'deleted', index });
+    }
+  };
+
+  for (const raw of job.items) {
+    const item: JobItem =
+      raw.kind === 'deleted'
+        ? { ...raw, index: raw.index.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)) }
+        : { ...raw, entry: asBuffers(raw.entry) };
+    if (item.kind === 'deleted') deleted(item.index, item.wasFile);
+    else if (item.kind === 'meta') {
+      const { volume, sigtar: sh } = metaHeaders(item.entry, ctx.owners);
+      out.add([encodeHeader(volume)], { index: item.entry.index }, undefined);
+      sigEntry(sh);
+      result.stats.otherEntries++;
+    } else if (item.kind === 'file') smallFile(item);
+    else rangeOf(item);
+  }
+  out.flush();
+  result.tarBytes = out.tarBytes;
+  result.sigtar = Buffer.concat(sigtar);
+  // dead buffers of this job are collected early (young-gc.ts): worker RSS stays flat
+  noteAllocated(out.tarBytes * 2 + result.sigtar.length * 2);
+  return result;
+
+  function smallFile(item: Extract<JobItem, { kind: 'file' }>): void {
+    const e = item.entry;
+    const opened = openFile(e.path);
+    if ('failed' in opened) {
+      if (opened.failed.kind === 'unreadable') problem('unreadable', e.path, `${opened.failed.message}; skipped`);
+      else {
+        problem('vanished', e.path, opened.failed.message);
+        if (item.hadOld) deleted(e.index, item.oldWasFile);
+      }
+      return;
+    }
+    const data = scratch(e.size);
+    let changed: boolean;
+    try {
+      const got = readAt(opened.fd, data, e.size, 0);
+      if (got < e.size) data.fill(0, got); // shrank since the scan: zeros up to the scanned size
+      const st = fstatSync(opened.fd, { bigint: true });
+      changed = got !== e.size || differs(e, st);
+    } catch (err) {
+      problem('unreadable', e.path, `read failed (${(err as NodeJS.ErrnoException).code}); skipped`);
+      return;
+    } finally {
+      closeSync(opened.fd);
+    }
+    result.stats.bytesRead += e.size;
+    const params = duplicitySignatureParams(e.size);
+    const sig = new SignatureBuilder(params, ctx.strong);
+    // the chunk layout of formats §5.5, for a size known in advance
+    let k = 0;
+    for (let at = 0; ; at += CHUNK) {
+      const piece = data.subarray(at, Math.min(at + CHUNK, e.size));
+      sig.update(piece);
+      const final = piece.length < CHUNK;
+      const name = final && k === 0 ? entryName('snapshot', e.index) : chunkName('multivol_snapshot', e.index, ++k);
+      const h = headerOf(e, ctx.owners, name, piece.length);
+      // a copy: `data` is reused by the next file while this member is still being built
+      const parts = piece.length ? [encodeHeader(h), Buffer.from(piece), dataPadding(piece.length)] : [encodeHeader(h)];
+      const pos = final ? { index: e.index } : { index: e.index, block: k };
+      out.add(parts, pos, piece.length >= 1024 ? looksCompressible(piece) : undefined);
+      result.stats.payloadBytes += piece.length;
+      if (final) break;
+    }
+    finishSignature(e, sig.finish(), changed, item.change);
+  }
+
+  function finishSignature(e: ScanEntry, signature: Buffer, changed: boolean, change: 'new' | 'changed' | 'deleted') {
+    if (changed)
+      problem('changed', e.path, 'changed while being read; stored at its scanned size, taken again next run');
+    const h = headerOf(e, ctx.owners, entryName('signature', e.index), signature.length);
+    if (changed) h.mtime = 0; // the next incremental sees a difference and reads it again
+    sigEntry(h, signature);
+    if (change === 'new') result.stats.newFiles++;
+    else result.stats.changedFiles++;
+    result.files.push({ change, index: e.index });
+  }
+
+  function rangeOf(item: Extract<JobItem, { kind: 'range' }>): void {
+    const e = item.entry;
+    const params = duplicitySignatureParams(e.size);
+    const opened = openFile(e.path);
+    const outcome: RangeOutcome = { signature: new Uint8Array(0), changed: false };
+    result.range = outcome;
+    if ('failed' in opened && item.from === 0) {
+      outcome.failed = opened.failed;
+      return;
+    }
+    const fd = 'fd' in opened ? opened.fd : -1;
+    if (fd < 0) outcome.changed = true; // gone after its first range was read: zeros
+    const sig = new SignatureBuilder(params, ctx.strong, item.from === 0);
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const lastChunk = Math.floor(e.size / CHUNK); // 0-based index of the final (short) chunk
+    try {
+      for (let c = item.from; c < item.to; c++) {
+        const at = c * CHUNK;
+        const want = Math.min(CHUNK, e.size - at);
+        let got = 0;
+        if (fd >= 0 && want > 0) {
+          try {
+            got = readAt(fd, buf, want, at);
+          } catch {
+            got = 0;
+          }
+        }
+        if (got < want) {
+          buf.fill(0, got, want);
+          outcome.changed = true;
+        }
+        const piece = buf.subarray(0, want);
+        sig.update(piece);
+        const final = c === lastChunk;
+        const h = headerOf(e, ctx.owners, chunkName('multivol_snapshot', e.index, c + 1), want);
+        const parts = want ? [encodeHeader(h), Buffer.from(piece), dataPadding(want)] : [encodeHeader(h)];
+        out.add(
+          parts,
+          final ? { index: e.index } : { index: e.index, block: c + 1 },
+          want >= 1024 ? looksCompressible(piece) : undefined,
+        );
+        result.stats.payloadBytes += want;
+        result.stats.bytesRead += got;
+      }
+      if (fd >= 0 && differs(e, fstatSync(fd, { bigint: true }))) outcome.changed = true;
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+    outcome.signature = sig.finish(); // ranges hold whole blocks: only the last one has a short block
+  }
+}

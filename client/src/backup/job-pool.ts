@@ -1,0 +1,92 @@
+/**
+ * Worker threads for backup jobs, so reading, signing and deflating use every core while the
+ * main thread scans, orders the results and encrypts. Without workers (DEADDROP_WORKERS=0,
+ * or no worker file next to this one, as in a single-file bundle) jobs run inline.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { createMD4 } from 'hash-wasm';
+import { DeaddropError } from '@deaddrop/common/errors';
+import { loadOwnerNames } from '../scan/owners.js';
+import { runJob } from './job-exec.js';
+import type { Job, JobResult } from './jobs.js';
+
+export interface JobPool {
+  readonly workers: number;
+  run(job: Job): Promise<JobResult>;
+  close(): Promise<void>;
+}
+
+const fromSources = import.meta.url.endsWith('.ts');
+
+function workerUrl(): URL {
+  return new URL(fromSources ? './job-worker.ts' : './job-worker.js', import.meta.url);
+}
+
+/** From the TypeScript sources (tests, tsx), a worker registers tsx itself before loading its entry. */
+function startWorker(url: URL, options: WorkerOptions): Worker {
+  if (!fromSources) return new Worker(url, options);
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(code, { ...options, eval: true });
+}
+
+export function defaultWorkerCount(): number {
+  const env = process.env.DEADDROP_WORKERS;
+  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
+  return Math.min(4, Math.max(1, availableParallelism()));
+}
+
+async function inlinePool(): Promise<JobPool> {
+  const md4 = await createMD4();
+  const ctx = {
+    owners: loadOwnerNames(),
+    strong: (block: Uint8Array) => {
+      md4.init();
+      md4.update(block);
+      return md4.digest('binary');
+    },
+  };
+  return { workers: 0, run: async (job) => runJob(job, ctx), close: async () => {} };
+}
+
+export async function createJobPool(count = defaultWorkerCount()): Promise<JobPool> {
+  const url = workerUrl();
+  if (count === 0 || !existsSync(fileURLToPath(url))) return inlinePool();
+  const workers = Array.from({ length: count }, () => ({
+    // a small young generation: scavenges come often and free dead buffers early (RSS)
+    worker: startWorker(url, { resourceLimits: { maxYoungGenerationSizeMb: 6 } }),
+    waiting: new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>(),
+  }));
+  for (const w of workers) {
+    w.worker.on('message', (msg: JobResult & { error?: string }) => {
+      const p = w.waiting.get(msg.id);
+      if (!p) return;
+      w.waiting.delete(msg.id);
+      if (msg.error !== undefined) p.reject(new DeaddropError(msg.error));
+      else p.resolve(msg);
+    });
+    const failAll = (err: Error) => {
+      for (const p of w.waiting.values()) p.reject(err);
+      w.waiting.clear();
+    };
+    w.worker.on('error', failAll);
+    w.worker.on('exit', (code) => failAll(new DeaddropError(`backup worker exited (${code})`)));
+  }
+  return {
+    workers: count,
+    run(job) {
+      // the least busy worker: jobs differ in cost
+      const w = workers.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
+      return new Promise((resolve, reject) => {
+        w.waiting.set(job.id, { resolve, reject });
+        w.worker.postMessage(job);
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    },
+  };
+}

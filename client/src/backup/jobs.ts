@@ -1,0 +1,83 @@
+/**
+ * Work units the backup hands to worker threads. A job is a run of consecutive planned
+ * actions (small files, directories, links, deletions) or one range of a large file; its
+ * result is the job's share of the volumes (whole gzip members, cut at entry boundaries),
+ * its signature-archive entries and Filelist lines. Results are used in job order.
+ */
+import type { FileChange } from '../format/manifest.js';
+import type { ScanEntry } from '../scan/entry.js';
+import type { PathIndex } from '../scan/path-index.js';
+import type { BlockPosition } from './volume-writer.js';
+
+export type JobItem =
+  | { kind: 'meta'; entry: ScanEntry }
+  | { kind: 'deleted'; index: PathIndex; wasFile: boolean }
+  /** A whole file of less than RANGE_FILE bytes, stored as a snapshot. */
+  | { kind: 'file'; entry: ScanEntry; change: FileChange; hadOld: boolean; oldWasFile: boolean }
+  /** Chunks [from, to) (0-based, 64 KiB each) of a large snapshot. */
+  | { kind: 'range'; entry: ScanEntry; from: number; to: number };
+
+export interface Job {
+  id: number;
+  items: JobItem[];
+  /** Deflate level for compressible data. */
+  level: number;
+}
+
+export interface Member {
+  data: Uint8Array;
+  first: BlockPosition;
+  last: BlockPosition;
+}
+
+export interface JobProblem {
+  kind: 'vanished' | 'unreadable' | 'changed';
+  path: Uint8Array;
+  message: string;
+}
+
+export interface RangeOutcome {
+  /** The signature records of the range (with the 12-byte header for the first range). */
+  signature: Uint8Array;
+  /** The file differed from the scan (size, mtime, identity): padded/cut to the scanned size. */
+  changed: boolean;
+  /** The file could not be opened at all (only meaningful for the first range). */
+  failed?: { kind: 'vanished' | 'unreadable' | 'not-a-file'; message: string };
+}
+
+export interface JobResult {
+  id: number;
+  members: Member[];
+  /** Complete signature-archive entries (header, data, padding) of the job's items. */
+  sigtar: Uint8Array;
+  files: { change: FileChange; index: PathIndex }[];
+  problems: JobProblem[];
+  stats: {
+    newFiles: number;
+    changedFiles: number;
+    deletedFiles: number;
+    otherEntries: number;
+    deletedEntries: number;
+    bytesRead: number;
+    payloadBytes: number;
+  };
+  range?: RangeOutcome;
+  tarBytes: number;
+}
+
+/** Files at least this large are cut into ranges processed in parallel. */
+export const RANGE_FILE = 1 << 20;
+/** Data per batch job before it is closed. */
+export const BATCH_BYTES = 1 << 20;
+export const BATCH_ITEMS = 2000;
+
+/**
+ * Chunks per range: about 1 MiB, and a whole number of signature blocks so each range's
+ * signature records are independent (block lengths are multiples of 512).
+ */
+export function rangeChunks(blockLen: number): number {
+  const j = blockLen / 512;
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const step = j / gcd(128, j);
+  return Math.ceil(16 / step) * step;
+}

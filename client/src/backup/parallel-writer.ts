@@ -1,0 +1,167 @@
+/**
+ * The set's content, written with worker threads: planned actions are cut into jobs (runs of
+ * small entries, or 1 MiB ranges of large files), run on the pool ahead of time, and their
+ * results are appended to the volumes, the signature archive and the Filelist strictly in
+ * plan order. Changed files with a stored signature are sent as deltas by this thread, in
+ * their turn, while the workers carry on with the jobs behind them.
+ */
+import { encodeHeader } from '../archive/tar-header.js';
+import { duplicitySignatureParams } from '../rsync/magic.js';
+import { deletedHeader, entryName, headerOf, signatureSize } from './entry-names.js';
+import { writeDiffAction, type EntryProblem, type EntryStats, type EntryWriterContext } from './entry-writer.js';
+import type { JobPool } from './job-pool.js';
+import { BATCH_BYTES, BATCH_ITEMS, rangeChunks, RANGE_FILE, type Job, type JobItem, type JobResult } from './jobs.js';
+import type { Action } from './plan.js';
+
+/** Jobs run ahead of the one being written (bounds memory: about 2 MiB each). */
+const AHEAD = 8;
+const CHUNK = 64 * 1024;
+
+interface BigFile {
+  action: Extract<Action, { op: 'new' | 'changed' }>;
+  signature: Buffer[];
+  changed: boolean;
+  skipped: boolean;
+}
+
+type Slot =
+  | { kind: 'job'; result: Promise<JobResult>; big?: BigFile; lastRange?: boolean; firstRange?: boolean }
+  | { kind: 'diff'; action: Extract<Action, { op: 'changed' }> };
+
+export async function writeEntriesParallel(
+  actions: AsyncIterable<Action>,
+  ctx: EntryWriterContext,
+  pool: JobPool,
+  level: number,
+): Promise<EntryStats> {
+  const stats: EntryStats = {
+    newFiles: 0,
+    changedFiles: 0,
+    deletedFiles: 0,
+    otherEntries: 0,
+    deletedEntries: 0,
+    bytesRead: 0,
+    payloadBytes: 0,
+  };
+  const slots: Slot[] = [];
+  let nextId = 0;
+  let batch: JobItem[] = [];
+  let batchBytes = 0;
+
+  const submit = (items: JobItem[], extra: Omit<Extract<Slot, { kind: 'job' }>, 'kind' | 'result'> = {}) => {
+    const job: Job = { id: nextId++, items, level };
+    const result = pool.run(job);
+    result.catch(() => {}); // handled in its turn
+    slots.push({ kind: 'job', result, ...extra });
+  };
+  const flushBatch = () => {
+    if (batch.length === 0) return;
+    submit(batch);
+    batch = [];
+    batchBytes = 0;
+  };
+  const drain = async (keep: number) => {
+    while (slots.length > keep) await consume(slots.shift()!);
+  };
+
+  const consume = async (slot: Slot): Promise<void> => {
+    if (slot.kind === 'diff') return writeDiffAction(slot.action, ctx, stats);
+    const r = await slot.result;
+    const big = slot.big;
+    if (big?.skipped) return;
+    if (big && r.range?.failed) {
+      // the first range could not open the file: the whole file is left out
+      big.skipped = true;
+      const e = big.action.entry;
+      if (r.range.failed.kind === 'unreadable')
+        ctx.onProblem({ kind: 'unreadable', path: e.path, message: `${r.range.failed.message}; skipped` });
+      else {
+        ctx.onProblem({ kind: 'vanished', path: e.path, message: r.range.failed.message });
+        if (big.action.op === 'changed') await writeDeleted(e.index, big.action.old.type === 'file');
+      }
+      return;
+    }
+    for (const m of r.members) await ctx.volumes.addMember(m.data, m.first, m.last);
+    await ctx.sigtar.addRaw(r.sigtar);
+    for (const f of r.files) await ctx.manifest.addFile(f.change, f.index.map(toBuffer));
+    for (const p of r.problems)
+      ctx.onProblem({ kind: p.kind, path: toBuffer(p.path), message: p.message } as EntryProblem);
+    for (const k of Object.keys(stats) as (keyof EntryStats)[]) stats[k] += r.stats[k];
+    if (big) {
+      big.signature.push(toBuffer(r.range!.signature));
+      big.changed ||= r.range!.changed;
+      if (slot.lastRange) await finishBigFile(big);
+    }
+  };
+
+  const writeDeleted = async (index: Buffer[], wasFile: boolean) => {
+    const h = deletedHeader(entryName('deleted', index));
+    await ctx.volumes.add([encodeHeader(h)], { index }, undefined);
+    await ctx.sigtar.add(h);
+    stats.deletedEntries++;
+    if (wasFile) {
+      stats.deletedFiles++;
+      await ctx.manifest.addFile('deleted', index);
+    }
+  };
+
+  const finishBigFile = async (big: BigFile) => {
+    const e = big.action.entry;
+    const signature = Buffer.concat(big.signature);
+    const p = duplicitySignatureParams(e.size);
+    if (signature.length !== signatureSize(e.size, p.blockLen, p.strongLen))
+      throw new Error(`internal: signature of ${e.path.toString()} has ${signature.length} bytes`);
+    if (big.changed)
+      ctx.onProblem({
+        kind: 'changed',
+        path: e.path,
+        message: 'changed while being read; stored at its scanned size, taken again next run',
+      });
+    const h = headerOf(e, ctx.owners, entryName('signature', e.index), signature.length);
+    if (big.changed) h.mtime = 0;
+    await ctx.sigtar.add(h, signature);
+    if (big.action.op === 'new') stats.newFiles++;
+    else stats.changedFiles++;
+    await ctx.manifest.addFile(big.action.op, e.index);
+  };
+
+  for await (const a of actions) {
+    if (a.op === 'deleted') {
+      batch.push({ kind: 'deleted', index: a.index, wasFile: a.wasFile });
+    } else if (a.entry.type !== 'file') {
+      batch.push({ kind: 'meta', entry: a.entry });
+    } else if (a.op === 'changed' && a.signature) {
+      flushBatch();
+      slots.push({ kind: 'diff', action: a });
+    } else if (a.entry.size < RANGE_FILE) {
+      batch.push({
+        kind: 'file',
+        entry: a.entry,
+        change: a.op,
+        hadOld: a.op === 'changed' && a.old.kind !== 'deleted',
+        oldWasFile: a.op === 'changed' && a.old.type === 'file',
+      });
+      batchBytes += a.entry.size;
+    } else {
+      flushBatch();
+      const e = a.entry;
+      const big: BigFile = { action: a, signature: [], changed: false, skipped: false };
+      const total = Math.floor(e.size / CHUNK) + 1; // full chunks + the final (possibly empty) one
+      const step = rangeChunks(duplicitySignatureParams(e.size).blockLen);
+      for (let from = 0; from < total; from += step) {
+        const to = Math.min(total, from + step);
+        submit([{ kind: 'range', entry: e, from, to }], { big, lastRange: to === total, firstRange: from === 0 });
+        await drain(AHEAD);
+      }
+    }
+    if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_ITEMS) flushBatch();
+    await drain(AHEAD);
+  }
+  flushBatch();
+  await drain(0);
+  return stats;
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
