@@ -17,5 +17,5 @@ test('no command is a usage error: exit 2 with a one-line reason', async () => {
 test('an unknown command is a usage error: exit 2', async () => {
   const r = await runDeaddrop(['no-such-command']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Unknown argument|Did you mean/);
+  assert.match(r.stderr, /Unknown (argument|command)|Did you mean/);
 });

@@ -15,7 +15,7 @@ import type { StrongHasher } from '../rsync/strongsum.js';
 import { pythonMtime, type ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
 import { looksCompressible } from './compressibility.js';
-import { chunkName, deletedHeader, entryName, headerOf, metaHeaders } from './entry-names.js';
+import { chunkName, deletedHeader, entryName, headerOf, metaHeaders, signatureSize } from './entry-names.js';
 import type { Job, JobItem, JobProblem, JobResult, Member, RangeOutcome } from './jobs.js';
 import { SignatureBuilder } from './signature-builder.js';
 import type { BlockPosition } from './volume-writer.js';
@@ -30,9 +30,14 @@ export interface ExecContext {
   strong: StrongHasher;
 }
 
-/** Builds gzip members from tar blocks: one member per run of same-class data. */
+/**
+ * Builds gzip members from tar blocks: one member per run of same-class data, at most
+ * MEMBER_MAX tar bytes. Blocks are copied into one reused input buffer, and zlib writes each
+ * member into a buffer of its own that is transferred (not copied) to the main thread: a
+ * worker makes almost no garbage, so its memory stays flat.
+ */
 class MemberBuilder {
-  private parts: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(MEMBER_MAX + 160 * 1024);
   private len = 0;
   private first: BlockPosition | undefined;
   private last: BlockPosition | undefined;
@@ -47,8 +52,8 @@ class MemberBuilder {
     for (const p of parts) size += p.length;
     const change = compressible !== undefined && this.cls !== undefined && compressible !== this.cls;
     if (this.len > 0 && (change || this.len + size > MEMBER_MAX)) this.flush();
-    this.parts.push(...parts);
-    this.len += size;
+    if (this.len + size > this.buf.length) this.buf = Buffer.allocUnsafe(size); // a very long name
+    for (const p of parts) this.len += p.copy(this.buf, this.len);
     this.tarBytes += size;
     this.first ??= pos;
     this.last = pos;
@@ -58,12 +63,10 @@ class MemberBuilder {
   flush(): void {
     if (this.len === 0) return;
     const level = this.cls === false ? 0 : this.level;
-    const gz = gzipSync(Buffer.concat(this.parts, this.len), { level, memLevel: 9 });
-    // own ArrayBuffer (never a pool slab): it is transferred to the main thread, not copied
-    const data = new Uint8Array(gz.length);
-    data.set(gz);
+    // one output buffer big enough for stored data (5 bytes per 64 KiB block + gzip framing)
+    const gz = gzipSync(this.buf.subarray(0, this.len), { level, memLevel: 9, chunkSize: this.len + 4096 });
+    const data = gz.buffer.byteLength >= 8192 ? gz : Uint8Array.from(gz); // never a shared pool slab
     this.members.push({ data, first: this.first!, last: this.last! });
-    this.parts = [];
     this.len = 0;
     this.first = this.last = this.cls = undefined;
   }
@@ -177,8 +180,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
   out.flush();
   result.tarBytes = out.tarBytes;
   result.sigtar = Buffer.concat(sigtar);
-  // dead buffers of this job are collected early (young-gc.ts): worker RSS stays flat
-  noteAllocated(out.tarBytes * 2 + result.sigtar.length * 2);
+  noteAllocated(result.sigtar.length + 64 * 1024); // the rest of this job's garbage is small
   return result;
 
   function smallFile(item: Extract<JobItem, { kind: 'file' }>): void {
@@ -207,7 +209,8 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     }
     result.stats.bytesRead += e.size;
     const params = duplicitySignatureParams(e.size);
-    const sig = new SignatureBuilder(params, ctx.strong);
+    const sigBytes = signatureSize(e.size, params.blockLen, params.strongLen);
+    const sig = new SignatureBuilder(params, ctx.strong, true, sigBytes);
     // the chunk layout of formats §5.5, for a size known in advance
     let k = 0;
     for (let at = 0; ; at += CHUNK) {
@@ -216,8 +219,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
       const final = piece.length < CHUNK;
       const name = final && k === 0 ? entryName('snapshot', e.index) : chunkName('multivol_snapshot', e.index, ++k);
       const h = headerOf(e, ctx.owners, name, piece.length);
-      // a copy: `data` is reused by the next file while this member is still being built
-      const parts = piece.length ? [encodeHeader(h), Buffer.from(piece), dataPadding(piece.length)] : [encodeHeader(h)];
+      const parts = piece.length ? [encodeHeader(h), piece, dataPadding(piece.length)] : [encodeHeader(h)];
       const pos = final ? { index: e.index } : { index: e.index, block: k };
       out.add(parts, pos, piece.length >= 1024 ? looksCompressible(piece) : undefined);
       result.stats.payloadBytes += piece.length;
@@ -249,7 +251,9 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     }
     const fd = 'fd' in opened ? opened.fd : -1;
     if (fd < 0) outcome.changed = true; // gone after its first range was read: zeros
-    const sig = new SignatureBuilder(params, ctx.strong, item.from === 0);
+    const span = Math.min(item.to * CHUNK, e.size) - item.from * CHUNK;
+    const records = Math.ceil(Math.max(0, span) / params.blockLen) * (4 + params.strongLen);
+    const sig = new SignatureBuilder(params, ctx.strong, item.from === 0, records + (item.from === 0 ? 12 : 0));
     const buf = Buffer.allocUnsafe(CHUNK);
     const lastChunk = Math.floor(e.size / CHUNK); // 0-based index of the final (short) chunk
     try {
@@ -272,7 +276,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
         sig.update(piece);
         const final = c === lastChunk;
         const h = headerOf(e, ctx.owners, chunkName('multivol_snapshot', e.index, c + 1), want);
-        const parts = want ? [encodeHeader(h), Buffer.from(piece), dataPadding(want)] : [encodeHeader(h)];
+        const parts = want ? [encodeHeader(h), piece, dataPadding(want)] : [encodeHeader(h)];
         out.add(
           parts,
           final ? { index: e.index } : { index: e.index, block: c + 1 },

@@ -17,17 +17,22 @@ export class SignatureBuilder {
   private readonly parts: Buffer[] = [];
   private total = 0;
 
-  /** `withHeader` false: records only (a later range of a file signed in pieces). */
+  /**
+   * `withHeader` false: records only (a later range of a file signed in pieces).
+   * `expectedBytes`: the output size when known, so exactly that is allocated (a backup signs
+   * thousands of small files: a 64 KiB buffer each would be mostly garbage).
+   */
   constructor(
     private readonly params: SignatureParams,
     private readonly strong: StrongHasher,
     withHeader = true,
+    expectedBytes?: number,
   ) {
     checkParams(params);
     this.weakOf = weakKindOf(params.magic) === 'rollsum' ? rollsumOf : rabinKarpOf;
     this.recordLen = 4 + params.strongLen;
     this.block = new Uint8Array(params.blockLen);
-    this.out = Buffer.allocUnsafe(Math.max(12 + this.recordLen, 64 * 1024));
+    this.out = Buffer.allocUnsafe(Math.max(12 + this.recordLen, Math.min(expectedBytes ?? 64 * 1024, 1 << 20)));
     this.out.writeUInt32BE(params.magic >>> 0, 0);
     this.out.writeUInt32BE(params.blockLen, 4);
     this.out.writeUInt32BE(params.strongLen, 8);
