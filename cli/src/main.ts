@@ -1,13 +1,8 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { describeError, exitCodeOf, UsageError } from '@deaddrop/common';
-import { commands as keysCommands } from '@deaddrop/keys';
-import { commands as clientCommands } from '@deaddrop/client';
-import { commands as sinkCommands } from '@deaddrop/sink';
-import { commands as checkCommands } from '@deaddrop/check';
-import { commands as snowflakeCommands } from '@deaddrop/snowflakes';
-import { commands as installCommands } from '@deaddrop/install';
+import { describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
+import { loadCommands } from './registry.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,14 +13,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('json', { type: 'boolean', describe: 'Machine output (JSON) on stdout', global: true })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'More log lines', global: true })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only errors', global: true })
-    .command([
-      ...keysCommands,
-      ...clientCommands,
-      ...sinkCommands,
-      ...checkCommands,
-      ...snowflakeCommands,
-      ...installCommands,
-    ])
+    .command(await loadCommands(argv))
     .demandCommand(1, 'Name a command: deaddrop --help lists them.')
     .strict()
     .strictCommands()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runDeaddrop } from '@deaddrop/test';
+import { repoRoot, runDeaddrop } from '@deaddrop/test';
 
 test('deaddrop --help lists commands and exits 0', async () => {
   const r = await runDeaddrop(['--help']);
@@ -18,4 +18,21 @@ test('an unknown command is a usage error: exit 2', async () => {
   const r = await runDeaddrop(['no-such-command']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Unknown (argument|command)|Did you mean/);
+});
+
+test('the command table names the package that registers each command, and every command is in it', async () => {
+  const { commandPackages, loadAllCommands } = await import('@deaddrop/cli/registry');
+  const registered = (await loadAllCommands()).map((c) => String(c.command).split(' ')[0]!);
+  assert.deepEqual([...registered].sort(), Object.keys(commandPackages).filter((n) => registered.includes(n)).sort());
+  for (const name of registered) assert.ok(name in commandPackages, `${name} is missing from cli/src/registry.ts`);
+});
+
+test('a command loads only its own package: rdiff runs without the keys or sink code', async () => {
+  const r = await runDeaddrop(['rdiff', '--help'], { env: { ...process.env, NODE_DEBUG: 'esm' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /signature/);
+  const root = repoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const loaded = (pkg: string) => new RegExp(`${root}/${pkg}/(src|dist)/`).test(r.stderr);
+  assert.ok(loaded('client'), 'the module trace shows the client package (else this test sees nothing)');
+  for (const pkg of ['keys', 'sink', 'check', 'snowflakes', 'install']) assert.ok(!loaded(pkg), `${pkg} was loaded`);
 });

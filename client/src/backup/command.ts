@@ -1,5 +1,5 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { DEFAULT_CLIENT_CONFIG, loadClientConfig } from '@deaddrop/common/config/client';
+import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
 import { UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
 import { formatBytes, parseSize } from '@deaddrop/common/units';
@@ -29,6 +29,7 @@ export const backupCommand = {
           'Exit codes: 0 ok, 1 failed, 2 configuration error, 3 another run holds the lock, 4 some sinks missed the set.',
       ),
   handler: handler<Args>(async (argv) => {
+    const { loadClientConfig } = await import('@deaddrop/common/config/client');
     const { runBackup } = await import('./run.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });

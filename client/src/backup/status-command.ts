@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { DEFAULT_CLIENT_CONFIG, loadClientConfig } from '@deaddrop/common/config/client';
+import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { readState } from './state.js';
@@ -81,6 +81,7 @@ export const statusCommand = {
       .option('config', { type: 'string', default: DEFAULT_CLIENT_CONFIG, describe: 'Client configuration file' })
       .epilog('Reads only the local archive directory (the client never reads from a sink).'),
   handler: handler<Args>(async (argv) => {
+    const { loadClientConfig } = await import('@deaddrop/common/config/client');
     const config = loadClientConfig(argv.config);
     const r = await statusReport(config.archiveDir, config.host);
     printResult(argv.json, r, (s) => {

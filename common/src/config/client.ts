@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { durationField, hostNameField, sinkUrlField, sizeField } from './fields.js';
 import { loadJsonConfig } from './load.js';
+import { DEFAULT_CLIENT_CONFIG } from './paths.js';
 
-export const DEFAULT_CLIENT_CONFIG = '/etc/deaddrop/client.json';
+export { DEFAULT_CLIENT_CONFIG };
 
 export const clientSinkSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a short name (letters, digits, ".", "-", "_")'),
