@@ -23,7 +23,12 @@ test('an unknown command is a usage error: exit 2', async () => {
 test('the command table names the package that registers each command, and every command is in it', async () => {
   const { commandPackages, loadAllCommands } = await import('@deaddrop/cli/registry');
   const registered = (await loadAllCommands()).map((c) => String(c.command).split(' ')[0]!);
-  assert.deepEqual([...registered].sort(), Object.keys(commandPackages).filter((n) => registered.includes(n)).sort());
+  assert.deepEqual(
+    [...registered].sort(),
+    Object.keys(commandPackages)
+      .filter((n) => registered.includes(n))
+      .sort(),
+  );
   for (const name of registered) assert.ok(name in commandPackages, `${name} is missing from cli/src/registry.ts`);
 });
 
