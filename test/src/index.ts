@@ -4,3 +4,4 @@ export * from './cli.js';
 export * from './keys.js';
 export * from './sinks.js';
 export * from './trees.js';
+export * from './duplicity.js';
