@@ -21,6 +21,7 @@ import { formatSums } from '../format/sums.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
+import { countScan, type ScanProgress } from '../ops/scan-progress.js';
 import { FileTarget, type SinkTargetLike } from '../transport/file-target.js';
 import { deliverSet, type DeliveryResult } from './deliver.js';
 import type { EntryProblem, EntryStats } from './entry-writer.js';
@@ -49,6 +50,8 @@ export interface BackupRunOptions {
   log: Logger;
   /** Delivery targets; default: one per configured sink. */
   targets?: SinkTargetLike[];
+  /** Files and bytes walked so far (progress display; see ops/progress.ts). */
+  onProgress?: (p: ScanProgress) => void;
 }
 
 export interface Problem {
@@ -169,7 +172,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       if (problems.length < MAX_LISTED_PROBLEMS) problems.push({ kind: p.kind, path, message: p.message });
     };
     const owners = loadOwnerNames();
-    const tree = walkTree({ selection, oneFileSystem: config.oneFileSystem, onProblem: report });
+    const walk = walkTree({ selection, oneFileSystem: config.oneFileSystem, onProblem: report });
+    const tree = countScan(walk, opts.onProgress);
     const oldState = type === 'inc' ? mergedSignatures(chain.map((s) => join(dirs.cache, s.signatures))) : undefined;
     const actions = planActions(tree, oldState, owners);
     const base = {
