@@ -1,6 +1,6 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';
-import type { Readable, Transform, Writable } from 'node:stream';
+import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
@@ -20,21 +20,61 @@ interface Args {
 // yargs turns a lone "-" positional into "".
 const isStd = (p: string | undefined) => p === undefined || p === '-' || p === '';
 
-function input(path: string | undefined): Readable {
-  return isStd(path) ? process.stdin : createReadStream(path!, { highWaterMark: 256 << 10 });
+const FEED_CHUNK = 1 << 20;
+
+/**
+ * Writes a file into the stage with synchronous reads into one reused buffer, each write awaited
+ * (our stages copy what they keep, so the buffer is free again once its write has called back).
+ * A read stream allocates a fresh buffer per chunk and waits on the thread pool for each read:
+ * for a 150 MiB file in the page cache that measured 170-270 ms of reading against ~30 ms here.
+ */
+async function feedFile(path: string, stage: Transform): Promise<void> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(FEED_CHUNK);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      await new Promise<void>((resolve, reject) =>
+        stage.write(buf.subarray(0, n), (err) => (err ? reject(err) : resolve())),
+      );
+    }
+    stage.end();
+  } catch (err) {
+    stage.destroy(err as Error);
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Runs stages into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */
-async function runToOutput(src: Readable, stage: Transform, out: string | undefined): Promise<number> {
+/**
+ * Pipes IN (a file or stdin) through the stage into dest; resolves when dest has it all.
+ * `copies`: the stage copies what it keeps of a chunk (signature, delta), so the file may be
+ * fed from one reused buffer; the patch stage keeps references, so it gets a read stream.
+ */
+async function run(path: string | undefined, stage: Transform, dest: Writable, copies: boolean, end = true) {
+  if (isStd(path)) return pipeline(process.stdin, stage, dest, { end });
+  if (!copies) return pipeline(createReadStream(path!, { highWaterMark: 1 << 20 }), stage, dest, { end });
+  await Promise.all([feedFile(path!, stage), pipeline(stage, dest, { end })]);
+}
+
+/** Runs IN through the stage into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */
+async function runToOutput(
+  path: string | undefined,
+  stage: Transform,
+  out: string | undefined,
+  copies = true,
+): Promise<number> {
   let bytes = 0;
   stage.on('data', (c: Buffer) => void (bytes += c.length));
   if (isStd(out)) {
-    await pipeline(src, stage, process.stdout as Writable, { end: false });
+    await run(path, stage, process.stdout as Writable, copies, false);
     return bytes;
   }
   const tmp = `${out}.tmp-${process.pid}`;
   try {
-    await pipeline(src, stage, createWriteStream(tmp, { flags: 'wx' }));
+    await run(path, stage, createWriteStream(tmp, { flags: 'wx' }), copies);
     await rename(tmp, out!);
   } catch (err) {
     await unlink(tmp).catch(() => {});
@@ -80,22 +120,23 @@ export const rdiffCommand = {
         argv.sumSize,
       );
       rsync.checkParams(params, '--block-size/--sum-size');
-      bytes = await runToOutput(input(argv.first), rsync.createSignatureStream(params), output);
+      bytes = await runToOutput(argv.first, rsync.createSignatureStream(params), output);
     } else if (argv.action === 'delta') {
       if (isStd(argv.first)) throw new UsageError('rdiff delta needs a signature file: rdiff delta SIG [NEW [DELTA]]');
       const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
       inputName = argv.second;
       output = argv.third;
-      bytes = await runToOutput(input(argv.second), rsync.createDeltaStream(sig), output);
+      bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), output);
     } else {
       if (isStd(argv.first))
         throw new UsageError('rdiff patch needs a seekable basis file: rdiff patch BASIS [DELTA [NEW]]');
       inputName = argv.second;
       output = argv.third;
       bytes = await runToOutput(
-        input(argv.second),
+        argv.second,
         rsync.createPatchStream(argv.first!, argv.second ?? 'delta'),
         output,
+        false,
       );
     }
     if (argv.json)

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { checkParams, weakKindOf, type SignatureParams } from './magic.js';
-import { createStrongHasher, type StrongHasher } from './strongsum.js';
+import { createStrongInto, type StrongInto } from './strongsum.js';
 import { rabinKarpOf, rollsumOf } from './weaksum.js';
 
 const OUT_CHUNK = 64 * 1024;
@@ -14,7 +14,7 @@ export function createSignatureStream(params: SignatureParams): Transform {
   const recordLen = 4 + strongLen;
   const block = new Uint8Array(blockLen);
   let filled = 0;
-  let strong: StrongHasher | undefined;
+  let strong: StrongInto | undefined;
   let out = Buffer.allocUnsafe(Math.max(OUT_CHUNK, 12 + recordLen));
   let outLen = 0;
 
@@ -34,8 +34,7 @@ export function createSignatureStream(params: SignatureParams): Transform {
   const addRecord = (stream: Transform, data: Uint8Array, start: number, end: number): void => {
     if (outLen + recordLen > out.length) flushOut(stream);
     out.writeUInt32BE(weakOf(data, start, end), outLen);
-    const sum = strong!(data.subarray(start, end));
-    out.set(sum.subarray(0, strongLen), outLen + 4);
+    strong!(data, start, end, out, outLen + 4, strongLen);
     outLen += recordLen;
   };
 
@@ -43,7 +42,7 @@ export function createSignatureStream(params: SignatureParams): Transform {
     async transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
         noteAllocated(chunk.length); // frees dead read buffers early: RSS stays flat
-        strong ??= await createStrongHasher(magic);
+        strong ??= await createStrongInto(magic);
         let i = 0;
         if (filled > 0) {
           const take = Math.min(blockLen - filled, chunk.length);
@@ -68,7 +67,7 @@ export function createSignatureStream(params: SignatureParams): Transform {
     },
     async flush(cb: TransformCallback) {
       try {
-        strong ??= await createStrongHasher(magic);
+        strong ??= await createStrongInto(magic);
         if (filled > 0) addRecord(this, block, 0, filled);
         flushOut(this);
         cb();
