@@ -1,54 +1,170 @@
 /**
- * Minimal delivery until transport/mirror.ts takes over: each file of a finished set, in
- * order (volumes, signatures, manifest, sums file last), to every target in turn. A set is
- * delivered when every target has every file; otherwise its outgoing directory stays for the
- * next run. Never reads from a sink.
+ * Delivery of the spooled sets (archiveDir/outgoing/<set>/, oldest first, the new set last) to
+ * every sink that has not confirmed them yet. Per set the upload order is volumes, signatures,
+ * manifest, sums file last, each file read once and PUT to all sinks that need it in parallel.
+ * A sink that fails is done for this run (the next file would fail the same way); the others
+ * continue. Files the sink already lists with the right size are not sent again.
+ *
+ * A set counts as delivered to a sink only when a PROPFIND after the uploads lists every file
+ * with its size; that is what the ledger records. Never reads file contents from a sink.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '@deaddrop/common/errors';
 import type { Logger } from '@deaddrop/common/log';
 import type { SinkTargetLike } from '../transport/file-target.js';
+import { confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
+import { putMirrored } from '../transport/mirror.js';
 
-export interface DeliverSetOptions {
+export interface OutgoingSet {
+  key: string;
+  full: boolean;
   /** archiveDir/outgoing/<set>/ */
-  setDir: string;
-  /** Stored file names in upload order (the sums file last). */
-  files: string[];
+  dir: string;
+  /** Stored files in upload order (the sums file last). */
+  files: { name: string; size: number }[];
+}
+
+export interface SinkDelivery {
+  /** The sink took part without any error this run. */
+  ok: boolean;
+  /** Files PUT this run. */
+  created: number;
+  /** Files the sink already had (listed, or 409 with the same size). */
+  existed: number;
+  /** Bytes uploaded this run. */
+  bytes: number;
+  /** Sets newly confirmed by PROPFIND this run. */
+  confirmed: string[];
+  /** Spooled or dropped sets this sink still lacks (filled in after the spool is trimmed). */
+  lagging: string[];
+  error?: string;
+}
+
+export interface DeliverOptions {
+  sets: OutgoingSet[];
   targets: SinkTargetLike[];
+  /** Sink name → ledger; updated in place with what was confirmed. */
+  ledgers: Map<string, SinkLedger>;
   log: Logger;
 }
 
-export interface DeliveryResult {
-  /** Target name → 'ok' or the error that stopped it. */
-  targets: Record<string, { ok: boolean; created: number; existed: number; error?: string }>;
-  /** Every target has every file. */
-  complete: boolean;
-  /** At least one target has every file. */
-  anyComplete: boolean;
+/** Upload rank of a stored name: volumes (by number), signatures, manifest, sums file. */
+function rank(name: string): [number, number] {
+  if (name.endsWith('.sha256sums')) return [3, 0];
+  if (name.includes('.manifest')) return [2, 0];
+  if (name.includes('.sigtar')) return [1, 0];
+  return [0, Number(/\.vol(\d+)\./.exec(name)?.[1] ?? 0)];
 }
 
-export async function deliverSet(opts: DeliverSetOptions): Promise<DeliveryResult> {
-  const result: DeliveryResult = { targets: {}, complete: true, anyComplete: false };
-  for (const target of opts.targets) {
-    const r = { ok: true, created: 0, existed: 0 } as DeliveryResult['targets'][string];
-    try {
-      for (const name of opts.files) {
-        const path = join(opts.setDir, name);
-        const size = (await stat(path)).size;
-        const outcome = await target.put(name, () => createReadStream(path), size);
-        if (outcome === 'created') r.created++;
-        else r.existed++;
+/** A spooled set as found on local disk, files in upload order. */
+export async function readOutgoingSet(outgoing: string, key: string): Promise<OutgoingSet | undefined> {
+  const dir = join(outgoing, key);
+  const names = await readdir(dir).catch(() => undefined);
+  if (!names) return undefined;
+  names.sort((a, b) => {
+    const [ra, rb] = [rank(a), rank(b)];
+    return ra[0] - rb[0] || ra[1] - rb[1] || (a < b ? -1 : 1);
+  });
+  const files = [];
+  for (const name of names) files.push({ name, size: (await stat(join(dir, name))).size });
+  return { key, full: key.startsWith('full.'), dir, files };
+}
+
+interface SinkRun {
+  target: SinkTargetLike;
+  ledger: SinkLedger;
+  result: SinkDelivery;
+  /** What the sink listed at the start (name → size); undefined when it could not be reached. */
+  listing?: Map<string, number>;
+  down: boolean;
+}
+
+export async function deliverSets(opts: DeliverOptions): Promise<Record<string, SinkDelivery>> {
+  const { log } = opts;
+  const sinks: SinkRun[] = opts.targets.map((target) => ({
+    target,
+    ledger: opts.ledgers.get(target.name)!,
+    result: { ok: true, created: 0, existed: 0, bytes: 0, confirmed: [], lagging: [] },
+    down: false,
+  }));
+  const fail = (s: SinkRun, err: unknown, what: string) => {
+    s.down = true;
+    s.result.ok = false;
+    s.result.error = `${what}: ${describeError(err)}`;
+    log.warn(`sink ${s.target.name}: ${s.result.error}`, { sink: s.target.name });
+  };
+  const needy = (set: OutgoingSet) => sinks.filter((s) => !s.down && !hasConfirmed(s.ledger, set.key));
+
+  // One PROPFIND per sink first, and only if some set needs it: what is there is not sent again.
+  await Promise.all(
+    sinks.map(async (s) => {
+      if (!opts.sets.some((set) => !hasConfirmed(s.ledger, set.key))) return;
+      try {
+        s.listing = await s.target.list();
+      } catch (err) {
+        fail(s, err, 'unreachable');
       }
-      result.anyComplete = true;
-    } catch (err) {
-      r.ok = false;
-      r.error = describeError(err);
-      result.complete = false;
-      opts.log.warn(`sink ${target.name}: ${r.error}`, { sink: target.name });
+    }),
+  );
+
+  for (const set of opts.sets) {
+    const forSet = needy(set);
+    if (forSet.length === 0) continue;
+    log.info(`delivering ${set.key} to ${forSet.map((s) => s.target.name).join(', ')}`);
+    let active = forSet;
+    for (const file of set.files) {
+      const send: SinkRun[] = [];
+      for (const s of active) {
+        const have = s.listing?.get(file.name);
+        if (have === undefined) send.push(s);
+        else if (have === file.size) s.result.existed++;
+        else fail(s, new Error(`${file.name} already exists with ${have} bytes (expected ${file.size})`), set.key);
+      }
+      if (send.length > 0) {
+        const outcomes = await putMirrored(
+          join(set.dir, file.name),
+          file.name,
+          file.size,
+          send.map((s) => s.target),
+        );
+        outcomes.forEach((o, i) => {
+          const s = send[i]!;
+          if (!o.ok) return fail(s, o.error, set.key);
+          if (o.outcome === 'created') {
+            s.result.created++;
+            s.result.bytes += file.size;
+          } else s.result.existed++;
+        });
+      }
+      active = active.filter((s) => !s.down);
+      if (active.length === 0) break;
     }
-    result.targets[target.name] = r;
   }
-  return result;
+
+  // Confirm by a second PROPFIND: every file of the set listed with its size.
+  await Promise.all(
+    sinks.map(async (s) => {
+      if (s.down) return;
+      const open = opts.sets.filter((set) => !hasConfirmed(s.ledger, set.key));
+      if (open.length === 0) return;
+      let listing: Map<string, number>;
+      try {
+        listing = await s.target.list();
+      } catch (err) {
+        return fail(s, err, 'confirming');
+      }
+      for (const set of open) {
+        const missing = set.files.filter((f) => listing.get(f.name) !== f.size);
+        if (missing.length > 0) {
+          s.result.ok = false;
+          s.result.error ??= `${set.key}: not confirmed (${missing[0]!.name} missing or of another size)`;
+          continue;
+        }
+        confirm(s.ledger, set.key, set.full);
+        s.result.confirmed.push(set.key);
+      }
+    }),
+  );
+  return Object.fromEntries(sinks.map((s) => [s.target.name, s.result]));
 }

@@ -22,8 +22,11 @@ import { loadOwnerNames } from '../scan/owners.js';
 import { makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { countScan, type ScanProgress } from '../ops/scan-progress.js';
-import { FileTarget, type SinkTargetLike } from '../transport/file-target.js';
-import { deliverSet, type DeliveryResult } from './deliver.js';
+import type { SinkTargetLike } from '../transport/file-target.js';
+import { readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
+import { chainBrokenEverywhere, laggingSets, settleSpool } from '../transport/spool.js';
+import { targetsFor } from '../transport/targets.js';
+import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
 import type { EntryProblem, EntryStats } from './entry-writer.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
@@ -73,7 +76,10 @@ export interface BackupRunResult {
   storedBytes: number;
   stats: EntryStats | { new: number; changed: number; deleted: number };
   problems: Problem[];
-  delivery?: DeliveryResult['targets'];
+  /** Per sink: files created/existing, bytes uploaded, sets confirmed and still lacking. */
+  delivery?: Record<string, SinkDelivery>;
+  /** Bytes waiting in the spool (outgoing/) for some sink after this run. */
+  spoolBytes: number;
   seconds: number;
 }
 
@@ -82,13 +88,6 @@ const MAX_LISTED_PROBLEMS = 1000;
 /** Deflate level for compressible data. */
 const LEVEL_FULL = 1;
 const LEVEL_INC = 6;
-
-function targetsFor(config: ClientConfig, configFile: string): SinkTargetLike[] {
-  return config.sinks.map((s, i) => {
-    if (new URL(s.url).protocol === 'file:') return new FileTarget(s.name, s.url);
-    throw new ConfigError(configFile, `sinks[${i}].url`, 'only file:// sinks are supported by this build of backup');
-  });
-}
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 
@@ -139,7 +138,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   const selection = makeSelection(config.sources, config.exclude, [archiveDir]);
   await checkSources(selection, config, configFile);
   const recipients = await loadRecipientsFor(config, configFile);
-  const targets = opts.targets ?? targetsFor(config, configFile);
+  const targets = opts.targets ?? (await targetsFor(config, configFile, log));
   const volumeSize = opts.volumeSize ?? config.volumeSize;
   if (volumeSize < 64 * 1024) throw new UsageError(`volume size ${volumeSize} is too small (at least 64KiB)`);
 
@@ -152,11 +151,17 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const localdir = selection.root;
     const chain = await usableChain(state, dirs.cache, host, localdir);
     await cleanLeftovers(dirs, state);
-    if (!opts.dryRun && state) await redeliverPending(state, archiveDir, dirs.outgoing, targets, log);
+    const ledgers = new Map<string, SinkLedger>();
+    for (const t of targets) ledgers.set(t.name, await readLedger(archiveDir, t.name));
 
     let type: 'full' | 'inc' = 'inc';
     if (opts.mode === 'full' || chain.length === 0) type = 'full';
-    else if (opts.mode === 'auto' && Math.floor(Date.now() / 1000) - chain[0]!.time >= config.fullEvery) type = 'full';
+    else if (chainBrokenEverywhere([...ledgers.values()])) {
+      // A set of this chain was dropped from the spool before any sink had it.
+      log.warn('a set of the current chain reached no sink: making a full backup');
+      type = 'full';
+    } else if (opts.mode === 'auto' && Math.floor(Date.now() / 1000) - chain[0]!.time >= config.fullEvery)
+      type = 'full';
     if (opts.mode === 'incremental' && type === 'full')
       log.warn(`no usable local chain in ${dirs.cache}: making a full backup instead`);
     const lastTime = Math.max(chainEnd(chain) ?? 0, ...(state?.chain ?? []).map((s) => s.time), 0);
@@ -195,6 +200,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         storedBytes: 0,
         stats: counts,
         problems,
+        spoolBytes: 0,
         seconds: (Date.now() - started) / 1000,
       };
     }
@@ -241,12 +247,22 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await writeState(archiveDir, newState);
     if (type === 'full') await dropCacheFiles(dirs.cache, oldChain, newState.chain);
 
-    const delivery = await deliverSet({ setDir, files: written.files.map((f) => f.name), targets, log });
-    if (delivery.complete) {
-      await rm(setDir, { recursive: true, force: true });
-      newState.pending = newState.pending.filter((k) => k !== names.key);
-    }
-    const result: BackupRunResult['result'] = delivery.complete ? 'ok' : delivery.anyComplete ? 'degraded' : 'failed';
+    const shipped = await deliverSpool({
+      archiveDir,
+      outgoing: dirs.outgoing,
+      pending: newState.pending,
+      targets,
+      ledgers,
+      spoolLimit: config.spoolLimit,
+      log,
+    });
+    newState.pending = shipped.pending;
+    for (const key of shipped.dropped)
+      problems.push({ kind: 'spool-overflow', path: key, message: 'dropped from the spool before every sink had it' });
+    problemCount += shipped.dropped.length;
+    const onSomeSink = [...ledgers.values()].some((l) => l.confirmed.includes(names.key));
+    const lagging = Object.values(shipped.delivery).some((d) => d.lagging.length > 0);
+    const result: BackupRunResult['result'] = !onSomeSink ? 'failed' : lagging ? 'degraded' : 'ok';
     const record: RunRecord = {
       started: new Date(started).toISOString(),
       finished: new Date().toISOString(),
@@ -268,13 +284,15 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       storedBytes,
       stats: written.stats,
       problems,
-      delivery: delivery.targets,
+      delivery: shipped.delivery,
+      spoolBytes: shipped.spoolBytes,
       seconds: (Date.now() - started) / 1000,
     };
   } catch (err) {
     await recordFailure(archiveDir, started, err).catch(() => {});
     throw err;
   } finally {
+    for (const t of targets) t.close?.();
     await lock.release();
   }
 }
@@ -380,30 +398,44 @@ async function dropCacheFiles(cacheDir: string, _old: ChainSet[], current: Chain
     if (!keep.has(name)) await rm(join(cacheDir, name), { force: true });
 }
 
-async function redeliverPending(
-  state: BackupState,
-  archiveDir: string,
-  outgoing: string,
-  targets: SinkTargetLike[],
-  log: Logger,
-): Promise<void> {
-  if (state.pending.length === 0) return;
-  const still: string[] = [];
-  for (const key of state.pending) {
-    const setDir = join(outgoing, key);
-    const names = await readdir(setDir).catch(() => undefined);
-    if (!names) continue;
-    const order = (n: string) =>
-      n.endsWith('.sha256sums') ? 3 : n.includes('.manifest') ? 2 : n.includes('.sigtar') ? 1 : 0;
-    const volNo = (n: string) => Number(/\.vol(\d+)\./.exec(n)?.[1] ?? 0);
-    const files = names.sort((a, b) => order(a) - order(b) || volNo(a) - volNo(b));
-    log.info(`delivering ${key} from an earlier run`);
-    const r = await deliverSet({ setDir, files, targets, log });
-    if (r.complete) await rm(setDir, { recursive: true, force: true });
-    else still.push(key);
+interface SpoolDeliveryInput {
+  archiveDir: string;
+  outgoing: string;
+  /** Spooled set keys, oldest first; the new set is the last. */
+  pending: string[];
+  targets: SinkTargetLike[];
+  ledgers: Map<string, SinkLedger>;
+  spoolLimit: number;
+  log: Logger;
+}
+
+/**
+ * Deliver every spooled set to the sinks lacking it, then trim the spool to its limit and
+ * persist the ledgers (the state's pending list is the caller's to write).
+ */
+async function deliverSpool(i: SpoolDeliveryInput) {
+  const sets: OutgoingSet[] = [];
+  for (const key of i.pending) {
+    const set = await readOutgoingSet(i.outgoing, key);
+    if (set) sets.push(set);
   }
-  state.pending = still;
-  await writeState(archiveDir, state);
+  const delivery = await deliverSets({ sets, targets: i.targets, ledgers: i.ledgers, log: i.log });
+  const spool = await settleSpool({
+    outgoing: i.outgoing,
+    pending: sets.map((s) => s.key),
+    limit: i.spoolLimit,
+    ledgers: [...i.ledgers.values()],
+    log: i.log,
+  });
+  for (const [name, ledger] of i.ledgers) {
+    await writeLedger(i.archiveDir, ledger);
+    delivery[name]!.lagging = laggingSets(ledger, spool.pending);
+    if (delivery[name]!.lagging.length > 0)
+      i.log.warn(`sink ${name} lacks ${delivery[name]!.lagging.length} set(s): ${delivery[name]!.lagging.join(', ')}`, {
+        sink: name,
+      });
+  }
+  return { delivery, pending: spool.pending, dropped: spool.dropped, spoolBytes: spool.bytes };
 }
 
 async function recordFailure(archiveDir: string, started: number, err: unknown): Promise<void> {

@@ -18,6 +18,8 @@ export interface SinkTargetLike {
   readonly name: string;
   put(remoteName: string, body: () => Readable, size: number): Promise<'created' | 'exists'>;
   list(): Promise<Map<string, number>>;
+  /** Release connections (keep-alive sockets) once the run is done. */
+  close?(): void;
 }
 
 const TEMP_PREFIX = '.deaddrop-upload-';

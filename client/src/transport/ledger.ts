@@ -1,0 +1,61 @@
+/**
+ * Per-sink delivery ledger in the archive dir (`ledger/<sink>.json`, written atomically): the
+ * sets this sink has confirmed (PROPFIND showed every file with its size) and the sets it will
+ * never get because they were dropped from a full spool. A dropped set keeps the sink lagging
+ * until it confirms a full set made after the drop (a new chain no longer needs the old one).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureDir, writeFileAtomic } from '@deaddrop/common/fs';
+
+export interface SinkLedger {
+  version: 1;
+  sink: string;
+  /** Set keys confirmed on the sink, oldest first (bounded). */
+  confirmed: string[];
+  /** Set keys dropped from the spool before this sink had them. */
+  dropped: string[];
+  /** When the sink last confirmed a set. */
+  lastConfirmed?: string;
+}
+
+/** Confirmed keys kept: enough for any spool, small enough to rewrite every run. */
+const KEEP_CONFIRMED = 200;
+
+export function ledgerDir(archiveDir: string): string {
+  return join(archiveDir, 'ledger');
+}
+
+export async function readLedger(archiveDir: string, sink: string): Promise<SinkLedger> {
+  const fresh: SinkLedger = { version: 1, sink, confirmed: [], dropped: [] };
+  try {
+    const l = JSON.parse(await readFile(join(ledgerDir(archiveDir), `${sink}.json`), 'utf8')) as SinkLedger;
+    if (l.version !== 1 || !Array.isArray(l.confirmed) || !Array.isArray(l.dropped)) return fresh;
+    return { ...l, sink };
+  } catch {
+    // Missing or damaged: every spooled set is checked against the sink's listing again.
+    return fresh;
+  }
+}
+
+export async function writeLedger(archiveDir: string, ledger: SinkLedger): Promise<void> {
+  await ensureDir(ledgerDir(archiveDir), 0o700);
+  ledger.confirmed = ledger.confirmed.slice(-KEEP_CONFIRMED);
+  await writeFileAtomic(
+    join(ledgerDir(archiveDir), `${ledger.sink}.json`),
+    JSON.stringify(ledger, null, 2) + '\n',
+    0o600,
+  );
+}
+
+export function confirm(ledger: SinkLedger, key: string, full: boolean): void {
+  if (!ledger.confirmed.includes(key)) ledger.confirmed.push(key);
+  ledger.lastConfirmed = new Date().toISOString();
+  // Dropped sets are always older than anything still spooled: a full confirmed now starts
+  // a chain that does not need them.
+  if (full) ledger.dropped = [];
+}
+
+export function hasConfirmed(ledger: SinkLedger, key: string): boolean {
+  return ledger.confirmed.includes(key);
+}

@@ -1,0 +1,68 @@
+/**
+ * Which failures of a sink request are worth another attempt, and the backoff between them.
+ * Transient: no HTTP status at all (refused, reset, timed out), 408, 429 and 5xx except 507
+ * (the sink's disk is full: retrying only uploads the same bytes again).
+ */
+import pRetry, { AbortError } from 'p-retry';
+
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  retries: number;
+  /** First pause; each next one is `factor` times longer (with jitter). */
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+  factor: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { retries: 4, minTimeoutMs: 400, maxTimeoutMs: 5000, factor: 2 };
+
+/** The HTTP status carried by a webdav client error, if any. */
+export function statusOf(err: unknown): number | undefined {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' ? s : undefined;
+}
+
+export function isTransient(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status === undefined) return !(err instanceof PermanentError);
+  return status === 408 || status === 429 || (status >= 500 && status !== 507);
+}
+
+/** A failure no retry can fix (wrong size on the sink, a refused name). */
+export class PermanentError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'PermanentError';
+  }
+}
+
+export async function withRetries<T>(
+  attempt: (n: number) => Promise<T>,
+  policy: RetryPolicy,
+  onRetry?: (err: unknown, attempt: number) => void,
+): Promise<T> {
+  return pRetry(
+    async (n) => {
+      try {
+        return await attempt(n);
+      } catch (err) {
+        // p-retry does not retry TypeErrors; node-fetch's network failures are FetchErrors, but be sure.
+        if (!isTransient(err)) throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+        throw err instanceof Error ? err : new Error(String(err));
+      }
+    },
+    {
+      retries: policy.retries,
+      minTimeout: policy.minTimeoutMs,
+      maxTimeout: policy.maxTimeoutMs,
+      factor: policy.factor,
+      randomize: true,
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft > 0) onRetry?.(error, attemptNumber);
+      },
+    },
+  );
+}

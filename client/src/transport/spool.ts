@@ -1,0 +1,71 @@
+/**
+ * The spool: outgoing/<set>/ directories of sets some sink has not confirmed yet, bounded by
+ * the configured size. A set leaves it when every sink has confirmed it; when the spool is over
+ * its limit the oldest sets are dropped and every sink still lacking one records it as dropped
+ * in its ledger (it lags until a later full reaches it).
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '@deaddrop/common/log';
+import { hasConfirmed, type SinkLedger } from './ledger.js';
+
+export interface SpoolOptions {
+  outgoing: string;
+  /** Spooled set keys, oldest first. */
+  pending: string[];
+  limit: number;
+  ledgers: SinkLedger[];
+  log: Logger;
+}
+
+export interface SpoolResult {
+  /** Keys still spooled, oldest first. */
+  pending: string[];
+  /** Dropped this run because the spool was full. */
+  dropped: string[];
+  /** Bytes still spooled. */
+  bytes: number;
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[]))
+    n += (await stat(join(dir, name)).catch(() => undefined))?.size ?? 0;
+  return n;
+}
+
+export async function settleSpool(o: SpoolOptions): Promise<SpoolResult> {
+  const kept: { key: string; bytes: number }[] = [];
+  for (const key of o.pending) {
+    const dir = join(o.outgoing, key);
+    if (o.ledgers.every((l) => hasConfirmed(l, key))) await rm(dir, { recursive: true, force: true });
+    else kept.push({ key, bytes: await dirBytes(dir) });
+  }
+  let bytes = kept.reduce((n, s) => n + s.bytes, 0);
+  const dropped: string[] = [];
+  while (bytes > o.limit && kept.length > 0) {
+    const oldest = kept.shift()!;
+    const lacking = o.ledgers.filter((l) => !hasConfirmed(l, oldest.key));
+    for (const l of lacking) if (!l.dropped.includes(oldest.key)) l.dropped.push(oldest.key);
+    await rm(join(o.outgoing, oldest.key), { recursive: true, force: true });
+    bytes -= oldest.bytes;
+    dropped.push(oldest.key);
+    o.log.error(
+      `spool over its limit (${o.limit} bytes): dropped ${oldest.key}, which ${lacking.map((l) => l.sink).join(', ')} ` +
+        'never received; the next full backup repairs that',
+      { set: oldest.key, sinks: lacking.map((l) => l.sink) },
+    );
+  }
+  return { pending: kept.map((s) => s.key), dropped, bytes };
+}
+
+/** Sets a sink still lacks: spooled and unconfirmed, or dropped. */
+export function laggingSets(ledger: SinkLedger, pending: string[]): string[] {
+  return [...ledger.dropped, ...pending.filter((k) => !hasConfirmed(ledger, k))];
+}
+
+/** A set dropped before any sink had it: the chain is broken everywhere, the next run must be full. */
+export function chainBrokenEverywhere(ledgers: SinkLedger[]): boolean {
+  if (ledgers.length === 0) return false;
+  return ledgers[0]!.dropped.some((k) => ledgers.every((l) => l.dropped.includes(k)));
+}
