@@ -31,18 +31,35 @@ export const backupCommand = {
   handler: handler<Args>(async (argv) => {
     const { loadClientConfig } = await import('@deaddrop/common/config/client');
     const { runBackup } = await import('./run.js');
+    const { RunReporter } = await import('../ops/unattended.js');
+    const { progressReporter } = await import('../ops/progress.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const volumeSize = argv.volumeSize === undefined ? undefined : parseSize(argv.volumeSize, '--volume-size');
     if (argv.volumeSize !== undefined && !volumeSize) throw new UsageError('--volume-size must be more than 0');
-    const r = await runBackup({
-      config,
-      configFile: argv.config,
-      mode: argv.full ? 'full' : argv.incremental ? 'incremental' : 'auto',
-      dryRun: argv.dryRun,
-      volumeSize,
-      log,
-    });
+    // Metrics and pings are about real runs: a dry run leaves them alone.
+    const ops = argv.dryRun ? undefined : await RunReporter.start({ config, log });
+    const progress = progressReporter({ log, quiet: argv.quiet, expectedBytes: ops?.expectedBytes });
+    let r: Awaited<ReturnType<typeof runBackup>>;
+    try {
+      r = await runBackup({
+        config,
+        configFile: argv.config,
+        mode: argv.full ? 'full' : argv.incremental ? 'incremental' : 'auto',
+        dryRun: argv.dryRun,
+        volumeSize,
+        log,
+        onProgress: (p) => {
+          if (ops) ops.scan = p;
+          progress(p);
+        },
+      });
+    } catch (err) {
+      log.clearProgress();
+      await ops?.finish({ kind: 'thrown', error: err });
+      throw err;
+    }
+    await ops?.finish({ kind: 'finished', run: r });
     if (argv.json) process.stdout.write(JSON.stringify(r) + '\n');
     else if (r.result === 'dry-run') {
       const s = r.stats as { new: number; changed: number; deleted: number };
