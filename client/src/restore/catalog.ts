@@ -1,0 +1,61 @@
+/**
+ * What a host directory holds: its sets grouped and linked into chains (formats §3), read from
+ * the names alone. `--from` may be a sink root (DIR/HOST/...) or the host directory itself.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '@deaddrop/common/errors';
+import {
+  groupSets,
+  linkChains,
+  parseSinkName,
+  type BackupChain,
+  type BackupSet,
+  type SinkFileName,
+} from '../format/names.js';
+
+export interface Catalog {
+  dir: string;
+  chains: BackupChain[];
+  /** Sets that belong to no chain (their start does not meet a chain's end). */
+  orphans: BackupSet[];
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+/** DIR/HOST when it exists, else DIR itself when it holds set files. */
+export async function hostDirectory(from: string, host: string): Promise<string> {
+  if (await isDir(join(from, host))) return join(from, host);
+  if (!(await isDir(from))) throw new UsageError(`--from ${from}: not a directory`);
+  const names = await readdir(from);
+  if (names.some((n) => parseSinkName(n)?.type === 'duplicity')) return from;
+  throw new UsageError(`--from ${from}: no ${host}/ directory and no backup sets in it`);
+}
+
+export async function readCatalog(dir: string): Promise<Catalog> {
+  const parsed = (await readdir(dir)).map(parseSinkName).filter((n): n is SinkFileName => n !== undefined);
+  // a set missing its manifest still takes its place in the chain, so restore can name what is missing
+  const { chains, orphans } = linkChains(
+    groupSets(parsed),
+    (s) => s.manifest !== undefined || s.volumes.size > 0 || s.sums !== undefined,
+  );
+  return { dir, chains, orphans };
+}
+
+/** The sets to apply for time `t` (undefined: the latest): the chain's full, then its incrementals up to t. */
+export function setsAt(catalog: Catalog, t: number | undefined): { chain: BackupChain; sets: BackupSet[] } {
+  if (catalog.chains.length === 0) throw new UsageError(`${catalog.dir}: no backup chain found`);
+  const candidates = catalog.chains.filter((c) => t === undefined || c.full.time <= t);
+  if (candidates.length === 0) {
+    const oldest = Math.min(...catalog.chains.map((c) => c.full.time));
+    throw new UsageError(`no backup at or before ${iso(t!)} (the oldest is ${iso(oldest)})`);
+  }
+  // the chain with the newest full not after t (duplicity: get_backup_chain_at_time)
+  const chain = candidates.reduce((a, b) => (b.full.time > a.full.time ? b : a));
+  const sets = [chain.full, ...chain.incs.filter((s) => t === undefined || s.time <= t)];
+  return { chain, sets };
+}
+
+export const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');

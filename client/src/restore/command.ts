@@ -1,0 +1,63 @@
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printResult } from '@deaddrop/common/output';
+import { formatBytes } from '@deaddrop/common/units';
+
+interface Args {
+  from: string;
+  host: string;
+  key?: string;
+  passphraseFile?: string;
+  to: string;
+  time?: string;
+  path?: string[];
+  force?: boolean;
+}
+
+export const restoreCommand = {
+  command: 'restore',
+  describe: 'Restore a host at a point in time (or some paths) from a sink directory, into DEST',
+  builder: (y) =>
+    y
+      .option('from', { type: 'string', demandOption: true, describe: 'Sink root (DIR/HOST/...) or a host directory' })
+      .option('host', { type: 'string', demandOption: true, describe: 'Host whose backup to restore' })
+      .option('key', { type: 'string', describe: 'Recipient private key (needed for encrypted sets)' })
+      .option('passphrase-file', {
+        type: 'string',
+        describe: 'Key passphrase from this file (else asked on the terminal)',
+      })
+      .option('to', { type: 'string', demandOption: true, describe: 'Destination directory (empty unless --force)' })
+      .option('time', {
+        type: 'string',
+        describe: 'Restore as of this time (ISO date, 20261123T030000Z, epoch, 3D); default latest',
+      })
+      .option('path', { type: 'string', array: true, describe: 'Restore only this subtree (repeatable), to DEST/PATH' })
+      .option('force', {
+        type: 'boolean',
+        describe: 'Restore into a non-empty DEST (objects in the backup are replaced)',
+      })
+      .epilog(
+        "Every volume is checked against its manifest SHA-1 and the set's sums file; content is staged and moved\n" +
+          'into place only when its volume checked out. Owners, devices: when run as root.',
+      ),
+  handler: handler<Args>(async (argv) => {
+    const { runRestore } = await import('./restore.js');
+    const { keyLoader } = await import('./key.js');
+    const { parseRestoreTime } = await import('./when.js');
+    const r = await runRestore({
+      from: argv.from,
+      host: argv.host,
+      key: keyLoader(argv.key, argv.passphraseFile),
+      dest: argv.to,
+      time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
+      paths: argv.path ?? [],
+      force: argv.force,
+    });
+    if (!argv.json) for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+    printResult(argv.json, r, (x) =>
+      argv.quiet
+        ? []
+        : `restored ${x.host} as of ${x.time} to ${x.to}: ${x.stats.files} files (${formatBytes(x.stats.bytes)}), ` +
+          `${x.stats.dirs} dirs, ${x.stats.links} links, ${x.volumesRead} volume(s) from ${x.sets.length} set(s), ${x.seconds.toFixed(1)} s`,
+    );
+  }),
+} as DeaddropCommand;

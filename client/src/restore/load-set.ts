@@ -1,0 +1,58 @@
+/**
+ * One set ready to restore: its sums file (ours; legacy sets have none), its manifest decrypted
+ * and checked, and every volume the manifest lists present on disk. A set that lacks any of
+ * them is refused with the names of what is missing.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DeaddropError } from '@deaddrop/common/errors';
+import { parseManifest, type Manifest } from '../format/manifest.js';
+import { parseDuplicityName, setKey, sumsFileNameOf, type BackupSet, type DuplicityFileName } from '../format/names.js';
+import { parseSums } from '../format/sums.js';
+import type { KeySource } from './key.js';
+import { readPayload } from './payload.js';
+
+export interface LoadedSet {
+  set: BackupSet;
+  manifest: Manifest;
+  /** Volume files by number, as the manifest lists them. */
+  volumes: Map<number, DuplicityFileName>;
+  /** SHA-256 of each stored file from the sums file; empty for legacy sets. */
+  sums: Map<string, string>;
+}
+
+export async function loadSet(dir: string, set: BackupSet, key: KeySource): Promise<LoadedSet> {
+  const label = `set ${setKey(set)}`;
+  const sums = new Map<string, string>();
+  if (set.sums) {
+    const text = await readFile(join(dir, set.sums.name), 'utf8');
+    for (const e of parseSums(text, set.sums.name)) sums.set(e.name, e.sha256);
+  }
+  const ours = [set.manifest, ...set.volumes.values()].some((f) => f?.encryption === 'cms');
+  if (ours && !set.sums)
+    throw new DeaddropError(`${label} is incomplete: its sums file ${sumsFileNameOf(set)} is missing`);
+  // the sums file names every file of the set: a listed manifest or volume that is absent is missing
+  const missing: string[] = [];
+  for (const name of sums.keys()) {
+    const n = parseDuplicityName(name);
+    if (!n || n.file === 'signatures') continue;
+    const have = n.file === 'manifest' ? set.manifest : set.volumes.get(n.volume!);
+    if (have?.name !== name) missing.push(name);
+  }
+  if (!set.manifest) missing.push('its manifest');
+  if (missing.length) throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')}`);
+  const manifestName = set.manifest!.name;
+  const manifest = parseManifest(
+    await readPayload(join(dir, manifestName), manifestName, key, { sha256: sums.get(manifestName) }),
+    manifestName,
+  );
+  const volumes = new Map<number, DuplicityFileName>();
+  for (const v of manifest.volumes) {
+    const f = set.volumes.get(v.number);
+    if (f) volumes.set(v.number, f);
+    else missing.push(`volume ${v.number}`);
+  }
+  if (missing.length)
+    throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')} (listed in ${manifestName})`);
+  return { set, manifest, volumes, sums };
+}

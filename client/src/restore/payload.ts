@@ -1,0 +1,140 @@
+/**
+ * A stored set file as the bytes inside it: the layers are sniffed, not trusted from the name
+ * (formats §8.2: duplicity 3.x --use-gpgsm writes CMS under `.gpg`): CMS (DER SEQUENCE 30 80 /
+ * 30 8x) is decrypted, then gzip (1f8b, any number of members) is inflated, else the bytes are
+ * taken as they are (tar or manifest text). Hashes are taken on the way and checked when the
+ * data ends, so the last chunk only arrives from an intact file.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline, Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { DeaddropError } from '@deaddrop/common/errors';
+import type { KeySource } from './key.js';
+
+export interface Expected {
+  /** SHA-256 of the stored bytes (the sums file). */
+  sha256?: string;
+  /** SHA-1 from the manifest: of the duplicity file (inside our CMS; the stored bytes for legacy sets). */
+  sha1?: string;
+}
+
+/** A file whose content does not match what the set says it holds. */
+export class TamperedError extends DeaddropError {}
+
+const READ_SIZE = 256 * 1024;
+
+function tap(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** `src` through `t`; an error anywhere destroys both, so the reader of the result sees it. */
+function through(src: Readable, t: Transform): Transform {
+  pipeline(src, t, () => {});
+  return t;
+}
+
+/** Inflate when the data starts with the gzip magic; pass it through otherwise. */
+async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
+  const it = src[Symbol.asyncIterator]();
+  let head: Buffer = Buffer.alloc(0);
+  while (head.length < 2) {
+    const r = await it.next();
+    if (r.done) break;
+    head = head.length ? Buffer.concat([head, r.value]) : r.value;
+  }
+  const rest = (async function* () {
+    if (head.length) yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  })();
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return yield* rest;
+  const gunzip = through(Readable.from(rest), createGunzip({ chunkSize: 64 * 1024 }));
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } catch (err) {
+    if (err instanceof DeaddropError) throw err;
+    throw new DeaddropError(`${what}: corrupt or truncated gzip data (${(err as Error).message})`);
+  }
+}
+
+async function firstBytes(path: string, n: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(n), 0, n, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** CMS ContentInfo: a SEQUENCE, indefinite (30 80) or definite long-form length (30 81..84). */
+function looksLikeCms(head: Buffer): boolean {
+  return head[0] === 0x30 && head[1] !== undefined && head[1] >= 0x80 && head[1] <= 0x84;
+}
+
+/**
+ * The content of a stored file. `what` names it in errors. Checks run at the end of the data:
+ * a mismatch is a TamperedError thrown from the iteration.
+ */
+export async function openPayload(
+  path: string,
+  what: string,
+  key: KeySource,
+  expect: Expected,
+): Promise<AsyncIterable<Buffer>> {
+  const head = await firstBytes(path, 4);
+  const encrypted = looksLikeCms(head);
+  const stored256 = createHash('sha256');
+  const stored1 = createHash('sha1');
+  const plain1 = createHash('sha1');
+  let stream: Readable = through(createReadStream(path, { highWaterMark: READ_SIZE }), tap(stored256));
+  if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(stored1));
+  if (encrypted) {
+    const { createDecryptStream } = await import('@deaddrop/keys');
+    stream = through(stream, createDecryptStream(await key(), { name: what }));
+    stream = through(stream, tap(plain1));
+  }
+  const checked = async function* (): AsyncGenerator<Buffer> {
+    yield* maybeGunzip(stream, what);
+    const got256 = stored256.digest('hex');
+    if (expect.sha256 !== undefined && got256 !== expect.sha256)
+      throw new TamperedError(
+        `${what}: SHA-256 ${got256} differs from the sums file (${expect.sha256}): tampered or corrupt`,
+      );
+    if (expect.sha1 !== undefined) {
+      const candidates = [
+        encrypted ? plain1.digest('hex') : undefined,
+        !encrypted || what.endsWith('.gpg') ? stored1.digest('hex') : undefined,
+      ];
+      if (!candidates.includes(expect.sha1))
+        throw new TamperedError(
+          `${what}: SHA-1 ${candidates.filter(Boolean).join('/')} differs from the manifest (${expect.sha1}): tampered or corrupt`,
+        );
+    }
+  };
+  return checked();
+}
+
+/** SHA-256 of a whole file: to tell tampering from other damage after a failed decode. */
+export async function fileSha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_SIZE })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** A whole (small) payload, e.g. a manifest. */
+export async function readPayload(path: string, what: string, key: KeySource, expect: Expected): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of await openPayload(path, what, key, expect)) parts.push(chunk);
+  return Buffer.concat(parts);
+}
