@@ -54,13 +54,13 @@ export function mutateStep3(dir: string): void {
 
 export async function makeChain(
   tmp: string,
-  opts: { incrementals?: number; volumeSize?: string } = {},
+  opts: { incrementals?: number; volumeSize?: string; sinks?: number } = {},
 ): Promise<Chain> {
   const src = join(tmp, 'src');
   mkdirSync(src);
   makeAwkwardTree(src);
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-  const sinks = [join(tmp, 'sinkA'), join(tmp, 'sinkB')];
+  const sinks = ['sinkA', 'sinkB'].slice(0, opts.sinks ?? 2).map((s) => join(tmp, s));
   const config = join(tmp, 'client.json');
   writeFileSync(
     config,
