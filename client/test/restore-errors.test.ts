@@ -1,0 +1,176 @@
+/**
+ * Damage is refused with a clear message and a non-zero exit, and nothing wrong is written: a
+ * tampered volume (sums file; manifest SHA-1 for legacy sets), a missing volume, the wrong key,
+ * a truncated volume, a non-empty destination. Whatever a failed restore left in DEST is
+ * correct content from the volumes that checked out, and no staged file remains.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  readSync,
+  closeSync,
+  statSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeAwkwardTree, makeTestRecipient, missingTools, runCommand, runDeaddrop, tempDir } from '@deaddrop/test';
+import { compareTrees } from '@deaddrop/test/compare-trees';
+import { makeChain, type Chain } from './restore-helpers.js';
+
+/** Every regular file under `out` equals the one at the same place in `truth`; no staging is left. */
+function onlyCorrect(out: string, truth: string): number {
+  if (!existsSync(out)) return 0;
+  let files = 0;
+  const walk = (rel: Buffer) => {
+    for (const n of readdirSync(Buffer.concat([Buffer.from(out), Buffer.from('/'), rel]), {
+      encoding: 'buffer',
+    }) as Buffer[]) {
+      const r = rel.length ? Buffer.concat([rel, Buffer.from('/'), n]) : n;
+      assert.ok(!n.toString().startsWith('.deaddrop-restore-'), 'a staging directory was left behind');
+      const p = Buffer.concat([Buffer.from(out), Buffer.from('/'), r]);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(r);
+      else if (st.isFile()) {
+        files++;
+        assert.deepEqual(
+          readFileSync(p),
+          readFileSync(Buffer.concat([Buffer.from(truth), Buffer.from('/'), r])),
+          r.toString(),
+        );
+      }
+    }
+  };
+  walk(Buffer.alloc(0));
+  return files;
+}
+
+function flipByte(file: string, at: number): void {
+  const fd = openSync(file, 'r+');
+  const b = Buffer.alloc(1);
+  readSync(fd, b, 0, 1, at);
+  b[0] = b[0]! ^ 0x55;
+  writeSync(fd, b, 0, 1, at);
+  closeSync(fd);
+}
+
+let chain: Chain;
+let tmp: string;
+let n = 0;
+
+/** A copy of the host directory to damage. */
+function copyHost(): string {
+  const dir = join(tmp, `case${++n}`);
+  mkdirSync(dir);
+  assert.equal(spawnSync('cp', ['-a', join(chain.sinks[0]!, 'testhost'), dir]).status, 0);
+  return join(dir, 'testhost');
+}
+
+const volume = (host: string, re: RegExp) =>
+  join(
+    host,
+    readdirSync(host).find((f) => re.test(f))!,
+  );
+
+async function restore(host: string, extra: string[] = [], key = chain.key) {
+  const out = join(tmp, `out${++n}`);
+  const r = await runDeaddrop(['restore', '--from', host, '--host', 'testhost', '--key', key.keyPath,
+    '--passphrase-file', key.passphraseFile, '--to', out, ...extra]); // prettier-ignore
+  return { ...r, out };
+}
+
+test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_000 }, async (t) => {
+  tmp = tempDir('deaddrop-restore-err-');
+  chain = await makeChain(tmp, { incrementals: 1, sinks: 1 });
+  const [s0] = chain.snapshots;
+
+  await t.test('tampered volume: sums mismatch named, earlier volumes only', async () => {
+    const host = copyHost();
+    const vol2 = volume(host, /^duplicity-full\..*\.vol2\.difftar\.gz\.p7m$/);
+    flipByte(vol2, statSync(vol2).size >> 1);
+    const r = await restore(host);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /vol2\.difftar\.gz\.p7m.*(sums file|tampered)/);
+    onlyCorrect(r.out, s0!.dir);
+  });
+
+  await t.test('missing volume: refused before anything is written', async () => {
+    const host = copyHost();
+    rmSync(volume(host, /^duplicity-full\..*\.vol3\.difftar\.gz\.p7m$/));
+    const r = await restore(host);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /incomplete: missing duplicity-full\.\d{8}T\d{6}Z\.vol3\.difftar\.gz\.p7m/);
+    assert.ok(!existsSync(r.out) || readdirSync(r.out).length === 0);
+  });
+
+  await t.test('wrong key: refused before anything is written', async () => {
+    const other = await makeTestRecipient(join(tmp, 'other'), { cn: 'someone else', bits: 2048 });
+    const r = await restore(copyHost(), [], other);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /manifest/);
+    assert.ok(!existsSync(r.out) || readdirSync(r.out).length === 0);
+  });
+
+  await t.test('truncated volume: error names it, no half-written file', async () => {
+    const host = copyHost();
+    const vol = volume(host, /^duplicity-full\..*\.vol2\.difftar\.gz\.p7m$/);
+    truncateSync(vol, statSync(vol).size >> 1);
+    const r = await restore(host);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /vol2\.difftar\.gz\.p7m/);
+    onlyCorrect(r.out, s0!.dir);
+  });
+
+  await t.test('non-empty destination: refused without --force, restored with it', async () => {
+    const out = join(tmp, 'busy');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep'), 'x');
+    const args = ['restore', '--from', chain.sinks[0]!, '--host', 'testhost', '--key', chain.key.keyPath,
+      '--passphrase-file', chain.key.passphraseFile, '--to', out]; // prettier-ignore
+    const r = await runDeaddrop(args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /not empty.*--force/);
+    assert.deepEqual(readdirSync(out), ['keep']);
+    const f = await runDeaddrop([...args, '--force']);
+    assert.equal(f.code, 0, f.stderr);
+    assert.deepEqual(compareTrees(chain.snapshots[1]!.dir, out, { ignore: ['keep'] }), []);
+  });
+});
+
+test(
+  'legacy set: a volume that differs from its manifest SHA-1 is refused',
+  { skip: missingTools('duplicity', 'cp'), timeout: 120_000 },
+  async () => {
+    const dir = tempDir('deaddrop-restore-sha1-');
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    makeAwkwardTree(src);
+    const target = join(dir, 'target');
+    const d = await runCommand('duplicity', ['full', '--no-encryption', '--no-compression', '--archive-dir', join(dir, 'cache'),
+    '--volsize', '1', src, `file://${target}`], { env: { ...process.env, HOME: dir } }); // prettier-ignore
+    assert.equal(d.code, 0, d.stderr);
+    // a byte of file content in the first volume (past the headers): the tar still parses
+    const vol1 = join(
+      target,
+      readdirSync(target).find((f) => /\.vol1\.difftar$/.test(f))!,
+    );
+    const data = readFileSync(vol1);
+    const at = data.indexOf('hello world');
+    assert.ok(at > 0);
+    flipByte(vol1, at);
+    const out = join(dir, 'out');
+    const r = await runDeaddrop(['restore', '--from', target, '--host', 'x', '--to', out]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /vol1\.difftar: SHA-1 [0-9a-f]{40} differs from the manifest/);
+    assert.ok(!existsSync(join(out, 'a.txt')), 'nothing of the tampered volume is in place');
+  },
+);
