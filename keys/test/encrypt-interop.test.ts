@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
+  deaddropArgv,
   makeGpgsmHome,
   makeTestRecipient,
   missingTools,
+  runCommand,
   runDeaddrop,
   tempDir,
   type TestRecipient,
@@ -108,6 +110,26 @@ describe('deaddrop encrypt -> stock tools decrypt', { skip }, () => {
       codes.push(g.code);
     }
     assert.deepEqual(codes.sort(), [0, 2], 'one holder is tried first and succeeds quietly, the other after a miss');
+  });
+
+  test('stdin redirected from a file (read from one reused buffer) into a fifo given as -o: the fifo stays a fifo, openssl decrypts', async () => {
+    const plain = join(dir, 'fed.bin');
+    const expected = await writeRandomFile(plain, 3_000_000 + 5);
+    const fifo = join(dir, 'fed.fifo');
+    const received = join(dir, 'fed.p7m');
+    const script =
+      'mkfifo "$FIFO"; cat "$FIFO" > "$OUT" & "$@" encrypt --to "$CERT" -o "$FIFO" < "$PLAIN"; rc=$?; ' +
+      // a broken -o (renamed over the fifo) would leave cat waiting for a writer forever
+      'if [ -p "$FIFO" ]; then wait; else kill %1; fi; exit $rc';
+    const r = await runCommand('bash', ['-c', script, 'sh', ...deaddropArgv()], {
+      env: { ...process.env, FIFO: fifo, OUT: received, CERT: alice.certPath, PLAIN: plain },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(lstatSync(fifo).isFIFO(), 'an -o that is not a regular file is written in place, not renamed over');
+    const out = join(dir, 'fed.out');
+    await mustRun('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', received,
+      '-inkey', alice.plainKeyPath, '-out', out]); // prettier-ignore
+    assert.equal(await sha256File(out), expected);
   });
 });
 

@@ -33,10 +33,12 @@ export const encryptCommand = {
     const { loadRecipients } = await import('../recipients.js');
     const { createEncryptStream } = await import('../cms/encrypt.js');
     const recipients = await loadRecipients(argv.to);
-    const input = await openInput(argv.input);
+    // the cipher copies every chunk, so a file can be fed from one reused buffer; a counting
+    // stage in front would hold on to chunks, so --json reads a stream
+    const input = await openInput(argv.input, !argv.json);
     const counted = new ByteCounter(); // a stream stage only when --json reports the size
     const stages = argv.json ? [counted, createEncryptStream(recipients)] : [createEncryptStream(recipients)];
-    await runToOutput(input.stream, stages, argv.output);
+    await runToOutput(input, stages, argv.output);
     if (argv.json)
       printJson({
         input: input.name,

@@ -1,25 +1,45 @@
 import { createReadStream, fstatSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { UsageError } from '@deaddrop/common/errors';
-import { writeThroughTemp } from '../decrypt-file.js';
+import { feedFile } from '@deaddrop/common/feed';
+import { pipeInto, writeThroughTemp } from '../decrypt-file.js';
 
-/** The input named on the command line, or stdin for none or "-". */
-export async function openInput(path: string | undefined): Promise<{ stream: Readable; name: string }> {
+/**
+ * Where the input comes from: a stream, or (`file`) a regular file that the first stage may
+ * read from one reused buffer (see feedFile: only for stages that copy what they keep).
+ */
+export interface Input {
+  name: string;
+  stream: Readable | null;
+  file: string | number | null;
+}
+
+/**
+ * The input named on the command line, or stdin for none or "-". With `feedable`, a regular
+ * file (or stdin redirected from one) is returned as `file` instead of a stream.
+ */
+export async function openInput(path: string | undefined, feedable = false): Promise<Input> {
   if (!path || path === '-') {
+    const isFile = fstatSync(0).isFile();
+    if (isFile && feedable) return { stream: null, file: 0, name: 'stdin' };
     // stdin redirected from a file reads like a file (256 KiB at a time); a pipe reads as it comes
-    if (fstatSync(0).isFile())
-      return { stream: createReadStream('', { fd: 0, highWaterMark: 256 * 1024, autoClose: false }), name: 'stdin' };
-    return { stream: process.stdin, name: 'stdin' };
+    if (isFile)
+      return {
+        stream: createReadStream('', { fd: 0, highWaterMark: 256 * 1024, autoClose: false }),
+        file: null,
+        name: 'stdin',
+      };
+    return { stream: process.stdin, file: null, name: 'stdin' };
   }
   try {
     await access(path);
   } catch (err) {
     throw new UsageError(`${path}: cannot read: ${(err as Error).message}`);
   }
+  if (feedable) return { stream: null, file: path, name: path };
   // 256 KiB reads: fewer thread-pool round trips, and the next read overlaps the cipher work
-  return { stream: createReadStream(path, { highWaterMark: 256 * 1024 }), name: path };
+  return { stream: createReadStream(path, { highWaterMark: 256 * 1024 }), file: null, name: path };
 }
 
 /** Counts the bytes that pass (for --json results). */
@@ -35,9 +55,10 @@ export class ByteCounter extends Transform {
  * Run input -> transforms -> output. A named output is written through a temp file and renamed
  * only on success; stdout can't be taken back, so a failure there leaves what was written.
  */
-export async function runToOutput(input: Readable, transforms: Transform[], output: string | undefined): Promise<void> {
-  if (output && output !== '-') return writeThroughTemp(input, transforms, output, 0o644);
+export async function runToOutput(input: Input, transforms: Transform[], output: string | undefined): Promise<void> {
+  const source = input.file === null ? input.stream! : (first: Transform) => feedFile(input.file!, first);
+  if (output && output !== '-') return writeThroughTemp(source, transforms, output, 0o644);
   if (process.stdout.isTTY)
     throw new UsageError('refusing to write binary output to a terminal; use -o FILE or a pipe');
-  await pipeline([input, ...transforms, process.stdout]);
+  await pipeInto(source, transforms, process.stdout);
 }
