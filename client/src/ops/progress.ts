@@ -51,11 +51,11 @@ export function progressReporter(opts: ProgressOptions): (p: ScanProgress) => vo
   const now = opts.now ?? Date.now;
   const mode = log.json ? 'json' : log.isTTY ? 'tty' : 'plain';
   let began: number | undefined;
-  let shown = 0;
+  let shown: number | undefined; // the first call always shows: the walk has begun
   return (p) => {
     const t = now();
     began ??= t;
-    if (!p.done && t - shown < INTERVAL_MS[mode]) return;
+    if (!p.done && shown !== undefined && t - shown < INTERVAL_MS[mode]) return;
     shown = t;
     const f = progressFigures(p, (t - began) / 1000, opts.expectedBytes);
     if (mode === 'json') {
