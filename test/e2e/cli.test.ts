@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { repoRoot, runDeaddrop } from '@deaddrop/test';
+import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deaddropArgv, repoRoot, runCommand, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 
 test('deaddrop --help lists commands and exits 0', async () => {
   const r = await runDeaddrop(['--help']);
@@ -40,4 +42,23 @@ test('a command loads only its own package: rdiff runs without the keys or sink 
   const loaded = (pkg: string) => new RegExp(`${root}/${pkg}/(src|dist)/`).test(r.stderr);
   assert.ok(loaded('client'), 'the module trace shows the client package (else this test sees nothing)');
   for (const pkg of ['keys', 'sink', 'check', 'snowflakes', 'install']) assert.ok(!loaded(pkg), `${pkg} was loaded`);
+});
+
+test('an output that is a fifo or device is written in place, never renamed over (rdiff signature -> fifo)', async () => {
+  const dir = tempDir('deaddrop-cli-fifo-');
+  const basis = join(dir, 'basis');
+  writeFileSync(basis, seededBytes('fifo', 300_000));
+  const fifo = join(dir, 'sig.fifo');
+  const script =
+    'mkfifo "$FIFO"; cat "$FIFO" > "$OUT" & "$@" rdiff signature "$BASIS" "$FIFO"; rc=$?; ' +
+    // a broken output (renamed over the fifo) would leave cat waiting for a writer forever
+    'if [ -p "$FIFO" ]; then wait; else kill %1; fi; exit $rc';
+  const r = await runCommand('bash', ['-c', script, 'sh', ...deaddropArgv()], {
+    env: { ...process.env, FIFO: fifo, OUT: join(dir, 'via-fifo'), BASIS: basis },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(lstatSync(fifo).isFIFO());
+  const direct = await runDeaddrop(['rdiff', 'signature', basis, join(dir, 'direct')]);
+  assert.equal(direct.code, 0, direct.stderr);
+  assert.deepEqual(readFileSync(join(dir, 'via-fifo')), readFileSync(join(dir, 'direct')));
 });

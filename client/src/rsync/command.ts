@@ -1,10 +1,10 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
-import type { Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Transform } from 'node:stream';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
+import { pipeInto, writeThroughTemp, type Source } from '@deaddrop/common/output-file';
 import { printJson } from '@deaddrop/common/output';
 
 interface Args {
@@ -22,14 +22,14 @@ interface Args {
 const isStd = (p: string | undefined) => p === undefined || p === '-' || p === '';
 
 /**
- * Pipes IN (a file or stdin) through the stage into dest; resolves when dest has it all.
- * `copies`: the stage copies what it keeps of a chunk (signature, delta), so the file may be
- * fed from one reused buffer; the patch stage keeps references, so it gets a read stream.
+ * IN (a file or stdin) as a source for the stage. `copies`: the stage copies what it keeps of a
+ * chunk (signature, delta), so a file may be fed from one reused buffer; the patch stage keeps
+ * references, so it gets a read stream.
  */
-async function run(path: string | undefined, stage: Transform, dest: Writable, copies: boolean, end = true) {
-  if (isStd(path)) return pipeline(process.stdin, stage, dest, { end });
-  if (!copies) return pipeline(createReadStream(path!, { highWaterMark: 1 << 20 }), stage, dest, { end });
-  await Promise.all([feedFile(path!, stage), pipeline(stage, dest, { end })]);
+function source(path: string | undefined, copies: boolean): Source {
+  if (isStd(path)) return process.stdin;
+  if (copies) return (first) => feedFile(path!, first);
+  return createReadStream(path!, { highWaterMark: 1 << 20 });
 }
 
 /** Runs IN through the stage into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */
@@ -41,18 +41,8 @@ async function runToOutput(
 ): Promise<number> {
   let bytes = 0;
   stage.on('data', (c: Buffer) => void (bytes += c.length));
-  if (isStd(out)) {
-    await run(path, stage, process.stdout as Writable, copies, false);
-    return bytes;
-  }
-  const tmp = `${out}.tmp-${process.pid}`;
-  try {
-    await run(path, stage, createWriteStream(tmp, { flags: 'wx' }), copies);
-    await rename(tmp, out!);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
+  if (isStd(out)) await pipeInto(source(path, copies), [stage], process.stdout);
+  else await writeThroughTemp(source(path, copies), [stage], out!, 0o644);
   return bytes;
 }
 

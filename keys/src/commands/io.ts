@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
-import { pipeInto, writeThroughTemp } from '../decrypt-file.js';
+import { pipeInto, writeThroughTemp } from '@deaddrop/common/output-file';
 
 /**
  * Where the input comes from: a stream, or (`file`) a regular file that the first stage may
