@@ -6,18 +6,16 @@
  */
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeaddropError, UsageError } from '@deaddrop/common/errors';
-import { volumeSha1, type Manifest, type ManifestVolume } from '../format/manifest.js';
+import { UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
-import { bytesToIndex, compareIndex, indexToDisplay, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
+import { bytesToIndex, indexToDisplay, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { hostDirectory, iso, readCatalog, setsAt } from './catalog.js';
 import { DestTree } from './dest-tree.js';
-import { volumeEntries } from './entries.js';
 import type { KeySource } from './key.js';
 import { loadSet, type LoadedSet } from './load-set.js';
 import { ownersWhenRoot } from './metadata.js';
-import { fileSha256, openPayload, TamperedError } from './payload.js';
+import { readVolumes } from './read-volumes.js';
 
 export interface RestoreOptions {
   from: string;
@@ -53,16 +51,6 @@ export function pathArgument(p: string): PathIndex {
   return index;
 }
 
-/** duplicity's VolumeInfo.contains: start[:len(p)] <= p <= end. */
-function covers(v: ManifestVolume, p: PathIndex): boolean {
-  return compareIndex(v.start.slice(0, p.length), p) <= 0 && compareIndex(p, v.end) <= 0;
-}
-
-export function volumesFor(manifest: Manifest, paths: PathIndex[]): ManifestVolume[] {
-  if (paths.length === 0) return manifest.volumes;
-  return manifest.volumes.filter((v) => paths.some((p) => covers(v, p)));
-}
-
 async function prepareDest(dest: string, force: boolean | undefined): Promise<void> {
   await mkdir(dest, { recursive: true });
   const names = await readdir(dest);
@@ -70,16 +58,6 @@ async function prepareDest(dest: string, force: boolean | undefined): Promise<vo
     throw new UsageError(
       `${dest}: not empty (${names.length} entries); restore into an empty directory or give --force`,
     );
-}
-
-/** A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause than a decode error). */
-async function explain(err: unknown, path: string, name: string, sha256: string | undefined): Promise<Error> {
-  if (err instanceof TamperedError) return err;
-  if (sha256 !== undefined && (await fileSha256(path).catch(() => undefined)) !== sha256)
-    return new TamperedError(
-      `${name}: SHA-256 differs from the sums file: tampered or corrupt (${(err as Error).message})`,
-    );
-  return err instanceof DeaddropError ? err : new DeaddropError(`${name}: ${(err as Error).message}`);
 }
 
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
@@ -98,23 +76,21 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   const found = new Set<number>();
   try {
     for (const ls of loaded) {
-      for (const v of volumesFor(ls.manifest, paths)) {
-        const file = ls.volumes.get(v.number)!;
-        const path = join(hostDir, file.name);
-        const sha256 = ls.sums.get(file.name);
-        try {
-          const payload = await openPayload(path, file.name, o.key, { sha256, sha1: volumeSha1(v) });
-          for await (const e of volumeEntries(payload, file.name)) {
-            if (!wanted(e.index)) continue;
-            paths.forEach((p, i) => isPrefixIndex(p, e.index) && found.add(i));
-            await applier.add(e, file.name);
-          }
-        } catch (err) {
-          throw await explain(err, path, file.name, sha256);
-        }
-        volumes.push(file.name);
-        await applier.commit();
-      }
+      await readVolumes(
+        hostDir,
+        ls,
+        o.key,
+        paths,
+        async (e, volume) => {
+          if (!wanted(e.index)) return;
+          paths.forEach((p, i) => isPrefixIndex(p, e.index) && found.add(i));
+          await applier.add(e, volume);
+        },
+        async (volume) => {
+          volumes.push(volume);
+          await applier.commit();
+        },
+      );
       await applier.endSet();
     }
     const absent = paths.filter((_, i) => !found.has(i)).map(indexToDisplay);

@@ -1,0 +1,64 @@
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printResult } from '@deaddrop/common/output';
+import { formatBytes } from '@deaddrop/common/units';
+
+interface Args {
+  from: string;
+  host: string;
+  key?: string;
+  passphraseFile?: string;
+  time?: string;
+  files?: boolean;
+}
+
+export const listCommand = {
+  command: 'list',
+  describe: "List a host's backup sets (times, volumes, sizes), or with --files what a backup holds at a time",
+  builder: (y) =>
+    y
+      .option('from', { type: 'string', demandOption: true, describe: 'Sink root (DIR/HOST/...) or a host directory' })
+      .option('host', { type: 'string', demandOption: true, describe: 'Host whose backups to list' })
+      .option('files', { type: 'boolean', describe: 'List the files of the backup at --time (reads the volumes)' })
+      .option('time', { type: 'string', describe: 'With --files: as of this time (default latest)' })
+      .option('key', { type: 'string', describe: 'Recipient private key (--files of encrypted sets)' })
+      .option('passphrase-file', { type: 'string', describe: 'Key passphrase from this file' }),
+  handler: handler<Args>(async (argv) => {
+    const { hostDirectory, readCatalog, setsAt, iso } = await import('./catalog.js');
+    const catalog = await readCatalog(await hostDirectory(argv.from, argv.host));
+    if (!argv.files) {
+      const { listSets } = await import('./list.js');
+      const r = await listSets(catalog, argv.host);
+      return printResult(argv.json, r, (x) => {
+        const lines: string[] = [];
+        for (const c of x.chains) {
+          lines.push(`chain ${c.start} .. ${c.end}`);
+          for (const s of c.sets) lines.push(`  ${line(s)}`);
+        }
+        for (const s of x.orphans) lines.push(`orphan ${line(s)}`);
+        return lines.length ? lines : [`${x.dir}: no backup sets`];
+      });
+    }
+    const { keyLoader } = await import('./key.js');
+    const { parseRestoreTime } = await import('./when.js');
+    const { loadSet } = await import('./load-set.js');
+    const { filesAt } = await import('./listing.js');
+    const key = keyLoader(argv.key, argv.passphraseFile);
+    const { sets } = setsAt(catalog, argv.time === undefined ? undefined : parseRestoreTime(argv.time));
+    const loaded = [];
+    for (const s of sets) loaded.push(await loadSet(catalog.dir, s, key));
+    const files = await filesAt(catalog.dir, loaded, key);
+    const r = { host: argv.host, time: iso(sets[sets.length - 1]!.time), files };
+    printResult(argv.json, r, (x) =>
+      x.files.map(
+        (f) =>
+          `${f.type.padEnd(8)} ${(f.mode & 0o7777).toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ` +
+          `${iso(f.mtime)} ${f.path}${f.target !== undefined ? ` -> ${f.target}` : ''}`,
+      ),
+    );
+  }),
+} as DeaddropCommand;
+
+function line(s: { type: string; time: string; volumes: number; storedBytes: number; missing: string[] }): string {
+  const state = s.missing.length ? `  INCOMPLETE: missing ${s.missing.join(', ')}` : '';
+  return `${s.type.padEnd(4)} ${s.time}  ${String(s.volumes).padStart(4)} vol  ${formatBytes(s.storedBytes).padStart(10)}${state}`;
+}

@@ -1,0 +1,85 @@
+/**
+ * What the backup holds at a time, without writing anything: the sets' entries merged in
+ * memory (the newest entry of each path wins, deletions remove it). Sizes of patched files
+ * come from their deltas.
+ */
+import { TarType } from '../archive/tar-header.js';
+import { compareIndex, indexToDisplay, type PathIndex } from '../scan/path-index.js';
+import { DeltaSize } from './delta-size.js';
+import type { VolumeEntry } from './entries.js';
+import type { KeySource } from './key.js';
+import type { LoadedSet } from './load-set.js';
+import { readVolumes } from './read-volumes.js';
+
+export interface ListedFile {
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'other';
+  mode: number;
+  mtime: number;
+  size: number;
+  uid: number;
+  gid: number;
+  target?: string;
+}
+
+const TYPES: Record<string, ListedFile['type']> = {
+  [TarType.FILE]: 'file',
+  [TarType.DIR]: 'dir',
+  [TarType.SYMLINK]: 'symlink',
+  [TarType.FIFO]: 'fifo',
+  [TarType.CHARDEV]: 'chardev',
+  [TarType.BLOCKDEV]: 'blockdev',
+};
+
+export async function filesAt(hostDir: string, sets: LoadedSet[], key: KeySource): Promise<ListedFile[]> {
+  const files = new Map<string, { index: PathIndex; file: ListedFile }>();
+  let open: { key: string; kind: string; size: DeltaSize | number; entry: VolumeEntry } | undefined;
+  const close = () => {
+    if (!open) return;
+    const f = files.get(open.key);
+    if (f) f.file.size = typeof open.size === 'number' ? open.size : open.size.result();
+    open = undefined;
+  };
+  for (const ls of sets) {
+    await readVolumes(
+      hostDir,
+      ls,
+      key,
+      [],
+      async (e, volume) => {
+        const k = Buffer.concat(e.index.flatMap((c) => [c, Buffer.from([0])])).toString('latin1');
+        if (open && e.multivol && open.key === k && open.kind === e.kind) return count(open, await e.read());
+        close();
+        if (e.kind === 'deleted') return void files.delete(k);
+        const h = e.header;
+        const file: ListedFile = {
+          path: indexToDisplay(e.index),
+          type: TYPES[h.type] ?? (h.type === '\0' || h.type === '7' ? 'file' : 'other'),
+          mode: h.mode,
+          mtime: h.mtime,
+          size: 0,
+          uid: h.uid,
+          gid: h.gid,
+          ...(h.type === TarType.SYMLINK ? { target: h.linkname.toString('utf8') } : {}),
+        };
+        files.set(k, { index: e.index, file });
+        if (file.type !== 'file') return;
+        open = {
+          key: k,
+          kind: e.kind,
+          size: e.kind === 'diff' ? new DeltaSize(`${volume}: ${file.path}`) : 0,
+          entry: e,
+        };
+        count(open, await e.read());
+      },
+      async () => {},
+    );
+    close();
+  }
+  return [...files.values()].sort((a, b) => compareIndex(a.index, b.index)).map((f) => f.file);
+}
+
+function count(o: { size: DeltaSize | number }, data: Buffer): void {
+  if (typeof o.size === 'number') o.size += data.length;
+  else o.size.update(data);
+}

@@ -1,0 +1,55 @@
+/**
+ * Read the volumes of a set that a restore needs (all of them, or those whose manifest range
+ * covers the wanted paths), one after the other, each checked against the sums file and its
+ * manifest SHA-1; entries go to `onEntry`, and `onVerified` runs once a volume checked out.
+ */
+import { join } from 'node:path';
+import { DeaddropError } from '@deaddrop/common/errors';
+import { volumeSha1, type Manifest, type ManifestVolume } from '../format/manifest.js';
+import { compareIndex, type PathIndex } from '../scan/path-index.js';
+import { volumeEntries, type VolumeEntry } from './entries.js';
+import type { KeySource } from './key.js';
+import type { LoadedSet } from './load-set.js';
+import { fileSha256, openPayload, TamperedError } from './payload.js';
+
+/** duplicity's VolumeInfo.contains: start[:len(p)] <= p <= end. */
+function covers(v: ManifestVolume, p: PathIndex): boolean {
+  return compareIndex(v.start.slice(0, p.length), p) <= 0 && compareIndex(p, v.end) <= 0;
+}
+
+export function volumesFor(manifest: Manifest, paths: PathIndex[]): ManifestVolume[] {
+  if (paths.length === 0) return manifest.volumes;
+  return manifest.volumes.filter((v) => paths.some((p) => covers(v, p)));
+}
+
+/** A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause than a decode error). */
+async function explain(err: unknown, path: string, name: string, sha256: string | undefined): Promise<Error> {
+  if (err instanceof TamperedError) return err;
+  if (sha256 !== undefined && (await fileSha256(path).catch(() => undefined)) !== sha256)
+    return new TamperedError(
+      `${name}: SHA-256 differs from the sums file: tampered or corrupt (${(err as Error).message})`,
+    );
+  return err instanceof DeaddropError ? err : new DeaddropError(`${name}: ${(err as Error).message}`);
+}
+
+export async function readVolumes(
+  hostDir: string,
+  ls: LoadedSet,
+  key: KeySource,
+  paths: PathIndex[],
+  onEntry: (e: VolumeEntry, volume: string) => Promise<void>,
+  onVerified: (volume: string) => Promise<void>,
+): Promise<void> {
+  for (const v of volumesFor(ls.manifest, paths)) {
+    const file = ls.volumes.get(v.number)!;
+    const path = join(hostDir, file.name);
+    const sha256 = ls.sums.get(file.name);
+    try {
+      const payload = await openPayload(path, file.name, key, { sha256, sha1: volumeSha1(v) });
+      for await (const e of volumeEntries(payload, file.name)) await onEntry(e, file.name);
+    } catch (err) {
+      throw await explain(err, path, file.name, sha256);
+    }
+    await onVerified(file.name);
+  }
+}

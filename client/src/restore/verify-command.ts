@@ -1,0 +1,50 @@
+import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { printResult } from '@deaddrop/common/output';
+
+interface Args {
+  from: string;
+  host: string;
+  key?: string;
+  passphraseFile?: string;
+  against: string;
+  time?: string;
+  path?: string[];
+  tmp?: string;
+}
+
+export const verifyCommand = {
+  command: 'verify',
+  describe: 'Compare a backup (at --time) with a live tree; exit 1 when they differ',
+  builder: (y) =>
+    y
+      .option('from', { type: 'string', demandOption: true, describe: 'Sink root (DIR/HOST/...) or a host directory' })
+      .option('host', { type: 'string', demandOption: true, describe: 'Host whose backup to verify' })
+      .option('key', { type: 'string', describe: 'Recipient private key (needed for encrypted sets)' })
+      .option('passphrase-file', { type: 'string', describe: 'Key passphrase from this file' })
+      .option('against', { type: 'string', demandOption: true, describe: 'The live tree (the backed-up source)' })
+      .option('time', { type: 'string', describe: 'The backup as of this time (default latest)' })
+      .option('path', { type: 'string', array: true, describe: 'Compare only this subtree (repeatable)' })
+      .option('tmp', { type: 'string', describe: 'Where the backup is restored for comparing (default: system temp)' })
+      .epilog('The backup is restored (checked like restore does) into a temporary directory, compared, and removed.'),
+  handler: handler<Args>(async (argv) => {
+    const { runVerify } = await import('./verify.js');
+    const { keyLoader } = await import('./key.js');
+    const { parseRestoreTime } = await import('./when.js');
+    const r = await runVerify({
+      from: argv.from,
+      host: argv.host,
+      key: keyLoader(argv.key, argv.passphraseFile),
+      against: argv.against,
+      time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
+      paths: argv.path ?? [],
+      tmp: argv.tmp,
+    });
+    printResult(argv.json, r, (x) => [
+      ...x.differences.map(
+        (d) => `${d.what}: ${d.path}${d.backup !== undefined ? ` (backup ${d.backup}, live ${d.live})` : ''}`,
+      ),
+      `verify ${x.host} as of ${x.time} against ${x.against}: ${x.compared} objects, ${x.differences.length} difference(s)`,
+    ]);
+    return r.differences.length ? 1 : 0;
+  }),
+} as DeaddropCommand;
