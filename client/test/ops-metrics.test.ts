@@ -186,3 +186,25 @@ test('atomic write: a reader sees the old or the new file whole; a failed write 
   assert.deepEqual(readdirSync(dir).sort(), ['blocked', 'deaddrop-backup.prom']);
   assert.equal(readFileSync(file, 'utf8'), formatMetrics('h1', big));
 });
+
+test('a run refused by the lock while another runs: both runs are counted, the holder has the last word', async () => {
+  const dir = tempDir('deaddrop-ops-overlap-');
+  const metricsFile = join(dir, 'deaddrop-backup.prom');
+  const config = {
+    host: 'h1',
+    archiveDir: join(dir, 'archive'),
+    metricsFile,
+    sinks: [{ name: 'A', url: 'file:///x/' }],
+  };
+  const log = new Logger({ level: 'error' });
+  const holder = await RunReporter.start({ config: config as never, log });
+  const refused = await RunReporter.start({ config: config as never, log });
+  await refused.finish({ kind: 'thrown', error: new LockedError('held') });
+  assert.equal(value(readFileSync(metricsFile, 'utf8'), 'deaddrop_backup_last_status'), 2);
+  await holder.finish({ kind: 'finished', run: run({ delivery: { A: { ok: true, bytes: 5 } } }) });
+  const text = readFileSync(metricsFile, 'utf8');
+  assert.equal(value(text, 'deaddrop_backup_last_status'), 1);
+  assert.equal(value(text, 'deaddrop_backup_runs_total', { status: 'locked' }), 1);
+  assert.equal(value(text, 'deaddrop_backup_runs_total', { status: 'ok' }), 1);
+  assert.equal(value(text, 'deaddrop_backup_duration_seconds'), 12.5);
+});

@@ -63,11 +63,18 @@ export class RunReporter {
     const { config, log } = this.opts;
     const kind = runKind(outcome);
     if (config.metricsFile && this.metrics) {
+      const file = config.metricsFile;
       const seconds = outcome.kind === 'finished' ? outcome.run.seconds : (Date.now() - this.startedAt) / 1000;
-      const m = finishedMetrics(this.metrics, outcome, seconds, nowSeconds(), this.scan);
-      await writeMetricsFile(config.metricsFile, config.host, m).catch((err: unknown) =>
-        log.warn(`metrics file ${config.metricsFile}: ${describeError(err)}`),
-      );
+      try {
+        // Read again: a run refused by our lock has added to the counters meanwhile.
+        const now = await readPreviousMetrics(file, config.archiveDir);
+        const sinks = config.sinks.map((s) => s.name);
+        const started = startedMetrics(now, sinks, this.metrics.lastStart ?? nowSeconds());
+        const m = finishedMetrics(started, outcome, seconds, nowSeconds(), this.scan);
+        await writeMetricsFile(file, config.host, m);
+      } catch (err) {
+        log.warn(`metrics file ${file}: ${describeError(err)}`);
+      }
     }
     // healthchecks counts start -> end, so the end ping waits for the start ping
     await this.startPing;
