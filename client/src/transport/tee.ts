@@ -18,7 +18,8 @@ export function teeStream(source: Readable, count: number): Readable[] {
   const branches = Array.from({ length: count }, () => {
     const b: Readable = new Readable({
       highWaterMark: source.readableHighWaterMark,
-      read: maybeResume,
+      // Node calls read() before it takes the chunk it hands out off the buffer: look after that
+      read: () => process.nextTick(maybeResume),
       destroy(err, cb) {
         live.delete(b);
         if (live.size === 0) source.destroy();
