@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { dataPadding, encodeHeader } from '../archive/tar-header.js';
 import { duplicitySignatureParams } from '../rsync/magic.js';
-import type { StrongHasher } from '../rsync/strongsum.js';
+import type { StrongInto } from '../rsync/strongsum.js';
 import { pythonMtime, type ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
 import { looksCompressible } from './compressibility.js';
@@ -27,7 +27,7 @@ const MEMBER_MAX = 1 << 20;
 
 export interface ExecContext {
   owners: OwnerNames;
-  strong: StrongHasher;
+  strong: StrongInto;
 }
 
 /**

@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { createMD4 } from 'hash-wasm';
 import { DeaddropError } from '@deaddrop/common/errors';
+import { md4Into } from '../rsync/md4.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { runJob } from './job-exec.js';
 import type { Job, JobResult } from './jobs.js';
@@ -40,15 +40,7 @@ export function defaultWorkerCount(): number {
 }
 
 async function inlinePool(): Promise<JobPool> {
-  const md4 = await createMD4();
-  const ctx = {
-    owners: loadOwnerNames(),
-    strong: (block: Uint8Array) => {
-      md4.init();
-      md4.update(block);
-      return md4.digest('binary');
-    },
-  };
+  const ctx = { owners: loadOwnerNames(), strong: md4Into };
   return { workers: 0, run: async (job) => runJob(job, ctx), close: async () => {} };
 }
 

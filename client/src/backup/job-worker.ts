@@ -1,19 +1,12 @@
 /** Worker thread entry: runs backup jobs (job-exec.ts) as they arrive, one at a time. */
 import { parentPort } from 'node:worker_threads';
-import { createMD4 } from 'hash-wasm';
+import { md4Into } from '../rsync/md4.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { runJob, type ExecContext } from './job-exec.js';
 import type { Job } from './jobs.js';
 
-const md4 = await createMD4();
-const ctx: ExecContext = {
-  owners: loadOwnerNames(),
-  strong: (block) => {
-    md4.init();
-    md4.update(block);
-    return md4.digest('binary');
-  },
-};
+// duplicity's signatures are MD4 (duplicitySignatureParams in rsync/magic.ts)
+const ctx: ExecContext = { owners: loadOwnerNames(), strong: md4Into };
 
 parentPort!.on('message', (job: Job) => {
   try {

@@ -12,12 +12,12 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createMD4 } from 'hash-wasm';
 import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
 import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
 import { loadRecipients, type Recipient } from '@deaddrop/keys';
 import { formatSums } from '../format/sums.js';
+import { md4Into } from '../rsync/md4.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
@@ -339,12 +339,7 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
       }),
   });
   const sigtar = new SigtarWriter(localSignatures, join(setDir, names.storedSignatures), i.recipients);
-  const md4 = await createMD4();
-  const strong = (block: Uint8Array) => {
-    md4.init();
-    md4.update(block);
-    return md4.digest('binary');
-  };
+  const strong = md4Into;
   let stats: EntryStats;
   const pool = await createJobPool();
   try {

@@ -1,10 +1,10 @@
 /**
  * A librsync signature built incrementally from file chunks, synchronously, with one shared
- * strong hasher: a backup signs thousands of small files, and a stream plus a fresh WASM
- * hasher per file would cost more than the hashing. Byte-identical to createSignatureStream.
+ * strong-sum function that writes in place: a backup signs thousands of small files, and a
+ * stream plus a fresh hasher per file would cost more than the hashing. Byte-identical to createSignatureStream.
  */
 import { checkParams, weakKindOf, type SignatureParams } from '../rsync/magic.js';
-import type { StrongHasher } from '../rsync/strongsum.js';
+import type { StrongInto } from '../rsync/strongsum.js';
 import { rabinKarpOf, rollsumOf } from '../rsync/weaksum.js';
 
 export class SignatureBuilder {
@@ -24,7 +24,7 @@ export class SignatureBuilder {
    */
   constructor(
     private readonly params: SignatureParams,
-    private readonly strong: StrongHasher,
+    private readonly strong: StrongInto,
     withHeader = true,
     expectedBytes?: number,
   ) {
@@ -47,7 +47,7 @@ export class SignatureBuilder {
       this.len = 0;
     }
     this.out.writeUInt32BE(this.weakOf(data, start, end), this.len);
-    this.out.set(this.strong(data.subarray(start, end)).subarray(0, this.params.strongLen), this.len + 4);
+    this.strong(data, start, end, this.out, this.len + 4, this.params.strongLen);
     this.len += this.recordLen;
   }
 
