@@ -1,8 +1,8 @@
 /**
  * Credentials from a netrc file, read the way curl's --netrc-file reads it: whitespace-separated
  * tokens that may span lines, `machine NAME` / `default` start an entry, `login` and `password`
- * belong to the entry before them, `macdef` skips to the next blank line, the first matching
- * machine wins (before `default`). Quoted tokens ("a b", with \" \\ \n \t \r escapes) as in
+ * belong to the entry before them, `macdef` skips to the next blank line, the first entry
+ * that is this machine or `default` wins (`default` belongs last). Quoted tokens ("a b", with \" \\ \n \t \r escapes) as in
  * curl >= 7.84. The file must be 0600 or stricter; passwords never appear in messages.
  */
 import { readFile } from 'node:fs/promises';
@@ -88,10 +88,10 @@ export function parseNetrc(text: string): NetrcEntry[] {
   return entries;
 }
 
-/** curl's choice: the first `machine` equal to the host (case-insensitive), else `default`. */
+/** curl's choice: the first entry, in file order, that is `default` or this host's `machine` (any case). */
 export function lookupNetrc(entries: NetrcEntry[], host: string): NetrcEntry | undefined {
   const h = host.toLowerCase();
-  return entries.find((e) => e.machine?.toLowerCase() === h) ?? entries.find((e) => e.machine === undefined);
+  return entries.find((e) => e.machine === undefined || e.machine.toLowerCase() === h);
 }
 
 /** A parsed netrc file that answers per URL host. */

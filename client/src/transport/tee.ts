@@ -27,6 +27,9 @@ export function teeStream(source: Readable, count: number): Readable[] {
         cb(err);
       },
     });
+    // A branch whose sink has not started reading yet must not turn a read error into a crash;
+    // its consumer still sees the error when it reads the destroyed branch.
+    b.on('error', () => {});
     live.add(b);
     return b;
   });

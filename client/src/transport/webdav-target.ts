@@ -77,12 +77,22 @@ export class WebDavTarget implements SinkTargetLike {
   private async putOnce(remoteName: string, body: () => Readable, size: number): Promise<'created' | 'exists'> {
     const source = body();
     const dog = idleWatchdog(this.idleMs);
-    // Count progress on the way through (a 'data' listener on the source would unpause it).
+    let sent = 0;
+    let wrongSize: PermanentError | undefined;
+    // Count progress on the way through (a 'data' listener on the source would unpause it), and
+    // refuse a body of another length: the sink would wait for the missing bytes until it gives up.
     const stream = source.pipe(
       new Transform({
         transform(chunk: Buffer, _enc, done) {
           dog.poke();
-          done(null, chunk);
+          sent += chunk.length;
+          if (sent > size) done((wrongSize = new PermanentError(`${remoteName}: local file grew past ${size} bytes`)));
+          else done(null, chunk);
+        },
+        flush(done) {
+          if (sent !== size)
+            done((wrongSize = new PermanentError(`${remoteName}: local file has ${sent} of ${size} bytes`)));
+          else done();
         },
       }),
     );
@@ -95,9 +105,17 @@ export class WebDavTarget implements SinkTargetLike {
       });
       return 'created';
     } catch (err) {
-      if (statusOf(err) === 409) return this.existing(remoteName, size);
-      if (dog.signal.aborted) throw new Error(`no progress for ${this.idleMs / 1000} s`);
-      throw err;
+      if (wrongSize) throw wrongSize;
+      const status = statusOf(err);
+      if (status === 409) return this.existing(remoteName, size);
+      const failure = dog.signal.aborted ? new Error(`no progress for ${this.idleMs / 1000} s`) : err;
+      // No answer: a sink that refuses an existing name may cut the body short (EPIPE), and an
+      // upload may have been published just before the connection broke. Ask before resending.
+      if (status === undefined) {
+        const there = await this.sizeOf(remoteName).catch(() => undefined);
+        if (there !== undefined) return this.existing(remoteName, size, there);
+      }
+      throw failure;
     } finally {
       dog.stop();
       source.destroy();
@@ -106,10 +124,21 @@ export class WebDavTarget implements SinkTargetLike {
   }
 
   /** The name is taken: fine only when it holds exactly as many bytes as ours. */
-  private async existing(remoteName: string, size: number): Promise<'exists'> {
-    const st = (await this.client.stat(remoteName)) as FileStat;
-    if (st.type === 'file' && st.size === size) return 'exists';
-    throw new PermanentError(`${remoteName} already exists with ${st.size} bytes (expected ${size})`, 409);
+  private async existing(remoteName: string, size: number, known?: number): Promise<'exists'> {
+    const have = known ?? (await this.sizeOf(remoteName));
+    if (have === size) return 'exists';
+    throw new PermanentError(`${remoteName} already exists with ${have ?? 'no'} bytes (expected ${size})`, 409);
+  }
+
+  /** PROPFIND Depth: 0 of one name: its size, or undefined when the sink has no such file. */
+  private async sizeOf(remoteName: string): Promise<number | undefined> {
+    try {
+      const st = (await this.client.stat(remoteName)) as FileStat;
+      return st.type === 'file' ? st.size : -1;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
   }
 
   /** PROPFIND Depth: 1 of the host directory: stored name → size. */
@@ -135,6 +164,7 @@ export class WebDavTarget implements SinkTargetLike {
 
 /** One line without the request URL (which the webdav client may embed) or any header. */
 function describe(err: unknown): string {
+  if (err instanceof PermanentError) return err.message;
   const status = statusOf(err);
   if (status !== undefined) return `HTTP ${status}${status === 507 ? ' (sink storage full)' : ''}`;
   const code = (err as NodeJS.ErrnoException | null)?.code;
