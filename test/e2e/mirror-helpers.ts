@@ -75,7 +75,6 @@ export async function makeHost(sinks: { name: string; url: string; ca?: string }
 export interface BackupOutcome {
   run: RunResult;
   code: number | null;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   result: Record<string, any>;
 }
 

@@ -337,3 +337,55 @@ test('a netrc readable by others: exit 2 naming the file, no secret printed, not
     await a.stop();
   }
 });
+
+test(
+  'spool over its limit: the oldest undelivered set is dropped and reported, the next full repairs the sink',
+  { skip },
+  async () => {
+    const [a, b] = await twoSinks();
+    const host = await makeHost(
+      [
+        { name: 'a', url: sinkUrl(a) },
+        { name: 'b', url: sinkUrl(b) },
+      ],
+      { spoolLimit: 500_000 },
+    );
+    try {
+      assert.equal((await backup(host)).code, 0);
+      await b.stop();
+      host.change(1);
+      const inc1 = await backup(host);
+      assert.equal(inc1.code, 4, inc1.run.stderr);
+      assert.deepEqual(inc1.result.problems, []);
+      host.change(2);
+      const inc2 = await backup(host);
+      assert.equal(inc2.code, 4, inc2.run.stderr);
+      // two ~300 KB sets do not fit in 500 KB: the older one goes, and the run says so
+      assert.deepEqual(
+        inc2.result.problems.map((p: { kind: string; path: string }) => [p.kind, p.path]),
+        [['spool-overflow', inc1.result.set]],
+      );
+      assert.match(inc2.run.stdout + inc2.run.stderr, new RegExp(`dropped ${inc1.result.set.replace(/\./g, '\\.')}`));
+      assert.deepEqual(readdirSync(join(host.archive, 'outgoing')), [inc2.result.set]);
+      assert.deepEqual(inc2.result.delivery.b.lagging, [inc1.result.set, inc2.result.set]);
+      assert.ok(inc2.result.spoolBytes <= 500_000);
+
+      await b.restart();
+      host.change(3);
+      const inc3 = await backup(host);
+      assert.equal(inc3.code, 4, 'B still lacks the dropped set');
+      assert.deepEqual(inc3.result.delivery.b.confirmed, [inc2.result.set, inc3.result.set]);
+      assert.deepEqual(inc3.result.delivery.b.lagging, [inc1.result.set]);
+      assert.deepEqual(readdirSync(join(host.archive, 'outgoing')), []);
+
+      const full = await backup(host, ['--full']);
+      assert.equal(full.code, 0, full.run.stderr);
+      assert.deepEqual(full.result.delivery.b.lagging, []);
+      assertSumsVerify(hostDir(b));
+      assertOnlyPutAndPropfind(a, b);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);
