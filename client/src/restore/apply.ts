@@ -4,18 +4,19 @@
  * New content goes to a staging directory first; what a volume completed is moved into place
  * only when that volume has passed its hash checks (`commit`), so a tampered or truncated
  * volume leaves nothing of itself behind. Directory attributes are set last, deepest first.
+ * File system calls are synchronous (see dest-tree.ts), except the patching of deltas.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeaddropError } from '@deaddrop/common/errors';
-import { TarType, type RawHeader } from '../archive/tar-header.js';
-import { indexToDisplay, type PathIndex } from '../scan/path-index.js';
+import { TarType } from '../archive/tar-header.js';
+import { joinIndex, type PathIndex } from '../scan/path-index.js';
 import { DeltaSink } from './delta-sink.js';
 import type { DestTree } from './dest-tree.js';
 import type { VolumeEntry } from './entries.js';
-import { setHandleAttributes, setPathAttributes, type Owners } from './metadata.js';
+import { attributesOf, setFdAttributes, setPathAttributes, type Attributes, type Owners } from './metadata.js';
 
 export interface ApplyStats {
   files: number;
@@ -30,14 +31,17 @@ export interface ApplyStats {
 interface OpenFile {
   kind: 'snapshot' | 'diff';
   index: PathIndex;
-  header: RawHeader;
-  temp: string;
-  fh?: FileHandle;
+  rel: Buffer;
+  attrs: Attributes;
+  temp: number;
+  size: number;
+  fd?: number;
   basis?: FileHandle;
   delta?: DeltaSink;
 }
 
-type Op = () => Promise<void>;
+/** A change waiting for its volume's checks: compact, a volume may hold many thousands. */
+type Op = { op: 'place'; rel: Buffer; temp: number } | { op: 'dir'; rel: Buffer } | { op: 'delete'; rel: Buffer };
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -49,12 +53,14 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
+const show = (rel: Buffer) => (rel.length ? rel.toString('utf8') : '.');
+
 export class TreeApplier {
   readonly stats: ApplyStats = { files: 0, dirs: 0, links: 0, special: 0, deleted: 0, bytes: 0 };
   readonly warnings: string[] = [];
   private open: OpenFile | undefined;
   private ops: Op[] = [];
-  private dirs = new Map<string, { index: PathIndex; header: RawHeader }>();
+  private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes }>();
   private seq = 0;
 
   constructor(
@@ -63,76 +69,71 @@ export class TreeApplier {
     private readonly owners: Owners | undefined,
   ) {}
 
-  private temp(): string {
-    return join(this.staging, String(++this.seq));
+  private tempPath(n: number): string {
+    return join(this.staging, String(n));
   }
 
   async add(e: VolumeEntry, what: string): Promise<void> {
     const o = this.open;
     if (o && e.multivol && e.kind === o.kind && sameIndex(e.index, o.index)) return this.append(o, await e.read());
     if (o) await this.close(o);
-    if (e.kind === 'deleted') {
-      this.ops.push(async () => {
-        await this.dest.remove(e.index);
-        this.stats.deleted++;
-      });
-      return;
-    }
-    if (e.kind === 'diff') return this.startDiff(e, what);
+    const rel = e.index.length ? joinIndex(e.index) : Buffer.alloc(0);
+    if (e.kind === 'deleted') return void this.ops.push({ op: 'delete', rel });
+    const attrs = attributesOf(e.header, this.owners);
+    if (e.kind === 'diff') return this.startDiff(e, rel, attrs, what);
     const h = e.header;
     switch (h.type) {
       case TarType.FILE:
       case '\0':
       case '7': {
-        const file: OpenFile = { kind: 'snapshot', index: e.index, header: h, temp: this.temp() };
-        file.fh = await open(file.temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        const file: OpenFile = { kind: 'snapshot', index: e.index, rel, attrs, temp: ++this.seq, size: 0 };
+        file.fd = openSync(this.tempPath(file.temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
         this.open = file;
         await this.append(file, await e.read());
         if (!e.multivol) await this.close(file);
         return;
       }
       case TarType.DIR:
-        this.dirs.set(this.dest.pathOf(e.index).toString('latin1'), { index: e.index, header: h });
-        this.ops.push(() => this.makeDir(e.index));
+        this.dirs.set(rel.toString('latin1'), { rel, depth: e.index.length, attrs });
+        this.ops.push({ op: 'dir', rel });
         return;
       case TarType.SYMLINK: {
-        const temp = this.temp();
-        await symlink(h.linkname, temp);
-        await setPathAttributes(temp, h, this.owners, true);
+        const temp = ++this.seq;
+        symlinkSync(h.linkname, this.tempPath(temp));
+        setPathAttributes(this.tempPath(temp), attrs, true);
         this.stats.links++;
-        this.ops.push(() => this.place(e.index, temp));
+        this.ops.push({ op: 'place', rel, temp });
         return;
       }
       case TarType.FIFO:
       case TarType.CHARDEV:
       case TarType.BLOCKDEV: {
         if (h.type !== TarType.FIFO && !this.owners) {
-          this.warnings.push(`${indexToDisplay(e.index)}: device not restored (needs root)`);
+          this.warnings.push(`${show(rel)}: device not restored (needs root)`);
           return;
         }
-        const temp = this.temp();
-        if (h.type === TarType.FIFO) await run('mkfifo', ['-m', '600', temp]);
+        const temp = ++this.seq;
+        const path = this.tempPath(temp);
+        if (h.type === TarType.FIFO) await run('mkfifo', ['-m', '600', path]);
         else
-          await run('mknod', ['-m', '600', temp, h.type === TarType.CHARDEV ? 'c' : 'b', String(h.devmajor), String(h.devminor)]); // prettier-ignore
-        await setPathAttributes(temp, h, this.owners);
+          await run('mknod', ['-m', '600', path, h.type === TarType.CHARDEV ? 'c' : 'b', String(h.devmajor), String(h.devminor)]); // prettier-ignore
+        setPathAttributes(path, attrs);
         this.stats.special++;
-        this.ops.push(() => this.place(e.index, temp));
+        this.ops.push({ op: 'place', rel, temp });
         return;
       }
       default:
-        this.warnings.push(`${indexToDisplay(e.index)}: tar type ${JSON.stringify(h.type)} not restored`);
+        this.warnings.push(`${show(rel)}: tar type ${JSON.stringify(h.type)} not restored`);
     }
   }
 
-  private async startDiff(e: VolumeEntry, what: string): Promise<void> {
-    const file: OpenFile = { kind: 'diff', index: e.index, header: e.header, temp: this.temp() };
-    const st = (await this.dest.parents(e.index, false)) ? await this.dest.stat(e.index) : undefined;
+  private async startDiff(e: VolumeEntry, rel: Buffer, attrs: Attributes, what: string): Promise<void> {
+    const st = this.dest.parents(rel, false) ? this.dest.stat(rel) : undefined;
     if (!st?.isFile())
-      throw new DeaddropError(
-        `${what}: a delta for ${indexToDisplay(e.index)}, but the restored tree has no such file`,
-      );
-    file.basis = await open(this.dest.pathOf(e.index), constants.O_RDONLY | constants.O_NOFOLLOW);
-    file.delta = new DeltaSink(file.basis, file.temp, `${what}: delta of ${indexToDisplay(e.index)}`);
+      throw new DeaddropError(`${what}: a delta for ${show(rel)}, but the restored tree has no such file`);
+    const file: OpenFile = { kind: 'diff', index: e.index, rel, attrs, temp: ++this.seq, size: 0 };
+    file.basis = await open(this.dest.pathOf(rel), constants.O_RDONLY | constants.O_NOFOLLOW);
+    file.delta = new DeltaSink(file.basis, this.tempPath(file.temp), `${what}: delta of ${show(rel)}`);
     this.open = file;
     await this.append(file, await e.read());
     if (!e.multivol) await this.close(file);
@@ -141,8 +142,9 @@ export class TreeApplier {
   private async append(f: OpenFile, data: Buffer): Promise<void> {
     if (data.length === 0) return;
     if (f.delta) return f.delta.write(data);
+    f.size += data.length;
     let at = 0;
-    while (at < data.length) at += (await f.fh!.write(data, at)).bytesWritten;
+    while (at < data.length) at += writeSync(f.fd!, data, at);
   }
 
   /** The file is complete: attributes on the staged copy, its move into place queued. */
@@ -154,60 +156,70 @@ export class TreeApplier {
       } finally {
         await f.basis!.close();
       }
-      f.fh = await open(f.temp, 'r+');
+      f.fd = openSync(this.tempPath(f.temp), 'r+');
     }
     try {
-      await setHandleAttributes(f.fh!, f.header, this.owners);
-      this.stats.bytes += (await f.fh!.stat()).size;
+      setFdAttributes(f.fd!, f.attrs);
     } finally {
-      await f.fh!.close();
+      closeSync(f.fd!);
     }
+    this.stats.bytes += f.size;
     this.stats.files++;
-    this.ops.push(() => this.place(f.index, f.temp));
+    this.ops.push({ op: 'place', rel: f.rel, temp: f.temp });
   }
 
   /** Move a staged object to its place, replacing whatever is there (a directory with its contents). */
-  private async place(index: PathIndex, temp: string): Promise<void> {
-    if (index.length === 0) throw new DeaddropError('the backup root is not a directory: cannot restore it here');
-    await this.dest.parents(index, true);
-    const st = await this.dest.stat(index);
-    if (st?.isDirectory()) {
-      await rm(this.dest.pathOf(index), { recursive: true, force: true });
+  private place(rel: Buffer, temp: number): void {
+    if (rel.length === 0) throw new DeaddropError('the backup root is not a directory: cannot restore it here');
+    this.dest.parents(rel, true);
+    const final = this.dest.pathOf(rel);
+    try {
+      renameSync(this.tempPath(temp), final); // replaces a file or symlink itself (never follows it)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      rmSync(final, { recursive: true, force: true }); // a directory is in the way
       this.dest.forget();
+      renameSync(this.tempPath(temp), final);
     }
-    await rename(temp, this.dest.pathOf(index));
   }
 
-  private async makeDir(index: PathIndex): Promise<void> {
+  private makeDir(rel: Buffer): void {
     this.stats.dirs++;
-    if (index.length === 0) return;
-    await this.dest.parents(index, true);
-    const st = await this.dest.stat(index);
+    if (rel.length === 0) return;
+    this.dest.parents(rel, true);
+    const st = this.dest.stat(rel);
     if (st?.isDirectory()) return;
-    if (st) await rm(this.dest.pathOf(index), { force: true });
-    await mkdir(this.dest.pathOf(index), { mode: 0o700 }); // its own mode comes last (writable meanwhile)
+    if (st) rmSync(this.dest.pathOf(rel), { force: true });
+    mkdirSync(this.dest.pathOf(rel), { mode: 0o700 }); // its own mode comes last (writable meanwhile)
   }
 
   /** The volume passed its checks: move what it completed into place. */
-  async commit(): Promise<void> {
+  commit(): void {
     const ops = this.ops;
     this.ops = [];
-    for (const op of ops) await op();
+    for (const o of ops) {
+      if (o.op === 'place') this.place(o.rel, o.temp);
+      else if (o.op === 'dir') this.makeDir(o.rel);
+      else {
+        this.dest.remove(o.rel);
+        this.stats.deleted++;
+      }
+    }
   }
 
   /** End of a set: its last multivol file is complete. */
   async endSet(): Promise<void> {
     if (this.open) await this.close(this.open);
-    await this.commit();
+    this.commit();
   }
 
   /** Everything applied: directory attributes, deepest first, on what is still a directory. */
-  async finish(): Promise<void> {
-    const dirs = [...this.dirs.values()].sort((a, b) => b.index.length - a.index.length);
+  finish(): void {
+    const dirs = [...this.dirs.values()].sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
-      if (d.index.length > 0 && !(await this.dest.parents(d.index, false))) continue;
-      const st = await this.dest.stat(d.index);
-      if (st?.isDirectory()) await setPathAttributes(this.dest.pathOf(d.index), d.header, this.owners);
+      if (d.rel.length > 0 && !this.dest.parents(d.rel, false)) continue;
+      if (this.dest.stat(d.rel)?.isDirectory()) setPathAttributes(this.dest.pathOf(d.rel), d.attrs);
     }
   }
 
@@ -218,7 +230,7 @@ export class TreeApplier {
     this.ops = [];
     o?.delta?.abort();
     await o?.basis?.close().catch(() => {});
-    await o?.fh?.close().catch(() => {});
+    if (o?.fd !== undefined && o.kind === 'snapshot') closeSync(o.fd);
   }
 }
 

@@ -40,6 +40,7 @@ export const restoreCommand = {
           'into place only when its volume checked out. Owners, devices: when run as root.',
       ),
   handler: handler<Args>(async (argv) => {
+    (await import('node:v8')).setFlagsFromString('--max-semi-space-size=2');
     const { runRestore } = await import('./restore.js');
     const { keyLoader } = await import('./key.js');
     const { parseRestoreTime } = await import('./when.js');

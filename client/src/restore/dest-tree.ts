@@ -2,45 +2,46 @@
  * Paths inside the restore destination, never leaving it: every parent of a path is checked
  * (lstat) to be a real directory, not a symlink, before anything is created, replaced or
  * removed under it. Checked directories are remembered until something is removed.
+ * Paths are relative byte strings (components joined with `/`, empty for the root): one
+ * Buffer per pending object keeps a volume's worth of them small.
+ * Synchronous calls: a restore makes several per file, and a thread-pool round trip each
+ * cost more than the calls themselves (20k small files: 20 s -> 12 s).
  */
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstatSync, mkdirSync, rmSync, type Stats } from 'node:fs';
 import { DeaddropError } from '@deaddrop/common/errors';
-import type { PathIndex } from '../scan/path-index.js';
 
-const SLASH = Buffer.from('/');
+const SLASH = 0x2f;
 
 export class DestTree {
   readonly root: Buffer;
+  private readonly prefix: Buffer;
   private checked = new Set<string>();
 
   constructor(root: string) {
     this.root = Buffer.from(root);
+    this.prefix = Buffer.from(`${root}/`);
   }
 
-  /** The path of `index` under the root (the root itself for `[]`). */
-  pathOf(index: PathIndex): Buffer {
-    const parts: Buffer[] = [this.root];
-    for (const c of index) parts.push(SLASH, c);
-    return Buffer.concat(parts);
+  /** The path of `rel` under the root (the root itself for an empty `rel`). */
+  pathOf(rel: Buffer): Buffer {
+    return rel.length === 0 ? this.root : Buffer.concat([this.prefix, rel]);
   }
 
   /**
-   * Make sure every ancestor of `index` is a directory inside the root. `create`: make missing
+   * Make sure every ancestor of `rel` is a directory inside the root. `create`: make missing
    * ones (a subtree restored without its parents) and refuse a symlink or file in the way;
    * else return false when one is missing or not a directory (nothing can be below it).
    */
-  async parents(index: PathIndex, create: boolean): Promise<boolean> {
-    for (let n = 1; n < index.length; n++) {
-      const path = this.pathOf(index.slice(0, n));
-      const key = path.toString('latin1');
+  parents(rel: Buffer, create: boolean): boolean {
+    for (let i = rel.indexOf(SLASH); i >= 0; i = rel.indexOf(SLASH, i + 1)) {
+      const dir = rel.subarray(0, i);
+      const key = dir.toString('latin1');
       if (this.checked.has(key)) continue;
-      const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
+      const path = this.pathOf(dir);
+      const st = lstatSync(path, { throwIfNoEntry: false });
       if (!st) {
         if (!create) return false;
-        await mkdir(path, { mode: 0o755 });
+        mkdirSync(path, { mode: 0o755 });
       } else if (!st.isDirectory()) {
         if (!create) return false;
         throw new DeaddropError(
@@ -52,19 +53,21 @@ export class DestTree {
     return true;
   }
 
-  /** Remove whatever is at `index` (a directory with its contents; a symlink itself, not its target). */
-  async remove(index: PathIndex): Promise<void> {
-    if (index.length === 0 || !(await this.parents(index, false))) return;
-    await rm(this.pathOf(index), { recursive: true, force: true });
+  /** Remove whatever is at `rel` (a directory with its contents; a symlink itself, not its target). */
+  remove(rel: Buffer): void {
+    if (rel.length === 0 || !this.parents(rel, false)) return;
+    rmSync(this.pathOf(rel), { recursive: true, force: true });
     this.checked.clear();
   }
 
-  /** The lstat of `index`, undefined when absent. */
-  async stat(index: PathIndex) {
-    return lstat(this.pathOf(index)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+  /** The lstat of `rel`, undefined when absent. */
+  stat(rel: Buffer): Stats | undefined {
+    try {
+      return lstatSync(this.pathOf(rel), { throwIfNoEntry: false });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
       throw err;
-    });
+    }
   }
 
   forget(): void {

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '@deaddrop/common/errors';
-import type { PrivateKey } from '@deaddrop/keys';
+import type { PrivateKey } from '@deaddrop/keys/private-key';
 
 export type KeySource = () => Promise<PrivateKey>;
 
@@ -14,7 +14,7 @@ export function keyLoader(keyPath: string | undefined, passphraseFile: string | 
   return () => {
     if (!keyPath) return Promise.reject(new UsageError('the backup is encrypted: give the private key (--key KEY)'));
     loaded ??= (async () => {
-      const { isEncryptedKeyFile, privateKeyFromBytes } = await import('@deaddrop/keys');
+      const { isEncryptedKeyFile, privateKeyFromBytes } = await import('@deaddrop/keys/private-key');
       let bytes: Buffer;
       try {
         bytes = await readFile(keyPath);

@@ -43,7 +43,7 @@ export async function loadSet(dir: string, set: BackupSet, key: KeySource): Prom
   if (missing.length) throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')}`);
   const manifestName = set.manifest!.name;
   const manifest = parseManifest(
-    await readPayload(join(dir, manifestName), manifestName, key, { sha256: sums.get(manifestName) }),
+    withoutFilelist(await readPayload(join(dir, manifestName), manifestName, key, { sha256: sums.get(manifestName) })),
     manifestName,
   );
   const volumes = new Map<number, DuplicityFileName>();
@@ -55,4 +55,17 @@ export async function loadSet(dir: string, set: BackupSet, key: KeySource): Prom
   if (missing.length)
     throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')} (listed in ${manifestName})`);
   return { set, manifest, volumes, sums };
+}
+
+/**
+ * The manifest without its Filelist block (a line per changed file: restore needs only the
+ * volumes, and parsing 20k paths grew the heap for the rest of the run). The block runs to
+ * the next `Volume` line (manifest.py's to_string puts it first) or to the end.
+ */
+function withoutFilelist(text: Buffer): Buffer {
+  const s = text.toString('latin1');
+  const start = s.search(/^filelist/im);
+  if (start < 0) return text;
+  const rest = s.slice(start).search(/^volume/im);
+  return rest < 0 ? text.subarray(0, start) : Buffer.concat([text.subarray(0, start), text.subarray(start + rest)]);
 }

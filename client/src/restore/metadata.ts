@@ -2,14 +2,23 @@
  * Attributes from a tar header onto a restored object (duplicity's ROPath.copy_attribs): owner
  * first (as root only; chown clears setuid bits), then mode, then mtime. The owner is the
  * header's user/group name when it exists here, else the numeric id (formats §5.1).
+ * Synchronous, like the rest of the per-file work (see dest-tree.ts).
  */
-import type { FileHandle } from 'node:fs/promises';
-import { chmod, lchown, lutimes, utimes } from 'node:fs/promises';
+import { chmodSync, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
 import type { RawHeader } from '../archive/tar-header.js';
 import { loadOwnerNames, type OwnerNames } from '../scan/owners.js';
 
 export interface Owners {
   of(h: RawHeader): { uid: number; gid: number };
+}
+
+/** What is applied: small, so directories can wait for the end with it. */
+export interface Attributes {
+  mode: number;
+  mtime: number;
+  /** Only when restoring ownership. */
+  uid?: number;
+  gid?: number;
 }
 
 /** Owner lookups when restoring ownership (as root), else undefined: files stay the restorer's. */
@@ -24,27 +33,20 @@ export function ownersWhenRoot(): Owners | undefined {
   };
 }
 
-export async function setHandleAttributes(fh: FileHandle, h: RawHeader, owners: Owners | undefined): Promise<void> {
-  if (owners) {
-    const o = owners.of(h);
-    await fh.chown(o.uid, o.gid);
-  }
-  await fh.chmod(h.mode & 0o7777);
-  await fh.utimes(h.mtime, h.mtime);
+export function attributesOf(h: RawHeader, owners: Owners | undefined): Attributes {
+  return { mode: h.mode & 0o7777, mtime: h.mtime, ...(owners ? owners.of(h) : {}) };
+}
+
+export function setFdAttributes(fd: number, a: Attributes): void {
+  if (a.uid !== undefined) fchownSync(fd, a.uid, a.gid!);
+  fchmodSync(fd, a.mode);
+  futimesSync(fd, a.mtime, a.mtime);
 }
 
 /** By path, for objects not opened (directories, fifos, devices, symlinks). */
-export async function setPathAttributes(
-  path: string | Buffer,
-  h: RawHeader,
-  owners: Owners | undefined,
-  symlink = false,
-): Promise<void> {
-  if (owners) {
-    const o = owners.of(h);
-    await lchown(path, o.uid, o.gid);
-  }
-  if (symlink) return lutimes(path, h.mtime, h.mtime); // a link's mode is always 0777 on Linux
-  await chmod(path, h.mode & 0o7777);
-  await utimes(path, h.mtime, h.mtime);
+export function setPathAttributes(path: string | Buffer, a: Attributes, symlink = false): void {
+  if (a.uid !== undefined) lchownSync(path, a.uid, a.gid!);
+  if (symlink) return lutimesSync(path, a.mtime, a.mtime); // a link's mode is always 0777 on Linux
+  chmodSync(path, a.mode);
+  utimesSync(path, a.mtime, a.mtime);
 }

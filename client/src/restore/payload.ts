@@ -100,7 +100,7 @@ export async function openPayload(
   let stream: Readable = through(createReadStream(path, { highWaterMark: READ_SIZE }), tap(stored256));
   if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(stored1));
   if (encrypted) {
-    const { createDecryptStream } = await import('@deaddrop/keys');
+    const { createDecryptStream } = await import('@deaddrop/keys/cms/decrypt');
     stream = through(stream, createDecryptStream(await key(), { name: what }));
     stream = through(stream, tap(plain1));
   }

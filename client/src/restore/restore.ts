@@ -88,7 +88,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
         },
         async (volume) => {
           volumes.push(volume);
-          await applier.commit();
+          applier.commit();
         },
       );
       await applier.endSet();
@@ -101,7 +101,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
     throw err;
   }
   await rm(staging, { recursive: true, force: true });
-  await applier.finish();
+  applier.finish();
   const last = sets[sets.length - 1]!;
   return {
     host: o.host,
