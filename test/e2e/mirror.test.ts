@@ -12,7 +12,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { deaddropArgv, isRoot, missingTools, startEmbeddedSink, tempDir, type RunningSink } from '@deaddrop/test';
+import {
+  deaddropArgv,
+  isRoot,
+  missingTools,
+  runDeaddrop,
+  startEmbeddedSink,
+  tempDir,
+  type RunningSink,
+} from '@deaddrop/test';
 import {
   assertNoHalfSets,
   assertSumsVerify,
@@ -147,6 +155,16 @@ test(
         confirmed: string[];
       };
       assert.ok(!missed.some((k) => ledger.confirmed.includes(k)));
+      const status = await runDeaddrop(['status', '--config', host.config, '--json']);
+      assert.equal(status.code, 0, status.stderr);
+      const sinks = (JSON.parse(status.stdout) as { sinks: { name: string; lagging: string[] }[] }).sinks;
+      assert.deepEqual(
+        sinks.map((k) => [k.name, k.lagging]),
+        [
+          ['a', []],
+          ['b', missed],
+        ],
+      );
       await b.restart();
       host.change(3);
       const caughtUp = await backup(host);

@@ -4,6 +4,8 @@ import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
+import { ledgerDir, readLedger } from '../transport/ledger.js';
+import { laggingSets } from '../transport/spool.js';
 import { readState } from './state.js';
 
 interface Args {
@@ -27,6 +29,8 @@ export interface StatusReport {
   chainStoredBytes: number;
   /** Sets written but not yet on every sink, with their outgoing bytes. */
   pending: { set: string; files: number; bytes: number }[];
+  /** Per sink (from its ledger): sets confirmed, when last, and the sets it still lacks. */
+  sinks: { name: string; confirmed: number; lastConfirmed?: string; lagging: string[] }[];
   lastRuns: { started: string; finished: string; result: string; set?: string; storedBytes?: number; error?: string }[];
 }
 
@@ -62,6 +66,17 @@ export async function statusReport(archiveDir: string, host: string): Promise<St
   const pending = [];
   for (const key of state?.pending ?? [])
     pending.push({ set: key, ...(await dirSize(join(archiveDir, 'outgoing', key))) });
+  const sinks = [];
+  for (const f of (await readdir(ledgerDir(archiveDir)).catch(() => [] as string[])).sort()) {
+    if (!f.endsWith('.json')) continue;
+    const l = await readLedger(archiveDir, f.slice(0, -'.json'.length));
+    sinks.push({
+      name: l.sink,
+      confirmed: l.confirmed.length,
+      ...(l.lastConfirmed ? { lastConfirmed: l.lastConfirmed } : {}),
+      lagging: laggingSets(l, state?.pending ?? []),
+    });
+  }
   return {
     host,
     archiveDir,
@@ -69,6 +84,7 @@ export async function statusReport(archiveDir: string, host: string): Promise<St
     chain,
     chainStoredBytes: chain.reduce((n, s) => n + s.storedBytes, 0),
     pending,
+    sinks,
     lastRuns: (state?.runs ?? []).slice(-10).reverse(),
   };
 }
@@ -95,6 +111,11 @@ export const statusCommand = {
               (c.cached ? '' : '  (cache missing: next run is full)'),
           );
       }
+      for (const k of s.sinks)
+        lines.push(
+          `sink ${k.name}: ${k.lagging.length ? `lacks ${k.lagging.join(', ')}` : 'up to date'}` +
+            (k.lastConfirmed ? ` (last confirmed ${k.lastConfirmed})` : ''),
+        );
       for (const p of s.pending) lines.push(`pending delivery: ${p.set} (${p.files} files, ${formatBytes(p.bytes)})`);
       for (const run of s.lastRuns.slice(0, 5))
         lines.push(
