@@ -88,6 +88,11 @@ export class HtpasswdStore {
     this.verified.clear();
   }
 
+  /** Whether the file (as last loaded) has an entry for user. */
+  has(user: string): boolean {
+    return this.users.has(user);
+  }
+
   /** True when user and password match the current file. Fails closed if the file vanished. */
   async verify(user: string, password: string): Promise<boolean> {
     try {

@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { link, lstat, mkdir, open, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readlink, realpath, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A refusal that maps onto an HTTP status (the message goes to the access log only). */
@@ -39,6 +39,44 @@ export async function walkNoSymlinks(base: string, segments: string[]): Promise<
     if (i < segments.length - 1 && !st.isDirectory()) throw new HttpRefusal(409, `not a directory: ${path}`);
   }
   return st;
+}
+
+/**
+ * Open the regular file base/segments... for reading without following a symlink anywhere:
+ * every component is checked with lstat (walkNoSymlinks), the file is opened with O_NOFOLLOW,
+ * and the opened descriptor must be that same inode at exactly that path (/proc/self/fd), so a
+ * directory swapped for a symlink between the walk and the open is caught too. Undefined when
+ * the file does not exist; 403 for a symlink or anything that is not a regular file.
+ */
+export async function openFileNoFollow(
+  base: string,
+  segments: string[],
+): Promise<{ fh: FileHandle; size: number; mtime: Date } | undefined> {
+  const walked = await walkNoSymlinks(base, segments);
+  if (!walked) return undefined;
+  if (!walked.isFile()) throw new HttpRefusal(403, 'not a regular file');
+  const path = join(base, ...segments);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new HttpRefusal(403, `symlink on the path: ${path}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.ino !== walked.ino || st.dev !== walked.dev)
+      throw new HttpRefusal(403, `changed while opening: ${path}`);
+    const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+    if (opened !== undefined && opened !== join(await realpath(base), ...segments))
+      throw new HttpRefusal(403, `resolved through a symlink: ${path}`);
+    return { fh, size: st.size, mtime: st.mtime };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
 }
 
 /**

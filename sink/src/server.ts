@@ -5,6 +5,7 @@ import { basicCredentials } from './auth.js';
 import type { AccessEntry } from './access-log.js';
 import type { HtpasswdStore } from './htpasswd.js';
 import { parseRequestTarget } from './path-policy.js';
+import { serveFile } from './get.js';
 import { parseDepth, propfind } from './propfind.js';
 import { checkPutTarget, storeUpload } from './put.js';
 import { HttpRefusal } from './safe-fs.js';
@@ -21,6 +22,8 @@ export interface SinkServerOptions {
   /** A connection with no bytes moving for this long is dropped (slow or stalled bodies). */
   idleTimeoutMs: number;
   tls?: { cert: Buffer; key: Buffer };
+  /** htpasswd users that may GET and PROPFIND anywhere under the prefix, and nothing else. */
+  readers?: ReadonlySet<string>;
   onAccess(entry: AccessEntry): void;
   onError(message: string): void;
 }
@@ -42,9 +45,11 @@ const REASONS: Record<number, string> = {
 
 /**
  * The embedded write-only WebDAV sink: PUT (write-once) and PROPFIND (depth 0/1) in the
- * authenticated host's own directory, nothing else. Order of decisions: path shape (400/404),
- * method (405), credentials (401), ownership (403), and only then anything that touches the
- * file system, so nobody learns whether a name exists before proving who they are.
+ * authenticated host's own directory, nothing else. Reader accounts (--reader, for restores)
+ * may GET and PROPFIND everywhere under the prefix and write nothing. Order of decisions: path
+ * shape (400/404), method (405), credentials (401), role and ownership (403/405), and only then
+ * anything that touches the file system, so nobody learns whether a name exists before proving
+ * who they are.
  */
 export class SinkServer {
   private readonly servers: (http.Server | https.Server)[] = [];
@@ -149,18 +154,25 @@ export class SinkServer {
     const target = parseRequestTarget(req.url ?? '', this.opts.prefix);
     if (target.kind === 'outside') throw new HttpRefusal(404, 'outside the prefix');
     if (target.kind === 'bad') throw new HttpRefusal(400, target.reason);
-    if (req.method !== 'PUT' && req.method !== 'PROPFIND') throw new HttpRefusal(405, 'method not allowed');
+    const readers = this.opts.readers ?? new Set<string>();
+    const method = req.method ?? '';
+    // GET exists only for readers: without any, it is refused before credentials as always
+    if (!(method === 'PUT' || method === 'PROPFIND' || (method === 'GET' && readers.size > 0)))
+      throw new HttpRefusal(405, 'method not allowed');
     const creds = basicCredentials(req.headers.authorization);
     if (!creds || !(await this.opts.htpasswd.verify(creds.user, creds.password)))
       throw new HttpRefusal(401, creds ? 'wrong credentials' : 'no credentials');
     entry.user = creds.user;
+    if (readers.has(creds.user)) return this.read(req, res, target, entry);
+    if (method === 'GET') throw new HttpRefusal(405, 'GET is for reader accounts');
     if (target.kind === 'root' || target.host !== creds.user) throw new HttpRefusal(403, 'not your directory');
 
     const { root, tempDir } = this.opts;
     if (req.method === 'PROPFIND') {
       const depth = parseDepth(req.headers.depth as string | undefined);
       await drainSmallBody(req, 64 * 1024);
-      await propfind({ root, prefix: this.opts.prefix, host: target.host, segments: target.segments, depth }, res);
+      const parts = [target.host, ...target.segments];
+      await propfind({ root, prefix: this.opts.prefix, parts, depth }, res);
       return;
     }
 
@@ -186,6 +198,27 @@ export class SinkServer {
     }
     res.writeHead(201, { 'Content-Length': '0' });
     res.end();
+  }
+
+  /** A reader's request: PROPFIND or GET anywhere under the prefix; writing is forbidden. */
+  private async read(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: { kind: 'root' } | { kind: 'host'; host: string; segments: string[] },
+    entry: AccessEntry,
+  ): Promise<void> {
+    if (req.method === 'PUT') throw new HttpRefusal(403, 'reader accounts may not write');
+    const parts = target.kind === 'root' ? [] : [target.host, ...target.segments];
+    const { root, prefix } = this.opts;
+    if (req.method === 'PROPFIND') {
+      const depth = parseDepth(req.headers.depth as string | undefined);
+      await drainSmallBody(req, 64 * 1024);
+      await propfind({ root, prefix, parts, depth }, res);
+      return;
+    }
+    await drainSmallBody(req, 0);
+    if (parts.length === 0) throw new HttpRefusal(404, 'GET of the root');
+    entry.note = `sent ${await serveFile(root, parts, res)} bytes`;
   }
 
   /**

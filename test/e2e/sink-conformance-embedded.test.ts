@@ -1,4 +1,5 @@
 import { startEmbeddedSink } from '@deaddrop/test';
-import { conformanceSuite } from './sink-conformance.js';
+import { conformanceSuite, readerSuite } from './sink-conformance.js';
 
 conformanceSuite('embedded', startEmbeddedSink);
+readerSuite(startEmbeddedSink);

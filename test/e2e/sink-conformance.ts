@@ -581,3 +581,141 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
     );
   });
 }
+
+/**
+ * A reader account (`sink serve --reader`): GET and PROPFIND (depth 0/1) anywhere under the
+ * prefix, PUT 403, every other method 405; host accounts still may not GET; symlinks are not
+ * followed; without --reader a GET is 405 for everyone, whatever the credentials.
+ */
+export function readerSuite(start: Starter): void {
+  describe('sink conformance: reader account (embedded)', () => {
+    const READER = basic('admin', 'admin-pw');
+    let sink: RunningSink;
+    let outside: string;
+    const big = randomBytes(3_000_000);
+    before(async () => {
+      sink = await start({ hosts: HOSTS, extraArgs: ['--reader', 'admin'] });
+      // added behind the sink's back: a reader has no host directory
+      appendFileSync(sink.htpasswd, `admin:${bcryptHash('admin-pw', 4)}\n`);
+      outside = mkdtempSync(join(tmpdir(), 'deaddrop-outside-'));
+      writeFileSync(join(outside, 'secret'), 'outside the tree');
+      writeFileSync(join(sink.root, 'alice', 'a.p7m'), 'alice data');
+      writeFileSync(join(sink.root, 'alice', 'big.p7m'), big);
+      writeFileSync(join(sink.root, 'alice', 'empty.p7m'), '');
+      mkdirSync(join(sink.root, 'bob', 'keep'), { recursive: true });
+      writeFileSync(join(sink.root, 'bob', 'keep', 'b.p7m'), 'bob data');
+      symlinkSync(outside, join(sink.root, 'alice', 'link'));
+      symlinkSync(join(outside, 'secret'), join(sink.root, 'alice', 'lnk.p7m'));
+    });
+    after(async () => {
+      await sink?.stop();
+      rmSync(outside, { recursive: true, force: true });
+    });
+
+    test('GET any host file: 200, Content-Length, byte-exact (3 MB streamed, empty file)', async () => {
+      const r = await fetch(`${sink.url}alice/big.p7m`, { headers: { authorization: READER } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('content-length'), String(big.length));
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), big);
+      const b = await request(sink, 'GET', '/webdav/bob/keep/b.p7m', { headers: { authorization: READER } });
+      assert.deepEqual([b.status, b.body], [200, 'bob data']);
+      const e = await fetch(`${sink.url}alice/empty.p7m`, { headers: { authorization: READER } });
+      assert.deepEqual([e.status, e.headers.get('content-length'), (await e.arrayBuffer()).byteLength], [200, '0', 0]);
+    });
+
+    test('PROPFIND the root lists the host directories; a host directory its files', async () => {
+      const root = await request(sink, 'PROPFIND', '/webdav/', { headers: { authorization: READER, depth: '1' } });
+      assert.equal(root.status, 207);
+      assert.match(root.body, /<D:href>\/webdav\/<\/D:href>/);
+      assert.match(root.body, /<D:href>\/webdav\/alice\/<\/D:href>/);
+      assert.match(root.body, /<D:href>\/webdav\/bob\/<\/D:href>/);
+      assert.doesNotMatch(root.body, /deaddrop-tmp/);
+      const bob = await request(sink, 'PROPFIND', '/webdav/bob/keep/', {
+        headers: { authorization: READER, depth: '1' },
+      });
+      assert.equal(bob.status, 207);
+      assert.match(bob.body, /<D:href>\/webdav\/bob\/keep\/b\.p7m<\/D:href>[\s\S]*?<D:getcontentlength>8</);
+      const client = createClient(`${sink.url}alice/`, { username: 'admin', password: 'admin-pw' });
+      const list = (await client.getDirectoryContents('/')) as { basename: string; size: number; type: string }[];
+      assert.deepEqual(
+        list
+          .filter((f) => f.type === 'file')
+          .map((f) => [f.basename, f.size])
+          .sort(),
+        [
+          ['a.p7m', 10],
+          ['big.p7m', big.length],
+          ['empty.p7m', 0],
+        ],
+      );
+      assert.deepEqual(Buffer.from((await client.getFileContents('/a.p7m')) as ArrayBuffer).toString(), 'alice data');
+    });
+
+    test('the reader writes nothing, the hosts read nothing, symlinks are not followed', async () => {
+      const probes: { name: string; method: string; path: string; auth?: string | null; expect: number[] }[] = [
+        { name: 'reader PUT new', method: 'PUT', path: '/webdav/alice/new.p7m', expect: [403] },
+        { name: 'reader PUT existing', method: 'PUT', path: '/webdav/alice/a.p7m', expect: [403] },
+        { name: 'reader PUT own name', method: 'PUT', path: '/webdav/admin/x.p7m', expect: [403] },
+        ...['HEAD', 'DELETE', 'MKCOL', 'MOVE', 'COPY', 'OPTIONS', 'PROPPATCH', 'LOCK', 'POST', 'PATCH'].map(
+          (method) => ({ name: `reader ${method}`, method, path: '/webdav/alice/a.p7m', expect: [405] }),
+        ),
+        { name: 'reader PROPFIND infinity', method: 'PROPFIND', path: '/webdav/', expect: [403] },
+        { name: 'host GET own file', method: 'GET', path: '/webdav/alice/a.p7m', auth: ALICE, expect: [405] },
+        { name: 'host GET other host', method: 'GET', path: '/webdav/bob/keep/b.p7m', auth: ALICE, expect: [405] },
+        { name: 'host PROPFIND root', method: 'PROPFIND', path: '/webdav/', auth: ALICE, expect: [403] },
+        { name: 'GET without credentials', method: 'GET', path: '/webdav/alice/a.p7m', auth: null, expect: [401] },
+        {
+          name: 'reader, wrong password',
+          method: 'GET',
+          path: '/webdav/alice/a.p7m',
+          auth: basic('admin', 'nope'),
+          expect: [401],
+        },
+        { name: 'GET missing', method: 'GET', path: '/webdav/alice/nope.p7m', expect: [404] },
+        { name: 'GET missing host', method: 'GET', path: '/webdav/carol/x.p7m', expect: [404] },
+        { name: 'GET a directory', method: 'GET', path: '/webdav/bob/keep/', expect: [404] },
+        { name: 'GET the root', method: 'GET', path: '/webdav/', expect: [404] },
+        { name: 'GET a symlink', method: 'GET', path: '/webdav/alice/lnk.p7m', expect: [403] },
+        { name: 'GET through a symlinked dir', method: 'GET', path: '/webdav/alice/link/secret', expect: [403] },
+        { name: 'GET ../', method: 'GET', path: '/webdav/alice/../bob/keep/b.p7m', expect: [400] },
+        { name: 'GET %2e%2e', method: 'GET', path: '/webdav/alice/%2e%2e/bob/keep/b.p7m', expect: [400] },
+        { name: 'GET the temp dir', method: 'GET', path: '/webdav/.deaddrop-tmp/x', expect: [400] },
+        { name: 'GET above the root', method: 'GET', path: '/webdav/alice%2f..%2f..%2fetc%2fpasswd', expect: [400] },
+      ];
+      const before = snapshot(sink.root);
+      const failures: string[] = [];
+      for (const p of probes) {
+        const auth = p.auth === undefined ? READER : p.auth;
+        const headers: Record<string, string> = auth ? { authorization: auth } : {};
+        if (p.method === 'PROPFIND') headers.depth = 'infinity';
+        if (p.method === 'MOVE' || p.method === 'COPY') headers.destination = '/webdav/alice/moved.p7m';
+        const r = await request(sink, p.method, p.path, { headers, body: p.method === 'PUT' ? 'EVIL' : undefined });
+        if (!p.expect.includes(r.status)) failures.push(`${p.name}: ${p.method} ${p.path} -> ${r.status}`);
+        if (r.body.includes('outside the tree')) failures.push(`${p.name}: leaked the file outside the tree`);
+      }
+      assert.deepEqual(failures, []);
+      assert.deepEqual(snapshot(sink.root), before);
+      const log = readFileSync(join(sink.root, '..', 'access.log'), 'utf8');
+      assert.match(log, / admin "GET \/webdav\/alice\/big\.p7m" 200 /);
+      assert.doesNotMatch(log, /admin-pw|alice-pw/);
+    });
+
+    test('without --reader, GET is 405 for every account (before credentials)', async () => {
+      const plain = await start({ hosts: HOSTS });
+      try {
+        appendFileSync(plain.htpasswd, `admin:${bcryptHash('admin-pw', 4)}\n`);
+        writeFileSync(join(plain.root, 'alice', 'a.p7m'), 'alice data');
+        for (const auth of [READER, ALICE, null]) {
+          const r = await request(plain, 'GET', '/webdav/alice/a.p7m', {
+            headers: auth ? { authorization: auth } : {},
+          });
+          assert.equal(r.status, 405);
+        }
+        const r = await request(plain, 'PROPFIND', '/webdav/', { headers: { authorization: READER, depth: '1' } });
+        assert.equal(r.status, 403);
+      } finally {
+        await plain.stop();
+      }
+    });
+  });
+}

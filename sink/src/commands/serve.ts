@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
@@ -6,6 +7,7 @@ import { parseDuration, parseSize } from '@deaddrop/common/units';
 import { accessLogWriter, formatAccessLine } from '../access-log.js';
 import { HtpasswdStore } from '../htpasswd.js';
 import { formatHostPort, parseListen } from '../listen.js';
+import { hostNameProblem } from '../names.js';
 import { prepareDirs, removeStaleTemps } from '../serve-setup.js';
 import { SinkServer } from '../server.js';
 
@@ -23,6 +25,7 @@ interface Args {
   tlsCert?: string;
   tlsKey?: string;
   accessLog?: string;
+  reader?: string[];
 }
 
 export const serveCommand = {
@@ -50,13 +53,25 @@ export const serveCommand = {
       .option('shutdown-grace', { type: 'string', default: '30s', describe: 'On SIGTERM, wait this long for uploads' })
       .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (chain)' })
       .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
-      .option('access-log', { type: 'string', describe: 'Append access lines here (default stderr); no secrets' }),
+      .option('access-log', { type: 'string', describe: 'Append access lines here (default stderr); no secrets' })
+      .option('reader', {
+        type: 'string',
+        array: true,
+        describe:
+          'htpasswd user that may GET and PROPFIND every host directory and write nothing, for ' +
+          '`deaddrop restore --from URL` (repeatable; default: none, GET refused for all)',
+      }),
   handler: handler<Args>(async (argv) => {
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const prefix = argv.prefix;
     if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(prefix)) throw new UsageError(`--prefix ${prefix}: must start and end with /`);
     if (Boolean(argv.tlsCert) !== Boolean(argv.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
     const listens = argv.listen.map(parseListen);
+    const readers = new Set(argv.reader ?? []);
+    for (const r of readers) {
+      const problem = hostNameProblem(r);
+      if (problem) throw new UsageError(`--reader ${r}: ${problem.replace(/^host name/, 'user name')}`);
+    }
     const { root, tempDir } = await prepareDirs(argv.root, argv.temp);
     const htpasswd = new HtpasswdStore(argv.htpasswd);
     await htpasswd.load();
@@ -74,6 +89,7 @@ export const serveCommand = {
       headerTimeoutMs: parseDuration(argv.headerTimeout, '--header-timeout') * 1000,
       idleTimeoutMs: parseDuration(argv.idleTimeout, '--idle-timeout') * 1000,
       tls,
+      readers,
       onAccess: (e) => access.write(formatAccessLine(e)),
       onError: (m) => log.error(m),
     });
@@ -89,6 +105,11 @@ export const serveCommand = {
       else log.info(`listening on ${url}`);
     }
     log.info(`serving ${root} (temp ${tempDir})`);
+    for (const r of readers) {
+      if (!htpasswd.has(r)) log.warn(`--reader ${r}: no such user in ${argv.htpasswd} (yet)`);
+      if (await isDirectory(join(root, r)))
+        log.warn(`--reader ${r}: ${join(root, r)} exists; that host can no longer upload`);
+    }
 
     const grace = parseDuration(argv.shutdownGrace, '--shutdown-grace') * 1000;
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -101,3 +122,7 @@ export const serveCommand = {
     await access.close();
   }),
 } as DeaddropCommand;
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
