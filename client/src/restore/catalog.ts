@@ -1,9 +1,7 @@
 /**
  * What a host directory holds: its sets grouped and linked into chains (formats §3), read from
- * the names alone. `--from` may be a sink root (DIR/HOST/...) or the host directory itself.
+ * the names alone (and the sizes the listing gives, for `list`).
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { UsageError } from '@deaddrop/common/errors';
 import {
   groupSets,
@@ -13,35 +11,28 @@ import {
   type BackupSet,
   type SinkFileName,
 } from '../format/names.js';
+import type { RestoreSource } from './source.js';
 
 export interface Catalog {
+  /** Where the host directory is (path or URL), for messages. */
   dir: string;
+  source: RestoreSource;
+  /** Stored name → size. */
+  sizes: Map<string, number>;
   chains: BackupChain[];
   /** Sets that belong to no chain (their start does not meet a chain's end). */
   orphans: BackupSet[];
 }
 
-async function isDir(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
-}
-
-/** DIR/HOST when it exists, else DIR itself when it holds set files. */
-export async function hostDirectory(from: string, host: string): Promise<string> {
-  if (await isDir(join(from, host))) return join(from, host);
-  if (!(await isDir(from))) throw new UsageError(`--from ${from}: not a directory`);
-  const names = await readdir(from);
-  if (names.some((n) => parseSinkName(n)?.type === 'duplicity')) return from;
-  throw new UsageError(`--from ${from}: no ${host}/ directory and no backup sets in it`);
-}
-
-export async function readCatalog(dir: string): Promise<Catalog> {
-  const parsed = (await readdir(dir)).map(parseSinkName).filter((n): n is SinkFileName => n !== undefined);
+export async function readCatalog(source: RestoreSource): Promise<Catalog> {
+  const sizes = await source.list();
+  const parsed = [...sizes.keys()].map(parseSinkName).filter((n): n is SinkFileName => n !== undefined);
   // a set missing its manifest still takes its place in the chain, so restore can name what is missing
   const { chains, orphans } = linkChains(
     groupSets(parsed),
     (s) => s.manifest !== undefined || s.volumes.size > 0 || s.sums !== undefined,
   );
-  return { dir, chains, orphans };
+  return { dir: source.where, source, sizes, chains, orphans };
 }
 
 /** The sets to apply for time `t` (undefined: the latest): the chain's full, then its incrementals up to t. */

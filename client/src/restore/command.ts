@@ -1,9 +1,12 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { sourceOptions } from './source-options.js';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 
 interface Args {
   from: string;
+  netrc?: string;
+  ca?: string;
   host: string;
   key?: string;
   passphraseFile?: string;
@@ -15,10 +18,10 @@ interface Args {
 
 export const restoreCommand = {
   command: 'restore',
-  describe: 'Restore a host at a point in time (or some paths) from a sink directory, into DEST',
+  describe: 'Restore a host at a point in time (or some paths) from a sink directory or URL, into DEST',
   builder: (y) =>
     y
-      .option('from', { type: 'string', demandOption: true, describe: 'Sink root (DIR/HOST/...) or a host directory' })
+      .options(sourceOptions)
       .option('host', { type: 'string', demandOption: true, describe: 'Host whose backup to restore' })
       .option('key', { type: 'string', describe: 'Recipient private key (needed for encrypted sets)' })
       .option('passphrase-file', {
@@ -37,7 +40,8 @@ export const restoreCommand = {
       })
       .epilog(
         "Every volume is checked against its manifest SHA-1 and the set's sums file; content is staged and moved\n" +
-          'into place only when its volume checked out. Owners, devices: when run as root.',
+          'into place only when its volume checked out. Owners, devices: when run as root.\n' +
+          '--from URL reads an embedded sink with a reader account (sink serve --reader): docs/RESTORE.md.',
       ),
   handler: handler<Args>(async (argv) => {
     (await import('node:v8')).setFlagsFromString('--max-semi-space-size=2');
@@ -47,6 +51,8 @@ export const restoreCommand = {
     const r = await runRestore({
       from: argv.from,
       host: argv.host,
+      netrc: argv.netrc,
+      ca: argv.ca,
       key: keyLoader(argv.key, argv.passphraseFile),
       dest: argv.to,
       time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),

@@ -1,9 +1,13 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { sourceOptions } from './source-options.js';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
+import type { RestoreSource } from './source.js';
 
 interface Args {
   from: string;
+  netrc?: string;
+  ca?: string;
   host: string;
   key?: string;
   passphraseFile?: string;
@@ -16,47 +20,58 @@ export const listCommand = {
   describe: "List a host's backup sets (times, volumes, sizes), or with --files what a backup holds at a time",
   builder: (y) =>
     y
-      .option('from', { type: 'string', demandOption: true, describe: 'Sink root (DIR/HOST/...) or a host directory' })
+      .options(sourceOptions)
       .option('host', { type: 'string', demandOption: true, describe: 'Host whose backups to list' })
       .option('files', { type: 'boolean', describe: 'List the files of the backup at --time (reads the volumes)' })
       .option('time', { type: 'string', describe: 'With --files: as of this time (default latest)' })
       .option('key', { type: 'string', describe: 'Recipient private key (--files of encrypted sets)' })
       .option('passphrase-file', { type: 'string', describe: 'Key passphrase from this file' }),
   handler: handler<Args>(async (argv) => {
-    const { hostDirectory, readCatalog, setsAt, iso } = await import('./catalog.js');
-    const catalog = await readCatalog(await hostDirectory(argv.from, argv.host));
-    if (!argv.files) {
-      const { listSets } = await import('./list.js');
-      const r = await listSets(catalog, argv.host);
-      return printResult(argv.json, r, (x) => {
-        const lines: string[] = [];
-        for (const c of x.chains) {
-          lines.push(`chain ${c.start} .. ${c.end}`);
-          for (const s of c.sets) lines.push(`  ${line(s)}`);
-        }
-        for (const s of x.orphans) lines.push(`orphan ${line(s)}`);
-        return lines.length ? lines : [`${x.dir}: no backup sets`];
-      });
+    const { openSource } = await import('./source.js');
+    const source = await openSource({ from: argv.from, host: argv.host, netrc: argv.netrc, ca: argv.ca });
+    try {
+      await list(argv, source);
+    } finally {
+      source.close();
     }
-    const { keyLoader } = await import('./key.js');
-    const { parseRestoreTime } = await import('./when.js');
-    const { loadSet } = await import('./load-set.js');
-    const { filesAt } = await import('./listing.js');
-    const key = keyLoader(argv.key, argv.passphraseFile);
-    const { sets } = setsAt(catalog, argv.time === undefined ? undefined : parseRestoreTime(argv.time));
-    const loaded = [];
-    for (const s of sets) loaded.push(await loadSet(catalog.dir, s, key));
-    const files = await filesAt(catalog.dir, loaded, key);
-    const r = { host: argv.host, time: iso(sets[sets.length - 1]!.time), files };
-    printResult(argv.json, r, (x) =>
-      x.files.map(
-        (f) =>
-          `${f.type.padEnd(8)} ${(f.mode & 0o7777).toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ` +
-          `${iso(f.mtime)} ${f.path}${f.target !== undefined ? ` -> ${f.target}` : ''}`,
-      ),
-    );
   }),
 } as DeaddropCommand;
+
+async function list(argv: Args & { json?: boolean }, source: RestoreSource): Promise<void> {
+  const { readCatalog, setsAt, iso } = await import('./catalog.js');
+  const catalog = await readCatalog(source);
+  if (!argv.files) {
+    const { listSets } = await import('./list.js');
+    const r = await listSets(catalog, argv.host);
+    printResult(argv.json, r, (x) => {
+      const lines: string[] = [];
+      for (const c of x.chains) {
+        lines.push(`chain ${c.start} .. ${c.end}`);
+        for (const s of c.sets) lines.push(`  ${line(s)}`);
+      }
+      for (const s of x.orphans) lines.push(`orphan ${line(s)}`);
+      return lines.length ? lines : [`${x.dir}: no backup sets`];
+    });
+    return;
+  }
+  const { keyLoader } = await import('./key.js');
+  const { parseRestoreTime } = await import('./when.js');
+  const { loadSet } = await import('./load-set.js');
+  const { filesAt } = await import('./listing.js');
+  const key = keyLoader(argv.key, argv.passphraseFile);
+  const { sets } = setsAt(catalog, argv.time === undefined ? undefined : parseRestoreTime(argv.time));
+  const loaded = [];
+  for (const s of sets) loaded.push(await loadSet(source, s, key));
+  const files = await filesAt(source, loaded, key);
+  const r = { host: argv.host, time: iso(sets[sets.length - 1]!.time), files };
+  printResult(argv.json, r, (x) =>
+    x.files.map(
+      (f) =>
+        `${f.type.padEnd(8)} ${(f.mode & 0o7777).toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ` +
+        `${iso(f.mtime)} ${f.path}${f.target !== undefined ? ` -> ${f.target}` : ''}`,
+    ),
+  );
+}
 
 function line(s: { type: string; time: string; volumes: number; storedBytes: number; missing: string[] }): string {
   const state = s.missing.length ? `  INCOMPLETE: missing ${s.missing.join(', ')}` : '';

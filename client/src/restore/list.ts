@@ -3,8 +3,6 @@
  * stored sizes (from names and file sizes: no key needed), and whether each set is complete
  * as far as names tell (manifest, volumes 1..N, sums file for our encrypted sets).
  */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setKey, sumsFileNameOf, type BackupSet } from '../format/names.js';
 import { iso, type Catalog } from './catalog.js';
 
@@ -26,10 +24,10 @@ export interface SetListing {
   orphans: ListedSet[];
 }
 
-async function describe(dir: string, s: BackupSet): Promise<ListedSet> {
+function describe(sizes: Map<string, number>, s: BackupSet): ListedSet {
   const files = [s.manifest, s.signatures, ...s.volumes.values(), s.sums].filter((f) => f !== undefined);
   let storedBytes = 0;
-  for (const f of files) storedBytes += (await stat(join(dir, f.name)).catch(() => undefined))?.size ?? 0;
+  for (const f of files) storedBytes += sizes.get(f.name) ?? 0;
   const missing: string[] = [];
   if (!s.manifest) missing.push('manifest');
   const top = Math.max(0, ...s.volumes.keys());
@@ -52,10 +50,10 @@ export async function listSets(catalog: Catalog, host: string): Promise<SetListi
   const chains = [];
   for (const c of catalog.chains) {
     const sets = [];
-    for (const s of [c.full, ...c.incs]) sets.push(await describe(catalog.dir, s));
+    for (const s of [c.full, ...c.incs]) sets.push(describe(catalog.sizes, s));
     chains.push({ start: iso(c.full.time), end: iso(c.endTime), sets });
   }
   const orphans = [];
-  for (const s of catalog.orphans) orphans.push(await describe(catalog.dir, s));
+  for (const s of catalog.orphans) orphans.push(describe(catalog.sizes, s));
   return { host, dir: catalog.dir, chains, orphans };
 }

@@ -10,6 +10,7 @@ import type { VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
 import type { LoadedSet } from './load-set.js';
 import { readVolumes } from './read-volumes.js';
+import type { RestoreSource } from './source.js';
 
 export interface ListedFile {
   path: string;
@@ -31,7 +32,7 @@ const TYPES: Record<string, ListedFile['type']> = {
   [TarType.BLOCKDEV]: 'blockdev',
 };
 
-export async function filesAt(hostDir: string, sets: LoadedSet[], key: KeySource): Promise<ListedFile[]> {
+export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: KeySource): Promise<ListedFile[]> {
   const files = new Map<string, { index: PathIndex; file: ListedFile }>();
   let open: { key: string; kind: string; size: DeltaSize | number; entry: VolumeEntry } | undefined;
   const close = () => {
@@ -42,7 +43,7 @@ export async function filesAt(hostDir: string, sets: LoadedSet[], key: KeySource
   };
   for (const ls of sets) {
     await readVolumes(
-      hostDir,
+      source,
       ls,
       key,
       [],

@@ -3,14 +3,13 @@
  * and checked, and every volume the manifest lists present on disk. A set that lacks any of
  * them is refused with the names of what is missing.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { parseManifest, type Manifest } from '../format/manifest.js';
 import { parseDuplicityName, setKey, sumsFileNameOf, type BackupSet, type DuplicityFileName } from '../format/names.js';
 import { parseSums } from '../format/sums.js';
 import type { KeySource } from './key.js';
 import { readPayload } from './payload.js';
+import type { RestoreSource } from './source.js';
 
 export interface LoadedSet {
   set: BackupSet;
@@ -21,11 +20,11 @@ export interface LoadedSet {
   sums: Map<string, string>;
 }
 
-export async function loadSet(dir: string, set: BackupSet, key: KeySource): Promise<LoadedSet> {
+export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySource): Promise<LoadedSet> {
   const label = `set ${setKey(set)}`;
   const sums = new Map<string, string>();
   if (set.sums) {
-    const text = await readFile(join(dir, set.sums.name), 'utf8');
+    const text = (await source.readSmall(set.sums.name)).toString('utf8');
     for (const e of parseSums(text, set.sums.name)) sums.set(e.name, e.sha256);
   }
   const ours = [set.manifest, ...set.volumes.values()].some((f) => f?.encryption === 'cms');
@@ -43,7 +42,7 @@ export async function loadSet(dir: string, set: BackupSet, key: KeySource): Prom
   if (missing.length) throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')}`);
   const manifestName = set.manifest!.name;
   const manifest = parseManifest(
-    withoutFilelist(await readPayload(join(dir, manifestName), manifestName, key, { sha256: sums.get(manifestName) })),
+    withoutFilelist(await readPayload(source, manifestName, key, { sha256: sums.get(manifestName) })),
     manifestName,
   );
   const volumes = new Map<number, DuplicityFileName>();

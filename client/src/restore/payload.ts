@@ -6,12 +6,11 @@
  * data ends, so the last chunk only arrives from an intact file.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DeaddropError } from '@deaddrop/common/errors';
 import type { KeySource } from './key.js';
+import type { RestoreSource } from './source.js';
 
 export interface Expected {
   /** SHA-256 of the stored bytes (the sums file). */
@@ -22,8 +21,6 @@ export interface Expected {
 
 /** A file whose content does not match what the set says it holds. */
 export class TamperedError extends DeaddropError {}
-
-const READ_SIZE = 256 * 1024;
 
 function tap(hash: Hash): Transform {
   return new Transform({
@@ -67,14 +64,39 @@ async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGene
   }
 }
 
-async function firstBytes(path: string, n: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(n), 0, n, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
+/**
+ * The first `n` bytes of a stream (fewer when it is shorter) and the whole stream again: the
+ * head is peeked from the one read, so a file is opened (or fetched) only once.
+ */
+async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = src[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let have = 0;
+  let done = false;
+  while (have < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    chunks.push(r.value as Buffer);
+    have += (r.value as Buffer).length;
   }
+  const head = Buffer.concat(chunks).subarray(0, n);
+  const all = async function* (): AsyncGenerator<Buffer> {
+    try {
+      yield* chunks;
+      while (!done) {
+        const r = await it.next();
+        if (r.done) done = true;
+        else yield r.value as Buffer;
+      }
+    } finally {
+      // stopped early (an error downstream): close the file or connection now
+      if (!done) await it.return?.();
+    }
+  };
+  return { head, stream: Readable.from(all(), { objectMode: false, highWaterMark: 1 }) };
 }
 
 /** CMS ContentInfo: a SEQUENCE, indefinite (30 80) or definite long-form length (30 81..84). */
@@ -87,17 +109,17 @@ function looksLikeCms(head: Buffer): boolean {
  * a mismatch is a TamperedError thrown from the iteration.
  */
 export async function openPayload(
-  path: string,
+  source: RestoreSource,
   what: string,
   key: KeySource,
   expect: Expected,
 ): Promise<AsyncIterable<Buffer>> {
-  const head = await firstBytes(path, 4);
+  const { head, stream: stored } = await peek(await source.open(what), 4);
   const encrypted = looksLikeCms(head);
   const stored256 = createHash('sha256');
   const stored1 = createHash('sha1');
   const plain1 = createHash('sha1');
-  let stream: Readable = through(createReadStream(path, { highWaterMark: READ_SIZE }), tap(stored256));
+  let stream: Readable = through(stored, tap(stored256));
   if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(stored1));
   if (encrypted) {
     const { createDecryptStream } = await import('@deaddrop/keys/cms/decrypt');
@@ -125,16 +147,21 @@ export async function openPayload(
   return checked();
 }
 
-/** SHA-256 of a whole file: to tell tampering from other damage after a failed decode. */
-export async function fileSha256(path: string): Promise<string> {
+/** SHA-256 of a whole stored file: to tell tampering from other damage after a failed decode. */
+export async function fileSha256(source: RestoreSource, name: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: READ_SIZE })) h.update(chunk as Buffer);
+  for await (const chunk of await source.open(name)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
 /** A whole (small) payload, e.g. a manifest. */
-export async function readPayload(path: string, what: string, key: KeySource, expect: Expected): Promise<Buffer> {
+export async function readPayload(
+  source: RestoreSource,
+  what: string,
+  key: KeySource,
+  expect: Expected,
+): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const chunk of await openPayload(path, what, key, expect)) parts.push(chunk);
+  for await (const chunk of await openPayload(source, what, key, expect)) parts.push(chunk);
   return Buffer.concat(parts);
 }

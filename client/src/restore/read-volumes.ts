@@ -3,7 +3,6 @@
  * covers the wanted paths), one after the other, each checked against the sums file and its
  * manifest SHA-1; entries go to `onEntry`, and `onVerified` runs once a volume checked out.
  */
-import { join } from 'node:path';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { volumeSha1, type Manifest, type ManifestVolume } from '../format/manifest.js';
 import { compareIndex, type PathIndex } from '../scan/path-index.js';
@@ -11,6 +10,7 @@ import { volumeEntries, type VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
 import type { LoadedSet } from './load-set.js';
 import { fileSha256, openPayload, TamperedError } from './payload.js';
+import type { RestoreSource } from './source.js';
 
 /** duplicity's VolumeInfo.contains: start[:len(p)] <= p <= end. */
 function covers(v: ManifestVolume, p: PathIndex): boolean {
@@ -23,9 +23,9 @@ export function volumesFor(manifest: Manifest, paths: PathIndex[]): ManifestVolu
 }
 
 /** A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause than a decode error). */
-async function explain(err: unknown, path: string, name: string, sha256: string | undefined): Promise<Error> {
+async function explain(err: unknown, source: RestoreSource, name: string, sha256: string | undefined): Promise<Error> {
   if (err instanceof TamperedError) return err;
-  if (sha256 !== undefined && (await fileSha256(path).catch(() => undefined)) !== sha256)
+  if (sha256 !== undefined && (await fileSha256(source, name).catch(() => undefined)) !== sha256)
     return new TamperedError(
       `${name}: SHA-256 differs from the sums file: tampered or corrupt (${(err as Error).message})`,
     );
@@ -33,7 +33,7 @@ async function explain(err: unknown, path: string, name: string, sha256: string 
 }
 
 export async function readVolumes(
-  hostDir: string,
+  source: RestoreSource,
   ls: LoadedSet,
   key: KeySource,
   paths: PathIndex[],
@@ -42,13 +42,12 @@ export async function readVolumes(
 ): Promise<void> {
   for (const v of volumesFor(ls.manifest, paths)) {
     const file = ls.volumes.get(v.number)!;
-    const path = join(hostDir, file.name);
     const sha256 = ls.sums.get(file.name);
     try {
-      const payload = await openPayload(path, file.name, key, { sha256, sha1: volumeSha1(v) });
+      const payload = await openPayload(source, file.name, key, { sha256, sha1: volumeSha1(v) });
       for await (const e of volumeEntries(payload, file.name)) await onEntry(e, file.name);
     } catch (err) {
-      throw await explain(err, path, file.name, sha256);
+      throw await explain(err, source, file.name, sha256);
     }
     await onVerified(file.name);
   }

@@ -10,16 +10,21 @@ import { UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
 import { bytesToIndex, indexToDisplay, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
-import { hostDirectory, iso, readCatalog, setsAt } from './catalog.js';
+import { iso, readCatalog, setsAt } from './catalog.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { loadSet, type LoadedSet } from './load-set.js';
 import { ownersWhenRoot } from './metadata.js';
 import { readVolumes } from './read-volumes.js';
+import { openSource, type RestoreSource } from './source.js';
 
 export interface RestoreOptions {
+  /** DIR or URL (see source.ts). */
   from: string;
   host: string;
+  /** With a URL: netrc file and https CA. */
+  netrc?: string;
+  ca?: string;
   key: KeySource;
   dest: string;
   /** Epoch seconds; undefined: the latest backup. */
@@ -61,14 +66,22 @@ async function prepareDest(dest: string, force: boolean | undefined): Promise<vo
 }
 
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
-  const started = Date.now();
   const paths = (o.paths ?? []).map(pathArgument);
+  const source = await openSource(o);
+  try {
+    return await restoreFrom(source, o, paths);
+  } finally {
+    source.close();
+  }
+}
+
+async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: PathIndex[]): Promise<RestoreReport> {
+  const started = Date.now();
   const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
-  const hostDir = await hostDirectory(o.from, o.host);
-  const { sets } = setsAt(await readCatalog(hostDir), o.time);
+  const { sets } = setsAt(await readCatalog(source), o.time);
   // every set is checked (complete, manifest readable with this key) before anything is written
   const loaded: LoadedSet[] = [];
-  for (const s of sets) loaded.push(await loadSet(hostDir, s, o.key));
+  for (const s of sets) loaded.push(await loadSet(source, s, o.key));
   await prepareDest(o.dest, o.force);
   const staging = await mkdtemp(join(o.dest, '.deaddrop-restore-'));
   const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
@@ -77,7 +90,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   try {
     for (const ls of loaded) {
       await readVolumes(
-        hostDir,
+        source,
         ls,
         o.key,
         paths,
@@ -105,7 +118,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   const last = sets[sets.length - 1]!;
   return {
     host: o.host,
-    from: hostDir,
+    from: source.where,
     to: o.dest,
     time: iso(last.time),
     sets: loaded.map((l) => ({ set: setKey(l.set), time: iso(l.set.time), volumes: l.manifest.volumes.length })),

@@ -1,8 +1,11 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { sourceOptions } from './source-options.js';
 import { printResult } from '@deaddrop/common/output';
 
 interface Args {
   from: string;
+  netrc?: string;
+  ca?: string;
   host: string;
   key?: string;
   passphraseFile?: string;
@@ -17,7 +20,7 @@ export const verifyCommand = {
   describe: 'Compare a backup (at --time) with a live tree; exit 1 when they differ',
   builder: (y) =>
     y
-      .option('from', { type: 'string', demandOption: true, describe: 'Sink root (DIR/HOST/...) or a host directory' })
+      .options(sourceOptions)
       .option('host', { type: 'string', demandOption: true, describe: 'Host whose backup to verify' })
       .option('key', { type: 'string', describe: 'Recipient private key (needed for encrypted sets)' })
       .option('passphrase-file', { type: 'string', describe: 'Key passphrase from this file' })
@@ -33,6 +36,8 @@ export const verifyCommand = {
     const r = await runVerify({
       from: argv.from,
       host: argv.host,
+      netrc: argv.netrc,
+      ca: argv.ca,
       key: keyLoader(argv.key, argv.passphraseFile),
       against: argv.against,
       time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),

@@ -13,6 +13,8 @@ import { pathArgument, runRestore } from './restore.js';
 export interface VerifyOptions {
   from: string;
   host: string;
+  netrc?: string;
+  ca?: string;
   key: KeySource;
   against: string;
   time?: number;
@@ -32,7 +34,16 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   const work = await mkdtemp(join(o.tmp ?? tmpdir(), 'deaddrop-verify-'));
   try {
     const dest = join(work, 'tree');
-    const r = await runRestore({ from: o.from, host: o.host, key: o.key, dest, time: o.time, paths: o.paths });
+    const r = await runRestore({
+      from: o.from,
+      host: o.host,
+      netrc: o.netrc,
+      ca: o.ca,
+      key: o.key,
+      dest,
+      time: o.time,
+      paths: o.paths,
+    });
     const owners = process.getuid?.() === 0;
     const roots = o.paths.length ? o.paths.map((p) => indexToBytes(pathArgument(p))) : [Buffer.alloc(0)];
     const differences: Difference[] = [];

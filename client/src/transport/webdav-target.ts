@@ -7,12 +7,11 @@
  * never published). Transient failures are retried with a fresh body from the factory. A 409
  * means the name exists: success only if PROPFIND shows the size we would have written.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { Transform, type Readable } from 'node:stream';
 import { createClient, type FileStat, type WebDAVClient } from 'webdav';
 import { DeaddropError, describeError } from '@deaddrop/common/errors';
 import type { Logger } from '@deaddrop/common/log';
+import { sinkAgents, type SinkAgents } from './agents.js';
 import type { SinkTargetLike } from './file-target.js';
 import type { Credentials } from './netrc.js';
 import { DEFAULT_RETRY, PermanentError, statusOf, withRetries, type RetryPolicy } from './retry.js';
@@ -40,17 +39,14 @@ export class WebDavTarget implements SinkTargetLike {
   private readonly client: WebDAVClient;
   private readonly retry: RetryPolicy;
   private readonly idleMs: number;
-  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly agents: SinkAgents;
 
   constructor(private readonly opts: WebDavTargetOptions) {
     this.name = opts.name;
     this.url = opts.url.endsWith('/') ? opts.url : `${opts.url}/`;
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_MS;
-    this.agents = {
-      http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({ keepAlive: true, ...(opts.ca ? { ca: opts.ca } : {}) }),
-    };
+    this.agents = sinkAgents(opts.ca);
     this.client = createClient(this.url, {
       username: opts.credentials.login,
       password: opts.credentials.password,

@@ -1,0 +1,43 @@
+/**
+ * Where restore, list and verify read a host's stored files: a directory (a sink's root or a
+ * host directory, copied or mounted) or a WebDAV sink read with a reader account. The rest of
+ * restore sees only this interface.
+ */
+import type { Readable } from 'node:stream';
+import { UsageError } from '@deaddrop/common/errors';
+
+export interface RestoreSource {
+  /** The host directory, for messages and reports (a path, or a URL without credentials). */
+  readonly where: string;
+  /** Every file in the host directory: name → size in bytes. */
+  list(): Promise<Map<string, number>>;
+  /** A stored file's bytes, streamed. */
+  open(name: string): Promise<Readable>;
+  /** A small stored file (a sums file) whole. */
+  readSmall(name: string): Promise<Buffer>;
+  /** Release connections (the process would otherwise stay up). */
+  close(): void;
+}
+
+export interface SourceSpec {
+  /** DIR or http(s)://HOST:PORT/PREFIX/ (sink root) or .../PREFIX/HOST/. */
+  from: string;
+  host: string;
+  /** curl-style netrc with the reader account (URL only). */
+  netrc?: string;
+  /** PEM CA for an https sink (URL only). */
+  ca?: string;
+}
+
+export const isUrl = (from: string): boolean => /^https?:\/\//i.test(from);
+
+export async function openSource(spec: SourceSpec): Promise<RestoreSource> {
+  if (isUrl(spec.from)) {
+    const { openWebDavSource } = await import('./webdav-source.js');
+    return openWebDavSource(spec);
+  }
+  if (spec.netrc !== undefined || spec.ca !== undefined)
+    throw new UsageError(`--netrc and --ca are for --from URL; ${spec.from} is a directory`);
+  const { openDirSource } = await import('./dir-source.js');
+  return openDirSource(spec.from, spec.host);
+}

@@ -1,0 +1,167 @@
+/**
+ * A host directory on a WebDAV sink, read with a reader account (`sink serve --reader`):
+ * PROPFIND Depth: 1 lists it, GET streams each file. Credentials come from a curl-style netrc
+ * and https trusts --ca instead of the system roots, both exactly as the backup's transport.
+ * Listings and small files are retried whole (network errors, 408, 429, 5xx); a volume's GET is
+ * retried until its answer starts, never mid-body: its bytes are already being applied.
+ */
+import { readFile } from 'node:fs/promises';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { createClient, type FileStat, type WebDAVClient } from 'webdav';
+import { DeaddropError, UsageError, describeError } from '@deaddrop/common/errors';
+import { sinkAgents, type SinkAgents } from '../transport/agents.js';
+import { Netrc, type Credentials } from '../transport/netrc.js';
+import { DEFAULT_RETRY, statusOf, withRetries, type RetryPolicy } from '../transport/retry.js';
+import { idleWatchdog } from '../transport/watchdog.js';
+import { parseSinkName } from '../format/names.js';
+import type { RestoreSource, SourceSpec } from './source.js';
+
+const IDLE_MS = 120_000;
+
+/** One line an operator can act on, for a failed request to `url`. */
+export function requestProblem(err: unknown, url: string, netrc: string): DeaddropError {
+  const status = statusOf(err);
+  if (status === 401) return new UsageError(`credentials refused by ${url} (check --netrc ${netrc})`);
+  if (status === 403 || status === 405)
+    return new UsageError(`this account may not read (GET) on ${url}: needs a sink --reader account`);
+  if (status !== undefined) return new DeaddropError(`${url}: HTTP ${status}`);
+  if (err instanceof DeaddropError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const msg = describeError(err);
+  return new DeaddropError(`cannot read ${url}: ${msg}${code && !msg.includes(code) ? ` (${code})` : ''}`);
+}
+
+/** Counts the body and fails when it is not `size` bytes (a cut connection, a changed file). */
+function exactly(size: number | undefined, what: string, onChunk: () => void): Transform {
+  let got = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      onChunk();
+      got += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      if (size !== undefined && got !== size) done(new DeaddropError(`${what}: got ${got} of ${size} bytes`));
+      else done();
+    },
+  });
+}
+
+export class WebDavSource implements RestoreSource {
+  private listing: Map<string, number> | undefined;
+
+  constructor(
+    readonly where: string,
+    private readonly client: WebDAVClient,
+    private readonly agents: SinkAgents,
+    private readonly netrcFile: string,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {}
+
+  async list(): Promise<Map<string, number>> {
+    if (this.listing) return this.listing;
+    const entries = await this.request(
+      this.where,
+      async () => (await this.client.getDirectoryContents('/')) as FileStat[],
+    );
+    const out = new Map<string, number>();
+    for (const e of entries) if (e.type === 'file') out.set(e.basename, e.size);
+    return (this.listing = out);
+  }
+
+  async open(name: string): Promise<Readable> {
+    const url = this.where + encodeURIComponent(name);
+    const size = (await this.list()).get(name);
+    const dog = idleWatchdog(IDLE_MS);
+    const res = await this.request(url, () => this.client.customRequest(name, { method: 'GET', signal: dog.signal }));
+    const body = (res as { body?: unknown }).body;
+    if (!body) throw new DeaddropError(`${url}: empty answer`);
+    // node-fetch (what webdav uses on Node) gives a Node stream; a web stream is converted
+    const stream = body instanceof Readable ? body : Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]);
+    const counted = exactly(size, url, dog.poke);
+    pipeline(stream, counted, (err) => {
+      dog.stop();
+      if (err && dog.signal.aborted) counted.destroy(new DeaddropError(`${url}: no data for ${IDLE_MS / 1000} s`));
+    });
+    return counted;
+  }
+
+  async readSmall(name: string): Promise<Buffer> {
+    const url = this.where + encodeURIComponent(name);
+    return this.request(url, async () => {
+      const res = await this.client.customRequest(name, { method: 'GET' });
+      return Buffer.from(await res.arrayBuffer());
+    });
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  /** One request with retries; failures become one clear line. */
+  private async request<T>(url: string, attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await withRetries(attempt, this.retry);
+    } catch (err) {
+      throw Object.assign(requestProblem(err, url, this.netrcFile), { status: statusOf(err) });
+    }
+  }
+}
+
+function parseFrom(from: string): URL {
+  let url: URL;
+  try {
+    url = new URL(from);
+  } catch {
+    throw new UsageError(`--from ${from}: not a valid URL`);
+  }
+  if (url.username || url.password)
+    throw new UsageError('--from: the URL must not contain credentials (they belong in the --netrc file)');
+  if (url.search || url.hash) throw new UsageError(`--from ${url.href}: no query or fragment`);
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+async function caFor(url: URL, ca: string | undefined): Promise<Buffer | undefined> {
+  if (ca === undefined) return undefined;
+  if (url.protocol !== 'https:') throw new UsageError(`--ca is for https:// sinks; ${url.href} is not`);
+  return readFile(ca).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`--ca ${ca}: cannot read (${err.code})`);
+  });
+}
+
+/**
+ * The host directory behind --from: URL/HOST/ when the sink has it, else URL itself when it
+ * holds backup sets (it already names the host directory).
+ */
+export async function openWebDavSource(spec: SourceSpec, retry?: RetryPolicy): Promise<WebDavSource> {
+  const base = parseFrom(spec.from);
+  if (spec.netrc === undefined) throw new UsageError(`--from ${base.href}: give --netrc FILE with the reader account`);
+  const netrc = await Netrc.load(spec.netrc);
+  const creds: Credentials = netrc.credentialsFor(base.hostname.replace(/^\[(.*)\]$/, '$1'));
+  const ca = await caFor(base, spec.ca);
+  const hostUrl = new URL(encodeURIComponent(spec.host) + '/', base).href;
+  const named = base.pathname.endsWith(`/${encodeURIComponent(spec.host)}/`);
+  const candidates = named ? [base.href, hostUrl] : [hostUrl, base.href];
+  for (const url of candidates) {
+    const agents = sinkAgents(ca);
+    const client = createClient(url, {
+      username: creds.login,
+      password: creds.password,
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
+    });
+    const source = new WebDavSource(url, client, agents, netrc.file, retry);
+    try {
+      const names = await source.list();
+      if (url === hostUrl || [...names.keys()].some((n) => parseSinkName(n)?.type === 'duplicity')) return source;
+    } catch (err) {
+      source.close();
+      if ((err as { status?: number }).status !== 404) throw err;
+      continue;
+    }
+    source.close();
+  }
+  throw new UsageError(`--from ${base.href}: no ${spec.host}/ directory and no backup sets in it`);
+}

@@ -1,0 +1,203 @@
+/**
+ * Restore straight from a WebDAV sink (`restore|list|verify --from URL --netrc F`): a real
+ * backup (full + incremental) delivered to a real `sink serve --reader admin`, restored over
+ * HTTP byte-exact at each time; the reader account is all the restore uses (GET + PROPFIND);
+ * a host account, a wrong password, an unreachable sink and a tampered volume fail clearly
+ * and write nothing wrong.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { missingTools, runDeaddrop, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
+import { compareTrees } from '@deaddrop/test/compare-trees';
+import { bcryptHash } from '@deaddrop/sink/htpasswd';
+import { backup, HOST, makeHost, PASSWORD, type MirrorHost } from './mirror-helpers.js';
+
+const READER_PW = 'rd-Kq7vW3-never-print-me';
+
+function netrcFile(dir: string, name: string, login: string, password: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `machine 127.0.0.1\n  login ${login}\n  password ${password}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** Regular files anywhere under dir. */
+function regularFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) out.push(join(e.parentPath, e.name));
+  return out;
+}
+
+test(
+  'restore --from URL (embedded sink, reader account)',
+  { skip: missingTools('cp'), timeout: 600_000 },
+  async (t) => {
+    let sink: RunningSink;
+    let host: MirrorHost;
+    let netrc: string;
+    const snaps: { time: string; dir: string }[] = [];
+    let n = 0;
+    const out = () => join(host.tmp, `out${++n}`);
+    const restoreArgs = (from: string, to: string, nf = netrc) =>
+    ['restore', '--from', from, '--host', HOST, '--key', host.plainKey, '--netrc', nf, '--to', to]; // prettier-ignore
+
+    {
+      // tempDir() (inside makeHost) lives as long as this test; subtests below share it
+      sink = await startEmbeddedSink({ hosts: { [HOST]: PASSWORD }, extraArgs: ['--reader', 'admin'] });
+      appendFileSync(sink.htpasswd, `admin:${bcryptHash(READER_PW, 4)}\n`);
+      host = await makeHost([{ name: 'a', url: `${sink.url}${HOST}/` }]);
+      netrc = netrcFile(host.tmp, 'reader.netrc', 'admin', READER_PW);
+      for (const step of [0, 1]) {
+        if (step > 0) host.change(step);
+        const b = await backup(host, step === 0 ? ['--full'] : ['--incremental']);
+        assert.equal(b.code, 0, b.run.stderr);
+        const dir = join(host.tmp, `snap${step}`);
+        assert.equal(spawnSync('cp', ['-a', host.src, dir]).status, 0);
+        snaps.push({ time: b.result.time as string, dir });
+      }
+    }
+
+    await t.test('restores byte-exact at each time; only GET and PROPFIND by the reader', async () => {
+      const logBefore = sink.accessLog().length;
+      for (const s of snaps) {
+        const to = out();
+        const r = await runDeaddrop([...restoreArgs(sink.url, to), '--time', s.time, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(compareTrees(s.dir, to), [], `as of ${s.time}`);
+        assert.equal((JSON.parse(r.stdout) as { from: string }).from, `${sink.url}${HOST}/`);
+      }
+      // the host directory as --from works the same
+      const to = out();
+      const r = await runDeaddrop(restoreArgs(`${sink.url}${HOST}/`, to));
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(compareTrees(snaps[1]!.dir, to), []);
+      const methods = new Set(
+        sink
+          .accessLog()
+          .slice(logBefore)
+          .map((e) => `${e.method} ${e.status}`),
+      );
+      assert.ok(methods.has('GET 200'), [...methods].join(', '));
+      assert.deepEqual(
+        [...methods].filter((m) => !/^(GET 200|PROPFIND 207|PROPFIND 404)$/.test(m)),
+        [],
+      );
+    });
+
+    await t.test('list (sets) and verify over the URL', async () => {
+      const r = await runDeaddrop(['list', '--from', sink.url, '--host', HOST, '--netrc', netrc, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const listing = JSON.parse(r.stdout) as {
+        chains: { sets: { type: string; missing: string[]; storedBytes: number }[] }[];
+      };
+      assert.equal(listing.chains.length, 1);
+      assert.deepEqual(
+        listing.chains[0]!.sets.map((s) => [s.type, s.missing]),
+        [
+          ['full', []],
+          ['inc', []],
+        ],
+      );
+      assert.ok(listing.chains[0]!.sets[0]!.storedBytes > 2_500_000);
+      const f = await runDeaddrop(['list', '--from', sink.url, '--host', HOST, '--netrc', netrc, '--files',
+      '--key', host.plainKey, '--json']); // prettier-ignore
+      assert.equal(f.code, 0, f.stderr);
+      const files = (JSON.parse(f.stdout) as { files: { path: string; size: number }[] }).files;
+      assert.deepEqual(
+        files.find((x) => x.path === 'd/big.bin')?.size,
+        statSync(join(snaps[1]!.dir, 'd', 'big.bin')).size,
+      );
+      const v = await runDeaddrop(['verify', '--from', sink.url, '--host', HOST, '--netrc', netrc,
+      '--key', host.plainKey, '--against', snaps[1]!.dir]); // prettier-ignore
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+      for (const cmd of ['restore', 'list', 'verify']) {
+        const h = await runDeaddrop([cmd, '--help']);
+        assert.match(h.stdout, /--from[\s\S]*http\(s\):\/\/[\s\S]*--netrc[\s\S]*--ca/, cmd);
+      }
+      assert.match((await runDeaddrop(['sink', 'serve', '--help'])).stdout, /--reader/);
+    });
+
+    await t.test('--path over the URL reads at most 2 volumes', async () => {
+      const to = out();
+      const r = await runDeaddrop([
+        ...restoreArgs(sink.url, to),
+        '--time',
+        snaps[0]!.time,
+        '--path',
+        'a.txt',
+        '--json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as { volumesRead: number; sets: { volumes: number }[] };
+      assert.ok(rep.sets[0]!.volumes >= 3, `full set has ${rep.sets[0]!.volumes} volumes`);
+      assert.ok(rep.volumesRead <= 2, `read ${rep.volumesRead}`);
+      assert.deepEqual(readdirSync(to), ['a.txt']);
+    });
+
+    await t.test('wrong password, a host account, an unreachable sink: clear errors, nothing written', async () => {
+      const wrong = netrcFile(host.tmp, 'wrong.netrc', 'admin', 'not-the-password');
+      let to = out();
+      let r = await runDeaddrop(restoreArgs(sink.url, to, wrong));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /credentials refused by http:\/\/127\.0\.0\.1:\d+\/webdav\/\S* \(check --netrc/);
+      assert.doesNotMatch(r.stderr + r.stdout, /not-the-password/);
+      assert.ok(!existsSync(to) || readdirSync(to).length === 0);
+
+      // the host's own account lists its directory but may not GET
+      const hostNetrc = netrcFile(host.tmp, 'host.netrc', HOST, PASSWORD);
+      to = out();
+      r = await runDeaddrop(restoreArgs(`${sink.url}${HOST}/`, to, hostNetrc));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /this account may not read \(GET\) on http:\S+: needs a sink --reader account/);
+      assert.doesNotMatch(r.stderr, new RegExp(PASSWORD));
+      assert.ok(!existsSync(to) || readdirSync(to).length === 0);
+
+      r = await runDeaddrop(['list', '--from', 'http://127.0.0.1:1/webdav/', '--host', HOST, '--netrc', netrc]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /http:\/\/127\.0\.0\.1:1\/webdav\/.*ECONNREFUSED/);
+
+      const loose = netrcFile(host.tmp, 'loose.netrc', 'admin', READER_PW);
+      spawnSync('chmod', ['644', loose]);
+      r = await runDeaddrop(['list', '--from', sink.url, '--host', HOST, '--netrc', loose]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /loose\.netrc has mode 0644/);
+    });
+
+    await t.test('a tampered volume on the sink: restore fails naming it and writes nothing from it', async () => {
+      const hostDir = join(sink.root, HOST);
+      const vol1 = readdirSync(hostDir).find((f) => /^duplicity-full\..*\.vol1\.difftar\.gz\.p7m$/.test(f))!;
+      const path = join(hostDir, vol1);
+      const fd = openSync(path, 'r+');
+      const at = statSync(path).size >> 1;
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, at);
+      b[0] = b[0]! ^ 0x55;
+      writeSync(fd, b, 0, 1, at);
+      closeSync(fd);
+      const to = out();
+      const r = await runDeaddrop(restoreArgs(sink.url, to));
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${vol1.replace(/\./g, '\\.')}.*(sums file|tampered)`));
+      // vol1 holds the first files: none of them (nor anything else) is in DEST, no staging left
+      assert.deepEqual(regularFiles(to), []);
+      assert.ok(!existsSync(to) || readdirSync(to).every((e) => !e.startsWith('.deaddrop-restore-')));
+      assert.ok(!existsSync(join(to, 'a.txt')) || !lstatSync(join(to, 'a.txt')).isFile());
+    });
+    await sink.stop();
+  },
+);
