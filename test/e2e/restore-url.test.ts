@@ -19,6 +19,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools, runDeaddrop, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
@@ -32,6 +33,58 @@ function netrcFile(dir: string, name: string, login: string, password: string): 
   const file = join(dir, name);
   writeFileSync(file, `machine 127.0.0.1\n  login ${login}\n  password ${password}\n`, { mode: 0o600 });
   return file;
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of the sink that answers the first request of each
+ * method + path with 503 (`fail503`), or cuts the first GET of a matching path halfway through
+ * its body (`cutGet`). Everything else passes through.
+ */
+async function flakyProxy(sinkPort: number, opts: { fail503?: boolean; cutGet?: RegExp }) {
+  const seen = new Set<string>();
+  const log: string[] = [];
+  const server = http.createServer((req, res) => {
+    const key = `${req.method} ${req.url}`;
+    const first = !seen.has(key);
+    seen.add(key);
+    if (opts.fail503 && first) {
+      log.push(`503 ${key}`);
+      req.resume();
+      res.writeHead(503, { 'content-length': '0' }).end();
+      return;
+    }
+    const up = http.request(
+      { host: '127.0.0.1', port: sinkPort, method: req.method, path: req.url, headers: req.headers },
+      (ur) => {
+        res.writeHead(ur.statusCode!, ur.headers);
+        const len = Number(ur.headers['content-length'] ?? 0);
+        if (first && req.method === 'GET' && opts.cutGet?.test(req.url ?? '') && len > 1000) {
+          log.push(`cut ${key}`);
+          let sent = 0;
+          ur.on('data', (c: Buffer) => {
+            if (sent + c.length >= len / 2) {
+              res.write(c.subarray(0, Math.max(0, len / 2 - sent)));
+              ur.destroy();
+              res.socket?.destroy();
+              return;
+            }
+            sent += c.length;
+            res.write(c);
+          });
+          return;
+        }
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/webdav/`,
+    log,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
 }
 
 /** Regular files anywhere under dir. */
@@ -147,6 +200,73 @@ test(
       assert.ok(rep.sets[0]!.volumes >= 3, `full set has ${rep.sets[0]!.volumes} volumes`);
       assert.ok(rep.volumesRead <= 2, `read ${rep.volumesRead}`);
       assert.deepEqual(readdirSync(to), ['a.txt']);
+    });
+
+    await t.test('https with --ca: the same sink root served over TLS restores byte-exact', async () => {
+      const tls = await startEmbeddedSink({ tls: true, extraArgs: ['--reader', 'admin'] });
+      try {
+        appendFileSync(tls.htpasswd, `admin:${bcryptHash(READER_PW, 4)}\n`);
+        assert.equal(spawnSync('cp', ['-a', join(sink.root, HOST), tls.root]).status, 0);
+        assert.match(tls.url, /^https:/);
+        const to = out();
+        let r = await runDeaddrop([...restoreArgs(tls.url, to), '--ca', tls.caFile!]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(compareTrees(snaps[1]!.dir, to), []);
+        // without the CA the self-signed certificate is refused, naming the URL
+        r = await runDeaddrop(['list', '--from', tls.url, '--host', HOST, '--netrc', netrc]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /https:\/\/127\.0\.0\.1:\d+\/webdav\/.*(certificate|SELF_SIGNED)/i);
+        // --ca is for https only; --netrc is required for a URL
+        r = await runDeaddrop(['list', '--from', sink.url, '--host', HOST, '--netrc', netrc, '--ca', tls.caFile!]);
+        assert.equal(r.code, 2, r.stderr);
+        r = await runDeaddrop(['list', '--from', sink.url, '--host', HOST]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /--netrc/);
+      } finally {
+        await tls.stop();
+      }
+    });
+
+    await t.test('a 503 on every first request is retried; the restore is byte-exact', async () => {
+      const proxy = await flakyProxy(sink.port, { fail503: true });
+      try {
+        const to = out();
+        const r = await runDeaddrop(restoreArgs(proxy.url, to));
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(compareTrees(snaps[1]!.dir, to), []);
+        assert.ok(
+          proxy.log.some((l) => l.startsWith('503 PROPFIND')),
+          proxy.log.join('\n'),
+        );
+        assert.ok(
+          proxy.log.some((l) => /^503 GET .*\.sha256sums$/.test(l)),
+          proxy.log.join('\n'),
+        );
+        assert.ok(
+          proxy.log.some((l) => /^503 GET .*\.vol1\.difftar/.test(l)),
+          proxy.log.join('\n'),
+        );
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    await t.test('a volume cut off mid-body: restore fails naming it, nothing of it in DEST', async (st) => {
+      const proxy = await flakyProxy(sink.port, { cutGet: /duplicity-full\..*\.vol1\.difftar/ });
+      try {
+        const to = out();
+        const r = await runDeaddrop(restoreArgs(proxy.url, to));
+        assert.ok(
+          proxy.log.some((l) => l.startsWith('cut GET')),
+          proxy.log.join('\n'),
+        );
+        st.diagnostic(r.stderr.trim());
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /duplicity-full\.\d{8}T\d{6}Z\.vol1\.difftar\.gz\.p7m: connection lost after \d+ bytes/);
+        assert.deepEqual(regularFiles(to), []);
+      } finally {
+        await proxy.close();
+      }
     });
 
     await t.test('wrong password, a host account, an unreachable sink: clear errors, nothing written', async () => {

@@ -6,17 +6,18 @@
  * retried until its answer starts, never mid-body: its bytes are already being applied.
  */
 import { readFile } from 'node:fs/promises';
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { createClient, type FileStat, type WebDAVClient } from 'webdav';
 import { DeaddropError, UsageError, describeError } from '@deaddrop/common/errors';
 import { sinkAgents, type SinkAgents } from '../transport/agents.js';
 import { Netrc, type Credentials } from '../transport/netrc.js';
-import { DEFAULT_RETRY, statusOf, withRetries, type RetryPolicy } from '../transport/retry.js';
+import { DEFAULT_RETRY, PermanentError, statusOf, withRetries, type RetryPolicy } from '../transport/retry.js';
 import { idleWatchdog } from '../transport/watchdog.js';
 import { parseSinkName } from '../format/names.js';
 import type { RestoreSource, SourceSpec } from './source.js';
 
 const IDLE_MS = 120_000;
+const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/;
 
 /** One line an operator can act on, for a failed request to `url`. */
 export function requestProblem(err: unknown, url: string, netrc: string): DeaddropError {
@@ -32,19 +33,21 @@ export function requestProblem(err: unknown, url: string, netrc: string): Deaddr
 }
 
 /** Counts the body and fails when it is not `size` bytes (a cut connection, a changed file). */
-function exactly(size: number | undefined, what: string, onChunk: () => void): Transform {
-  let got = 0;
-  return new Transform({
+function exactly(size: number | undefined, what: string, onChunk: () => void): Transform & { got: number } {
+  const t = new Transform({
     transform(chunk: Buffer, _enc, done) {
       onChunk();
-      got += chunk.length;
+      counted.got += chunk.length;
       done(null, chunk);
     },
     flush(done) {
-      if (size !== undefined && got !== size) done(new DeaddropError(`${what}: got ${got} of ${size} bytes`));
+      if (size !== undefined && counted.got !== size)
+        done(new DeaddropError(`${what}: got ${counted.got} of ${size} bytes`));
       else done();
     },
   });
+  const counted = Object.assign(t, { got: 0 });
+  return counted;
 }
 
 export class WebDavSource implements RestoreSource {
@@ -79,10 +82,16 @@ export class WebDavSource implements RestoreSource {
     // node-fetch (what webdav uses on Node) gives a Node stream; a web stream is converted
     const stream = body instanceof Readable ? body : Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]);
     const counted = exactly(size, url, dog.poke);
-    pipeline(stream, counted, (err) => {
-      dog.stop();
-      if (err && dog.signal.aborted) counted.destroy(new DeaddropError(`${url}: no data for ${IDLE_MS / 1000} s`));
+    // a failure of the body says what happened on the wire, naming the file's URL
+    stream.once('error', (err) => {
+      const why = dog.signal.aborted ? `no data for ${IDLE_MS / 1000} s` : describeError(err);
+      counted.destroy(new DeaddropError(`${url}: connection lost after ${counted.got} bytes (${why})`));
     });
+    counted.once('close', () => {
+      dog.stop();
+      stream.destroy();
+    });
+    stream.pipe(counted);
     return counted;
   }
 
@@ -102,7 +111,15 @@ export class WebDavSource implements RestoreSource {
   /** One request with retries; failures become one clear line. */
   private async request<T>(url: string, attempt: () => Promise<T>): Promise<T> {
     try {
-      return await withRetries(attempt, this.retry);
+      return await withRetries(async () => {
+        try {
+          return await attempt();
+        } catch (err) {
+          // a certificate the CA does not vouch for will not change by asking again
+          if (TLS_REFUSAL.test((err as NodeJS.ErrnoException).code ?? '')) throw new PermanentError(describeError(err));
+          throw err;
+        }
+      }, this.retry);
     } catch (err) {
       throw Object.assign(requestProblem(err, url, this.netrcFile), { status: statusOf(err) });
     }
