@@ -240,6 +240,42 @@ test('a slow sink gets the same files as the fast one', { skip }, async () => {
   }
 });
 
+test('volumes reach the sinks while the rest of the set is still being written', { skip }, async () => {
+  const [a, b] = await twoSinks();
+  const host = await makeHost([
+    { name: 'a', url: sinkUrl(a) },
+    { name: 'b', url: sinkUrl(b) },
+  ]);
+  host.change(1, 24_000_000); // ~26 volumes of 1 MiB: the set takes a while to write
+  try {
+    const run = backup(host);
+    let ended = false;
+    void run.finally(() => (ended = true));
+    const outgoing = join(host.archive, 'outgoing');
+    const manifestWritten = () =>
+      existsSync(outgoing) &&
+      readdirSync(outgoing).some((set) => readdirSync(join(outgoing, set)).some((f) => f.includes('.manifest')));
+    const firstVolumeOn = (s: RunningSink) =>
+      existsSync(hostDir(s)) && readdirSync(hostDir(s)).some((f) => f.includes('.vol1.difftar'));
+    let seenEarly = { a: false, b: false };
+    while (!ended && !manifestWritten()) {
+      seenEarly = { a: seenEarly.a || firstVolumeOn(a), b: seenEarly.b || firstVolumeOn(b) };
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await run;
+    assert.equal(r.code, 0, r.run.stderr);
+    assert.deepEqual(seenEarly, { a: true, b: true }, 'volume 1 was on both sinks before the manifest was written');
+    for (const name of ['a', 'b']) {
+      assert.equal(r.result.delivery[name].created, r.result.files.length, 'volumes sent ahead count as sent');
+      assert.equal(r.result.delivery[name].bytes, r.result.storedBytes);
+    }
+    assertIdentical(a, b);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
 /** A sink whose storage is full: a real sink on a small tmpfs (root), else a server that answers 507. */
 async function fullSink(t: { diagnostic(m: string): void }) {
   if (isRoot) {

@@ -15,6 +15,7 @@ import type { Logger } from '@deaddrop/common/log';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import { putMirrored } from '../transport/mirror.js';
+import type { SentAhead } from './early-upload.js';
 
 export interface OutgoingSet {
   key: string;
@@ -46,6 +47,8 @@ export interface DeliverOptions {
   targets: SinkTargetLike[];
   /** Sink name → ledger; updated in place with what was confirmed. */
   ledgers: Map<string, SinkLedger>;
+  /** Files put this run before delivery (counted as created) and sinks that failed then (done for this run). */
+  ahead?: SentAhead;
   log: Logger;
 }
 
@@ -94,6 +97,10 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
     s.result.error = `${what}: ${describeError(err)}`;
     log.warn(`sink ${s.target.name}: ${s.result.error}`, { sink: s.target.name });
   };
+  for (const s of sinks) {
+    const err = opts.ahead?.failed.get(s.target.name);
+    if (err !== undefined) fail(s, err, 'uploading ahead');
+  }
   const needy = (set: OutgoingSet) => sinks.filter((s) => !s.down && !hasConfirmed(s.ledger, set.key));
 
   // One PROPFIND per sink first, and only if some set needs it: what is there is not sent again.
@@ -118,7 +125,10 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
       for (const s of active) {
         const have = s.listing?.get(file.name);
         if (have === undefined) send.push(s);
-        else if (have === file.size) s.result.existed++;
+        else if (have === file.size && opts.ahead?.sent.get(s.target.name)?.get(file.name) === file.size) {
+          s.result.created++;
+          s.result.bytes += file.size;
+        } else if (have === file.size) s.result.existed++;
         else fail(s, new Error(`${file.name} already exists with ${have} bytes (expected ${file.size})`), set.key);
       }
       if (send.length > 0) {

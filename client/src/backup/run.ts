@@ -27,6 +27,7 @@ import { readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js
 import { chainBrokenEverywhere, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
 import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
+import { EarlyUpload, type SentAhead } from './early-upload.js';
 import type { EntryProblem, EntryStats } from './entry-writer.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
@@ -209,6 +210,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const setDir = join(dirs.outgoing, names.key);
     await rm(setDir, { recursive: true, force: true });
     await mkdir(setDir, { recursive: true, mode: 0o700 });
+    const ahead = new EarlyUpload(
+      targets.filter((t) => laggingSets(ledgers.get(t.name)!, state?.pending ?? []).length === 0),
+    );
     const written = await writeSet({
       names,
       setDir,
@@ -220,7 +224,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       actions,
       owners,
       report,
-    });
+      onStoredVolume: (name, size) => ahead.add(join(setDir, name), name, size),
+    }).finally(() => ahead.settled());
 
     // The set is complete on local disk: cache its plaintext metadata, then record it.
     await rename(written.localManifest, join(dirs.cache, names.cacheManifest));
@@ -254,6 +259,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       targets,
       ledgers,
       spoolLimit: config.spoolLimit,
+      ahead,
       log,
     });
     newState.pending = shipped.pending;
@@ -308,6 +314,8 @@ interface WriteSetInput {
   actions: AsyncIterable<import('./plan.js').Action>;
   owners: import('../scan/owners.js').OwnerNames;
   report: (p: EntryProblem) => void;
+  /** A volume is complete in setDir under its stored name. */
+  onStoredVolume?: (name: string, size: number) => void;
 }
 
 interface WrittenSet {
@@ -328,7 +336,7 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
     recipients: i.recipients,
     volumeSize: i.volumeSize,
     level: i.level,
-    onVolume: (v) =>
+    onVolume: (v) => {
       manifest.addVolume({
         number: v.number,
         start: v.start.index,
@@ -336,7 +344,9 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
         end: v.end.index,
         ...(v.end.block !== undefined ? { endBlock: v.end.block } : {}),
         hashes: { SHA1: v.stored.plainSha1 },
-      }),
+      });
+      i.onStoredVolume?.(names.storedVolume(v.number), v.stored.size);
+    },
   });
   const sigtar = new SigtarWriter(localSignatures, join(setDir, names.storedSignatures), i.recipients);
   const strong = md4Into;
@@ -401,6 +411,7 @@ interface SpoolDeliveryInput {
   targets: SinkTargetLike[];
   ledgers: Map<string, SinkLedger>;
   spoolLimit: number;
+  ahead?: SentAhead;
   log: Logger;
 }
 
@@ -414,7 +425,13 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     const set = await readOutgoingSet(i.outgoing, key);
     if (set) sets.push(set);
   }
-  const delivery = await deliverSets({ sets, targets: i.targets, ledgers: i.ledgers, log: i.log });
+  const delivery = await deliverSets({
+    sets,
+    targets: i.targets,
+    ledgers: i.ledgers,
+    ...(i.ahead ? { ahead: i.ahead } : {}),
+    log: i.log,
+  });
   const spool = await settleSpool({
     outgoing: i.outgoing,
     pending: sets.map((s) => s.key),
