@@ -55,6 +55,14 @@ test(
       ':1',
     ]);
     assert.equal(unsafe.code, 2);
+    // --reader: a map marks the readers, nginx -t accepts it; without it nothing of it appears
+    assert.doesNotMatch(r.stdout, /deaddrop_reader/);
+    const rd = await runDeaddrop([...args, '--reader', 'admin', '--reader', 'backup-ro', '--check']);
+    assert.equal(rd.code, 0, rd.stderr);
+    assert.match(rd.stdout, /map \$remote_user \$deaddrop_reader \{\s+default 0;\s+admin 1;\s+backup-ro 1;\s+\}/);
+    assert.match(rd.stdout, /\^\(PROPFIND\|PUT\|GET\)\$/);
+    const badReader = await runDeaddrop([...args, '--reader', 'a b']);
+    assert.equal(badReader.code, 2);
   },
 );
 

@@ -22,7 +22,7 @@ import {
 import http from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { missingTools, runDeaddrop, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
+import { missingTools, runDeaddrop, startEmbeddedSink, startNginxSink, type RunningSink } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 import { bcryptHash } from '@deaddrop/sink/htpasswd';
 import { backup, HOST, makeHost, PASSWORD, type MirrorHost } from './mirror-helpers.js';
@@ -226,6 +226,26 @@ test(
         await tls.stop();
       }
     });
+
+    await t.test(
+      'nginx + dav-ext with nginx-config --reader: the same host directory restores byte-exact',
+      { skip: missingTools('nginx') },
+      async () => {
+        const ng = await startNginxSink({ readers: ['admin'] });
+        try {
+          appendFileSync(ng.htpasswd, `admin:${bcryptHash(READER_PW, 4)}\n`);
+          assert.equal(spawnSync('cp', ['-a', join(sink.root, HOST), ng.root]).status, 0);
+          const to = out();
+          const r = await runDeaddrop([...restoreArgs(ng.url, to), '--time', snaps[0]!.time]);
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual(compareTrees(snaps[0]!.dir, to), []);
+          const methods = new Set(ng.accessLog().map((e) => e.method));
+          assert.deepEqual([...methods].sort(), ['GET', 'PROPFIND']);
+        } finally {
+          await ng.stop();
+        }
+      },
+    );
 
     await t.test('a 503 on every first request is retried; the restore is byte-exact', async () => {
       const proxy = await flakyProxy(sink.port, { fail503: true });

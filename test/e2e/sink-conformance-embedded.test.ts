@@ -2,4 +2,4 @@ import { startEmbeddedSink } from '@deaddrop/test';
 import { conformanceSuite, readerSuite } from './sink-conformance.js';
 
 conformanceSuite('embedded', startEmbeddedSink);
-readerSuite(startEmbeddedSink);
+readerSuite('embedded', startEmbeddedSink);

@@ -6,9 +6,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { hasTool, missingTools, startNginxSink } from '@deaddrop/test';
-import { conformanceSuite, request } from './sink-conformance.js';
+import { conformanceSuite, readerSuite, request } from './sink-conformance.js';
 
 conformanceSuite('nginx', startNginxSink);
+readerSuite('nginx', startNginxSink);
 
 const chattrWorks = (dir: string) => spawnSync('chattr', ['+a', dir]).status === 0;
 

@@ -19,6 +19,8 @@ export interface SinkOptions {
   logMethods?: boolean;
   /** Largest PUT body (both servers), e.g. '2GB'; default: the servers' own default. */
   maxBody?: string;
+  /** Reader accounts (`--reader`; nginx-config readers): GET + PROPFIND everywhere. Add them to htpasswd yourself. */
+  readers?: string[];
   /** Extra `deaddrop sink serve` arguments (embedded only), e.g. ['--max-body', '1MB']. */
   extraArgs?: string[];
 }
@@ -179,6 +181,7 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
       ...(opts.extraArgs?.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '10s']),
       ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
       ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
+      ...(opts.readers ?? []).flatMap((r) => ['--reader', r]),
       ...(opts.extraArgs ?? []),
     ];
     child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -253,6 +256,7 @@ export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSin
       prefix,
       rate: 1000,
       maxBodyBytes: opts.maxBody ? parseSize(opts.maxBody) : 0,
+      readers: opts.readers,
     });
     if (tls)
       block = block.replace(

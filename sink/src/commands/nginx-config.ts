@@ -17,6 +17,7 @@ interface Args {
   maxBody: string;
   rate: number;
   check?: boolean;
+  reader?: string[];
 }
 
 /** Run `nginx -t` on a throwaway nginx.conf that includes the block; the error text or undefined. */
@@ -49,7 +50,12 @@ export const nginxConfigCommand = {
       .option('prefix', { type: 'string', default: '/webdav/', describe: 'URL path of the host directories' })
       .option('max-body', { type: 'string', default: '0', describe: 'client_max_body_size (0 = unlimited)' })
       .option('rate', { type: 'number', default: 20, describe: 'limit_req requests per second per address' })
-      .option('check', { type: 'boolean', describe: 'Validate the block with nginx -t first' }),
+      .option('check', { type: 'boolean', describe: 'Validate the block with nginx -t first' })
+      .option('reader', {
+        type: 'string',
+        array: true,
+        describe: 'htpasswd user that may GET and PROPFIND every host directory, for restores (repeatable)',
+      }),
   handler: handler<Args>(async (argv) => {
     if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(argv.prefix))
       throw new UsageError(`--prefix ${argv.prefix}: must start and end with /`);
@@ -63,6 +69,7 @@ export const nginxConfigCommand = {
         prefix: argv.prefix,
         maxBodyBytes: parseSize(argv.maxBody, '--max-body'),
         rate: argv.rate,
+        readers: argv.reader ?? [],
       });
     } catch (err) {
       throw new UsageError((err as Error).message);
