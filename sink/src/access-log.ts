@@ -8,15 +8,18 @@ export interface AccessEntry {
   path: string;
   status: number;
   bytesIn: number;
+  /** Body bytes sent, for a GET (readers only). */
+  bytesOut?: number;
   ms: number;
   note?: string;
 }
 
-/** `TIME REMOTE USER "METHOD PATH" STATUS BYTES_IN MSms [note]` — the test helpers parse this. */
+/** `TIME REMOTE USER "METHOD PATH" STATUS BYTES_IN MSms [out=BYTES_OUT] [note]` — the test helpers parse this. */
 export function formatAccessLine(e: AccessEntry): string {
   const path = e.path.replace(/[\s"\\]/g, (c) => encodeURIComponent(c));
   const note = e.note ? ` ${JSON.stringify(e.note)}` : '';
-  return `${new Date().toISOString()} ${e.remote} ${e.user ?? '-'} "${e.method} ${path}" ${e.status} ${e.bytesIn} ${e.ms}ms${note}\n`;
+  const out = e.bytesOut !== undefined ? ` out=${e.bytesOut}` : '';
+  return `${new Date().toISOString()} ${e.remote} ${e.user ?? '-'} "${e.method} ${path}" ${e.status} ${e.bytesIn} ${e.ms}ms${out}${note}\n`;
 }
 
 /** Where access lines go: a file (appended) or stderr. */

@@ -218,7 +218,7 @@ export class SinkServer {
     }
     await drainSmallBody(req, 0);
     if (parts.length === 0) throw new HttpRefusal(404, 'GET of the root');
-    entry.note = `sent ${await serveFile(root, parts, res)} bytes`;
+    await serveFile(root, parts, res, entry);
   }
 
   /**

@@ -709,6 +709,7 @@ export function readerSuite(kind: 'embedded' | 'nginx', start: Starter): void {
       assert.deepEqual(snapshot(sink.root), before);
       const log = readFileSync(join(sink.root, '..', 'access.log'), 'utf8');
       assert.match(log, / admin .*"GET \/webdav\/alice\/big\.p7m(?: HTTP\/[\d.]+)?" 200 /);
+      if (!nginx) assert.match(log, / admin "GET \/webdav\/alice\/big\.p7m" 200 0 \d+ms out=3000000\n/);
       assert.doesNotMatch(log, /admin-pw|alice-pw/);
     });
 
