@@ -65,7 +65,7 @@ export class WebDavSource implements RestoreSource {
     if (this.listing) return this.listing;
     const entries = await this.request(
       this.where,
-      async () => (await this.client.getDirectoryContents('/')) as FileStat[],
+      async () => (await this.client.getDirectoryContents('/', { signal: AbortSignal.timeout(IDLE_MS) })) as FileStat[],
     );
     const out = new Map<string, number>();
     for (const e of entries) if (e.type === 'file') out.set(e.basename, e.size);
@@ -91,6 +91,9 @@ export class WebDavSource implements RestoreSource {
       dog.stop();
       stream.destroy();
     });
+    // a consumer that is busy (back-pressure pauses the body) is not a stalled sink
+    stream.on('pause', () => dog.stop());
+    stream.on('resume', () => dog.poke());
     stream.pipe(counted);
     return counted;
   }
@@ -98,7 +101,7 @@ export class WebDavSource implements RestoreSource {
   async readSmall(name: string): Promise<Buffer> {
     const url = this.where + encodeURIComponent(name);
     return this.request(url, async () => {
-      const res = await this.client.customRequest(name, { method: 'GET' });
+      const res = await this.client.customRequest(name, { method: 'GET', signal: AbortSignal.timeout(IDLE_MS) });
       return Buffer.from(await res.arrayBuffer());
     });
   }
