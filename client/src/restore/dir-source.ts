@@ -29,10 +29,10 @@ export class DirSource implements RestoreSource {
   /** Synchronous stats: one per name, far cheaper than a thread-pool round trip each. */
   async list(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const e of readdirSync(this.where, { withFileTypes: true })) {
-      if (!e.isFile() && !e.isSymbolicLink()) continue;
-      const st = statSync(join(this.where, e.name), { throwIfNoEntry: false });
-      if (st?.isFile()) out.set(e.name, st.size);
+    // stat every name: some mounts (sshfs, older NFS) report no entry type in readdir
+    for (const name of readdirSync(this.where)) {
+      const st = statSync(join(this.where, name), { throwIfNoEntry: false });
+      if (st?.isFile()) out.set(name, st.size);
     }
     return out;
   }
