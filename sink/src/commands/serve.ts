@@ -30,7 +30,7 @@ interface Args {
 
 export const serveCommand = {
   command: 'serve',
-  describe: 'Run the embedded write-only WebDAV sink (PUT once + PROPFIND, own directory only)',
+  describe: 'Run the embedded write-only WebDAV sink (PUT once + PROPFIND, own directory only; --reader accounts read)',
   builder: (y) =>
     y
       .option('root', { type: 'string', demandOption: true, describe: 'Sink root: files land at ROOT/HOST/NAME' })
