@@ -1,15 +1,9 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { sourceOptions } from './source-options.js';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
+import { sourceOptions, type SourceArgs } from './source-options.js';
 
-interface Args {
-  from: string;
-  netrc?: string;
-  ca?: string;
-  host: string;
-  key?: string;
-  passphraseFile?: string;
+interface Args extends SourceArgs {
   to: string;
   time?: string;
   path?: string[];
@@ -21,13 +15,7 @@ export const restoreCommand = {
   describe: 'Restore a host at a point in time (or some paths) from a sink directory or URL, into DEST',
   builder: (y) =>
     y
-      .options(sourceOptions)
-      .option('host', { type: 'string', demandOption: true, describe: 'Host whose backup to restore' })
-      .option('key', { type: 'string', describe: 'Recipient private key (needed for encrypted sets)' })
-      .option('passphrase-file', {
-        type: 'string',
-        describe: 'Key passphrase from this file (else asked on the terminal)',
-      })
+      .options(sourceOptions('needed for encrypted sets'))
       .option('to', { type: 'string', demandOption: true, describe: 'Destination directory (empty unless --force)' })
       .option('time', {
         type: 'string',

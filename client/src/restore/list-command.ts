@@ -1,16 +1,10 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { sourceOptions } from './source-options.js';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
+import { sourceOptions, type SourceArgs } from './source-options.js';
 import type { RestoreSource } from './source.js';
 
-interface Args {
-  from: string;
-  netrc?: string;
-  ca?: string;
-  host: string;
-  key?: string;
-  passphraseFile?: string;
+interface Args extends SourceArgs {
   time?: string;
   files?: boolean;
 }
@@ -20,12 +14,9 @@ export const listCommand = {
   describe: "List a host's backup sets (times, volumes, sizes), or with --files what a backup holds at a time",
   builder: (y) =>
     y
-      .options(sourceOptions)
-      .option('host', { type: 'string', demandOption: true, describe: 'Host whose backups to list' })
+      .options(sourceOptions('--files of encrypted sets'))
       .option('files', { type: 'boolean', describe: 'List the files of the backup at --time (reads the volumes)' })
-      .option('time', { type: 'string', describe: 'With --files: as of this time (default latest)' })
-      .option('key', { type: 'string', describe: 'Recipient private key (--files of encrypted sets)' })
-      .option('passphrase-file', { type: 'string', describe: 'Key passphrase from this file' }),
+      .option('time', { type: 'string', describe: 'With --files: as of this time (default latest)' }),
   handler: handler<Args>(async (argv) => {
     const { openSource } = await import('./source.js');
     const source = await openSource({ from: argv.from, host: argv.host, netrc: argv.netrc, ca: argv.ca });

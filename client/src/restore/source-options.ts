@@ -1,15 +1,35 @@
-/** Kept apart from source.ts so the command modules load nothing else at startup. */
-/** The yargs options restore, list and verify share for their source. */
-export const sourceOptions = {
-  from: {
-    type: 'string',
-    demandOption: true,
-    describe:
-      'Sink root (DIR/HOST/...) or host directory; or a WebDAV sink, http(s)://SINK:PORT/webdav/ or .../webdav/HOST/',
-  },
-  netrc: {
-    type: 'string',
-    describe: 'With --from URL: netrc file (mode 0600) with the sink reader account for that machine',
-  },
-  ca: { type: 'string', describe: "With --from https://: PEM CA the sink's certificate must chain to" },
-} as const;
+/**
+ * What restore, list and verify share: where the sets are (--from, --netrc, --ca), whose they
+ * are (--host) and the key that opens them. Kept apart from source.ts so the command modules
+ * load nothing else at startup.
+ */
+
+/** Parsed values of the shared options. */
+export interface SourceArgs {
+  from: string;
+  netrc?: string;
+  ca?: string;
+  host: string;
+  key?: string;
+  passphraseFile?: string;
+}
+
+/** The yargs options behind SourceArgs; `keyUse` says what the key is needed for in this command. */
+export function sourceOptions(keyUse: string) {
+  return {
+    from: {
+      type: 'string',
+      demandOption: true,
+      describe:
+        'Sink root (DIR/HOST/...) or host directory; or a WebDAV sink, http(s)://SINK:PORT/webdav/ or .../webdav/HOST/',
+    },
+    netrc: {
+      type: 'string',
+      describe: 'With --from URL: netrc file (mode 0600) with the sink reader account for that machine',
+    },
+    ca: { type: 'string', describe: "With --from https://: PEM CA the sink's certificate must chain to" },
+    host: { type: 'string', demandOption: true, describe: 'Host whose backups to read' },
+    key: { type: 'string', describe: `Recipient private key (${keyUse})` },
+    'passphrase-file': { type: 'string', describe: 'Key passphrase from this file (else asked on the terminal)' },
+  } as const;
+}

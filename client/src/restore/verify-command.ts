@@ -1,14 +1,8 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { sourceOptions } from './source-options.js';
 import { printResult } from '@deaddrop/common/output';
+import { sourceOptions, type SourceArgs } from './source-options.js';
 
-interface Args {
-  from: string;
-  netrc?: string;
-  ca?: string;
-  host: string;
-  key?: string;
-  passphraseFile?: string;
+interface Args extends SourceArgs {
   against: string;
   time?: string;
   path?: string[];
@@ -20,10 +14,7 @@ export const verifyCommand = {
   describe: 'Compare a backup (at --time) with a live tree; exit 1 when they differ',
   builder: (y) =>
     y
-      .options(sourceOptions)
-      .option('host', { type: 'string', demandOption: true, describe: 'Host whose backup to verify' })
-      .option('key', { type: 'string', describe: 'Recipient private key (needed for encrypted sets)' })
-      .option('passphrase-file', { type: 'string', describe: 'Key passphrase from this file' })
+      .options(sourceOptions('needed for encrypted sets'))
       .option('against', { type: 'string', demandOption: true, describe: 'The live tree (the backed-up source)' })
       .option('time', { type: 'string', describe: 'The backup as of this time (default latest)' })
       .option('path', { type: 'string', array: true, describe: 'Compare only this subtree (repeatable)' })
