@@ -1,25 +1,39 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, read } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 const FEED_CHUNK = 1 << 20;
 
+function readInto(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve, reject) =>
+    read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+
 /**
  * Writes a file (a path, or an open descriptor such as stdin redirected from a file) into a
- * stream stage with synchronous reads into one reused buffer, each write awaited. Only for
- * stages that copy what they keep of a chunk (signature, delta, encryption): the buffer is
- * refilled as soon as a write has called back. A read stream allocates a fresh buffer per
- * chunk and waits on the thread pool for each read: for a 150 MiB file in the page cache
- * that measured 170-270 ms of reading against ~30 ms here. Ends the stage at end of file.
+ * stream stage from two reused buffers: while the stage works on one, the next read fills the
+ * other on the thread pool, so reading overlaps the work instead of adding to it (1 GiB CMS
+ * encrypt: reads cost 0.53 s of a 2.0 s run when done in line). Each write is awaited before
+ * its buffer is read into again, so only for stages that copy what they keep of a chunk
+ * (signature, delta, encryption). A read stream would allocate a fresh buffer per chunk.
+ * Ends the stage at end of file.
  */
 export async function feedFile(source: string | number, stage: Writable): Promise<void> {
   const fd = typeof source === 'number' ? source : openSync(source, 'r');
+  let next: Promise<number> | undefined;
   try {
-    const buf = Buffer.allocUnsafe(FEED_CHUNK);
+    const bufs = [Buffer.allocUnsafe(FEED_CHUNK), Buffer.allocUnsafe(FEED_CHUNK)];
+    let i = 0;
+    next = readInto(fd, bufs[i]!);
     for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
+      const n = await next;
+      next = undefined;
       if (n === 0) break;
+      const filled = bufs[i]!;
+      i ^= 1;
+      next = readInto(fd, bufs[i]!);
       await new Promise<void>((resolve, reject) =>
-        stage.write(buf.subarray(0, n), (err) => (err ? reject(err) : resolve())),
+        stage.write(filled.subarray(0, n), (err) => (err ? reject(err) : resolve())),
       );
     }
     stage.end();
@@ -27,6 +41,8 @@ export async function feedFile(source: string | number, stage: Writable): Promis
     stage.destroy(err as Error);
     throw err;
   } finally {
+    // a read still under way must finish before its descriptor is closed
+    await next?.catch(() => {});
     if (typeof source !== 'number') closeSync(fd);
   }
 }
