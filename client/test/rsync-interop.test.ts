@@ -139,3 +139,40 @@ test(
     }
   },
 );
+
+test(
+  'stdin: a regular file on stdin picks its size like rdiff (rs_file_size); a pipe takes the unknown-size default',
+  { skip },
+  async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { openSync, closeSync, readFileSync } = await import('node:fs');
+    const { deaddropArgv } = await import('@deaddrop/test');
+    const dir = tempDir();
+    const data = randomBytes(prng(7), 3_000_000); // big enough that its size changes the block length
+    writeFileSync(join(dir, 'f'), data);
+    const [cmd, ...pre] = deaddropArgv();
+    const sign = (tool: string[], stdin: 'file' | 'pipe') => {
+      const fd = stdin === 'file' ? openSync(join(dir, 'f'), 'r') : 'pipe';
+      try {
+        const r = spawnSync(tool[0]!, [...tool.slice(1), '-H', 'md4', 'signature'], {
+          stdio: [fd, 'pipe', 'pipe'],
+          ...(stdin === 'pipe' ? { input: data } : {}),
+          maxBuffer: 1 << 26,
+        });
+        assert.equal(r.status, 0, String(r.stderr));
+        return r.stdout;
+      } finally {
+        if (typeof fd === 'number') closeSync(fd);
+      }
+    };
+    const ourFile = sign([cmd!, ...pre, 'rdiff'], 'file');
+    const ourPipe = sign([cmd!, ...pre, 'rdiff'], 'pipe');
+    assert.ok(ourFile.equals(sign(['rdiff'], 'file')), 'stdin from a file');
+    assert.ok(ourPipe.equals(sign(['rdiff'], 'pipe')), 'stdin from a pipe');
+    assert.ok(!ourFile.subarray(4, 8).equals(ourPipe.subarray(4, 8)), 'the two cases use different block lengths');
+    const { runDeaddrop } = await import('@deaddrop/test');
+    const res = await runDeaddrop(['rdiff', '-H', 'md4', 'signature', join(dir, 'f'), join(dir, 'named')]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(readFileSync(join(dir, 'named')).equals(ourFile), 'a named file and the same file on stdin agree');
+  },
+);

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Transform } from 'node:stream';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
@@ -30,6 +30,12 @@ function source(path: string | undefined, copies: boolean): Source {
   if (isStd(path)) return process.stdin;
   if (copies) return (first) => feedFile(path!, first);
   return createReadStream(path!, { highWaterMark: 1 << 20 });
+}
+
+/** The basis size that picks rdiff's default block length: like librsync's rs_file_size, stdin counts when it is a regular file. */
+async function basisSize(path: string | undefined): Promise<number | undefined> {
+  const st = isStd(path) ? fstatSync(0) : await stat(path!);
+  return st.isFile() ? st.size : undefined;
 }
 
 /** Runs IN through the stage into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */
@@ -74,7 +80,7 @@ export const rdiffCommand = {
     if (argv.action === 'signature') {
       inputName = argv.first;
       output = argv.second;
-      const size = isStd(argv.first) ? undefined : (await stat(argv.first!)).size;
+      const size = await basisSize(argv.first);
       const params = rsync.rdiffDefaultParams(
         size,
         argv.hash as 'md4' | 'blake2',
