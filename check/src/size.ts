@@ -1,5 +1,5 @@
 /** Size sanity: a backup far smaller or larger than usual is empty, garbage or a broken client. */
-import { formatBytes } from '@deaddrop/common';
+import { formatBytes } from '@deaddrop/common/units';
 import { problem, type Problem } from './report.js';
 
 /** Fewer earlier sets than this and a median says nothing; no verdict. */

@@ -1,6 +1,6 @@
 /** Rules for OPNsense and OpenWrt hosts: newest file of each kind, its age, its `.sha256` companion. */
 import { readFile } from 'node:fs/promises';
-import { formatTimestamp } from '@deaddrop/common';
+import { formatTimestamp } from '@deaddrop/common/units';
 import {
   parseSinkName,
   SNOWFLAKE_KINDS,

@@ -1,6 +1,7 @@
 /** Per-file integrity without the key: SHA-256 (--deep) and the CMS framing walk (both modes). */
 import { open } from 'node:fs/promises';
-import { formatBytes, hashFile } from '@deaddrop/common';
+import { formatBytes } from '@deaddrop/common/units';
+import { hashFile } from '@deaddrop/common/hash';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { checkFraming, FrameWalker, looksLikeBer, type FrameResult } from './ber.js';
 

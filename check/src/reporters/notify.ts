@@ -1,6 +1,6 @@
 /** Alerts: mail through the system's `sendmail -t`, and a Mattermost/Slack-style webhook. */
 import { spawn } from 'node:child_process';
-import { DeaddropError } from '@deaddrop/common';
+import { DeaddropError } from '@deaddrop/common/errors';
 
 /** Send a plain-text mail with `sendmail -t` (found on PATH, else /usr/sbin/sendmail). */
 export async function sendMail(to: string, subject: string, body: string): Promise<void> {

@@ -1,5 +1,5 @@
 /** The human report: a summary line, one line per host, an indented line per problem. */
-import { formatBytes, formatTimestamp } from '@deaddrop/common';
+import { formatBytes, formatTimestamp } from '@deaddrop/common/units';
 import type { CheckReport, HostReport } from '../report.js';
 
 const MARK = { ok: 'OK  ', warning: 'WARN', problem: 'FAIL' } as const;

@@ -4,7 +4,7 @@
  * and their `.sha256` companions, and names that are known but carry no backup (par2, jsonstat).
  * Times are epoch seconds; names stay strings (they are ASCII).
  */
-import { formatTimestamp, parseTimestamp } from '@deaddrop/common';
+import { formatTimestamp, parseTimestamp } from '@deaddrop/common/units';
 
 /** The outer layers of a stored duplicity file, detected from its name's suffix. */
 export type Suffix = '' | '.gz' | '.p7m' | '.gz.p7m' | '.gpg';

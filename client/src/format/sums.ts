@@ -3,9 +3,9 @@
  * sink with stock tools: `<64 lowercase hex>  <name>\n` (two spaces; `*` instead of the second
  * space marks binary mode, which we accept when reading).
  */
-import { DeaddropError } from '@deaddrop/common';
+import { DeaddropError } from '@deaddrop/common/errors';
 
-export { hashFile, sha256File } from '@deaddrop/common';
+export { hashFile, sha256File } from '@deaddrop/common/hash';
 
 export interface SumsEntry {
   /** Lowercase hex SHA-256. */

@@ -4,7 +4,7 @@
  * string (20260102T030405Z), `YYYY/MM/DD` or `MM/DD/YYYY`, or any ISO 8601 date/time.
  * A date without a zone is UTC (duplicity would use local time; the fleet runs on UTC).
  */
-import { parseTimestamp } from '@deaddrop/common';
+import { parseTimestamp } from '@deaddrop/common/units';
 import { UsageError } from '@deaddrop/common/errors';
 
 const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, D: 86400, W: 7 * 86400, M: 30 * 86400, Y: 365 * 86400 };
