@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 npx --no-install tsc -b # incremental: a no-op when the build is current
-deaddrop() { node "$repo/cli/bin/deaddrop.js" "$@"; }
+deaddrop() { "$repo/cli/bin/deaddrop.js" "$@"; }
 
 demo=${DEMO_DIR:-$(mktemp -d /tmp/deaddrop-demo.XXXXXX)}
 mkdir -p "$demo"
@@ -45,7 +45,7 @@ for s in a b; do
   printf '%s\n' "$password" | deaddrop sink add-host "$host" --root "$demo/sink-$s" \
     --htpasswd "$demo/sink-$s.htpasswd" --password-stdin --cost 4 >/dev/null
   # exec: $! must be the sink itself, not a subshell running the deaddrop function
-  (exec node "$repo/cli/bin/deaddrop.js" sink serve --root "$demo/sink-$s" --htpasswd "$demo/sink-$s.htpasswd" \
+  (exec "$repo/cli/bin/deaddrop.js" sink serve --root "$demo/sink-$s" --htpasswd "$demo/sink-$s.htpasswd" \
     --listen 127.0.0.1:0 --json --access-log "$demo/sink-$s.access.log") >"$demo/sink-$s.out" 2>"$demo/sink-$s.err" &
   pids+=($!)
 done

@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,8 +11,25 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
  * dist when DEADDROP_CLI=dist (what `npm ci` installs as node_modules/.bin/deaddrop).
  */
 export function deaddropArgv(): string[] {
-  if (process.env.DEADDROP_CLI === 'dist') return [process.execPath, join(repoRoot, 'cli', 'bin', 'deaddrop.js')];
-  return [process.execPath, '--conditions=source', '--import', 'tsx', join(repoRoot, 'cli', 'src', 'main.ts')];
+  const launcher = join(repoRoot, 'cli', 'bin', 'deaddrop.js');
+  const flags = launcherFlags(launcher);
+  if (process.env.DEADDROP_CLI === 'dist') return [process.execPath, ...flags, launcher];
+  return [
+    process.execPath,
+    ...flags,
+    '--conditions=source',
+    '--import',
+    'tsx',
+    join(repoRoot, 'cli', 'src', 'main.ts'),
+  ];
+}
+
+/** The node flags of the launcher's `#!/usr/bin/env -S node FLAGS` line: what an installed `deaddrop` runs with. */
+function launcherFlags(launcher: string): string[] {
+  const first = readFileSync(launcher, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\S*env -S node((?: --?[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  if (!m) throw new Error(`${launcher}: unexpected first line ${first}`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
 export interface RunResult {

@@ -32,7 +32,6 @@ export const restoreCommand = {
           '--from URL reads an embedded sink with a reader account (sink serve --reader): docs/RESTORE.md.',
       ),
   handler: handler<Args>(async (argv) => {
-    (await import('node:v8')).setFlagsFromString('--max-semi-space-size=2');
     const { runRestore } = await import('./restore.js');
     const { keyLoader } = await import('./key.js');
     const { parseRestoreTime } = await import('./when.js');
