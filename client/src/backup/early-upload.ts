@@ -2,12 +2,13 @@
  * Volumes go to the sinks while the rest of their set is still being written, so on a real
  * network the upload overlaps compression and encryption instead of following them. This is
  * only a head start: the delivery pass after the set is complete lists every sink and sends
- * what is missing, so a volume that fails here is sent, retried and reported there.
+ * what is missing there.
  *
  * Taking part: sinks that lack no earlier set (each sink still gets its sets in order, and a
  * sink that was down at the last run is left to delivery). A put here has the target's full
- * retry treatment, so a sink that fails is done for this run, as it would be in delivery
- * (a 507 is not sent again). Files go one at a time, in volume order.
+ * retry treatment, so a sink that fails here is done for this run, as it would be in
+ * delivery: delivery reports it and the set waits in the spool for the next run (a 507 is not
+ * sent twice). Files go one at a time, in volume order.
  */
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { putMirrored } from '../transport/mirror.js';
