@@ -70,18 +70,24 @@ export function makeGpgsmHome(dir: string, certPath: string, keyPath: string, ke
   });
   const p12 = join(home, 'id.p12');
   const passin = keyPassphrase === undefined ? [] : ['-passin', `pass:${keyPassphrase}`];
-  // gpgsm 2.2 can't read OpenSSL 3's default PKCS#12 (PBES2/AES): legacy PBE
-  const exported = spawnSync('openssl', [
-    'pkcs12', '-export', '-in', certPath, '-inkey', keyPath, ...passin,
-    '-passout', `pass:${P12_PASSPHRASE}`, '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES',
-    '-macalg', 'sha1', '-out', p12,
-  ]); // prettier-ignore
-  if (exported.status !== 0) throw new Error(`openssl pkcs12 -export: ${exported.stderr.toString()}`);
   const base = ['--homedir', home, '--batch', '--pinentry-mode', 'loopback'];
-  const imported = spawnSync('gpgsm', [...base, '--passphrase-fd', '0', '--import', p12], {
-    input: P12_PASSPHRASE + '\n',
-  });
-  if (imported.status !== 0) throw new Error(`gpgsm --import: ${imported.stderr.toString()}`);
+  // gpgsm 2.2.40 now and then fails to parse the key bag of a good PKCS#12 ("data error at
+  // shrouded_key_bag.decrypted-text", seen once in CI); a new export has a new salt and IV.
+  for (let attempt = 1; ; attempt++) {
+    // gpgsm 2.2 can't read OpenSSL 3's default PKCS#12 (PBES2/AES): legacy PBE
+    const exported = spawnSync('openssl', [
+      'pkcs12', '-export', '-in', certPath, '-inkey', keyPath, ...passin,
+      '-passout', `pass:${P12_PASSPHRASE}`, '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES',
+      '-macalg', 'sha1', '-out', p12,
+    ]); // prettier-ignore
+    if (exported.status !== 0) throw new Error(`openssl pkcs12 -export: ${exported.stderr.toString()}`);
+    const imported = spawnSync('gpgsm', [...base, '--passphrase-fd', '0', '--import', p12], {
+      input: P12_PASSPHRASE + '\n',
+    });
+    if (imported.status === 0) break;
+    const why = imported.stderr.toString();
+    if (attempt === 3 || !why.includes('shrouded_key_bag')) throw new Error(`gpgsm --import: ${why}`);
+  }
   const fpr = spawnSync('openssl', ['x509', '-in', certPath, '-noout', '-fingerprint', '-sha1']).stdout.toString();
   writeFileSync(join(home, 'trustlist.txt'), `${fpr.split('=')[1]!.trim()} S relax\n`);
   spawnSync('gpgconf', ['--homedir', home, '--reload', 'gpg-agent']);
