@@ -7,6 +7,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { DeaddropError } from '@deaddrop/common/errors';
+import type { EntryType } from '../scan/entry.js';
 
 export const BLOCK = 512;
 
@@ -20,6 +21,16 @@ export const TarType = {
   FIFO: '6',
 } as const;
 export type TarTypeFlag = (typeof TarType)[keyof typeof TarType];
+
+/** The object type a type flag stands for (signature archives and volumes alike). */
+export const ENTRY_TYPE_OF_FLAG: Record<string, EntryType> = {
+  [TarType.FILE]: 'file',
+  [TarType.DIR]: 'dir',
+  [TarType.SYMLINK]: 'symlink',
+  [TarType.FIFO]: 'fifo',
+  [TarType.CHARDEV]: 'chardev',
+  [TarType.BLOCKDEV]: 'blockdev',
+};
 
 export interface TarHeader {
   /** Full entry name as bytes (directories end with `/`). */

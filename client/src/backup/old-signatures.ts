@@ -6,8 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { DeaddropError } from '@deaddrop/common/errors';
-import type { RawHeader } from '../archive/tar-header.js';
-import { TarType } from '../archive/tar-header.js';
+import { ENTRY_TYPE_OF_FLAG, type RawHeader } from '../archive/tar-header.js';
 import type { EntryType } from '../scan/entry.js';
 import { bytesToIndex, compareIndex, type PathIndex } from '../scan/path-index.js';
 import { readTarEntries, type TarEntry } from './tar-entries.js';
@@ -20,15 +19,6 @@ export interface OldEntry {
   /** The librsync signature of a `signature/` entry; read before asking for the next entry. */
   readSignature(): Promise<Buffer>;
 }
-
-const TYPES: Record<string, EntryType> = {
-  [TarType.FILE]: 'file',
-  [TarType.DIR]: 'dir',
-  [TarType.SYMLINK]: 'symlink',
-  [TarType.FIFO]: 'fifo',
-  [TarType.CHARDEV]: 'chardev',
-  [TarType.BLOCKDEV]: 'blockdev',
-};
 
 /** `signature/a/b`, `snapshot/a/`, `deleted/a` → kind and index (`snapshot/` is the root). */
 export function parseSigtarName(name: Buffer, what: string): { kind: OldEntry['kind']; index: PathIndex } {
@@ -50,7 +40,13 @@ async function* sigtarEntries(file: string): AsyncGenerator<{ entry: TarEntry; o
     const { kind, index } = parseSigtarName(entry.header.name, file);
     yield {
       entry,
-      old: { index, kind, type: TYPES[entry.header.type], header: entry.header, readSignature: () => entry.read() },
+      old: {
+        index,
+        kind,
+        type: ENTRY_TYPE_OF_FLAG[entry.header.type],
+        header: entry.header,
+        readSignature: () => entry.read(),
+      },
     };
   }
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
+import { entryTypeOf } from '../scan/entry.js';
 
 export interface Difference {
   path: string;
@@ -17,15 +18,7 @@ export interface Difference {
 
 const SLASH = Buffer.from('/');
 
-function typeOf(st: Stats): string {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  return 'socket';
-}
+const typeOf = (st: Stats): string => entryTypeOf(st) ?? 'socket';
 
 async function sha256(path: Buffer): Promise<string> {
   const h = createHash('sha256');

@@ -3,7 +3,7 @@
  * memory (the newest entry of each path wins, deletions remove it). Sizes of patched files
  * come from their deltas.
  */
-import { TarType } from '../archive/tar-header.js';
+import { ENTRY_TYPE_OF_FLAG, TarType } from '../archive/tar-header.js';
 import { compareIndex, indexToDisplay, type PathIndex } from '../scan/path-index.js';
 import { DeltaSize } from './delta-size.js';
 import type { VolumeEntry } from './entries.js';
@@ -22,15 +22,6 @@ export interface ListedFile {
   gid: number;
   target?: string;
 }
-
-const TYPES: Record<string, ListedFile['type']> = {
-  [TarType.FILE]: 'file',
-  [TarType.DIR]: 'dir',
-  [TarType.SYMLINK]: 'symlink',
-  [TarType.FIFO]: 'fifo',
-  [TarType.CHARDEV]: 'chardev',
-  [TarType.BLOCKDEV]: 'blockdev',
-};
 
 export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: KeySource): Promise<ListedFile[]> {
   const files = new Map<string, { index: PathIndex; file: ListedFile }>();
@@ -55,7 +46,7 @@ export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: Key
         const h = e.header;
         const file: ListedFile = {
           path: indexToDisplay(e.index),
-          type: TYPES[h.type] ?? (h.type === '\0' || h.type === '7' ? 'file' : 'other'),
+          type: ENTRY_TYPE_OF_FLAG[h.type] ?? (h.type === '\0' || h.type === '7' ? 'file' : 'other'),
           mode: h.mode,
           mtime: h.mtime,
           size: 0,

@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { PathIndex } from './path-index.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev';
@@ -38,7 +38,7 @@ export function devMinor(rdev: bigint): number {
   return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
 }
 
-export function entryTypeOf(st: BigIntStats): EntryType | 'socket' | undefined {
+export function entryTypeOf(st: BigIntStats | Stats): EntryType | 'socket' | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
