@@ -9,20 +9,14 @@ import vm from 'node:vm';
  * a small young generation) after every 2 MiB of Buffers frees them early, which also keeps the
  * working set in cache: it measured faster than not collecting at all.
  *
- * Streams call noteAllocated(bytes) for what they allocate; the budget is process-wide.
+ * Streams call noteAllocated(bytes) for what they allocate; the budget is process-wide. It only
+ * frees what is already dead: a Buffer still referenced across two scavenges (an awaited write
+ * per chunk, say) is promoted and then waits for a full GC, so consumers drop each chunk
+ * before the next one arrives (sink/src/put.ts).
  */
-let budget = 2 << 20;
+const BUDGET = 2 << 20;
 let allocated = 0;
 
-/**
- * Scavenge after every `bytes` instead of 2 MiB. A chunk that survives two scavenges is
- * promoted and then waits for a full GC, so the budget must be well above what is in flight
- * at once: a sink with 32 uploads holds ~2 MiB of chunks in flight, and with a 2 MiB budget
- * its peak RSS was 139 MiB, with 4 MiB 79.5-80.4 MiB, with 8-16 MiB 83 (npm run bench -- sink).
- */
-export function setScavengeBudget(bytes: number): void {
-  budget = bytes;
-}
 let scavenge: (() => void) | null | undefined;
 
 function scavenger(): (() => void) | null {
@@ -38,7 +32,7 @@ function scavenger(): (() => void) | null {
 
 export function noteAllocated(bytes: number): void {
   allocated += bytes;
-  if (allocated < budget) return;
+  if (allocated < BUDGET) return;
   allocated = 0;
   if (scavenge === undefined) scavenge = scavenger();
   scavenge?.();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noteAllocated } from '@deaddrop/common/young-gc';
@@ -19,19 +20,39 @@ export async function checkPutTarget(t: PutTarget): Promise<void> {
 }
 
 /**
- * Copy the request body into a new 0600 file chunk by chunk, one write in flight (the socket is
- * paused meanwhile, so memory stays at a chunk per upload), then fsync. The iterator must not
- * destroy the request when we stop early (413, 507): the client is still owed a status.
+ * Copy the request body into a new 0600 file as it arrives, then fsync. Each chunk is written
+ * synchronously in its 'data' event, as nginx writes in its event loop: the chunk is garbage
+ * before the next scavenge (common/young-gc.ts), so memory stays flat with many uploads at once.
+ * Awaiting an async write per chunk (for await, thread pool) kept chunks alive across
+ * scavenges until a full GC: 90-125 MiB RSS for 32 uploads instead of ~70 (npm run bench -- sink).
+ * On a refusal (413, 507) the request is paused, not destroyed: the client is still owed a status.
  */
 async function writeBody(req: IncomingMessage, path: string, max: number, counter: { bytes: number }): Promise<void> {
   const fh = await open(path, 'wx', 0o600);
   try {
-    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      counter.bytes += chunk.length;
-      if (counter.bytes > max) throw new HttpRefusal(413, `body over ${max} bytes`);
-      for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
-      noteAllocated(chunk.length); // socket Buffers are garbage once written: free them early
-    }
+    await new Promise<void>((resolve, reject) => {
+      const stop = (err: Error) => {
+        req.off('data', onData).off('end', onEnd).off('close', onClose).off('error', stop);
+        req.pause();
+        reject(err);
+      };
+      const onData = (chunk: Buffer) => {
+        counter.bytes += chunk.length;
+        if (counter.bytes > max) return stop(new HttpRefusal(413, `body over ${max} bytes`));
+        try {
+          for (let off = 0; off < chunk.length;) off += writeSync(fh.fd, chunk, off);
+        } catch (err) {
+          return stop(err as Error);
+        }
+        noteAllocated(chunk.length); // socket Buffers are garbage once written: free them early
+      };
+      const onEnd = () => {
+        req.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => stop(new HttpRefusal(400, 'client went away mid-body'));
+      req.on('data', onData).once('end', onEnd).once('close', onClose).once('error', stop);
+    });
     if (!req.complete) throw new HttpRefusal(400, 'client went away mid-body');
     // The whole body is here: a long fsync must not count as an idle client.
     req.socket.setTimeout(0);

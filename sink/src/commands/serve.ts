@@ -4,7 +4,6 @@ import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
 import { parseDuration, parseSize } from '@deaddrop/common/units';
-import { setScavengeBudget } from '@deaddrop/common/young-gc';
 import { accessLogWriter, formatAccessLine } from '../access-log.js';
 import { HtpasswdStore } from '../htpasswd.js';
 import { formatHostPort, parseListen } from '../listen.js';
@@ -63,8 +62,6 @@ export const serveCommand = {
           '`deaddrop restore --from URL` (repeatable; default: none, GET refused for all)',
       }),
   handler: handler<Args>(async (argv) => {
-    // many uploads at once: body chunks must die young (see setScavengeBudget)
-    setScavengeBudget(4 << 20);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const prefix = argv.prefix;
     if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(prefix)) throw new UsageError(`--prefix ${prefix}: must start and end with /`);
