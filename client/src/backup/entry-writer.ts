@@ -203,7 +203,7 @@ async function writeAction(
 }
 
 /** Emits a payload as one entry or as 64 KiB multivol chunks (formats §5.5). */
-class Chunker {
+export class Chunker {
   private k = 0;
   constructor(
     private readonly e: ScanEntry,

@@ -11,10 +11,9 @@ const ctx: ExecContext = { owners: loadOwnerNames(), strong: md4Into };
 parentPort!.on('message', (job: Job) => {
   try {
     const result = runJob(job, ctx);
-    parentPort!.postMessage(
-      result,
-      result.members.map((m) => m.data.buffer as ArrayBuffer),
-    );
+    const transfer = result.members.map((m) => m.data.buffer as ArrayBuffer);
+    if (result.range?.delta) transfer.push(result.range.delta.buffer as ArrayBuffer);
+    parentPort!.postMessage(result, transfer);
   } catch (err) {
     parentPort!.postMessage({ id: job.id, error: (err as Error).message ?? String(err) });
   }

@@ -15,7 +15,12 @@ export type JobItem =
   /** A whole file of less than RANGE_FILE bytes, stored as a snapshot. */
   | { kind: 'file'; entry: ScanEntry; change: FileChange; hadOld: boolean; oldWasFile: boolean }
   /** Chunks [from, to) (0-based, 64 KiB each) of a large snapshot. */
-  | { kind: 'range'; entry: ScanEntry; from: number; to: number };
+  | { kind: 'range'; entry: ScanEntry; from: number; to: number }
+  /**
+   * Bytes [from, to) of a large changed file, sent as delta commands against its stored
+   * signature (shared memory, parsed once per worker: `sigKey` names it).
+   */
+  | { kind: 'delta-range'; entry: ScanEntry; from: number; to: number; sigKey: number; oldSignature: Uint8Array };
 
 export interface Job {
   id: number;
@@ -43,6 +48,8 @@ export interface RangeOutcome {
   changed: boolean;
   /** The file could not be opened at all (only meaningful for the first range). */
   failed?: { kind: 'vanished' | 'unreadable' | 'not-a-file'; message: string };
+  /** A delta-range's commands (formats §7; magic only in the first, END only in the last). */
+  delta?: Uint8Array;
 }
 
 export interface JobResult {
@@ -67,6 +74,8 @@ export interface JobResult {
 
 /** Files at least this large are cut into ranges processed in parallel. */
 export const RANGE_FILE = 1 << 20;
+/** New-file bytes per delta-range job (rounded up to whole signature blocks). */
+export const DELTA_RANGE = 4 << 20;
 /** Data per batch job before it is closed. */
 export const BATCH_BYTES = 1 << 20;
 export const BATCH_ITEMS = 2000;

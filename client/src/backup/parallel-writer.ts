@@ -2,15 +2,32 @@
  * The set's content, written with worker threads: planned actions are cut into jobs (runs of
  * small entries, or 1 MiB ranges of large files), run on the pool ahead of time, and their
  * results are appended to the volumes, the signature archive and the Filelist strictly in
- * plan order. Changed files with a stored signature are sent as deltas by this thread, in
- * their turn, while the workers carry on with the jobs behind them.
+ * plan order. Large changed files with a stored signature are cut into ranges too: workers
+ * send each range as delta commands (rsync/delta.ts deltaOfRange), which this thread cuts into
+ * 64 KiB diff chunks in order. Small changed files are sent as deltas by this thread, in their
+ * turn, while the workers carry on with the jobs behind them.
  */
 import { encodeHeader } from '../archive/tar-header.js';
-import { duplicitySignatureParams } from '../rsync/magic.js';
+import { duplicitySignatureParams, strongKindOf } from '../rsync/magic.js';
 import { deletedHeader, entryName, headerOf, signatureSize } from './entry-names.js';
-import { writeDiffAction, type EntryProblem, type EntryStats, type EntryWriterContext } from './entry-writer.js';
+import {
+  Chunker,
+  writeDiffAction,
+  type EntryProblem,
+  type EntryStats,
+  type EntryWriterContext,
+} from './entry-writer.js';
 import type { JobPool } from './job-pool.js';
-import { BATCH_BYTES, BATCH_ITEMS, rangeChunks, RANGE_FILE, type Job, type JobItem, type JobResult } from './jobs.js';
+import {
+  BATCH_BYTES,
+  BATCH_ITEMS,
+  DELTA_RANGE,
+  rangeChunks,
+  RANGE_FILE,
+  type Job,
+  type JobItem,
+  type JobResult,
+} from './jobs.js';
 import type { Action } from './plan.js';
 
 /** Jobs run ahead of the one being written (bounds memory: about 2 MiB each). */
@@ -22,6 +39,8 @@ interface BigFile {
   signature: Buffer[];
   changed: boolean;
   skipped: boolean;
+  /** A changed file sent as delta ranges: its commands, cut into 64 KiB diff chunks in order. */
+  delta?: { out: Chunker; parts: Buffer[]; have: number };
 }
 
 type Slot =
@@ -45,6 +64,7 @@ export async function writeEntriesParallel(
   };
   const slots: Slot[] = [];
   let nextId = 0;
+  let nextSigKey = 0;
   let batch: JobItem[] = [];
   let batchBytes = 0;
 
@@ -90,8 +110,23 @@ export async function writeEntriesParallel(
     if (big) {
       big.signature.push(toBuffer(r.range!.signature));
       big.changed ||= r.range!.changed;
+      if (big.delta) await addDelta(big.delta, toBuffer(r.range!.delta!), slot.lastRange === true);
       if (slot.lastRange) await finishBigFile(big);
     }
+  };
+
+  /** Delta commands in, whole 64 KiB diff chunks out; the rest goes as the last chunk. */
+  const addDelta = async (d: NonNullable<BigFile['delta']>, commands: Buffer, last: boolean) => {
+    d.parts.push(commands);
+    d.have += commands.length;
+    if (d.have >= CHUNK) {
+      const all = Buffer.concat(d.parts, d.have);
+      let at = 0;
+      for (; all.length - at >= CHUNK; at += CHUNK) await d.out.full(all.subarray(at, at + CHUNK));
+      d.parts = at < all.length ? [all.subarray(at)] : [];
+      d.have = all.length - at;
+    }
+    if (last) await d.out.last(Buffer.concat(d.parts, d.have));
   };
 
   const writeDeleted = async (index: Buffer[], wasFile: boolean) => {
@@ -130,6 +165,22 @@ export async function writeEntriesParallel(
       batch.push({ kind: 'deleted', index: a.index, wasFile: a.wasFile });
     } else if (a.entry.type !== 'file') {
       batch.push({ kind: 'meta', entry: a.entry });
+    } else if (a.op === 'changed' && a.signature && a.entry.size >= RANGE_FILE && isMd4(a.signature)) {
+      flushBatch();
+      const e = a.entry;
+      const delta = { out: new Chunker(e, 'diff', 'multivol_diff', ctx, stats), parts: [], have: 0 };
+      const big: BigFile = { action: a, signature: [], changed: false, skipped: false, delta };
+      // one copy of the stored signature, shared by every range's worker
+      const oldSignature = new Uint8Array(new SharedArrayBuffer(a.signature.length));
+      oldSignature.set(a.signature);
+      const sigKey = nextSigKey++;
+      const blockLen = duplicitySignatureParams(e.size).blockLen;
+      const step = Math.ceil(DELTA_RANGE / blockLen) * blockLen;
+      for (let from = 0; from < e.size; from += step) {
+        const to = Math.min(e.size, from + step);
+        submit([{ kind: 'delta-range', entry: e, from, to, sigKey, oldSignature }], { big, lastRange: to === e.size });
+        await drain(AHEAD);
+      }
     } else if (a.op === 'changed' && a.signature) {
       flushBatch();
       slots.push({ kind: 'diff', action: a });
@@ -160,6 +211,11 @@ export async function writeEntriesParallel(
   flushBatch();
   await drain(0);
   return stats;
+}
+
+/** Workers hash with MD4 only (duplicity's signatures); anything else is sent by this thread. */
+function isMd4(signature: Buffer): boolean {
+  return signature.length >= 12 && strongKindOf(signature.readUInt32BE(0)) === 'md4';
 }
 
 function toBuffer(u: Uint8Array): Buffer {

@@ -18,13 +18,17 @@ export class DeltaEmitter {
   private copyPos = -1;
   private copyLen = 0;
 
+  /** `header`: start with the delta magic (false for a range that continues another's commands). */
   constructor(
     private readonly push: (chunk: Buffer) => void,
     private readonly capacity = 128 * 1024,
+    header = true,
   ) {
     this.out = Buffer.allocUnsafe(capacity);
-    this.out.writeUInt32BE(DELTA_MAGIC, 0);
-    this.len = 4;
+    if (header) {
+      this.out.writeUInt32BE(DELTA_MAGIC, 0);
+      this.len = 4;
+    }
   }
 
   /** Where the pending (unwritten) COPY ends in the basis, or -1. */
@@ -58,10 +62,13 @@ export class DeltaEmitter {
     this.len += n;
   }
 
-  end(): void {
+  /** The last command, then everything downstream. Without `endCommand`, another range's commands follow. */
+  end(endCommand = true): void {
     this.flushCopy();
-    this.reserve(1);
-    this.out[this.len++] = OP.END;
+    if (endCommand) {
+      this.reserve(1);
+      this.out[this.len++] = OP.END;
+    }
     this.flush();
   }
 

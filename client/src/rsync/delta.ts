@@ -47,6 +47,28 @@ export function createDeltaStream(sig: Signature): Transform {
   });
 }
 
+/**
+ * The delta commands for new-file bytes [from, from + data.length) of a file cut into ranges
+ * that are scanned independently (backup worker threads): the first range starts with the
+ * magic, the last ends with END, and the ranges' commands concatenated are one valid delta.
+ * A match is only looked for inside a range, so a block that straddles two ranges goes as
+ * literal bytes; ranges that are whole blocks of the new file lose nothing for in-place edits
+ * and appends. `index` is the signature's SumIndex, built once and reused for every range.
+ */
+export function deltaOfRange(
+  sig: Signature,
+  index: SumIndex,
+  strong: StrongHasher,
+  data: Uint8Array,
+  range: { first: boolean; last: boolean },
+): Buffer {
+  const out: Buffer[] = [];
+  const scanner = new DeltaScanner(sig, index);
+  scanner.start(strong, new DeltaEmitter((c) => out.push(c), undefined, range.first));
+  scanner.writeAll(data, range.last);
+  return out.length === 1 ? out[0]! : Buffer.concat(out);
+}
+
 class DeltaScanner {
   private readonly index: SumIndex;
   private readonly n: number;
@@ -54,7 +76,7 @@ class DeltaScanner {
   private readonly rkPow: number;
   private strong: StrongHasher | undefined;
   private emit: DeltaEmitter | undefined;
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private p = 0; // window start
   private lit = 0; // start of the pending literal run
   private end = 0; // end of buffered data
@@ -63,27 +85,47 @@ class DeltaScanner {
   private s2 = 0;
   private h = 0;
 
-  constructor(private readonly sig: Signature) {
-    this.index = new SumIndex(sig);
+  constructor(
+    private readonly sig: Signature,
+    index?: SumIndex,
+  ) {
+    this.index = index ?? new SumIndex(sig);
     this.n = sig.blockLen;
     this.rollsum = weakKindOf(sig.magic) === 'rollsum';
     this.rkPow = rabinKarpPower(sig.blockLen);
   }
 
   async ready(stream: Transform): Promise<void> {
-    this.strong ??= await createStrongHasher(this.sig.magic);
-    this.emit ??= new DeltaEmitter((c) => stream.push(c));
+    if (!this.emit) this.start(await createStrongHasher(this.sig.magic), new DeltaEmitter((c) => stream.push(c)));
   }
 
-  write(chunk: Uint8Array, final: boolean): void {
+  start(strong: StrongHasher, emit: DeltaEmitter): void {
+    this.strong = strong;
+    this.emit = emit;
+  }
+
+  /**
+   * `final`: no more data for this scanner. `eof`: and the new file ends here, so the
+   * signature's short last block may match the tail and END closes the delta.
+   */
+  write(chunk: Uint8Array, final: boolean, eof = final): void {
     this.append(chunk);
     this.scan();
     if (final) {
-      this.scanTail();
+      if (eof) this.scanTail();
       this.emit!.literal(this.buf, this.lit, this.end);
       this.lit = this.end;
-      this.emit!.end();
+      this.emit!.end(eof);
     } else this.emit!.flush();
+  }
+
+  /** All the data there will be, scanned where it is (not copied). */
+  writeAll(data: Uint8Array, eof: boolean): void {
+    this.buf = data;
+    this.p = this.lit = 0;
+    this.end = data.length;
+    this.valid = false;
+    this.write(new Uint8Array(0), true, eof);
   }
 
   /** Keeps buf[lit, end) and adds the chunk, compacting or growing the buffer. */

@@ -1,5 +1,6 @@
 export * from './magic.js';
 export { createSignatureStream } from './signature.js';
-export { readSignature, type Signature } from './read-signature.js';
-export { createDeltaStream, MAX_LITERAL } from './delta.js';
+export { parseSignature, readSignature, type Signature } from './read-signature.js';
+export { createDeltaStream, deltaOfRange, MAX_LITERAL } from './delta.js';
 export { createPatchStream } from './patch.js';
+export { SumIndex } from './sum-index.js';

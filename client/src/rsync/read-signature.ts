@@ -12,9 +12,16 @@ export interface Signature extends SignatureParams {
 
 /** Parses (and validates) a librsync signature from bytes or a stream. */
 export async function readSignature(input: Uint8Array | Readable, what = 'signature'): Promise<Signature> {
+  if (input instanceof Uint8Array) return parseSignature(input, what);
   const reader = new SignatureReader(what);
-  if (input instanceof Uint8Array) reader.push(input);
-  else for await (const chunk of input as AsyncIterable<Buffer>) reader.push(chunk);
+  for await (const chunk of input as AsyncIterable<Buffer>) reader.push(chunk);
+  return reader.finish();
+}
+
+/** Parses (and validates) a librsync signature held in memory. */
+export function parseSignature(bytes: Uint8Array, what = 'signature'): Signature {
+  const reader = new SignatureReader(what);
+  reader.push(bytes);
   return reader.finish();
 }
 
