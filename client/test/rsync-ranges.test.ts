@@ -18,12 +18,13 @@ function rangedDelta(sigBytes: Buffer, data: Buffer, cuts: number[]): Buffer {
   const sig = parseSignature(sigBytes);
   const index = new SumIndex(sig);
   const bounds = [0, ...cuts, data.length];
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   for (let i = 0; i + 1 < bounds.length; i++)
     parts.push(
       deltaOfRange(sig, index, md4, data.subarray(bounds[i], bounds[i + 1]), {
         first: i === 0,
         last: i + 2 === bounds.length,
+        from: bounds[i],
       }),
     );
   return Buffer.concat(parts);

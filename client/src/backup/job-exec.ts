@@ -361,9 +361,8 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     sig.update(data);
     outcome.signature = sig.finish();
     const old = oldSignature(item);
-    const delta = deltaOfRange(old.sig, old.index, md4, data, { first, last: item.to === e.size });
-    // a buffer of its own, transferred to the main thread (never a shared pool slab)
-    outcome.delta = delta.byteOffset === 0 && delta.length === delta.buffer.byteLength ? delta : Uint8Array.from(delta);
-    noteAllocated(delta.buffer.byteLength + 128 * 1024); // the emitter's last buffer, copies
+    const delta = deltaOfRange(old.sig, old.index, md4, data, { first, last: item.to === e.size, from: item.from });
+    outcome.delta = delta; // transferred to the main thread
+    noteAllocated(delta.length);
   }
 }

@@ -3,13 +3,10 @@
  * main thread scans, orders the results and encrypts. Without workers (DEADDROP_WORKERS=0,
  * or no worker file next to this one, as in a single-file bundle) jobs run inline.
  */
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { md4Into } from '../rsync/md4.js';
 import { loadOwnerNames } from '../scan/owners.js';
+import { defaultWorkerCount, startWorker, workerEntry } from '../threads/start-worker.js';
 import { runJob } from './job-exec.js';
 import type { Job, JobResult } from './jobs.js';
 
@@ -19,34 +16,14 @@ export interface JobPool {
   close(): Promise<void>;
 }
 
-const fromSources = import.meta.url.endsWith('.ts');
-
-function workerUrl(): URL {
-  return new URL(fromSources ? './job-worker.ts' : './job-worker.js', import.meta.url);
-}
-
-/** From the TypeScript sources (tests, tsx), a worker registers tsx itself before loading its entry. */
-function startWorker(url: URL, options: WorkerOptions): Worker {
-  if (!fromSources) return new Worker(url, options);
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(code, { ...options, eval: true });
-}
-
-export function defaultWorkerCount(): number {
-  const env = process.env.DEADDROP_WORKERS;
-  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
-  return Math.min(4, Math.max(1, availableParallelism()));
-}
-
 async function inlinePool(): Promise<JobPool> {
   const ctx = { owners: loadOwnerNames(), strong: md4Into };
   return { workers: 0, run: async (job) => runJob(job, ctx), close: async () => {} };
 }
 
 export async function createJobPool(count = defaultWorkerCount()): Promise<JobPool> {
-  const url = workerUrl();
-  if (count === 0 || !existsSync(fileURLToPath(url))) return inlinePool();
+  const url = workerEntry(import.meta.url, 'job-worker');
+  if (count === 0 || url === undefined) return inlinePool();
   const workers = Array.from({ length: count }, () => ({
     // a small young generation: scavenges come often and free dead buffers early (RSS)
     worker: startWorker(url, { resourceLimits: { maxYoungGenerationSizeMb: 6 } }),

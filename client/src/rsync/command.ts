@@ -1,6 +1,6 @@
 import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
@@ -52,6 +52,28 @@ async function runToOutput(
   return bytes;
 }
 
+/** Writes chunks made elsewhere (worker threads) to OUT like runToOutput; returns bytes written. */
+async function generatedToOutput(chunks: AsyncIterable<Uint8Array>, out: string | undefined): Promise<number> {
+  let bytes = 0;
+  const counted = (async function* () {
+    for await (const c of chunks) {
+      bytes += c.length;
+      yield c;
+    }
+  })();
+  const source = Readable.from(counted, { objectMode: false });
+  if (isStd(out)) await pipeInto(source, [], process.stdout);
+  else await writeThroughTemp(source, [], out!, 0o644);
+  return bytes;
+}
+
+/** The size of IN when it is a regular file named on the command line (worker threads read it themselves). */
+async function namedFileSize(path: string | undefined): Promise<number | undefined> {
+  if (isStd(path)) return undefined;
+  const st = await stat(path!);
+  return st.isFile() ? st.size : undefined;
+}
+
 export const rdiffCommand = {
   command: 'rdiff <action> [first] [second] [third]',
   describe: 'librsync signatures, deltas and patches, compatible with rdiff',
@@ -89,13 +111,24 @@ export const rdiffCommand = {
         argv.sumSize,
       );
       rsync.checkParams(params, '--block-size/--sum-size');
-      bytes = await runToOutput(argv.first, rsync.createSignatureStream(params), output);
+      const named = isStd(argv.first) ? undefined : size;
+      const workers = rsync.parallelThreads(named);
+      bytes = workers
+        ? await generatedToOutput(rsync.parallelSignature(argv.first!, named!, params, workers), output)
+        : await runToOutput(argv.first, rsync.createSignatureStream(params), output);
     } else if (argv.action === 'delta') {
       if (isStd(argv.first)) throw new UsageError('rdiff delta needs a signature file: rdiff delta SIG [NEW [DELTA]]');
-      const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
       inputName = argv.second;
       output = argv.third;
-      bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), output);
+      const size = await namedFileSize(argv.second);
+      const workers = rsync.parallelThreads(size);
+      if (workers) {
+        const signature = rsync.loadSharedSignature(argv.first!);
+        bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, signature, workers), output);
+      } else {
+        const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
+        bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), output);
+      }
     } else {
       if (isStd(argv.first))
         throw new UsageError('rdiff patch needs a seekable basis file: rdiff patch BASIS [DELTA [NEW]]');

@@ -3,6 +3,41 @@ import { DELTA_MAGIC } from './magic.js';
 /** Command opcodes of the librsync delta format (prototab.h). */
 export const OP = { END: 0x00, LITERAL_N1: 0x41, COPY_BASE: 0x45 } as const;
 
+/** Parameter widths of one opcode, or undefined for END and the reserved ones. */
+export function opcodeLayout(op: number): { literal?: number; param: number[] } | undefined {
+  if (op >= 0x01 && op <= 0x40) return { literal: op, param: [] };
+  if (op >= 0x41 && op <= 0x44) return { param: [1 << (op - 0x41)] };
+  if (op >= 0x45 && op <= 0x54) {
+    const k = op - 0x45;
+    return { param: [1 << (k >> 2), 1 << (k & 3)] };
+  }
+  return undefined;
+}
+
+/**
+ * Feeds commands we wrote ourselves (no magic; stops at END) through `emit`, so that the
+ * commands of ranges scanned apart join as if scanned in one go: a COPY that ends where the
+ * next range's first COPY starts becomes one command.
+ */
+export function replayCommands(commands: Uint8Array, emit: DeltaEmitter): void {
+  let i = 0;
+  while (i < commands.length && commands[i] !== OP.END) {
+    const layout = opcodeLayout(commands[i]!)!;
+    const params: number[] = [];
+    i++;
+    for (const width of layout.param) {
+      let v = 0;
+      for (let k = 0; k < width; k++) v = v * 256 + commands[i++]!;
+      params.push(v);
+    }
+    if (layout.literal !== undefined || params.length === 1) {
+      const len = layout.literal ?? params[0]!;
+      emit.literal(commands, i, i + len);
+      i += len;
+    } else emit.copy(params[0]!, params[1]!);
+  }
+}
+
 /** Index into {1, 2, 4, 8}: the smallest width that holds v (netint.c:rs_int_len). */
 export function widthIndex(v: number): number {
   if (v < 0x100) return 0;
@@ -11,6 +46,9 @@ export function widthIndex(v: number): number {
   return 3;
 }
 
+/** Until the first command after a flush: a range's last flush then leaves no unused buffer. */
+const NO_BUFFER = Buffer.alloc(0);
+
 /** Appends delta commands to a reusable output buffer; merges adjacent COPYs. */
 export class DeltaEmitter {
   private out: Buffer;
@@ -18,13 +56,17 @@ export class DeltaEmitter {
   private copyPos = -1;
   private copyLen = 0;
 
-  /** `header`: start with the delta magic (false for a range that continues another's commands). */
+  /**
+   * `header`: start with the delta magic (false for a range that continues another's commands).
+   * `first`: the buffer to fill first, instead of a new one of `capacity` bytes.
+   */
   constructor(
     private readonly push: (chunk: Buffer) => void,
     private readonly capacity = 128 * 1024,
     header = true,
+    first?: Buffer,
   ) {
-    this.out = Buffer.allocUnsafe(capacity);
+    this.out = first ?? Buffer.allocUnsafe(capacity);
     if (header) {
       this.out.writeUInt32BE(DELTA_MAGIC, 0);
       this.len = 4;
@@ -72,11 +114,11 @@ export class DeltaEmitter {
     this.flush();
   }
 
-  /** Hands buffered commands downstream. */
+  /** Hands buffered commands downstream; the next buffer is made when a command needs it. */
   flush(): void {
     if (this.len === 0) return;
     this.push(this.out.subarray(0, this.len));
-    this.out = Buffer.allocUnsafe(this.capacity);
+    this.out = NO_BUFFER;
     this.len = 0;
   }
 
@@ -95,7 +137,7 @@ export class DeltaEmitter {
   private reserve(n: number): void {
     if (this.len + n > this.out.length) {
       this.flush();
-      if (n > this.out.length) this.out = Buffer.allocUnsafe(n);
+      if (n > this.out.length) this.out = Buffer.allocUnsafe(Math.max(n, this.capacity));
     }
   }
 

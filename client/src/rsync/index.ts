@@ -4,3 +4,11 @@ export { parseSignature, readSignature, type Signature } from './read-signature.
 export { createDeltaStream, deltaOfRange, MAX_LITERAL } from './delta.js';
 export { createPatchStream } from './patch.js';
 export { SumIndex } from './sum-index.js';
+export {
+  loadSharedSignature,
+  PARALLEL_MIN,
+  parallelDelta,
+  parallelSignature,
+  parallelThreads,
+  rangeLength,
+} from './parallel.js';

@@ -5,15 +5,11 @@
  * over local variables so V8 keeps the state in registers. Checked against the RFC 1320 vectors
  * and hash-wasm in client/test/rsync-md4.test.ts.
  */
-import { endianness } from 'node:os';
+import { LITTLE_ENDIAN as LE, wordAligned, wordsOf } from './word-view.js';
 
-const LE = endianness() === 'LE';
 const state = new Int32Array(4);
 const tailWords = new Int32Array(32);
 const tail = new Uint8Array(tailWords.buffer);
-/** A word view of the last buffer hashed: callers hash many blocks of one buffer in a row. */
-let viewOf: ArrayBufferLike | undefined;
-let view: Int32Array<ArrayBufferLike> = tailWords;
 const SCRATCH_BLOCKS = 64;
 const scratch = new Int32Array(16 * SCRATCH_BLOCKS);
 
@@ -154,13 +150,8 @@ function compressWords(w: Int32Array, wi: number, count: number): void {
 
 /** Compresses `count` 64-byte blocks of buf from `at`: in place when aligned, else via scratch. */
 function compress(buf: Uint8Array, at: number, count: number): void {
-  const byteAt = buf.byteOffset + at;
-  if (LE && (byteAt & 3) === 0) {
-    if (viewOf !== buf.buffer) {
-      view = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
-      viewOf = buf.buffer;
-    }
-    compressWords(view, byteAt >>> 2, count);
+  if (wordAligned(buf, at)) {
+    compressWords(wordsOf(buf), (buf.byteOffset + at) >>> 2, count);
     return;
   }
   while (count > 0) {

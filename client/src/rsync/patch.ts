@@ -2,22 +2,12 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { DeaddropError } from '@deaddrop/common/errors';
+import { opcodeLayout } from './delta-emitter.js';
 import { DELTA_MAGIC } from './magic.js';
 
 const COPY_CHUNK = 256 * 1024;
 
 type State = { kind: 'magic' } | { kind: 'command' } | { kind: 'literal'; left: number } | { kind: 'end' };
-
-/** Parameter widths of one opcode, or undefined for END/reserved ones. */
-function opcodeLayout(op: number): { literal?: number; param: number[] } | undefined {
-  if (op >= 0x01 && op <= 0x40) return { literal: op, param: [] };
-  if (op >= 0x41 && op <= 0x44) return { param: [1 << (op - 0x41)] };
-  if (op >= 0x45 && op <= 0x54) {
-    const k = op - 0x45;
-    return { param: [1 << (k >> 2), 1 << (k & 3)] };
-  }
-  return undefined;
-}
 
 function readInt(b: Uint8Array, off: number, width: number): number {
   let v = 0;

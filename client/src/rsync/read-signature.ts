@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { checkParams, type SignatureParams } from './magic.js';
@@ -20,9 +21,26 @@ export async function readSignature(input: Uint8Array | Readable, what = 'signat
 
 /** Parses (and validates) a librsync signature held in memory. */
 export function parseSignature(bytes: Uint8Array, what = 'signature'): Signature {
-  const reader = new SignatureReader(what);
+  const reader = new SignatureReader(what, bytes.length);
   reader.push(bytes);
   return reader.finish();
+}
+
+/**
+ * Reads a signature file into tables on SharedArrayBuffers (worker threads use them without a
+ * copy), 64 KiB at a time: the file itself is never held whole.
+ */
+export function readSharedSignature(path: string): Signature {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    const reader = new SignatureReader(path, st.isFile() ? st.size : undefined, true);
+    const chunk = new Uint8Array(64 * 1024);
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0;) reader.push(chunk.subarray(0, n));
+    return reader.finish();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 class SignatureReader {
@@ -32,10 +50,25 @@ class SignatureReader {
   private record: Uint8Array = new Uint8Array(0);
   private recordFill = 0;
   private count = 0;
-  private weak = new Uint32Array(1024);
-  private strong = new Uint8Array(0);
+  private weak: Uint32Array<ArrayBufferLike>;
+  private strong: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 
-  constructor(private readonly what: string) {}
+  /** `totalBytes`, when known, sizes the tables once instead of doubling them as records come. */
+  constructor(
+    private readonly what: string,
+    private readonly totalBytes?: number,
+    private readonly shared = false,
+  ) {
+    this.weak = new Uint32Array(totalBytes === undefined ? 1024 : 0);
+  }
+
+  private words(count: number): Uint32Array<ArrayBufferLike> {
+    return this.shared ? new Uint32Array(new SharedArrayBuffer(4 * count)) : new Uint32Array(count);
+  }
+
+  private bytes(count: number): Uint8Array<ArrayBufferLike> {
+    return this.shared ? new Uint8Array(new SharedArrayBuffer(count)) : new Uint8Array(count);
+  }
 
   push(chunk: Uint8Array): void {
     let i = 0;
@@ -50,7 +83,11 @@ class SignatureReader {
       checkParams(params, this.what);
       this.params = params;
       this.record = new Uint8Array(4 + params.strongLen);
-      this.strong = new Uint8Array(1024 * params.strongLen);
+      if (this.totalBytes !== undefined) {
+        const count = Math.max(0, Math.ceil((this.totalBytes - 12) / this.record.length));
+        this.weak = this.words(count);
+      }
+      this.strong = this.bytes(this.weak.length * params.strongLen);
     }
     const rec = this.record;
     while (i < chunk.length) {
@@ -68,7 +105,7 @@ class SignatureReader {
   private addRecord(rec: Uint8Array): void {
     const sl = this.params!.strongLen;
     if (this.count === this.weak.length) {
-      const w = new Uint32Array(this.weak.length * 2);
+      const w = new Uint32Array(Math.max(1024, this.weak.length * 2));
       w.set(this.weak);
       this.weak = w;
       const s = new Uint8Array(w.length * sl);

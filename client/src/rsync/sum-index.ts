@@ -1,31 +1,57 @@
 import type { Signature } from './read-signature.js';
 
+/** The index's arrays; on SharedArrayBuffers they serve every thread of a parallel delta. */
+export interface SumIndexTables {
+  head: Int32Array<ArrayBufferLike>;
+  next: Int32Array<ArrayBufferLike>;
+  shift: number;
+}
+
 /**
  * Weak-sum hash index over a signature's blocks (chained, typed arrays: ~12 bytes per block).
  * Blocks with the same weak and strong sum as an earlier one are left out, so runs of identical
  * blocks (zeros) do not make long chains.
  */
 export class SumIndex {
-  readonly head: Int32Array;
-  readonly next: Int32Array;
+  readonly head: Int32Array<ArrayBufferLike>;
+  readonly next: Int32Array<ArrayBufferLike>;
   readonly shift: number;
 
-  constructor(readonly sig: Signature) {
-    let bits = 4;
-    while (1 << bits < sig.count * 2) bits++;
-    this.shift = 32 - bits;
-    this.head = new Int32Array(1 << bits).fill(-1);
-    this.next = new Int32Array(sig.count).fill(-1);
+  /** `tables`: built already (by SumIndex.shared on another thread); else built here. */
+  constructor(
+    readonly sig: Signature,
+    tables?: SumIndexTables,
+  ) {
+    const t = tables ?? emptyTables(sig, false);
+    this.head = t.head;
+    this.next = t.next;
+    this.shift = t.shift;
+    if (!tables) this.fill();
+  }
+
+  /** An index whose tables live in shared memory: pass `tables` to workers instead of rebuilding. */
+  static shared(sig: Signature): SumIndex {
+    const index = new SumIndex(sig, emptyTables(sig, true));
+    index.fill();
+    return index;
+  }
+
+  get tables(): SumIndexTables {
+    return { head: this.head, next: this.next, shift: this.shift };
+  }
+
+  bucket(weak: number): number {
+    return Math.imul(weak, 0x9e3779b1) >>> this.shift;
+  }
+
+  private fill(): void {
+    const { sig } = this;
     for (let i = 0; i < sig.count; i++) {
       const b = this.bucket(sig.weak[i]!);
       if (this.findSame(b, i) >= 0) continue;
       this.next[i] = this.head[b]!;
       this.head[b] = i;
     }
-  }
-
-  bucket(weak: number): number {
-    return Math.imul(weak, 0x9e3779b1) >>> this.shift;
   }
 
   private findSame(b: number, i: number): number {
@@ -44,4 +70,11 @@ export class SumIndex {
     for (let k = 0; k < strongLen; k++) if (strong[base + k] !== sum[off + k]) return false;
     return true;
   }
+}
+
+function emptyTables(sig: Signature, shared: boolean): SumIndexTables {
+  let bits = 4;
+  while (1 << bits < sig.count * 2) bits++;
+  const ints = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n)).fill(-1);
+  return { head: ints(1 << bits), next: ints(sig.count), shift: 32 - bits };
 }

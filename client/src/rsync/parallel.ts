@@ -1,0 +1,212 @@
+/**
+ * `deaddrop rdiff` on a large regular file, on every core: the file is cut into ranges of
+ * whole blocks; this thread and worker threads (range-worker.ts) take the next range from a
+ * shared counter, read it straight from the file and scan it; results are put back in file
+ * order here. This thread works too, so nothing waits while the workers start (~100 ms).
+ *
+ * Signature records of whole blocks do not depend on their neighbours, so the parallel
+ * signature is the serial one byte for byte. Delta ranges are scanned apart and joined through
+ * one DeltaEmitter: a valid delta, equal to the serial one for in-place edits and appends; it
+ * differs only where a match would straddle a cut (that block's bytes go as LITERAL).
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
+import { DeaddropError } from '@deaddrop/common/errors';
+import { defaultWorkerCount, startWorker, workerEntry } from '../threads/start-worker.js';
+import { deltaOfRange } from './delta.js';
+import { DeltaEmitter, replayCommands } from './delta-emitter.js';
+import type { SignatureParams } from './magic.js';
+import { readSharedSignature, type Signature } from './read-signature.js';
+import { signatureHeader, signatureRecords } from './signature.js';
+import { createStrongHasher, createStrongInto } from './strongsum.js';
+import { SumIndex, type SumIndexTables } from './sum-index.js';
+
+const MiB = 1 << 20;
+/** Below this one thread is done before a worker thread would have started. */
+export const PARALLEL_MIN = 32 * MiB;
+/** Bytes per range (rounded to whole blocks). */
+const RANGE_TARGET = 1 * MiB;
+/** Ranges taken but not yet written, per thread: bounds memory when the output is slow. */
+const AHEAD_PER_THREAD = 2;
+
+type RangeInput = (
+  { kind: 'signature'; params: SignatureParams } | { kind: 'delta'; sig: Signature; index: SumIndexTables }
+) & { path: string; size: number };
+
+export type RangeSetup = RangeInput & {
+  rangeLen: number;
+  /** Int32Array over it: [next range to take, ranges written, most ranges taken ahead]. */
+  control: SharedArrayBuffer;
+};
+const NEXT = 0;
+const WRITTEN = 1;
+const AHEAD = 2;
+
+export type RangeReply = { index: number; result: Uint8Array } | { index: number; error: string };
+
+/** Threads (this one included) for a file of `size` bytes, or undefined to stay on one thread. */
+export function parallelThreads(size: number | undefined): number | undefined {
+  const count = defaultWorkerCount();
+  if (size === undefined || size < PARALLEL_MIN || count < 2) return undefined;
+  return workerEntry(import.meta.url, 'range-worker') ? count : undefined;
+}
+
+/** A range: whole blocks, about RANGE_TARGET bytes. */
+export function rangeLength(blockLen: number): number {
+  return Math.max(1, Math.floor(RANGE_TARGET / blockLen)) * blockLen;
+}
+
+/**
+ * What one range's bytes turn into: signature records or delta commands (no magic, END only at
+ * EOF), on an ArrayBuffer of their own (workers transfer them). A delta's signature and index are
+ * shared by all threads (SharedArrayBuffers).
+ */
+export async function rangeWork(setup: RangeSetup): Promise<(data: Uint8Array, index: number) => Uint8Array> {
+  if (setup.kind === 'signature') {
+    const strong = await createStrongInto(setup.params.magic);
+    return (data) => signatureRecords(setup.params, strong, data);
+  }
+  const { sig } = setup;
+  const index = new SumIndex(sig, setup.index);
+  const strong = await createStrongHasher(sig.magic);
+  const lastIndex = rangeCount(setup) - 1;
+  return (data, i) =>
+    deltaOfRange(sig, index, strong, data, { first: false, last: i === lastIndex, from: i * setup.rangeLen });
+}
+
+function rangeCount(setup: RangeSetup): number {
+  return Math.max(1, Math.ceil(setup.size / setup.rangeLen));
+}
+
+/**
+ * Claims the next range, or returns -1: none left, or (when `wait`, after blocking until the
+ * writer catches up; else at once) the writer is too far behind.
+ */
+export function takeRange(setup: RangeSetup, wait: boolean): number {
+  const control = new Int32Array(setup.control);
+  const count = rangeCount(setup);
+  for (;;) {
+    const next = Atomics.load(control, NEXT);
+    if (next >= count) return -1;
+    const written = Atomics.load(control, WRITTEN);
+    if (next >= written + Atomics.load(control, AHEAD)) {
+      if (!wait) return -1;
+      Atomics.wait(control, WRITTEN, written, 1000);
+      continue;
+    }
+    if (Atomics.compareExchange(control, NEXT, next, next + 1) === next) return next;
+  }
+}
+
+/** Reads range `index` of the file into buffer; a file that got shorter is an error, never zeros. */
+export function readRange(setup: RangeSetup, fd: number, index: number, buffer: Uint8Array): Uint8Array {
+  const start = index * setup.rangeLen;
+  const len = Math.min(setup.size, start + setup.rangeLen) - start;
+  const data = buffer.subarray(0, len);
+  for (let got = 0; got < len;) {
+    const n = readSync(fd, data, got, len - got, start + got);
+    if (n === 0) throw new DeaddropError(`${setup.path}: shrank while being read (ends before byte ${start + got})`);
+    got += n;
+  }
+  return data;
+}
+
+/** The ranges' results in file order, computed here and by `threads - 1` workers. */
+async function* rangeResults(input: RangeInput, blockLen: number, threads: number): AsyncGenerator<Uint8Array> {
+  const control = new SharedArrayBuffer(12);
+  const counters = new Int32Array(control);
+  counters[AHEAD] = AHEAD_PER_THREAD * threads;
+  const setup: RangeSetup = { ...input, control, rangeLen: rangeLength(blockLen) };
+  const count = rangeCount(setup);
+  const done = new Map<number, Uint8Array>();
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  let finished = false;
+  const url = workerEntry(import.meta.url, 'range-worker')!;
+  const workers: Worker[] = [];
+  for (let i = 1; i < threads; i++) {
+    const worker = startWorker(url, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    worker.on('message', (msg: RangeReply) => {
+      if ('error' in msg) failure ??= new DeaddropError(msg.error);
+      else done.set(msg.index, msg.result);
+      wake?.();
+    });
+    worker.on('error', (err) => {
+      failure ??= err;
+      wake?.();
+    });
+    // a worker that runs out of ranges ends with 0; any other end loses the ranges it took
+    worker.on('exit', (code) => {
+      if (code !== 0 && !finished) failure ??= new DeaddropError(`rdiff worker thread ended (exit code ${code})`);
+      wake?.();
+    });
+    workers.push(worker);
+  }
+  const work = await rangeWork(setup);
+  const fd = openSync(setup.path, 'r');
+  const buffer = new Uint8Array(setup.rangeLen);
+  try {
+    for (let written = 0; written < count;) {
+      if (failure) throw failure;
+      const ready = done.get(written);
+      if (ready) {
+        done.delete(written);
+        Atomics.store(counters, WRITTEN, ++written);
+        Atomics.notify(counters, WRITTEN);
+        yield ready;
+        continue;
+      }
+      const mine = takeRange(setup, false);
+      if (mine >= 0) {
+        done.set(mine, work(readRange(setup, fd, mine, buffer), mine));
+        await new Promise(setImmediate); // let the workers' results in
+      } else await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    const now = fstatSync(fd).size;
+    if (now !== setup.size)
+      throw new DeaddropError(`${setup.path}: changed size while being read (${setup.size} -> ${now} bytes)`);
+  } finally {
+    finished = true;
+    Atomics.store(counters, NEXT, count); // workers stop taking ranges
+    Atomics.store(counters, WRITTEN, count);
+    Atomics.notify(counters, WRITTEN);
+    closeSync(fd);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** The signature of the `size`-byte file at `path`, header first. */
+export async function* parallelSignature(
+  path: string,
+  size: number,
+  params: SignatureParams,
+  threads: number,
+): AsyncGenerator<Uint8Array> {
+  yield signatureHeader(params);
+  yield* rangeResults({ kind: 'signature', params, path, size }, params.blockLen, threads);
+}
+
+/** Reads and checks a signature file into tables (and an index) that worker threads share. */
+export function loadSharedSignature(path: string): { sig: Signature; index: SumIndex } {
+  const sig = readSharedSignature(path);
+  return { sig, index: SumIndex.shared(sig) };
+}
+
+/** The delta of the `size`-byte file at `path` against a signature from loadSharedSignature. */
+export async function* parallelDelta(
+  path: string,
+  size: number,
+  signature: { sig: Signature; index: SumIndex },
+  threads: number,
+): AsyncGenerator<Uint8Array> {
+  const out: Buffer[] = [];
+  const emit = new DeltaEmitter((c) => out.push(c));
+  const input = { kind: 'delta', sig: signature.sig, index: signature.index.tables, path, size } as const;
+  for await (const commands of rangeResults(input, signature.sig.blockLen, threads)) {
+    replayCommands(commands, emit);
+    yield* out.splice(0);
+  }
+  emit.end();
+  yield* out.splice(0);
+}

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { createCipheriv, createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { magicFor, parallelSignature, PARALLEL_MIN, rangeLength } from '@deaddrop/client/rsync/index';
+import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { rdiff } from './rsync-helpers.js';
+
+// Files above PARALLEL_MIN go through the range workers (rsync/parallel.ts) in the CLI.
+const MiB = 1 << 20;
+const SIZE = PARALLEL_MIN + 7 * MiB + 12_345; // ~20 ranges, a short last block
+const skip = missingTools('rdiff');
+
+function pseudoRandom(seed: string, bytes: number): Buffer {
+  const cipher = createCipheriv('aes-128-ctr', createHash('md5').update(seed).digest(), Buffer.alloc(16));
+  return cipher.update(Buffer.alloc(bytes));
+}
+
+async function ours(args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const r = await runDeaddrop(['rdiff', ...args], { env: { ...process.env, ...env } });
+  assert.equal(r.code, 0, `deaddrop rdiff ${args.join(' ')}: ${r.stderr}`);
+}
+
+test('a large file’s signature from the range workers equals rdiff’s, for every magic', { skip }, async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'old'), pseudoRandom('old', SIZE));
+  for (const [hash, roll] of [
+    ['md4', 'rollsum'],
+    ['blake2', 'rabinkarp'],
+  ] as const) {
+    for (const block of ['2048', '0']) {
+      const args = ['-H', hash, '-R', roll, '-b', block];
+      await ours([...args, 'signature', join(dir, 'old'), join(dir, 'sig.ours')]);
+      const theirs = rdiff(dir, [...args, 'signature', '@old', '@sig.rd'], {}, 'sig.rd');
+      assert.ok(readFileSync(join(dir, 'sig.ours')).equals(theirs), `${hash}/${roll} -b ${block}`);
+    }
+  }
+});
+
+test(
+  'a large file’s delta from the range workers: rdiff patches it byte-exact, as compact as one thread’s',
+  { skip },
+  async () => {
+    const dir = tempDir();
+    const old = pseudoRandom('old', SIZE);
+    writeFileSync(join(dir, 'old'), old);
+    await ours(['-H', 'md4', '-R', 'rollsum', '-b', '2048', 'signature', join(dir, 'old'), join(dir, 'sig')]);
+    const edits: Record<string, Buffer> = {
+      same: old,
+      // rewritten bytes inside one range, and across the range cut at 8 MiB (ranges: whole MiBs here)
+      rewrite: Buffer.concat([old.subarray(0, 20 * MiB + 100), pseudoRandom('x', 9000), old.subarray(20 * MiB + 9100)]),
+      straddle: Buffer.concat([old.subarray(0, 8 * MiB - 5000), pseudoRandom('y', 9000), old.subarray(8 * MiB + 4000)]),
+      // 3 bytes inserted: every later block is shifted off the block grid and off the range cuts
+      insert: Buffer.concat([old.subarray(0, 5 * MiB + 1), Buffer.from('abc'), old.subarray(5 * MiB + 1)]),
+      cut: Buffer.concat([old.subarray(0, 3 * MiB), old.subarray(3 * MiB + 777_777)]),
+      append: Buffer.concat([old, pseudoRandom('tail', 3 * MiB + 5)]),
+      truncate: old.subarray(0, SIZE - 9 * MiB - 11),
+    };
+    for (const [name, data] of Object.entries(edits)) {
+      writeFileSync(join(dir, name), data);
+      await ours(['delta', join(dir, 'sig'), join(dir, name), join(dir, `${name}.delta`)]);
+      await ours(['delta', join(dir, 'sig'), join(dir, name), join(dir, `${name}.delta1`)], { DEADDROP_WORKERS: '1' });
+      const parallel = readFileSync(join(dir, `${name}.delta`));
+      const single = readFileSync(join(dir, `${name}.delta1`));
+      const patched = rdiff(dir, ['patch', '@old', `@${name}.delta`, `@${name}.out`], {}, `${name}.out`);
+      assert.ok(patched.equals(data), `${name}: rdiff patch of the parallel delta differs`);
+      // a straddling match costs at most one block of LITERAL per range cut
+      const cuts = Math.ceil(data.length / rangeLength(2048));
+      assert.ok(
+        parallel.length <= single.length + cuts * (2048 + 20),
+        `${name}: ${parallel.length} vs ${single.length}`,
+      );
+      // in place and no LITERAL run across a cut (that one is split in two commands): the same bytes
+      if (!['insert', 'cut', 'straddle', 'append'].includes(name))
+        assert.ok(parallel.equals(single), `${name}: the delta equals one thread's`);
+    }
+    assert.equal(readFileSync(join(dir, 'same.delta')).length, 4 + 1 + 1 + 4 + 1, 'unchanged: magic, one COPY, END');
+  },
+);
+
+test('a file shorter than its stated size fails the parallel signature instead of reading zeros', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'shrunk');
+  writeFileSync(path, pseudoRandom('s', 6 * MiB));
+  const params = { magic: magicFor('md4', 'rollsum'), blockLen: 2048, strongLen: 8 };
+  const drain = async () => {
+    for await (const _ of parallelSignature(path, 9 * MiB, params, 2)) void _;
+  };
+  await assert.rejects(drain(), /shrunk: shrank while being read \(ends before byte 6291456\)/);
+});
+
+test('a corrupt signature for a large file: clear error, non-zero exit, no output file', { skip }, async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'new'), pseudoRandom('n', SIZE));
+  writeFileSync(join(dir, 'sig'), Buffer.from([0x72, 0x73, 0x01, 0x36, 0, 0, 8, 0, 0, 0, 0, 8, 1, 2, 3]));
+  const r = await runDeaddrop(['rdiff', 'delta', join(dir, 'sig'), join(dir, 'new'), join(dir, 'out')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /sig: truncated block record 0 \(3 of 12 bytes\)/);
+  assert.equal(existsSync(join(dir, 'out')), false);
+  assert.deepEqual(readdirSync(dir).sort(), ['new', 'sig']);
+});
