@@ -3,6 +3,8 @@
 // and rdiff's defaults (blake2/rabinkarp); then peak RSS of signature + delta of a 20 GiB sparse file.
 // Targets (issue 3): signature >= 0.7x rdiff (md4/rollsum), delta with few changes >= 0.7x rdiff,
 // RSS <= 80 MiB. The in-process columns show how much of our wall time is the work itself.
+// Files of 32 MiB or more are scanned on every core (DEADDROP_WORKERS); the sparse delta also
+// runs on one thread, to show what the worker costs in memory.
 import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,7 +48,8 @@ function writeFiles(): void {
   closeSync(sp);
 }
 
-const deaddrop = (args: string[]) => measure(node!, [...cliArgs, 'rdiff', '--json', ...args]);
+const deaddrop = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  measure(node!, [...cliArgs, 'rdiff', '--json', ...args], { env });
 const rdiff = (args: string[]) => measure('rdiff', ['--force', ...args]);
 const mbps = (m: Measurement) => SIZE / MiB / m.wallSeconds;
 /** MB/s from the handler's own clock (--json `seconds`): the work without Node and CLI start-up. */
@@ -112,6 +115,9 @@ async function main(): Promise<void> {
     'sparse signature',
   );
   const delta = ok(await deaddrop(['delta', s('sparse.sig'), s('sparse'), s('sparse.delta')]), 'sparse delta');
+  // the one-thread path (rsync/parallel.ts off): what the workers cost in memory and gain in time
+  const oneThread = { ...process.env, DEADDROP_WORKERS: '1' };
+  const delta1 = ok(await deaddrop(['delta', s('sparse.sig'), s('sparse'), s('sparse.delta')], oneThread), 'delta');
   const rdSig = ok(
     await rdiff(['-H', 'md4', '-R', 'rollsum', 'signature', s('sparse'), s('sparse.sig.rd')]),
     'rdiff sparse signature',
@@ -120,6 +126,7 @@ async function main(): Promise<void> {
     ['step', 'seconds', 'peak RSS MiB', 'target', ''],
     ['deaddrop rdiff signature', sig.wallSeconds, sig.maxRssMiB, '<= 80', verdict(sig.maxRssMiB <= 80)],
     ['deaddrop rdiff delta', delta.wallSeconds, delta.maxRssMiB, '<= 80', verdict(delta.maxRssMiB <= 80)],
+    ['deaddrop rdiff delta, one thread', delta1.wallSeconds, delta1.maxRssMiB, '-', ''],
     ['rdiff signature', rdSig.wallSeconds, rdSig.maxRssMiB, '-', ''],
   ]);
   for (const n of ['sparse.sig', 'sparse.delta', 'sparse.sig.rd']) rmSync(s(n), { force: true });
