@@ -6,8 +6,9 @@
  *
  * Signature records of whole blocks do not depend on their neighbours, so the parallel
  * signature is the serial one byte for byte. Delta ranges are scanned apart and joined through
- * one DeltaEmitter: a valid delta, equal to the serial one for in-place edits and appends; it
- * differs only where a match would straddle a cut (that block's bytes go as LITERAL).
+ * one DeltaEmitter (a COPY across a cut stays one command): a valid delta, byte for byte the
+ * serial one for in-place edits. It differs where a LITERAL run crosses a cut (two commands)
+ * and where, after an insertion, a match would straddle a cut (that block goes as LITERAL).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
