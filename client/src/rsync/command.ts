@@ -90,7 +90,10 @@ export const rdiffCommand = {
       .usage(
         'deaddrop rdiff signature [BASIS [SIG]]\ndeaddrop rdiff delta SIG [NEW [DELTA]]\ndeaddrop rdiff patch BASIS [DELTA [NEW]]',
       )
-      .epilog('"-" or a missing file means stdin/stdout. Output files appear only when complete.'),
+      .epilog(
+        '"-" or a missing file means stdin/stdout. Output files appear only when complete. A regular ' +
+          'input file of 32 MiB or more is read on every core (DEADDROP_WORKERS=1: one thread).',
+      ),
   handler: handler<Args>(async (argv) => {
     const outArg = argv.action === 'signature' ? argv.second : argv.third;
     if (argv.json && isStd(outArg)) throw new UsageError('--json needs an output file (stdout carries the data)');
