@@ -3,12 +3,12 @@
  * strong-sum function that writes in place: a backup signs thousands of small files, and a
  * stream plus a fresh hasher per file would cost more than the hashing. Byte-identical to createSignatureStream.
  */
-import { checkParams, weakKindOf, type SignatureParams } from '../rsync/magic.js';
+import { checkParams, type SignatureParams } from '../rsync/magic.js';
+import { recordWriter, signatureHeader, type RecordWriter } from '../rsync/signature.js';
 import type { StrongInto } from '../rsync/strongsum.js';
-import { rabinKarpOf, rollsumOf } from '../rsync/weaksum.js';
 
 export class SignatureBuilder {
-  private readonly weakOf: (b: Uint8Array, s: number, e: number) => number;
+  private readonly write: RecordWriter;
   private readonly recordLen: number;
   private readonly block: Uint8Array;
   private filled = 0;
@@ -22,21 +22,14 @@ export class SignatureBuilder {
    * `expectedBytes`: the output size when known, so exactly that is allocated (a backup signs
    * thousands of small files: a 64 KiB buffer each would be mostly garbage).
    */
-  constructor(
-    private readonly params: SignatureParams,
-    private readonly strong: StrongInto,
-    withHeader = true,
-    expectedBytes?: number,
-  ) {
+  constructor(params: SignatureParams, strong: StrongInto, withHeader = true, expectedBytes?: number) {
     checkParams(params);
-    this.weakOf = weakKindOf(params.magic) === 'rollsum' ? rollsumOf : rabinKarpOf;
+    this.write = recordWriter(params, strong);
     this.recordLen = 4 + params.strongLen;
     this.block = new Uint8Array(params.blockLen);
     this.out = Buffer.allocUnsafe(Math.max(12 + this.recordLen, Math.min(expectedBytes ?? 64 * 1024, 1 << 20)));
-    this.out.writeUInt32BE(params.magic >>> 0, 0);
-    this.out.writeUInt32BE(params.blockLen, 4);
-    this.out.writeUInt32BE(params.strongLen, 8);
-    if (!withHeader) this.len = 0;
+    if (withHeader) signatureHeader(params).copy(this.out, 0);
+    else this.len = 0;
   }
 
   private record(data: Uint8Array, start: number, end: number): void {
@@ -46,13 +39,12 @@ export class SignatureBuilder {
       this.out = Buffer.allocUnsafe(this.out.length);
       this.len = 0;
     }
-    this.out.writeUInt32BE(this.weakOf(data, start, end), this.len);
-    this.strong(data, start, end, this.out, this.len + 4, this.params.strongLen);
+    this.write(data, start, end, this.out, this.len);
     this.len += this.recordLen;
   }
 
   update(chunk: Uint8Array): void {
-    const n = this.params.blockLen;
+    const n = this.block.length;
     let i = 0;
     if (this.filled > 0) {
       const take = Math.min(n - this.filled, chunk.length);

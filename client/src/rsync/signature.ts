@@ -7,9 +7,9 @@ import { rabinKarpOf, rollsumOf } from './weaksum.js';
 const OUT_CHUNK = 64 * 1024;
 
 /** Writes one block's record at out[at]: the weak sum, then the strong sum cut to strongLen. */
-type RecordWriter = (data: Uint8Array, start: number, end: number, out: Buffer, at: number) => void;
+export type RecordWriter = (data: Uint8Array, start: number, end: number, out: Buffer, at: number) => void;
 
-function recordWriter(params: SignatureParams, strong: StrongInto): RecordWriter {
+export function recordWriter(params: SignatureParams, strong: StrongInto): RecordWriter {
   const weakOf = weakKindOf(params.magic) === 'rollsum' ? rollsumOf : rabinKarpOf;
   const { strongLen } = params;
   return (data, start, end, out, at) => {
