@@ -222,9 +222,11 @@ export class SinkServer {
   }
 
   /**
-   * Send an error status. When the request body was not read (a refused PUT), close the
-   * connection after the answer and throw away what still arrives, so the client sees the
-   * status instead of a reset; a client that keeps sending is cut after a few seconds.
+   * Send an error status. When the request body was not read (a refused PUT), throw away what
+   * still arrives and keep the connection until the body has ended, as nginx discards a body:
+   * closing with unread bytes makes the kernel send a reset, and a client still sending may see
+   * that before the status and retry (a 507 sent twice). A client that keeps sending is cut
+   * after a few seconds.
    */
   private refuse(req: IncomingMessage, res: ServerResponse, status: number): void {
     if (res.headersSent) {
@@ -237,10 +239,10 @@ export class SinkServer {
     if (status === 405) headers.Allow = ALLOWED;
     if (status === 429 || status === 503) headers['Retry-After'] = '5';
     if (!req.complete) {
-      headers.Connection = 'close';
       req.resume();
       const cut = setTimeout(() => req.socket.destroy(), 5000);
       cut.unref();
+      req.once('end', () => clearTimeout(cut));
       req.socket.once('close', () => clearTimeout(cut));
     }
     res.writeHead(status, headers);
