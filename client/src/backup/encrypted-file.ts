@@ -8,7 +8,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createEncryptStream, type Recipient } from '@deaddrop/keys';
+import { createEncryptStream } from '@deaddrop/keys/cms/encrypt';
+import type { Recipient } from '@deaddrop/keys/recipients';
 
 export interface StoredFile {
   /** Absolute path written. */

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
 import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
-import { loadRecipients, type Recipient } from '@deaddrop/keys';
+import { loadRecipients, type Recipient } from '@deaddrop/keys/recipients';
 import { formatSums } from '../format/sums.js';
 import { md4Into } from '../rsync/md4.js';
 import { loadOwnerNames } from '../scan/owners.js';
