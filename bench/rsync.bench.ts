@@ -49,7 +49,7 @@ function writeFiles(): void {
 }
 
 const deaddrop = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
-  measure(node!, [...cliArgs, 'rdiff', '--json', ...args], { env });
+  measure(node!, [...cliArgs, 'rdiff', '--json', '--force', ...args], { env });
 const rdiff = (args: string[]) => measure('rdiff', ['--force', ...args]);
 const mbps = (m: Measurement) => SIZE / MiB / m.wallSeconds;
 /** MB/s from the handler's own clock (--json `seconds`): the work without Node and CLI start-up. */

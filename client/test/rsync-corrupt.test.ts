@@ -95,6 +95,29 @@ test('deaddrop rdiff round trip through stdin/stdout and --json', async () => {
   assert.ok(readFileSync(join(dir, 'out')).equals(newData));
 });
 
+test('an existing output file is refused unless --force: swapped arguments leave the input as it was', async () => {
+  const { readFileSync } = await import('node:fs');
+  const dir = tempDir();
+  const oldData = randomBytes(prng(5), 40000);
+  writeFileSync(join(dir, 'old'), oldData);
+  let res = await runDeaddrop(['rdiff', '-H', 'md4', 'signature', join(dir, 'old'), join(dir, 'sig')]);
+  assert.equal(res.code, 0, res.stderr);
+  const sig = readFileSync(join(dir, 'sig'));
+  // BASIS and SIG swapped: the "output" is the file to back up
+  res = await runDeaddrop(['rdiff', 'signature', join(dir, 'sig'), join(dir, 'old')]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /old: exists; refusing to overwrite it \(--force/);
+  assert.ok(readFileSync(join(dir, 'old')).equals(oldData));
+  writeFileSync(join(dir, 'sig'), 'not a signature');
+  res = await runDeaddrop(['rdiff', '-H', 'md4', 'signature', join(dir, 'old'), join(dir, 'sig')]);
+  assert.equal(res.code, 2);
+  assert.equal(readFileSync(join(dir, 'sig'), 'utf8'), 'not a signature');
+  res = await runDeaddrop(['rdiff', '--force', '-H', 'md4', 'signature', join(dir, 'old'), join(dir, 'sig')]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.ok(readFileSync(join(dir, 'sig')).equals(sig));
+  assert.deepEqual(readdirSync(dir).sort(), ['old', 'sig'], 'no temp file left');
+});
+
 test('patch: a COPY of the whole basis waits for the reader (bounded buffering)', async () => {
   const { createPatchStream } = await import('@deaddrop/client/rsync/index');
   const dir = tempDir();

@@ -131,7 +131,7 @@ test(
       writeFileSync(join(dir, 'f'), data);
       for (const extra of [[], ['-H', 'md4'], ['-S', '-1']]) {
         const theirs = rdiff(dir, [...extra, 'signature', '@f', '@theirs'], {}, 'theirs');
-        const res = await runDeaddrop(['rdiff', ...extra, 'signature', join(dir, 'f'), join(dir, 'ours')]);
+        const res = await runDeaddrop(['rdiff', '-f', ...extra, 'signature', join(dir, 'f'), join(dir, 'ours')]);
         assert.equal(res.code, 0, res.stderr);
         const { readFileSync } = await import('node:fs');
         assert.ok(readFileSync(join(dir, 'ours')).equals(theirs), `size ${size} ${extra.join(' ')}`);

@@ -18,7 +18,7 @@ function pseudoRandom(seed: string, bytes: number): Buffer {
 }
 
 async function ours(args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
-  const r = await runDeaddrop(['rdiff', ...args], { env: { ...process.env, ...env } });
+  const r = await runDeaddrop(['rdiff', '--force', ...args], { env: { ...process.env, ...env } });
   assert.equal(r.code, 0, `deaddrop rdiff ${args.join(' ')}: ${r.stderr}`);
 }
 

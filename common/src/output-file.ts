@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { UsageError } from './errors.js';
 
 /** A readable, or a function that writes the input into the first transform and ends it. */
 export type Source = Readable | ((first: Transform) => Promise<void>);
@@ -14,22 +15,58 @@ export async function pipeInto(source: Source, transforms: Transform[], dest: Wr
   await Promise.all([source(transforms[0]!), pipeline([...transforms, dest] as [Transform, ...Transform[], Writable])]);
 }
 
+/** What writeThroughTemp does with an existing regular file at `outPath`. */
+export interface OutputOptions {
+  /** False: refuse it, before any work and again atomically at the end (as rdiff does without -f). */
+  overwrite?: boolean;
+}
+
+/** The error for an output file that exists and may not be replaced. */
+export function outputExists(outPath: string): UsageError {
+  return new UsageError(`${outPath}: exists; refusing to overwrite it (--force to replace it)`);
+}
+
+/** Throws outputExists when `outPath` is an existing regular file (devices and fifos are written in place). */
+export async function refuseExisting(outPath: string): Promise<void> {
+  const existing = await stat(outPath).catch(() => undefined);
+  if (existing?.isFile()) throw outputExists(outPath);
+}
+
+/** Move `temp` to `outPath` unless something is there: link() refuses atomically where links exist. */
+async function publishWithoutReplacing(temp: string, outPath: string): Promise<void> {
+  try {
+    await link(temp, outPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw outputExists(outPath);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    await refuseExisting(outPath); // no hard links here (FAT, some FUSE): check, then rename
+    await rename(temp, outPath);
+    return;
+  }
+  await unlink(temp);
+}
+
 /**
  * Stream `source` through `transforms` into `outPath` so that `outPath` appears only when
  * everything succeeded: the bytes go to a temp file in the same directory, which is fsync'ed
- * and renamed over `outPath`, and removed on any error. An existing `outPath` that is not a
- * regular file (/dev/null, a fifo, a tape) is written in place: renaming over it would
- * replace the device node.
+ * and renamed over `outPath` (or linked, when it may not be replaced: that fails if a file
+ * appeared meanwhile), and removed on any error. An existing `outPath` that is not a regular
+ * file (/dev/null, a fifo, a tape) is written in place: renaming over it would replace the
+ * device node.
  */
 export async function writeThroughTemp(
   source: Source,
   transforms: Transform[],
   outPath: string,
   mode = 0o600,
+  opts: OutputOptions = {},
 ): Promise<void> {
   const existing = await stat(outPath).catch(() => undefined);
   if (existing && !existing.isFile() && !existing.isDirectory())
     return pipeInto(source, transforms, createWriteStream(outPath, { flags: 'w' }));
+  const overwrite = opts.overwrite ?? true;
+  if (existing?.isFile() && !overwrite) throw outputExists(outPath);
   const temp = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString('hex')}.partial`);
   try {
     await pipeInto(source, transforms, createWriteStream(temp, { flags: 'wx', mode }));
@@ -39,7 +76,8 @@ export async function writeThroughTemp(
     } finally {
       await handle.close();
     }
-    await rename(temp, outPath);
+    if (overwrite) await rename(temp, outPath);
+    else await publishWithoutReplacing(temp, outPath);
   } catch (err) {
     await unlink(temp).catch(() => {});
     throw err;

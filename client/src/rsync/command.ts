@@ -4,7 +4,7 @@ import { Readable, type Transform } from 'node:stream';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
-import { pipeInto, writeThroughTemp, type Source } from '@deaddrop/common/output-file';
+import { pipeInto, refuseExisting, writeThroughTemp, type Source } from '@deaddrop/common/output-file';
 import { printJson } from '@deaddrop/common/output';
 
 interface Args {
@@ -16,6 +16,7 @@ interface Args {
   rollsum: string;
   blockSize: number;
   sumSize: number;
+  force: boolean;
 }
 
 // yargs turns a lone "-" positional into "".
@@ -38,22 +39,23 @@ async function basisSize(path: string | undefined): Promise<number | undefined> 
   return st.isFile() ? st.size : undefined;
 }
 
-/** Runs IN through the stage into OUT (temp + rename, removed on failure) or stdout; returns bytes written. */
-async function runToOutput(
-  path: string | undefined,
-  stage: Transform,
-  out: string | undefined,
-  copies = true,
-): Promise<number> {
+/** Where the result goes: OUT (temp + rename, removed on failure; replaced only with --force) or stdout. */
+interface Output {
+  path: string | undefined;
+  force: boolean;
+}
+
+/** Runs IN through the stage into the output; returns bytes written. */
+async function runToOutput(path: string | undefined, stage: Transform, out: Output, copies = true): Promise<number> {
   let bytes = 0;
   stage.on('data', (c: Buffer) => void (bytes += c.length));
-  if (isStd(out)) await pipeInto(source(path, copies), [stage], process.stdout);
-  else await writeThroughTemp(source(path, copies), [stage], out!, 0o644);
+  if (isStd(out.path)) await pipeInto(source(path, copies), [stage], process.stdout);
+  else await writeThroughTemp(source(path, copies), [stage], out.path!, 0o644, { overwrite: out.force });
   return bytes;
 }
 
-/** Writes chunks made elsewhere (worker threads) to OUT like runToOutput; returns bytes written. */
-async function generatedToOutput(chunks: AsyncIterable<Uint8Array>, out: string | undefined): Promise<number> {
+/** Writes chunks made elsewhere (worker threads) to the output like runToOutput; returns bytes written. */
+async function generatedToOutput(chunks: AsyncIterable<Uint8Array>, out: Output): Promise<number> {
   let bytes = 0;
   const counted = (async function* () {
     for await (const c of chunks) {
@@ -62,8 +64,8 @@ async function generatedToOutput(chunks: AsyncIterable<Uint8Array>, out: string 
     }
   })();
   const source = Readable.from(counted, { objectMode: false });
-  if (isStd(out)) await pipeInto(source, [], process.stdout);
-  else await writeThroughTemp(source, [], out!, 0o644);
+  if (isStd(out.path)) await pipeInto(source, [], process.stdout);
+  else await writeThroughTemp(source, [], out.path!, 0o644, { overwrite: out.force });
   return bytes;
 }
 
@@ -87,20 +89,25 @@ export const rdiffCommand = {
       .option('rollsum', { alias: 'R', choices: ['rollsum', 'rabinkarp'], default: 'rabinkarp', describe: 'Weak sum' })
       .option('block-size', { alias: 'b', type: 'number', default: 0, describe: 'Block length (0: rdiff rule)' })
       .option('sum-size', { alias: 'S', type: 'number', default: 0, describe: 'Strong sum bytes (0: max, -1: min)' })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Replace an existing output file' })
       .usage(
         'deaddrop rdiff signature [BASIS [SIG]]\ndeaddrop rdiff delta SIG [NEW [DELTA]]\ndeaddrop rdiff patch BASIS [DELTA [NEW]]',
       )
       .epilog(
-        '"-" or a missing file means stdin/stdout. Output files appear only when complete. A regular ' +
+        '"-" or a missing file means stdin/stdout. Output files appear only when complete, and an ' +
+          'existing one is refused unless --force (as rdiff does). A regular ' +
           'input file of 32 MiB or more is read on every core (DEADDROP_WORKERS=1: one thread).',
       ),
   handler: handler<Args>(async (argv) => {
     const outArg = argv.action === 'signature' ? argv.second : argv.third;
     if (argv.json && isStd(outArg)) throw new UsageError('--json needs an output file (stdout carries the data)');
+    // before any work: swapped arguments would otherwise replace an input with the result
+    if (!isStd(outArg) && !argv.force) await refuseExisting(outArg!);
     const rsync = await import('./index.js');
     const start = Date.now();
     let inputName: string | undefined;
     let output: string | undefined;
+    const to = (path: string | undefined): Output => ({ path, force: argv.force });
     let bytes: number;
     if (argv.action === 'signature') {
       inputName = argv.first;
@@ -117,8 +124,8 @@ export const rdiffCommand = {
       const named = isStd(argv.first) ? undefined : size;
       const workers = rsync.parallelThreads(named);
       bytes = workers
-        ? await generatedToOutput(rsync.parallelSignature(argv.first!, named!, params, workers), output)
-        : await runToOutput(argv.first, rsync.createSignatureStream(params), output);
+        ? await generatedToOutput(rsync.parallelSignature(argv.first!, named!, params, workers), to(output))
+        : await runToOutput(argv.first, rsync.createSignatureStream(params), to(output));
     } else if (argv.action === 'delta') {
       if (isStd(argv.first)) throw new UsageError('rdiff delta needs a signature file: rdiff delta SIG [NEW [DELTA]]');
       inputName = argv.second;
@@ -127,10 +134,10 @@ export const rdiffCommand = {
       const workers = rsync.parallelThreads(size);
       if (workers) {
         const signature = rsync.loadSharedSignature(argv.first!);
-        bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, signature, workers), output);
+        bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, signature, workers), to(output));
       } else {
         const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
-        bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), output);
+        bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), to(output));
       }
     } else {
       if (isStd(argv.first))
@@ -140,7 +147,7 @@ export const rdiffCommand = {
       bytes = await runToOutput(
         argv.second,
         rsync.createPatchStream(argv.first!, argv.second ?? 'delta'),
-        output,
+        to(output),
         false,
       );
     }
