@@ -66,3 +66,35 @@ test('an in-place edit costs no more with block-aligned ranges than in one piece
   assert.ok(ranged.length <= whole.length + 3 * 17, `ranged ${ranged.length} bytes, whole ${whole.length}`);
   assert.ok(ranged.length < 3000 + 2 * params.blockLen + 100, `ranged delta of ${ranged.length} bytes is not compact`);
 });
+
+test('a range signed with the stored records of blocks its delta found in place equals one signed from scratch', async () => {
+  const { SignatureBuilder } = await import('@deaddrop/client/backup/signature-builder');
+  const { md4Into } = await import('@deaddrop/client/rsync/md4');
+  const rand = prng(13);
+  const B = params.blockLen;
+  const old = Buffer.concat([randomBytes(rand, 60 * B), Buffer.alloc(8 * B), randomBytes(rand, 1000)]); // zero blocks repeat
+  const stored = parseSignature(await ourSignature(old, params));
+  const index = new SumIndex(stored);
+  const edited = Buffer.from(old);
+  randomBytes(rand, 3000).copy(edited, 10 * B + 100);
+  const cases: [string, Buffer][] = [
+    ['in-place edit', edited],
+    ['append', Buffer.concat([old, randomBytes(rand, 5 * B + 17)])],
+    ['insertion: later blocks match off their places', Buffer.concat([old.subarray(0, 5 * B), Buffer.from('xyz'), old.subarray(5 * B)])], // prettier-ignore
+    ['old short last block, now whole', Buffer.concat([old, Buffer.alloc(B - 1000)])],
+  ];
+  for (const [what, data] of cases)
+    for (const from of [0, 16 * B]) {
+      const range = data.subarray(from, Math.min(data.length, from + 40 * B));
+      const matched = new Int32Array(Math.floor(range.length / B)).fill(-1);
+      deltaOfRange(stored, index, md4, range, { first: from === 0, last: false, from, matched });
+      const reused = matched.filter((j) => j >= 0 && j !== stored.count - 1).length;
+      if (what !== 'insertion: later blocks match off their places' || from === 0)
+        assert.ok(reused > 0, `${what} @${from}: no block was reused, so this case tests nothing`);
+      const viaReuse = new SignatureBuilder(params, md4Into, from === 0);
+      viaReuse.updateReusing(range, matched, stored);
+      const fresh = new SignatureBuilder(params, md4Into, from === 0);
+      fresh.update(range);
+      assert.ok(viaReuse.finish().equals(fresh.finish()), `${what} @${from}: the signatures differ`);
+    }
+});

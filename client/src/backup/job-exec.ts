@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { dataPadding, encodeHeader } from '../archive/tar-header.js';
 import { deltaOfRange } from '../rsync/delta.js';
-import { duplicitySignatureParams } from '../rsync/magic.js';
+import { duplicitySignatureParams, type SignatureParams } from '../rsync/magic.js';
 import { md4 } from '../rsync/md4.js';
 import { parseSignature, type Signature } from '../rsync/read-signature.js';
 import { SumIndex } from '../rsync/sum-index.js';
@@ -109,6 +109,10 @@ function scratch(size: number): Buffer {
 }
 
 let cachedSignature: { key: number; sig: Signature; index: SumIndex } | undefined;
+
+function sameParams(a: SignatureParams, b: SignatureParams): boolean {
+  return a.magic === b.magic && a.blockLen === b.blockLen && a.strongLen === b.strongLen;
+}
 
 /** The stored signature of a delta-range's file, parsed and indexed once per thread. */
 function oldSignature(item: Extract<JobItem, { kind: 'delta-range' }>): { sig: Signature; index: SumIndex } {
@@ -358,10 +362,15 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     const first = item.from === 0;
     const records = Math.ceil(want / params.blockLen) * (4 + params.strongLen);
     const sig = new SignatureBuilder(params, ctx.strong, first, records + (first ? 12 : 0));
-    sig.update(data);
-    outcome.signature = sig.finish();
     const old = oldSignature(item);
-    const delta = deltaOfRange(old.sig, old.index, md4, data, { first, last: item.to === e.size, from: item.from });
+    // blocks the delta finds in place keep their stored records (same parameters: the usual case)
+    const matched = sameParams(old.sig, params) ? new Int32Array(Math.floor(want / params.blockLen)) : undefined;
+    matched?.fill(-1);
+    const range = { first, last: item.to === e.size, from: item.from, matched };
+    const delta = deltaOfRange(old.sig, old.index, md4, data, range);
+    if (matched) sig.updateReusing(data, matched, old.sig);
+    else sig.update(data);
+    outcome.signature = sig.finish();
     outcome.delta = delta; // transferred to the main thread
     noteAllocated(delta.length);
   }

@@ -4,6 +4,7 @@
  * stream plus a fresh hasher per file would cost more than the hashing. Byte-identical to createSignatureStream.
  */
 import { checkParams, type SignatureParams } from '../rsync/magic.js';
+import type { Signature } from '../rsync/read-signature.js';
 import { recordWriter, signatureHeader, type RecordWriter } from '../rsync/signature.js';
 import type { StrongInto } from '../rsync/strongsum.js';
 
@@ -32,15 +33,46 @@ export class SignatureBuilder {
     else this.len = 0;
   }
 
+  /** Room for one more record in `out`. */
+  private reserve(): void {
+    if (this.len + this.recordLen <= this.out.length) return;
+    this.parts.push(this.out.subarray(0, this.len));
+    this.total += this.len;
+    this.out = Buffer.allocUnsafe(this.out.length);
+    this.len = 0;
+  }
+
   private record(data: Uint8Array, start: number, end: number): void {
-    if (this.len + this.recordLen > this.out.length) {
-      this.parts.push(this.out.subarray(0, this.len));
-      this.total += this.len;
-      this.out = Buffer.allocUnsafe(this.out.length);
-      this.len = 0;
-    }
+    this.reserve();
     this.write(data, start, end, this.out, this.len);
     this.len += this.recordLen;
+  }
+
+  /**
+   * Like update, for data that starts on a block boundary, but block i's record is taken from
+   * `stored` when reuse[i] names one of its blocks: a delta scan found that block there, with
+   * equal weak and (truncated) strong sums, so its record is this block's record too; no second
+   * MD4 of the same bytes. `stored` must have this builder's parameters (the caller checks).
+   * Its last block may be short, so that record is never reused.
+   */
+  updateReusing(data: Uint8Array, reuse: Int32Array, stored: Signature): void {
+    if (this.filled > 0) throw new Error('internal: updateReusing after a partial block');
+    const n = this.block.length;
+    const strongLen = this.recordLen - 4;
+    const lastStored = stored.count - 1;
+    let i = 0;
+    for (let b = 0; i + n <= data.length; i += n, b++) {
+      const j = reuse[b]!;
+      if (j < 0 || j === lastStored) {
+        this.record(data, i, i + n);
+        continue;
+      }
+      this.reserve();
+      this.out.writeUInt32BE(stored.weak[j]!, this.len);
+      this.out.set(stored.strong.subarray(j * strongLen, (j + 1) * strongLen), this.len + 4);
+      this.len += this.recordLen;
+    }
+    if (i < data.length) this.update(data.subarray(i));
   }
 
   update(chunk: Uint8Array): void {

@@ -70,10 +70,16 @@ export function deltaOfRange(
   index: SumIndex,
   strong: StrongHasher,
   data: Uint8Array,
-  range: { first: boolean; last: boolean; from?: number },
+  range: {
+    first: boolean;
+    last: boolean;
+    from?: number;
+    /** Filled with, per whole block of `data`, the basis block that matched it exactly there (else left as is). */
+    matched?: Int32Array;
+  },
 ): Uint8Array {
   const out: Buffer[] = [];
-  const scanner = new DeltaScanner(sig, index, range.from);
+  const scanner = new DeltaScanner(sig, index, range.from, range.matched);
   rangeOut ??= Buffer.allocUnsafe(RANGE_OUT);
   scanner.start(strong, new DeltaEmitter((c) => out.push(c), RANGE_OUT, range.first, rangeOut));
   scanner.writeAll(data, range.last);
@@ -103,6 +109,8 @@ class DeltaScanner {
     index?: SumIndex,
     /** The basis offset a COPY at buffer position 0 would continue (ranges: their file offset). */
     private readonly continuesAt = -1,
+    /** See deltaOfRange; only with writeAll (buffer positions are then data positions). */
+    private readonly matched?: Int32Array,
   ) {
     this.index = index ?? new SumIndex(sig);
     this.n = sig.blockLen;
@@ -202,6 +210,7 @@ class DeltaScanner {
         if (candidate >= 0) {
           const block = this.matchBlock(w, candidate, p, n);
           if (block >= 0) {
+            if (this.matched && p % n === 0) this.matched[p / n] = block;
             this.emit!.literal(buf, lit, p);
             this.emit!.copy(block * n, n);
             p += n;
