@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
 import { describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { loadCommands } from './registry.js';
+
+// yargs 17's CommonJS build: one file, so every command starts ~80 ms sooner and with ~4 MiB
+// less RSS than yargs 18, whose ESM modules load one by one and whose string-width builds an
+// Intl.Segmenter at load. (yargs 17's own ESM build wraps help text in the middle of words.)
+const require = createRequire(import.meta.url);
+const yargs = require('yargs') as typeof import('yargs').default;
+const { hideBin } = require('yargs/helpers') as typeof import('yargs/helpers');
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
