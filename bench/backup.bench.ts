@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deaddropArgv, repoRoot } from '@deaddrop/test';
-import { measure, printTable, verdict, type Measurement } from './lib.js';
+import { measure, median, printTable, verdict, type Measurement } from './lib.js';
 
 const SCALE = process.env.SCALE ?? '1.0';
 const REPEAT = Number(process.env.REPEAT ?? 1);
@@ -149,8 +149,6 @@ interface Row {
   stored: number;
   added: number;
 }
-
-const median = (ms: Measurement[]) => [...ms].sort((a, b) => a.wallSeconds - b.wallSeconds)[Math.floor(ms.length / 2)]!;
 
 async function main(): Promise<void> {
   mkdirSync(root, { recursive: true });

@@ -44,6 +44,11 @@ export function measure(
   });
 }
 
+/** The run with the median wall time (of an odd count, the middle one). */
+export function median(ms: Measurement[]): Measurement {
+  return [...ms].sort((a, b) => a.wallSeconds - b.wallSeconds)[Math.floor(ms.length / 2)]!;
+}
+
 /** Print rows as an aligned text table (first row is the header). */
 export function printTable(title: string, rows: (string | number)[][]): void {
   const text = rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)));

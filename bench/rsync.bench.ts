@@ -5,15 +5,18 @@
 // RSS <= 80 MiB. The in-process columns show how much of our wall time is the work itself.
 // Files of 32 MiB or more are scanned on every core (DEADDROP_WORKERS); the sparse delta also
 // runs on one thread, to show what the worker costs in memory.
+// REPEAT=n (default 3): each 150 MiB case runs n times, ours and rdiff's alternating, and the
+// runs with the median wall time are shown (one run of well under a second varies by ±20% here).
 import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { deaddropArgv, repoRoot } from '@deaddrop/test';
-import { measure, printTable, verdict, type Measurement } from './lib.js';
+import { measure, median, printTable, verdict, type Measurement } from './lib.js';
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.RSYNC_BENCH_MIB ?? 150) * MiB;
 const SPARSE = Number(process.env.RSYNC_BENCH_SPARSE_GIB ?? 20) * 1024 * MiB;
+const REPEAT = Number(process.env.REPEAT ?? 3);
 const dir = join(process.env.BENCH_DIR ?? join(repoRoot, '.bench'), 'rsync');
 const [node, ...cliArgs] = deaddropArgv();
 
@@ -60,6 +63,20 @@ function ok(m: Measurement, what: string): Measurement {
   return m;
 }
 
+/** REPEAT runs of each, alternating (so both see the same noise); the median run of each. */
+async function medianPair(
+  ours: () => Promise<Measurement>,
+  theirs: () => Promise<Measurement>,
+): Promise<[Measurement, Measurement]> {
+  const a: Measurement[] = [];
+  const b: Measurement[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    a.push(await ours());
+    b.push(await theirs());
+  }
+  return [median(a), median(b)];
+}
+
 async function main(): Promise<void> {
   if (!existsSync(join(dir, 'old')) || statSync(join(dir, 'old')).size !== SIZE) writeFiles();
   const rows: (string | number)[][] = [
@@ -70,9 +87,11 @@ async function main(): Promise<void> {
     ['blake2/rabinkarp (rdiff default)', []],
   ] as [string, string[]][]) {
     const f = (n: string) => join(dir, n);
-    const sigOurs = ok(await deaddrop([...opts, 'signature', f('old'), f('sig.ours')]), 'deaddrop signature');
+    const [sigOurs, sigRd] = await medianPair(
+      async () => ok(await deaddrop([...opts, 'signature', f('old'), f('sig.ours')]), 'deaddrop signature'),
+      async () => ok(await rdiff([...opts, 'signature', f('old'), f('sig.rd')]), 'rdiff signature'),
+    );
     rmSync(f('sig.ours'));
-    const sigRd = ok(await rdiff([...opts, 'signature', f('old'), f('sig.rd')]), 'rdiff signature');
     const isMd4 = opts.length > 0;
     rows.push([
       `signature ${label}`,
@@ -88,8 +107,10 @@ async function main(): Promise<void> {
       ['2 MiB changed', 'few'],
       ['100% changed', 'all'],
     ]) {
-      const dOurs = ok(await deaddrop(['delta', f('sig.rd'), f(file!), f('d.ours')]), 'deaddrop delta');
-      const dRd = ok(await rdiff(['delta', f('sig.rd'), f(file!), f('d.rd')]), 'rdiff delta');
+      const [dOurs, dRd] = await medianPair(
+        async () => ok(await deaddrop(['delta', f('sig.rd'), f(file!), f('d.ours')]), 'deaddrop delta'),
+        async () => ok(await rdiff(['delta', f('sig.rd'), f(file!), f('d.rd')]), 'rdiff delta'),
+      );
       const few = file === 'few';
       rows.push([
         `delta ${label}, ${what} (delta ${(statSync(f('d.ours')).size / MiB).toFixed(1)} MiB vs ${(statSync(f('d.rd')).size / MiB).toFixed(1)})`,
@@ -106,7 +127,7 @@ async function main(): Promise<void> {
     }
     rmSync(f('sig.rd'));
   }
-  printTable(`rsync throughput, ${SIZE / MiB} MiB file (wall time; CLI from dist)`, rows);
+  printTable(`rsync throughput, ${SIZE / MiB} MiB file (wall time; CLI from dist; median of ${REPEAT})`, rows);
   console.log('in-process: the same runs timed by the command itself, without Node and CLI start-up (~0.2 s here)');
 
   const s = (n: string) => join(dir, n);
