@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { encodeHeader, TarType, type TarHeader } from '@deaddrop/client/archive/tar-header';
+import { decodeRawHeader, encodeHeader, TarType, type TarHeader } from '@deaddrop/client/archive/tar-header';
 import { endOfArchive, tarEntry } from '@deaddrop/client/archive/tar-writer';
 import { readTarEntries } from '@deaddrop/client/backup/tar-entries';
 import { missingTools, tempDir } from '@deaddrop/test';
@@ -227,4 +227,55 @@ test('reader: corrupt header checksum fails with one line', async () => {
   await assert.rejects(async () => {
     for await (const _ of readTarEntries(Readable.from([bad]), 'x.sigtar')) void _;
   }, /x\.sigtar: tar: header checksum mismatch/);
+});
+
+/** A header block from encodeHeader with some fields overwritten, and its checksum redone. */
+function craft(fields: [number, number, string | Buffer][], signedSum = false): Buffer {
+  const block = Buffer.from(encodeHeader(headers[1]!));
+  for (const [at, len, value] of fields) {
+    block.fill(0, at, at + len);
+    (typeof value === 'string' ? Buffer.from(value, 'latin1') : value).copy(block, at);
+  }
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const c of block) sum += signedSum ? (c << 24) >> 24 : c;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return block;
+}
+
+test('reader: numeric fields as tar writers vary them (spaces, NULs, base-256), and bad ones named', () => {
+  const h = decodeRawHeader(
+    craft([
+      [100, 8, '  644 \0'], // leading spaces, space and NUL after (old tars)
+      [108, 8, '\0\0\0\0\0\0\0\0'], // empty: 0
+      [116, 8, '0000144 '], // space-terminated
+      [124, 12, Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1])], // GNU base-256: 2^33 + 1
+      [136, 12, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf6])], // -10
+    ]),
+  );
+  assert.deepEqual([h.mode, h.uid, h.gid, h.size], [0o644, 0, 0o144, 2 ** 33 + 1]);
+  assert.equal(h.mtime, -10); // two's complement, as GNU tar and Python's tarfile write it
+  assert.equal(h.uname, 'user');
+  assert.throws(() => decodeRawHeader(craft([[100, 8, '0000649\0']])), /tar: bad mode field "0000649"/);
+  assert.throws(() => decodeRawHeader(craft([[124, 12, '12 34\0']])), /tar: bad size field "12 34"/);
+  assert.throws(() => decodeRawHeader(craft([[108, 8, '\x0012\0']])), /tar: bad uid field/);
+});
+
+test('reader: a checksum summed over signed bytes (old tars) is accepted, a wrong one is not', () => {
+  const name = Buffer.from('snapshot/\xe9t\xe9', 'latin1'); // bytes >= 0x80: signed and unsigned sums differ
+  assert.deepEqual(decodeRawHeader(craft([[0, 100, name]], true)).name, name);
+  assert.deepEqual(decodeRawHeader(craft([[0, 100, name]], false)).name, name);
+  const bad = craft([[0, 100, name]]);
+  bad[10] ^= 1;
+  assert.throws(() => decodeRawHeader(bad), /tar: header checksum mismatch/);
+});
+
+test('reader: a negative mtime as GNU tar writes it (base-256) reads back', { skip: missingTools('tar') }, () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'old.txt'), 'hi\n');
+  assert.equal(spawnSync('touch', ['-d', '@-10', join(dir, 'old.txt')]).status, 0);
+  const r = spawnSync('tar', ['--format=gnu', '-cf', '-', '-C', dir, 'old.txt']);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(r.stdout[136], 0xff); // base-256, two's complement
+  assert.equal(decodeRawHeader(r.stdout.subarray(0, 512)).mtime, -10);
 });

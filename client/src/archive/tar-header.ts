@@ -212,25 +212,45 @@ export interface RawHeader {
   devminor: number;
 }
 
+/** A NUL-terminated text field as UTF-8 (user and group names). */
+function cText(b: Buffer, start: number, end: number): string {
+  const nul = b.indexOf(0, start);
+  return b.toString('utf8', start, nul < 0 || nul > end ? end : nul);
+}
+
 function cString(b: Buffer): Buffer {
   const nul = b.indexOf(0);
   return Buffer.from(nul < 0 ? b : b.subarray(0, nul));
 }
 
-/** Octal (NUL/space terminated) or GNU base-256 numbers. */
-function number(b: Buffer, what: string): number {
-  if (b[0]! & 0x80) {
-    let n = b[0]! & 0x3f;
-    for (let i = 1; i < b.length; i++) n = n * 256 + b[i]!;
-    return b[0]! & 0x40 ? -n : n;
+/**
+ * Octal (spaces before, NUL or spaces after) or GNU base-256 numbers. Read byte by byte: every
+ * header of a volume or signature archive has eight of them (restore and each incremental read
+ * tens of thousands of headers).
+ */
+function number(b: Buffer, start: number, end: number, what: string): number {
+  if (b[start]! & 0x80) {
+    // GNU base-256: the bits after the flag bit are a two's complement number (GNU tar and
+    // Python's tarfile write negative values so, 0xff first); BigInt, as 12 bytes pass 2^53
+    let n = BigInt(b[start]! & 0x7f);
+    for (let i = start + 1; i < end; i++) n = (n << 8n) | BigInt(b[i]!);
+    const bits = BigInt(7 + 8 * (end - start - 1));
+    return Number(b[start]! & 0x40 ? n - (1n << bits) : n);
   }
-  const text = b
-    .toString('latin1')
-    .replace(/[\0 ]+$/g, '')
-    .replace(/^ +/, '');
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new DeaddropError(`tar: bad ${what} field "${text}"`);
-  return parseInt(text, 8);
+  let i = start;
+  while (i < end && b[i] === 0x20) i++;
+  let n = 0;
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x37) break;
+    n = n * 8 + (c - 0x30);
+  }
+  for (; i < end; i++)
+    if (b[i] !== 0 && b[i] !== 0x20) {
+      const text = b.toString('latin1', start, end).replace(/[\0 ]+$/g, '');
+      throw new DeaddropError(`tar: bad ${what} field "${text.trim()}"`);
+    }
+  return n;
 }
 
 /** True for an all-zero block (the end of an archive). */
@@ -239,31 +259,48 @@ export function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
+/** The header's checksum as tar computes it (bytes unsigned) and as old tars did (signed). */
+function headerSums(block: Buffer): { unsigned: number; signed: number } {
+  let sum = 8 * 0x20; // the checksum field counts as spaces
+  let high = 0; // bytes >= 0x80: each is 256 less when signed
+  for (let i = 0; i < BLOCK; i++) {
+    if (i === 148) i = 156;
+    const c = block[i]!;
+    sum += c;
+    high += c >> 7;
+  }
+  return { unsigned: sum, signed: sum - 256 * high };
+}
+
+/** Does `block` hold the ASCII text `ascii` at `at`? */
+function hasAt(block: Buffer, at: number, ascii: string): boolean {
+  for (let i = 0; i < ascii.length; i++) if (block[at + i] !== ascii.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Decode one header block; checks the checksum (unsigned or signed, as tar readers accept). */
 export function decodeRawHeader(block: Buffer): RawHeader {
-  const stored = number(block.subarray(148, 156), 'checksum');
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) signed += i >= 148 && i < 156 ? 0x20 : (block[i]! << 24) >> 24;
-  if (stored !== checksum(block) && stored !== signed) throw new DeaddropError('tar: header checksum mismatch');
-  const ustar = block.subarray(257, 262).toString('latin1') === 'ustar';
+  const stored = number(block, 148, 156, 'checksum');
+  const sums = headerSums(block);
+  if (stored !== sums.unsigned && stored !== sums.signed) throw new DeaddropError('tar: header checksum mismatch');
+  const ustar = hasAt(block, 257, 'ustar');
   let name = cString(block.subarray(0, 100));
-  const prefix = ustar ? cString(block.subarray(345, 500)) : Buffer.alloc(0);
+  const prefix = ustar && block[345] !== 0 ? cString(block.subarray(345, 500)) : EMPTY;
   // GNU tar keeps atime/ctime where ustar has the prefix ("ustar  \0" magic): no prefix there
-  if (prefix.length > 0 && block.subarray(257, 265).toString('latin1') === 'ustar\x0000')
-    name = Buffer.concat([prefix, Buffer.from('/'), name]);
+  if (prefix.length > 0 && hasAt(block, 257, 'ustar\x0000')) name = Buffer.concat([prefix, Buffer.from('/'), name]);
   return {
     name,
-    mode: number(block.subarray(100, 108), 'mode'),
-    uid: number(block.subarray(108, 116), 'uid'),
-    gid: number(block.subarray(116, 124), 'gid'),
-    size: number(block.subarray(124, 136), 'size'),
-    mtime: number(block.subarray(136, 148), 'mtime'),
+    mode: number(block, 100, 108, 'mode'),
+    uid: number(block, 108, 116, 'uid'),
+    gid: number(block, 116, 124, 'gid'),
+    size: number(block, 124, 136, 'size'),
+    mtime: number(block, 136, 148, 'mtime'),
     type: String.fromCharCode(block[156]!) === '\0' ? '0' : String.fromCharCode(block[156]!),
     linkname: cString(block.subarray(157, 257)),
-    uname: cString(block.subarray(265, 297)).toString('utf8'),
-    gname: cString(block.subarray(297, 329)).toString('utf8'),
-    devmajor: ustar ? number(block.subarray(329, 337), 'devmajor') : 0,
-    devminor: ustar ? number(block.subarray(337, 345), 'devminor') : 0,
+    uname: cText(block, 265, 297),
+    gname: cText(block, 297, 329),
+    devmajor: ustar ? number(block, 329, 337, 'devmajor') : 0,
+    devminor: ustar ? number(block, 337, 345, 'devminor') : 0,
   };
 }
 
