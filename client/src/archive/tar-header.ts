@@ -78,10 +78,17 @@ function paxRecord(key: string, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${len} ${key}=`), value, Buffer.from('\n')]);
 }
 
-function checksum(block: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-  return sum;
+/** The header's checksum as tar computes it (bytes unsigned) and as old tars did (signed). */
+function headerSums(block: Buffer): { unsigned: number; signed: number } {
+  let sum = 8 * 0x20; // the checksum field counts as spaces
+  let high = 0; // bytes >= 0x80: each is 256 less when signed
+  for (let i = 0; i < BLOCK; i++) {
+    if (i === 148) i = 156;
+    const c = block[i]!;
+    sum += c;
+    high += c >> 7;
+  }
+  return { unsigned: sum, signed: sum - 256 * high };
 }
 
 interface UstarFields {
@@ -115,7 +122,7 @@ function ustarBlock(f: UstarFields): Buffer {
     octal(f.device.major, 8).copy(b, 329);
     octal(f.device.minor, 8).copy(b, 337);
   }
-  b.write(checksum(b).toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  b.write(headerSums(b).unsigned.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
   return b;
 }
 
@@ -257,19 +264,6 @@ function number(b: Buffer, start: number, end: number, what: string): number {
 export function isZeroBlock(block: Buffer): boolean {
   for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
   return true;
-}
-
-/** The header's checksum as tar computes it (bytes unsigned) and as old tars did (signed). */
-function headerSums(block: Buffer): { unsigned: number; signed: number } {
-  let sum = 8 * 0x20; // the checksum field counts as spaces
-  let high = 0; // bytes >= 0x80: each is 256 less when signed
-  for (let i = 0; i < BLOCK; i++) {
-    if (i === 148) i = 156;
-    const c = block[i]!;
-    sum += c;
-    high += c >> 7;
-  }
-  return { unsigned: sum, signed: sum - 256 * high };
 }
 
 /** Does `block` hold the ASCII text `ascii` at `at`? */
