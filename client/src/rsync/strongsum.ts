@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { strongKindOf } from './magic.js';
 import { md4, md4Into } from './md4.js';
 
@@ -17,7 +18,9 @@ export type StrongInto = (
 /** MD4 is ours (md4.ts: no WASM copy or allocation per block); BLAKE2b-256 comes from hash-wasm. */
 export async function createStrongHasher(magic: number): Promise<StrongHasher> {
   if (strongKindOf(magic) === 'md4') return md4;
-  const { createBLAKE2b } = await import('hash-wasm');
+  // require, not import(): hash-wasm is one 284 KB CommonJS file, and an ESM import of it first
+  // scans all of it for export names (~15 ms of every BLAKE2 run)
+  const { createBLAKE2b } = createRequire(import.meta.url)('hash-wasm') as typeof import('hash-wasm');
   const hasher = await createBLAKE2b(256);
   return (block) => {
     hasher.init();
