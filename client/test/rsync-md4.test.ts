@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMD4 } from 'hash-wasm';
 import { md4, md4Into } from '@deaddrop/client/rsync/md4';
+import { md4Blocks, md4LanesAvailable } from '@deaddrop/client/rsync/md4-lanes';
+import { rollsumOf } from '@deaddrop/client/rsync/weaksum';
 import { prng, randomBytes } from './rsync-helpers.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -54,4 +56,43 @@ test('md4 over many blocks of one buffer (reused word view) and then of another 
       assert.equal(hex(md4(buf.subarray(at, at + 2048))), ref.digest());
     }
   }
+});
+
+test('md4Blocks (four SIMD lanes) equals md4 and rollsumOf block by block: lengths around the padding edges, counts, offsets', async () => {
+  // CI's node has WebAssembly SIMD: a silent fallback to md4.ts would leave the lanes untested
+  assert.ok(md4LanesAvailable(), 'WebAssembly SIMD is not available here');
+  const ref = await createMD4();
+  const rand = prng(6);
+  // 0xff bytes make the 16-bit rollsum accumulators wrap; random bytes cover the rest
+  const data = Buffer.concat([Buffer.alloc(150_000, 0xff), randomBytes(rand, 150_000)]);
+  const lengths = [1, 2, 55, 56, 57, 63, 64, 65, 119, 120, 128, 700, 2048, 4095, 65536];
+  for (const blockLen of lengths)
+    for (const count of [0, 1, 2, 3, 4, 5, 7, 8, 9])
+      for (const start of [0, 1, 3, 149_000]) {
+        if (start + blockLen * count > data.length) continue;
+        const stride = 20;
+        const out = new Uint8Array(2 + count * stride + 2).fill(0xee);
+        const rollsums = new Uint32Array(count + 1).fill(0xeeeeeeee);
+        md4Blocks(data, start, count, blockLen, out, 2, stride, 16, rollsums);
+        const what = `${count} blocks of ${blockLen} from ${start}`;
+        assert.equal(rollsums[count], 0xeeeeeeee, `${what}: wrote a rollsum too many`);
+        for (let i = 0; i < count; i++) {
+          const from = start + i * blockLen;
+          assert.equal(rollsums[i], rollsumOf(data, from, from + blockLen), `${what}: rollsum of block ${i}`);
+          ref.init();
+          ref.update(data.subarray(start + i * blockLen, start + (i + 1) * blockLen));
+          const at = 2 + i * stride;
+          assert.equal(hex(out.subarray(at, at + 16)), ref.digest(), `${what}: block ${i}`);
+          assert.equal(out[at + 16], 0xee, `${what}: wrote past block ${i}'s sum`);
+        }
+        assert.ok(out[0] === 0xee && out[1] === 0xee, `${what}: wrote before its first sum`);
+      }
+});
+
+test('md4Blocks truncates each sum to the length asked for', () => {
+  const data = randomBytes(prng(7), 4 * 2048);
+  const out = new Uint8Array(4 * 8);
+  md4Blocks(data, 0, 4, 2048, out, 0, 8, 8);
+  for (let i = 0; i < 4; i++)
+    assert.equal(hex(out.subarray(8 * i, 8 * i + 8)), hex(md4(data.subarray(2048 * i, 2048 * (i + 1))).subarray(0, 8)));
 });

@@ -79,6 +79,36 @@ test(
   },
 );
 
+test(
+  'without WebAssembly SIMD (DEADDROP_NO_SIMD=1) MD4 goes block by block: the same signature and delta',
+  { skip },
+  async () => {
+    const dir = tempDir();
+    const old = pseudoRandom('old', SIZE);
+    const data = Buffer.concat([
+      old.subarray(0, 9 * MiB + 5),
+      pseudoRandom('z', 20_000),
+      old.subarray(9 * MiB + 20_005),
+    ]);
+    writeFileSync(join(dir, 'old'), old);
+    writeFileSync(join(dir, 'new'), data);
+    const args = ['-H', 'md4', '-R', 'rollsum', '-b', '2048'];
+    const noSimd = { DEADDROP_NO_SIMD: '1' };
+    await ours([...args, 'signature', join(dir, 'old'), join(dir, 'sig.lanes')]);
+    await ours([...args, 'signature', join(dir, 'old'), join(dir, 'sig.scalar')], noSimd);
+    const theirs = rdiff(dir, [...args, 'signature', '@old', '@sig.rd'], {}, 'sig.rd');
+    assert.ok(readFileSync(join(dir, 'sig.lanes')).equals(theirs), 'four lanes: signature equals rdiff’s');
+    assert.ok(readFileSync(join(dir, 'sig.scalar')).equals(theirs), 'block by block: signature equals rdiff’s');
+    await ours(['delta', join(dir, 'sig.rd'), join(dir, 'new'), join(dir, 'lanes.delta')]);
+    await ours(['delta', join(dir, 'sig.rd'), join(dir, 'new'), join(dir, 'scalar.delta')], noSimd);
+    const lanes = readFileSync(join(dir, 'lanes.delta'));
+    assert.ok(lanes.equals(readFileSync(join(dir, 'scalar.delta'))), 'the deltas are the same bytes');
+    assert.ok(lanes.length < 20_000 + 2 * 2048 + 200, `a delta of ${lanes.length} bytes is not compact`);
+    const patched = rdiff(dir, ['patch', '@old', '@lanes.delta', '@out'], {}, 'out');
+    assert.ok(patched.equals(data), 'rdiff patch of the delta gives the new file');
+  },
+);
+
 test('a file shorter than its stated size fails the parallel signature instead of reading zeros', async () => {
   const dir = tempDir();
   const path = join(dir, 'shrunk');

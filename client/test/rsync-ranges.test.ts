@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deltaOfRange, MAGIC, parseSignature, SumIndex, type SignatureParams } from '@deaddrop/client/rsync/index';
-import { md4 } from '@deaddrop/client/rsync/md4';
+import { md4Blocks } from '@deaddrop/client/rsync/md4-lanes';
 import { missingTools, tempDir } from '@deaddrop/test';
 import { ourDelta, ourSignature, prng, randomBytes, rdiff } from './rsync-helpers.js';
 
@@ -21,7 +21,7 @@ function rangedDelta(sigBytes: Buffer, data: Buffer, cuts: number[]): Buffer {
   const parts: Uint8Array[] = [];
   for (let i = 0; i + 1 < bounds.length; i++)
     parts.push(
-      deltaOfRange(sig, index, md4, data.subarray(bounds[i], bounds[i + 1]), {
+      deltaOfRange(sig, index, md4Blocks, data.subarray(bounds[i], bounds[i + 1]), {
         first: i === 0,
         last: i + 2 === bounds.length,
         from: bounds[i],
@@ -69,7 +69,6 @@ test('an in-place edit costs no more with block-aligned ranges than in one piece
 
 test('a range signed with the stored records of blocks its delta found in place equals one signed from scratch', async () => {
   const { SignatureBuilder } = await import('@deaddrop/client/backup/signature-builder');
-  const { md4Into } = await import('@deaddrop/client/rsync/md4');
   const rand = prng(13);
   const B = params.blockLen;
   const old = Buffer.concat([randomBytes(rand, 60 * B), Buffer.alloc(8 * B), randomBytes(rand, 1000)]); // zero blocks repeat
@@ -87,13 +86,13 @@ test('a range signed with the stored records of blocks its delta found in place 
     for (const from of [0, 16 * B]) {
       const range = data.subarray(from, Math.min(data.length, from + 40 * B));
       const matched = new Int32Array(Math.floor(range.length / B)).fill(-1);
-      deltaOfRange(stored, index, md4, range, { first: from === 0, last: false, from, matched });
+      deltaOfRange(stored, index, md4Blocks, range, { first: from === 0, last: false, from, matched });
       const reused = matched.filter((j) => j >= 0 && j !== stored.count - 1).length;
       if (what !== 'insertion: later blocks match off their places' || from === 0)
         assert.ok(reused > 0, `${what} @${from}: no block was reused, so this case tests nothing`);
-      const viaReuse = new SignatureBuilder(params, md4Into, from === 0);
+      const viaReuse = new SignatureBuilder(params, md4Blocks, from === 0);
       viaReuse.updateReusing(range, matched, stored);
-      const fresh = new SignatureBuilder(params, md4Into, from === 0);
+      const fresh = new SignatureBuilder(params, md4Blocks, from === 0);
       fresh.update(range);
       assert.ok(viaReuse.finish().equals(fresh.finish()), `${what} @${from}: the signatures differ`);
     }

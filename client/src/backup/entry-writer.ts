@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { createDeltaStream, readSignature } from '../rsync/index.js';
 import { duplicitySignatureParams } from '../rsync/magic.js';
-import type { StrongInto } from '../rsync/strongsum.js';
+import type { StrongBlocks } from '../rsync/strongsum.js';
 import { dataPadding, encodeHeader, TarType, type TarHeader, type TarTypeFlag } from '../archive/tar-header.js';
 import type { ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
@@ -54,7 +54,7 @@ export interface EntryWriterContext {
   sigtar: SigtarWriter;
   manifest: ManifestWriter;
   owners: OwnerNames;
-  strong: StrongInto;
+  strong: StrongBlocks;
   onProblem(p: EntryProblem): void;
 }
 

@@ -12,10 +12,10 @@ import { noteAllocated } from '@deaddrop/common/young-gc';
 import { dataPadding, encodeHeader } from '../archive/tar-header.js';
 import { deltaOfRange } from '../rsync/delta.js';
 import { duplicitySignatureParams, type SignatureParams } from '../rsync/magic.js';
-import { md4 } from '../rsync/md4.js';
+import { md4Blocks } from '../rsync/md4-lanes.js';
 import { parseSignature, type Signature } from '../rsync/read-signature.js';
 import { SumIndex } from '../rsync/sum-index.js';
-import type { StrongInto } from '../rsync/strongsum.js';
+import type { StrongBlocks } from '../rsync/strongsum.js';
 import { pythonMtime, type ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
 import { looksCompressible } from './compressibility.js';
@@ -31,7 +31,7 @@ const MEMBER_MAX = 1 << 20;
 
 export interface ExecContext {
   owners: OwnerNames;
-  strong: StrongInto;
+  strong: StrongBlocks;
 }
 
 /** The tar bytes of the member being built; one per thread, reused by every job. */
@@ -367,7 +367,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     const matched = sameParams(old.sig, params) ? new Int32Array(Math.floor(want / params.blockLen)) : undefined;
     matched?.fill(-1);
     const range = { first, last: item.to === e.size, from: item.from, matched };
-    const delta = deltaOfRange(old.sig, old.index, md4, data, range);
+    const delta = deltaOfRange(old.sig, old.index, md4Blocks, data, range);
     if (matched) sig.updateReusing(data, matched, old.sig);
     else sig.update(data);
     outcome.signature = sig.finish();

@@ -4,7 +4,7 @@
  * or no worker file next to this one, as in a single-file bundle) jobs run inline.
  */
 import { DeaddropError } from '@deaddrop/common/errors';
-import { md4Into } from '../rsync/md4.js';
+import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { defaultWorkerCount, startWorker, workerEntry } from '../threads/start-worker.js';
 import { runJob } from './job-exec.js';
@@ -17,7 +17,7 @@ export interface JobPool {
 }
 
 async function inlinePool(): Promise<JobPool> {
-  const ctx = { owners: loadOwnerNames(), strong: md4Into };
+  const ctx = { owners: loadOwnerNames(), strong: md4Blocks };
   return { workers: 0, run: async (job) => runJob(job, ctx), close: async () => {} };
 }
 

@@ -1,12 +1,12 @@
 /** Worker thread entry: runs backup jobs (job-exec.ts) as they arrive, one at a time. */
 import { parentPort } from 'node:worker_threads';
-import { md4Into } from '../rsync/md4.js';
+import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { runJob, type ExecContext } from './job-exec.js';
 import type { Job } from './jobs.js';
 
 // duplicity's signatures are MD4 (duplicitySignatureParams in rsync/magic.ts)
-const ctx: ExecContext = { owners: loadOwnerNames(), strong: md4Into };
+const ctx: ExecContext = { owners: loadOwnerNames(), strong: md4Blocks };
 
 parentPort!.on('message', (job: Job) => {
   try {

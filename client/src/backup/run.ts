@@ -17,7 +17,7 @@ import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
 import { loadRecipients, type Recipient } from '@deaddrop/keys/recipients';
 import { formatSums } from '../format/sums.js';
-import { md4Into } from '../rsync/md4.js';
+import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
@@ -349,7 +349,7 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
     },
   });
   const sigtar = new SigtarWriter(localSignatures, join(setDir, names.storedSignatures), i.recipients);
-  const strong = md4Into;
+  const strong = md4Blocks;
   let stats: EntryStats;
   const pool = await createJobPool();
   try {

@@ -6,7 +6,7 @@
 import { checkParams, type SignatureParams } from '../rsync/magic.js';
 import type { Signature } from '../rsync/read-signature.js';
 import { recordWriter, signatureHeader, type RecordWriter } from '../rsync/signature.js';
-import type { StrongInto } from '../rsync/strongsum.js';
+import type { StrongBlocks } from '../rsync/strongsum.js';
 
 export class SignatureBuilder {
   private readonly write: RecordWriter;
@@ -23,7 +23,7 @@ export class SignatureBuilder {
    * `expectedBytes`: the output size when known, so exactly that is allocated (a backup signs
    * thousands of small files: a 64 KiB buffer each would be mostly garbage).
    */
-  constructor(params: SignatureParams, strong: StrongInto, withHeader = true, expectedBytes?: number) {
+  constructor(params: SignatureParams, strong: StrongBlocks, withHeader = true, expectedBytes?: number) {
     checkParams(params);
     this.write = recordWriter(params, strong);
     this.recordLen = 4 + params.strongLen;
@@ -42,10 +42,16 @@ export class SignatureBuilder {
     this.len = 0;
   }
 
-  private record(data: Uint8Array, start: number, end: number): void {
-    this.reserve();
-    this.write(data, start, end, this.out, this.len);
-    this.len += this.recordLen;
+  /** Records of `count` blocks of `blockLen` bytes from data[start]. */
+  private records(data: Uint8Array, start: number, count: number, blockLen: number): void {
+    while (count > 0) {
+      this.reserve();
+      const fit = Math.min(count, Math.floor((this.out.length - this.len) / this.recordLen));
+      this.write(data, start, fit, blockLen, this.out, this.len);
+      this.len += fit * this.recordLen;
+      start += fit * blockLen;
+      count -= fit;
+    }
   }
 
   /**
@@ -60,19 +66,24 @@ export class SignatureBuilder {
     const n = this.block.length;
     const strongLen = this.recordLen - 4;
     const lastStored = stored.count - 1;
-    let i = 0;
-    for (let b = 0; i + n <= data.length; i += n, b++) {
-      const j = reuse[b]!;
-      if (j < 0 || j === lastStored) {
-        this.record(data, i, i + n);
+    const whole = Math.floor(data.length / n);
+    const reused = (b: number) => reuse[b]! >= 0 && reuse[b] !== lastStored;
+    for (let b = 0; b < whole;) {
+      if (!reused(b)) {
+        // a run of blocks to hash: one call, so MD4 takes them four at a time
+        let e = b + 1;
+        while (e < whole && !reused(e)) e++;
+        this.records(data, b * n, e - b, n);
+        b = e;
         continue;
       }
+      const j = reuse[b++]!;
       this.reserve();
       this.out.writeUInt32BE(stored.weak[j]!, this.len);
       this.out.set(stored.strong.subarray(j * strongLen, (j + 1) * strongLen), this.len + 4);
       this.len += this.recordLen;
     }
-    if (i < data.length) this.update(data.subarray(i));
+    if (whole * n < data.length) this.update(data.subarray(whole * n));
   }
 
   update(chunk: Uint8Array): void {
@@ -84,10 +95,12 @@ export class SignatureBuilder {
       this.filled += take;
       i = take;
       if (this.filled < n) return;
-      this.record(this.block, 0, n);
+      this.records(this.block, 0, 1, n);
       this.filled = 0;
     }
-    for (; i + n <= chunk.length; i += n) this.record(chunk, i, i + n);
+    const whole = Math.floor((chunk.length - i) / n);
+    this.records(chunk, i, whole, n);
+    i += whole * n;
     if (i < chunk.length) {
       this.block.set(chunk.subarray(i), 0);
       this.filled = chunk.length - i;
@@ -96,7 +109,7 @@ export class SignatureBuilder {
 
   /** The whole signature (header + records). */
   finish(): Buffer {
-    if (this.filled > 0) this.record(this.block, 0, this.filled);
+    if (this.filled > 0) this.records(this.block, 0, 1, this.filled);
     this.filled = 0;
     this.parts.push(this.out.subarray(0, this.len));
     return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.total + this.len);

@@ -1,9 +1,10 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { DeltaEmitter } from './delta-emitter.js';
-import { weakKindOf } from './magic.js';
+import { strongKindOf, weakKindOf } from './magic.js';
+import { md4LanesAvailable } from './md4-lanes.js';
 import type { Signature } from './read-signature.js';
-import { createStrongHasher, type StrongHasher } from './strongsum.js';
+import { createStrongBlocks, type StrongBlocks } from './strongsum.js';
 import { SumIndex } from './sum-index.js';
 import { RK_ADJUST, RK_MULT, ROLLSUM_OFFSET, rabinKarpOf, rabinKarpPower, rollsumOf } from './weaksum.js';
 
@@ -68,7 +69,7 @@ let rangeOut: Buffer | undefined;
 export function deltaOfRange(
   sig: Signature,
   index: SumIndex,
-  strong: StrongHasher,
+  strong: StrongBlocks,
   data: Uint8Array,
   range: {
     first: boolean;
@@ -93,7 +94,15 @@ class DeltaScanner {
   private readonly n: number;
   private readonly rollsum: boolean;
   private readonly rkPow: number;
-  private strong: StrongHasher | undefined;
+  private strong: StrongBlocks | undefined;
+  /** Blocks whose strong sums are computed together (MD4: four lanes; see matchBlock). */
+  private readonly lanes: number;
+  /** Strong sums of sumsCount blocks from buffer position sumsAt (32 bytes each), or none. */
+  private readonly sums = new Uint8Array(4 * 32);
+  /** With rollsum signatures: the same blocks' rollsums (the window after a match is one). */
+  private readonly rollsums: Uint32Array | undefined;
+  private sumsAt = 0;
+  private sumsCount = 0;
   private emit: DeltaEmitter | undefined;
   private buf: Uint8Array = new Uint8Array(0);
   private p = 0; // window start
@@ -116,13 +125,15 @@ class DeltaScanner {
     this.n = sig.blockLen;
     this.rollsum = weakKindOf(sig.magic) === 'rollsum';
     this.rkPow = rabinKarpPower(sig.blockLen);
+    this.lanes = strongKindOf(sig.magic) === 'md4' && md4LanesAvailable() ? 4 : 1;
+    if (this.rollsum && this.lanes > 1) this.rollsums = new Uint32Array(4);
   }
 
   async ready(stream: Transform): Promise<void> {
-    if (!this.emit) this.start(await createStrongHasher(this.sig.magic), new DeltaEmitter((c) => stream.push(c)));
+    if (!this.emit) this.start(await createStrongBlocks(this.sig.magic), new DeltaEmitter((c) => stream.push(c)));
   }
 
-  start(strong: StrongHasher, emit: DeltaEmitter): void {
+  start(strong: StrongBlocks, emit: DeltaEmitter): void {
     this.strong = strong;
     this.emit = emit;
   }
@@ -145,6 +156,7 @@ class DeltaScanner {
   /** All the data there will be, scanned where it is (not copied). */
   writeAll(data: Uint8Array, eof: boolean): void {
     this.buf = data;
+    this.sumsCount = 0;
     this.p = this.lit = 0;
     this.end = data.length;
     this.valid = false;
@@ -154,6 +166,7 @@ class DeltaScanner {
   /** Keeps buf[lit, end) and adds the chunk, compacting or growing the buffer. */
   private append(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    this.sumsCount = 0; // positions move
     const keep = this.end - this.lit;
     if (this.end + chunk.length > this.buf.length) {
       const need = keep + chunk.length;
@@ -172,7 +185,12 @@ class DeltaScanner {
   private computeWindow(start: number, len: number): void {
     if (this.rollsum) {
       // only s1, s2 mod 2^16 matter for rolling and the digest
-      const w = rollsumOf(this.buf, start, start + len);
+      let k = this.cachedLane(start, len);
+      // in a run of matches the next block most likely matches too: hash it with the next
+      // three now, and its rollsum comes with them
+      if (k < 0 && this.rollsums && len === this.n && this.emit!.pendingCopyEnd >= 0)
+        k = this.strongSumAt(start, len) / 32;
+      const w = k >= 0 && this.rollsums ? this.rollsums[k]! : rollsumOf(this.buf, start, start + len);
       this.s1 = w & 0xffff;
       this.s2 = w >>> 16;
     } else this.h = rabinKarpOf(this.buf, start, start + len) | 0;
@@ -204,20 +222,23 @@ class DeltaScanner {
         valid = true;
       }
       const w = rollsum ? (((s2 & 0xffff) << 16) | (s1 & 0xffff)) >>> 0 : h >>> 0;
-      let candidate = head[Math.imul(w, 0x9e3779b1) >>> shift]!;
-      if (candidate >= 0) {
+      // right after a match, the block after the one copied is tried before the index (whose
+      // tables are too big for the cache: a lookup there is a cache miss or two)
+      let candidate = p === lit ? this.expectedBlock(p) : -1;
+      if (candidate < 0 || weakArr[candidate] !== w) {
+        candidate = head[Math.imul(w, 0x9e3779b1) >>> shift]!;
         while (candidate >= 0 && weakArr[candidate] !== w) candidate = next[candidate]!;
-        if (candidate >= 0) {
-          const block = this.matchBlock(w, candidate, p, n);
-          if (block >= 0) {
-            if (this.matched && p % n === 0) this.matched[p / n] = block;
-            this.emit!.literal(buf, lit, p);
-            this.emit!.copy(block * n, n);
-            p += n;
-            lit = p;
-            valid = false;
-            continue;
-          }
+      }
+      if (candidate >= 0) {
+        const block = this.matchBlock(w, candidate, p, n);
+        if (block >= 0) {
+          if (this.matched && p % n === 0) this.matched[p / n] = block;
+          this.emit!.literal(buf, lit, p);
+          this.emit!.copy(block * n, n);
+          p += n;
+          lit = p;
+          valid = false;
+          continue;
         }
       }
       if (p + n >= end) break; // need more data to roll
@@ -247,19 +268,53 @@ class DeltaScanner {
    * The block whose weak and strong sums match buf[p, p + len), or -1. Prefers the block that
    * continues the pending COPY, so repeated blocks still merge into one command.
    */
-  private matchBlock(w: number, first: number, p: number, len: number): number {
-    const sum = this.strong!(this.buf.subarray(p, p + len));
-    const { weak, blockLen, count } = this.sig;
-    const pending = this.emit!.pendingCopyEnd;
-    const cont = pending < 0 && p === 0 ? this.continuesAt : pending;
-    if (cont >= 0 && cont % blockLen === 0) {
-      const j = cont / blockLen;
-      if (j < count && weak[j] === w && this.index.strongEquals(j, sum)) return j;
-    }
-    for (let j = first; j >= 0; j = this.index.next[j]!) {
-      if (weak[j] === w && this.index.strongEquals(j, sum)) return j;
+  private matchBlock(w: number, candidate: number, p: number, len: number): number {
+    const sum = this.sums;
+    const at = this.strongSumAt(p, len);
+    const { weak } = this.sig;
+    const expected = this.expectedBlock(p);
+    if (expected >= 0 && weak[expected] === w && this.index.strongEquals(expected, sum, at)) return expected;
+    // the candidate came from the index, or was the expected block: then look in the index
+    let j = candidate === expected ? this.index.head[this.index.bucket(w)]! : candidate;
+    for (; j >= 0; j = this.index.next[j]!) {
+      if (weak[j] === w && this.index.strongEquals(j, sum, at)) return j;
     }
     return -1;
+  }
+
+  /**
+   * The basis block that would continue the pending COPY at buffer position p, or -1. Tried
+   * first, so repeated blocks still merge into one command.
+   */
+  private expectedBlock(p: number): number {
+    const { blockLen, count } = this.sig;
+    const pending = this.emit!.pendingCopyEnd;
+    const cont = pending < 0 && p === 0 ? this.continuesAt : pending;
+    if (cont < 0 || cont % blockLen !== 0) return -1;
+    const j = cont / blockLen;
+    return j < count ? j : -1;
+  }
+
+  /**
+   * Where in this.sums the strong sum of buf[p, p + len) is. A block that matches is mostly
+   * followed by more that match (unchanged stretches of the file), so MD4 hashes the next
+   * blocks with it, four lanes for about the time of two blocks, and the scan finds them here.
+   */
+  private strongSumAt(p: number, len: number): number {
+    const n = this.n;
+    const k = this.cachedLane(p, len);
+    if (k >= 0) return k * 32;
+    const lanes = len === n ? Math.max(1, Math.min(this.lanes, Math.floor((this.end - p) / n))) : 1;
+    this.strong!(this.buf, p, lanes, len, this.sums, 0, 32, this.sig.strongLen, lanes > 1 ? this.rollsums : undefined);
+    this.sumsAt = p;
+    this.sumsCount = len === n && lanes > 1 ? lanes : 0;
+    return 0;
+  }
+
+  /** Which of the blocks last hashed together buf[p, p + len) is, or -1. */
+  private cachedLane(p: number, len: number): number {
+    const k = (p - this.sumsAt) / this.n;
+    return len === this.n && k >= 0 && k < this.sumsCount && Number.isInteger(k) ? k : -1;
   }
 
   /** At EOF the window shrinks; only the signature's last (short) block can match it. */
@@ -278,8 +333,8 @@ class DeltaScanner {
     while (m > 0) {
       const w = this.rollsum ? (((s2 & 0xffff) << 16) | (s1 & 0xffff)) >>> 0 : h >>> 0;
       if (w === weak[last]) {
-        const sum = this.strong!(buf.subarray(p, p + m));
-        if (this.index.strongEquals(last, sum)) {
+        const at = this.strongSumAt(p, m);
+        if (this.index.strongEquals(last, this.sums, at)) {
           this.emit!.literal(buf, this.lit, p);
           this.emit!.copy(last * this.n, m);
           this.p = this.lit = this.end;

@@ -19,7 +19,7 @@ import { DeltaEmitter, replayCommands } from './delta-emitter.js';
 import type { SignatureParams } from './magic.js';
 import { readSharedSignature, type Signature } from './read-signature.js';
 import { signatureHeader, signatureRecords } from './signature.js';
-import { createStrongHasher, createStrongInto } from './strongsum.js';
+import { createStrongBlocks } from './strongsum.js';
 import { SumIndex, type SumIndexTables } from './sum-index.js';
 
 const MiB = 1 << 20;
@@ -64,12 +64,12 @@ export function rangeLength(blockLen: number): number {
  */
 export async function rangeWork(setup: RangeSetup): Promise<(data: Uint8Array, index: number) => Uint8Array> {
   if (setup.kind === 'signature') {
-    const strong = await createStrongInto(setup.params.magic);
+    const strong = await createStrongBlocks(setup.params.magic);
     return (data) => signatureRecords(setup.params, strong, data);
   }
   const { sig } = setup;
   const index = new SumIndex(sig, setup.index);
-  const strong = await createStrongHasher(sig.magic);
+  const strong = await createStrongBlocks(sig.magic);
   const lastIndex = rangeCount(setup) - 1;
   return (data, i) =>
     deltaOfRange(sig, index, strong, data, { first: false, last: i === lastIndex, from: i * setup.rangeLen });

@@ -42,7 +42,11 @@ export function rollsumOf(buf: Uint8Array, start: number, end: number): number {
     s1 = (s1 + buf[i]!) | 0;
     s2 = (s2 + s1) | 0;
   }
-  const n = end - start;
+  return rollsumDigest(s1, s2, end - start);
+}
+
+/** The digest of n bytes from their raw sums (s1 = Σb, s2 = Σ prefix sums, mod 2^16): adds the +31s. */
+export function rollsumDigest(s1: number, s2: number, n: number): number {
   const m = n % 131072; // n(n+1)/2 mod 2^16 depends only on n mod 2^17
   s1 = (s1 + ROLLSUM_OFFSET * n) | 0;
   s2 = (s2 + ROLLSUM_OFFSET * (((m * (m + 1)) / 2) % 65536)) | 0;
