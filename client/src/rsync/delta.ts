@@ -185,16 +185,20 @@ class DeltaScanner {
   private computeWindow(start: number, len: number): void {
     if (this.rollsum) {
       // only s1, s2 mod 2^16 matter for rolling and the digest
-      let k = this.cachedLane(start, len);
-      // in a run of matches the next block most likely matches too: hash it with the next
-      // three now, and its rollsum comes with them
-      if (k < 0 && this.rollsums && len === this.n && this.emit!.pendingCopyEnd >= 0)
-        k = this.strongSumAt(start, len) / 32;
-      const w = k >= 0 && this.rollsums ? this.rollsums[k]! : rollsumOf(this.buf, start, start + len);
+      const w = this.rollsums ? this.rollsumFromLanes(start, len) : rollsumOf(this.buf, start, start + len);
       this.s1 = w & 0xffff;
       this.s2 = w >>> 16;
     } else this.h = rabinKarpOf(this.buf, start, start + len) | 0;
     this.valid = true;
+  }
+
+  /** The rollsum of buf[start, start + len), from the blocks hashed together when it is one. */
+  private rollsumFromLanes(start: number, len: number): number {
+    let k = this.cachedLane(start, len);
+    // in a run of matches the next block most likely matches too: hash it with the next three
+    // now, and its rollsum comes with them
+    if (k < 0 && len === this.n && this.emit!.pendingCopyEnd >= 0) k = this.strongSumAt(start, len) / 32;
+    return k >= 0 ? this.rollsums![k]! : rollsumOf(this.buf, start, start + len);
   }
 
   /** Full-window scan: roll byte by byte until a match or the buffered data runs out. */
