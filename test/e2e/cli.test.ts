@@ -22,19 +22,15 @@ test('an unknown command is a usage error: exit 2', async () => {
   assert.match(r.stderr, /Unknown (argument|command)|Did you mean/);
 });
 
-test('the command table names the package that registers each command, and every command is in it', async () => {
-  const { commandPackages, loadAllCommands } = await import('@deaddrop/cli/registry');
+test('the command table loads each registered command by its name, and every command is in it', async () => {
+  const { commandLoaders, loadAllCommands } = await import('@deaddrop/cli/registry');
   const registered = (await loadAllCommands()).map((c) => String(c.command).split(' ')[0]!);
-  assert.deepEqual(
-    [...registered].sort(),
-    Object.keys(commandPackages)
-      .filter((n) => registered.includes(n))
-      .sort(),
-  );
-  for (const name of registered) assert.ok(name in commandPackages, `${name} is missing from cli/src/registry.ts`);
+  assert.deepEqual([...registered].sort(), Object.keys(commandLoaders).sort());
+  for (const [name, load] of Object.entries(commandLoaders))
+    assert.equal(String((await load()).command).split(' ')[0], name, `the loader for ${name} gives another command`);
 });
 
-test('a command loads only its own package: rdiff runs without the keys or sink code', async () => {
+test('a command loads only its own code: rdiff runs without the keys, sink, backup or restore code', async () => {
   const r = await runDeaddrop(['rdiff', '--help'], { env: { ...process.env, NODE_DEBUG: 'esm' } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /signature/);
@@ -42,6 +38,9 @@ test('a command loads only its own package: rdiff runs without the keys or sink 
   const loaded = (pkg: string) => new RegExp(`${root}/${pkg}/(src|dist)/`).test(r.stderr);
   assert.ok(loaded('client'), 'the module trace shows the client package (else this test sees nothing)');
   for (const pkg of ['keys', 'sink', 'check', 'snowflakes', 'install']) assert.ok(!loaded(pkg), `${pkg} was loaded`);
+  // nor the client's other commands: backup and restore are most of its code
+  for (const dir of ['client/(src|dist)/backup', 'client/(src|dist)/restore'])
+    assert.ok(!new RegExp(`${root}/${dir}/`).test(r.stderr), `${dir} was loaded`);
 });
 
 test('an output that is a fifo or device is written in place, never renamed over (rdiff signature -> fifo)', async () => {
