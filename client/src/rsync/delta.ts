@@ -205,7 +205,7 @@ class DeltaScanner {
   private scan(): void {
     const n = this.n;
     const buf = this.buf;
-    const { head, next } = this.index;
+    const { head, next, filter, filterShift } = this.index;
     const weakArr = this.sig.weak;
     const shift = this.index.shift;
     const rollsum = this.rollsum;
@@ -230,7 +230,9 @@ class DeltaScanner {
       // tables are too big for the cache: a lookup there is a cache miss or two)
       let candidate = p === lit ? this.expectedBlock(p) : -1;
       if (candidate < 0 || weakArr[candidate] !== w) {
-        candidate = head[Math.imul(w, 0x9e3779b1) >>> shift]!;
+        const hash = Math.imul(w, 0x9e3779b1);
+        const f = hash >>> filterShift;
+        candidate = (filter[f >>> 5]! >>> (f & 31)) & 1 ? head[hash >>> shift]! : -1;
         while (candidate >= 0 && weakArr[candidate] !== w) candidate = next[candidate]!;
       }
       if (candidate >= 0) {
