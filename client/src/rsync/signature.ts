@@ -20,7 +20,7 @@ export type RecordWriter = (
   at: number,
 ) => void;
 
-/** Rollsums of a call's blocks, reused: a call covers at most one output buffer of records. */
+/** Rollsums of one call's blocks: one array, grown as needed and kept between calls. */
 let rollsums = new Uint32Array(0);
 
 export function recordWriter(params: SignatureParams, strong: StrongBlocks): RecordWriter {
