@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMD4 } from 'hash-wasm';
 import { md4, md4Into } from '@deaddrop/client/rsync/md4';
-import { md4Blocks, md4LanesAvailable } from '@deaddrop/client/rsync/md4-lanes';
+import { md4Blocks, md4LanesFor } from '@deaddrop/client/rsync/md4-lanes';
 import { rollsumOf } from '@deaddrop/client/rsync/weaksum';
 import { prng, randomBytes } from './rsync-helpers.js';
 
@@ -60,7 +60,7 @@ test('md4 over many blocks of one buffer (reused word view) and then of another 
 
 test('md4Blocks (four SIMD lanes) equals md4 and rollsumOf block by block: lengths around the padding edges, counts, offsets', async () => {
   // CI's node has WebAssembly SIMD: a silent fallback to md4.ts would leave the lanes untested
-  assert.ok(md4LanesAvailable(), 'WebAssembly SIMD is not available here');
+  assert.ok(md4LanesFor(2048), 'WebAssembly SIMD is not available here');
   const ref = await createMD4();
   const rand = prng(6);
   // 0xff bytes make the 16-bit rollsum accumulators wrap; random bytes cover the rest
@@ -95,4 +95,18 @@ test('md4Blocks truncates each sum to the length asked for', () => {
   md4Blocks(data, 0, 4, 2048, out, 0, 8, 8);
   for (let i = 0; i < 4; i++)
     assert.equal(hex(out.subarray(8 * i, 8 * i + 8)), hex(md4(data.subarray(2048 * i, 2048 * (i + 1))).subarray(0, 8)));
+});
+
+test('md4Blocks takes blocks over 1 MiB one at a time (bounded memory) with the same results', () => {
+  const blockLen = (1 << 20) + 64;
+  assert.ok(!md4LanesFor(blockLen), 'blocks over 1 MiB would be copied four at a time');
+  const data = randomBytes(prng(8), 2 * blockLen);
+  const out = new Uint8Array(32);
+  const rollsums = new Uint32Array(2);
+  md4Blocks(data, 0, 2, blockLen, out, 0, 16, 16, rollsums);
+  for (let i = 0; i < 2; i++) {
+    const block = data.subarray(i * blockLen, (i + 1) * blockLen);
+    assert.equal(hex(out.subarray(16 * i, 16 * i + 16)), hex(md4(block)));
+    assert.equal(rollsums[i], rollsumOf(block, 0, block.length));
+  }
 });

@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { DeltaEmitter } from './delta-emitter.js';
 import { strongKindOf, weakKindOf } from './magic.js';
-import { md4LanesAvailable } from './md4-lanes.js';
+import { md4LanesFor } from './md4-lanes.js';
 import type { Signature } from './read-signature.js';
 import { createStrongBlocks, type StrongBlocks } from './strongsum.js';
 import { SumIndex } from './sum-index.js';
@@ -125,7 +125,7 @@ class DeltaScanner {
     this.n = sig.blockLen;
     this.rollsum = weakKindOf(sig.magic) === 'rollsum';
     this.rkPow = rabinKarpPower(sig.blockLen);
-    this.lanes = strongKindOf(sig.magic) === 'md4' && md4LanesAvailable() ? 4 : 1;
+    this.lanes = strongKindOf(sig.magic) === 'md4' && md4LanesFor(sig.blockLen) ? 4 : 1;
     if (this.rollsum && this.lanes > 1) this.rollsums = new Uint32Array(4);
   }
 

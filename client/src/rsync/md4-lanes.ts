@@ -24,6 +24,8 @@ const TAIL_STRIDE = 128;
 const SUMS = TAILS + 4 * TAIL_STRIDE;
 const DATA = 1024;
 const PAGE = 65536;
+/** Longer blocks go one at a time: four of them are copied here, and memory never shrinks. */
+const MAX_LANE_BLOCK = 1 << 20;
 
 // Locals of compress(p, stride, n): the params, three more lane pointers, then v128s.
 const P = 0;
@@ -32,7 +34,7 @@ const N = 2;
 const Q = [P, 3, 4, 5];
 const A = 6; // A, B, C, D: 6-9
 const SAVED = 10; // A0..D0: 10-13
-const ROW = 14; // 14-17: a lane's four words
+const ROW = 14; // 14-17: ROW + k = lane k's next 16 bytes
 const T = 18; // 18-21: temporaries
 const X = 22; // 22-37: the chunk's 16 words, transposed (X + j = word j of every lane)
 const SUM = 38; // 38-49: per lane k, rollsum accumulators SUM + 3k (see rollsumRow)
@@ -46,7 +48,7 @@ const i16x8 = (lanes: number[]) => v128.const(lanes.flatMap((v) => [v & 0xff, v 
  * Rollsum of a lane's bytes, 16 at a time, in 16-bit lanes (librsync's sums are mod 2^16):
  * S += pair sums of the row; R += S (so each row's bytes count once for every row from theirs
  * on); U += each byte times its place in the row. Over M rows of L = 16M bytes, the raw sums
- * (no +31 offsets) are s1 = ΣS, s2 = Σ(L - i)·b_i = 16·ΣR - ΣU; sumsOfLane finishes them.
+ * (no +31 offsets) are s1 = ΣS, s2 = Σ(L - i)·b_i = 16·ΣR - ΣU; rollsumOfLane finishes them.
  */
 function rollsumRow(row: number, lane: number): number[][] {
   const [s, r, u] = [SUM + 3 * lane, SUM + 3 * lane + 1, SUM + 3 * lane + 2];
@@ -112,7 +114,7 @@ const ADDED = [0, 0x5a827999, 0x6ed9eba1];
 function md4Step(i: number): number[][] {
   const round = Math.floor(i / 16);
   const j = i % 16;
-  // step j updates the register that was "a" j steps ago: a, d, c, b, a, ...
+  // the registers rotate: steps 0, 1, 2, 3 of each four update a, d, c, b
   const [a, b, c, d] = [0, 1, 2, 3].map((n) => A + ((n - (j % 4) + 4) % 4)) as [number, number, number, number];
   const f =
     round === 0
@@ -252,10 +254,10 @@ function loadKernel(): Kernel | null {
 
 let kernel: Kernel | null | undefined;
 
-/** True when md4Blocks runs four lanes at a time here (else one block at a time, in md4.ts). */
-export function md4LanesAvailable(): boolean {
+/** True when md4Blocks runs blocks of blockLen four at a time here (else one at a time, in md4.ts). */
+export function md4LanesFor(blockLen: number): boolean {
   kernel ??= loadKernel();
-  return kernel !== null;
+  return kernel !== null && blockLen <= MAX_LANE_BLOCK;
 }
 
 /**
@@ -264,15 +266,15 @@ export function md4LanesAvailable(): boolean {
  * the lanes sum the bytes they hash, so the weak sum costs little more.
  */
 export const md4Blocks: StrongBlocks = (data, start, count, blockLen, out, outAt, outStride, len, rollsums) => {
-  kernel ??= loadKernel();
+  const lanes4 = md4LanesFor(blockLen) ? kernel : null;
   let i = 0;
   // one block alone is faster through md4.ts than in a lane of four
-  for (; kernel && count - i >= 2; i += 4) {
+  for (; lanes4 && count - i >= 2; i += 4) {
     const lanes = Math.min(4, count - i);
-    kernel.hash4(data, start + i * blockLen, lanes, blockLen, rollsums !== undefined);
+    lanes4.hash4(data, start + i * blockLen, lanes, blockLen, rollsums !== undefined);
     for (let k = 0; k < lanes; k++) {
-      kernel.digest(k, out, outAt + (i + k) * outStride, len);
-      if (rollsums) rollsums[i + k] = kernel.rollsums[k]!;
+      lanes4.digest(k, out, outAt + (i + k) * outStride, len);
+      if (rollsums) rollsums[i + k] = lanes4.rollsums[k]!;
     }
   }
   for (; i < count; i++) {

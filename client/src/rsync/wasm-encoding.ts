@@ -73,7 +73,6 @@ export const v128 = {
   /** Lanes of i32x4 taken from the two operands (0-3 the first, 4-7 the second). */
   shuffle32: (lanes: number[]) => simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])),
   splat32: simd(0x11),
-  and: simd(0x4e),
   or: simd(0x50),
   xor: simd(0x51),
   /** (v1 & c) | (v2 & ~c) for operands v1, v2, c. */
