@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { createMD4 } from 'hash-wasm';
 import { md4, md4Into } from '@deaddrop/client/rsync/md4';
 import { md4Blocks, md4LanesFor } from '@deaddrop/client/rsync/md4-lanes';
 import { rollsumOf } from '@deaddrop/client/rsync/weaksum';
+import { repoRoot } from '@deaddrop/test';
 import { prng, randomBytes } from './rsync-helpers.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -109,4 +111,19 @@ test('md4Blocks takes blocks over 1 MiB one at a time (bounded memory) with the 
     assert.equal(hex(out.subarray(16 * i, 16 * i + 16)), hex(md4(block)));
     assert.equal(rollsums[i], rollsumOf(block, 0, block.length));
   }
+});
+
+test('DEADDROP_NO_SIMD=1 turns the lanes off (in a fresh node: the choice is made once per process)', () => {
+  const lanesIn = (env: NodeJS.ProcessEnv) =>
+    execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "console.log((await import('@deaddrop/client/rsync/md4-lanes')).md4LanesFor(2048))",
+      ],
+      { cwd: repoRoot, env: { ...process.env, ...env }, encoding: 'utf8' },
+    ).trim();
+  assert.equal(lanesIn({ DEADDROP_NO_SIMD: '' }), 'true');
+  assert.equal(lanesIn({ DEADDROP_NO_SIMD: '1' }), 'false');
 });
