@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { magicFor, readSignature } from '@deaddrop/client/rsync/index';
+import { readSharedSignature } from '@deaddrop/client/rsync/read-signature';
 import { runDeaddrop, tempDir } from '@deaddrop/test';
 import { ourDelta, ourPatch, ourSignature, prng, randomBytes } from './rsync-helpers.js';
 
@@ -21,6 +23,32 @@ test('readSignature rejects bad magic, out-of-range strong length, truncated hea
   await assert.rejects(readSignature(sig.subarray(0, sig.length - 3)), /truncated block record 15/);
   // a delta is not a signature
   await assert.rejects(readSignature(Buffer.from([0x72, 0x73, 0x02, 0x36, 0, 0, 0, 1, 0, 0, 0, 8])), /bad magic/);
+});
+
+test('a signature reads the same whole, in chunks of any size, and from a file on shared memory', async () => {
+  // 3000 records of 12 bytes: chunks split records at every offset, and the file spans 64 KiB reads
+  const sig = await ourSignature(randomBytes(prng(3), 3000 * 64), params);
+  const whole = await readSignature(sig);
+  assert.equal(whole.count, 3000);
+  for (const size of [1, 5, 12, 13, 4096, 65536]) {
+    const chunks = Array.from({ length: Math.ceil(sig.length / size) }, (_, i) =>
+      sig.subarray(i * size, (i + 1) * size),
+    );
+    const read = await readSignature(Readable.from(chunks));
+    assert.deepEqual(
+      [read.count, read.weak, read.strong],
+      [whole.count, whole.weak, whole.strong],
+      `chunks of ${size}`,
+    );
+  }
+  const file = join(tempDir(), 'sig');
+  writeFileSync(file, sig);
+  const shared = readSharedSignature(file);
+  assert.ok(shared.weak.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual([...shared.weak], [...whole.weak]);
+  assert.deepEqual([...shared.strong], [...whole.strong]);
+  writeFileSync(file, sig.subarray(0, sig.length - 5));
+  assert.throws(() => readSharedSignature(file), /truncated block record 2999 \(7 of 12 bytes\)/);
 });
 
 test('patch refuses truncated, corrupt and out-of-basis deltas instead of writing short output', async () => {

@@ -91,30 +91,44 @@ class SignatureReader {
     }
     const rec = this.record;
     while (i < chunk.length) {
+      // whole records straight from the chunk: a subarray per record made this ~3x slower
+      if (this.recordFill === 0 && (i = this.addRecordsFrom(chunk, i)) === chunk.length) break;
       const take = Math.min(rec.length - this.recordFill, chunk.length - i);
       rec.set(chunk.subarray(i, i + take), this.recordFill);
       this.recordFill += take;
       i += take;
       if (this.recordFill === rec.length) {
-        this.addRecord(rec);
+        this.addRecordsFrom(rec, 0);
         this.recordFill = 0;
       }
     }
   }
 
-  private addRecord(rec: Uint8Array): void {
+  /** Adds every whole record in chunk from offset i on; returns the offset after the last. */
+  private addRecordsFrom(chunk: Uint8Array, i: number): number {
     const sl = this.params!.strongLen;
-    if (this.count === this.weak.length) {
-      const w = new Uint32Array(Math.max(1024, this.weak.length * 2));
-      w.set(this.weak);
-      this.weak = w;
-      const s = new Uint8Array(w.length * sl);
-      s.set(this.strong);
-      this.strong = s;
+    const recLen = 4 + sl;
+    const whole = Math.floor((chunk.length - i) / recLen);
+    if (this.count + whole > this.weak.length) this.grow(this.count + whole);
+    const { weak, strong } = this;
+    for (let r = 0; r < whole; r++, i += recLen) {
+      weak[this.count] = ((chunk[i]! << 24) | (chunk[i + 1]! << 16) | (chunk[i + 2]! << 8) | chunk[i + 3]!) >>> 0;
+      const at = this.count * sl;
+      for (let k = 0; k < sl; k++) strong[at + k] = chunk[i + 4 + k]!;
+      this.count++;
     }
-    this.weak[this.count] = ((rec[0]! << 24) | (rec[1]! << 16) | (rec[2]! << 8) | rec[3]!) >>> 0;
-    this.strong.set(rec.subarray(4), this.count * sl);
-    this.count++;
+    return i;
+  }
+
+  /** Room for at least `count` records (doubling). */
+  private grow(count: number): void {
+    const sl = this.params!.strongLen;
+    const w = this.words(Math.max(1024, this.weak.length * 2, count));
+    w.set(this.weak);
+    this.weak = w;
+    const s = this.bytes(w.length * sl);
+    s.set(this.strong);
+    this.strong = s;
   }
 
   finish(): Signature {
