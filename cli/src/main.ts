@@ -3,16 +3,28 @@ import { createRequire } from 'node:module';
 import { describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { loadCommands } from './registry.js';
 
-// yargs 17's CommonJS build: one file, so every command starts ~80 ms sooner and with ~4 MiB
-// less RSS than yargs 18, whose ESM modules load one by one and whose string-width builds an
-// Intl.Segmenter at load. (yargs 17's own ESM build wraps help text in the middle of words.)
 const require = createRequire(import.meta.url);
-const yargs = require('yargs') as typeof import('yargs').default;
-const { hideBin } = require('yargs/helpers') as typeof import('yargs/helpers');
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+/**
+ * `deaddrop rdiff` with plain arguments runs without yargs: scripts call it once per file, and
+ * yargs takes ~25 ms to load and set up. Anything else, --help included, goes through yargs.
+ */
+async function runRdiffDirectly(argv: string[]): Promise<boolean> {
+  if (argv[0] !== 'rdiff') return false;
+  const { plainRdiffArgs } = await import('@deaddrop/client/rsync/plain-args');
+  const args = plainRdiffArgs(argv.slice(1));
+  if (args === undefined) return false;
+  const { runRdiff } = await import('@deaddrop/client/rsync/command');
+  await runRdiff(args);
+  return true;
+}
 
-export async function main(argv: string[]): Promise<number> {
+async function runWithYargs(argv: string[]): Promise<void> {
+  // yargs 17's CommonJS build: one file, so every command starts ~80 ms sooner and with ~4 MiB
+  // less RSS than yargs 18, whose ESM modules load one by one and whose string-width builds an
+  // Intl.Segmenter at load. (yargs 17's own ESM build wraps help text in the middle of words.)
+  const yargs = require('yargs') as typeof import('yargs').default;
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   const cli = yargs(argv)
     .scriptName('deaddrop')
     .usage('deaddrop: write-only, encrypted, mirrored fleet backups\n\nUsage: deaddrop <command> [options]')
@@ -33,8 +45,12 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .version(pkg.version)
     .wrap(Math.min(110, process.stdout.columns || 100));
+  await cli.parseAsync();
+}
+
+export async function main(argv: string[]): Promise<number> {
   try {
-    await cli.parseAsync();
+    if (!(await runRdiffDirectly(argv))) await runWithYargs(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     process.stderr.write(`deaddrop: ${describeError(err)}\n`);
@@ -43,4 +59,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(hideBin(process.argv));
+// what yargs/helpers' hideBin does for node (that module loads all of yargs)
+process.exitCode = await main(process.argv.slice(2));

@@ -6,18 +6,7 @@ import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
 import { pipeInto, refuseExisting, writeThroughTemp, type Source } from '@deaddrop/common/output-file';
 import { printJson } from '@deaddrop/common/output';
-
-interface Args {
-  action: string;
-  first?: string;
-  second?: string;
-  third?: string;
-  hash: string;
-  rollsum: string;
-  blockSize: number;
-  sumSize: number;
-  force: boolean;
-}
+import { rdiffActions, rdiffHashes, rdiffRollsums, type RdiffArgs } from './plain-args.js';
 
 // yargs turns a lone "-" positional into "".
 const isStd = (p: string | undefined) => p === undefined || p === '-' || p === '';
@@ -76,17 +65,75 @@ async function namedFileSize(path: string | undefined): Promise<number | undefin
   return st.isFile() ? st.size : undefined;
 }
 
+/** One rdiff action on parsed arguments (from yargs, or from plainRdiffArgs when the CLI skips yargs). */
+export async function runRdiff(argv: RdiffArgs): Promise<void> {
+  const outArg = argv.action === 'signature' ? argv.second : argv.third;
+  if (argv.json && isStd(outArg)) throw new UsageError('--json needs an output file (stdout carries the data)');
+  // before any work: swapped arguments would otherwise replace an input with the result
+  if (!isStd(outArg) && !argv.force) await refuseExisting(outArg!);
+  const rsync = await import('./index.js');
+  const start = Date.now();
+  let inputName: string | undefined;
+  let output: string | undefined;
+  const to = (path: string | undefined): Output => ({ path, force: argv.force });
+  let bytes: number;
+  if (argv.action === 'signature') {
+    inputName = argv.first;
+    output = argv.second;
+    const size = await basisSize(argv.first);
+    const params = rsync.rdiffDefaultParams(size, argv.hash, argv.rollsum, argv.blockSize, argv.sumSize);
+    rsync.checkParams(params, '--block-size/--sum-size');
+    const named = isStd(argv.first) ? undefined : size;
+    const workers = rsync.parallelThreads(named);
+    bytes = workers
+      ? await generatedToOutput(rsync.parallelSignature(argv.first!, named!, params, workers), to(output))
+      : await runToOutput(argv.first, rsync.createSignatureStream(params), to(output));
+  } else if (argv.action === 'delta') {
+    if (isStd(argv.first)) throw new UsageError('rdiff delta needs a signature file: rdiff delta SIG [NEW [DELTA]]');
+    inputName = argv.second;
+    output = argv.third;
+    const size = await namedFileSize(argv.second);
+    const workers = rsync.parallelThreads(size);
+    if (workers) {
+      const signature = rsync.loadSharedSignature(argv.first!);
+      bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, signature, workers), to(output));
+    } else {
+      const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
+      bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), to(output));
+    }
+  } else {
+    if (isStd(argv.first))
+      throw new UsageError('rdiff patch needs a seekable basis file: rdiff patch BASIS [DELTA [NEW]]');
+    inputName = argv.second;
+    output = argv.third;
+    bytes = await runToOutput(
+      argv.second,
+      rsync.createPatchStream(argv.first!, argv.second ?? 'delta'),
+      to(output),
+      false,
+    );
+  }
+  if (argv.json)
+    printJson({
+      action: argv.action,
+      input: isStd(inputName) ? '-' : inputName,
+      output,
+      bytes,
+      seconds: (Date.now() - start) / 1000,
+    });
+}
+
 export const rdiffCommand = {
   command: 'rdiff <action> [first] [second] [third]',
   describe: 'librsync signatures, deltas and patches, compatible with rdiff',
   builder: (y) =>
     y
-      .positional('action', { choices: ['signature', 'delta', 'patch'], describe: 'What to compute' })
+      .positional('action', { choices: rdiffActions, describe: 'What to compute' })
       .positional('first', { type: 'string' })
       .positional('second', { type: 'string' })
       .positional('third', { type: 'string' })
-      .option('hash', { alias: 'H', choices: ['md4', 'blake2'], default: 'blake2', describe: 'Strong sum' })
-      .option('rollsum', { alias: 'R', choices: ['rollsum', 'rabinkarp'], default: 'rabinkarp', describe: 'Weak sum' })
+      .option('hash', { alias: 'H', choices: rdiffHashes, default: 'blake2', describe: 'Strong sum' })
+      .option('rollsum', { alias: 'R', choices: rdiffRollsums, default: 'rabinkarp', describe: 'Weak sum' })
       .option('block-size', { alias: 'b', type: 'number', default: 0, describe: 'Block length (0: rdiff rule)' })
       .option('sum-size', { alias: 'S', type: 'number', default: 0, describe: 'Strong sum bytes (0: max, -1: min)' })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Replace an existing output file' })
@@ -98,60 +145,5 @@ export const rdiffCommand = {
           'existing one is refused unless --force (as rdiff does). A regular ' +
           'input file of 32 MiB or more is read on every core (DEADDROP_WORKERS=1: one thread).',
       ),
-  handler: handler<Args>(async (argv) => {
-    const outArg = argv.action === 'signature' ? argv.second : argv.third;
-    if (argv.json && isStd(outArg)) throw new UsageError('--json needs an output file (stdout carries the data)');
-    // before any work: swapped arguments would otherwise replace an input with the result
-    if (!isStd(outArg) && !argv.force) await refuseExisting(outArg!);
-    const rsync = await import('./index.js');
-    const start = Date.now();
-    let inputName: string | undefined;
-    let output: string | undefined;
-    const to = (path: string | undefined): Output => ({ path, force: argv.force });
-    let bytes: number;
-    if (argv.action === 'signature') {
-      inputName = argv.first;
-      output = argv.second;
-      const size = await basisSize(argv.first);
-      const params = rsync.rdiffDefaultParams(
-        size,
-        argv.hash as 'md4' | 'blake2',
-        argv.rollsum as 'rollsum' | 'rabinkarp',
-        argv.blockSize,
-        argv.sumSize,
-      );
-      rsync.checkParams(params, '--block-size/--sum-size');
-      const named = isStd(argv.first) ? undefined : size;
-      const workers = rsync.parallelThreads(named);
-      bytes = workers
-        ? await generatedToOutput(rsync.parallelSignature(argv.first!, named!, params, workers), to(output))
-        : await runToOutput(argv.first, rsync.createSignatureStream(params), to(output));
-    } else if (argv.action === 'delta') {
-      if (isStd(argv.first)) throw new UsageError('rdiff delta needs a signature file: rdiff delta SIG [NEW [DELTA]]');
-      inputName = argv.second;
-      output = argv.third;
-      const size = await namedFileSize(argv.second);
-      const workers = rsync.parallelThreads(size);
-      if (workers) {
-        const signature = rsync.loadSharedSignature(argv.first!);
-        bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, signature, workers), to(output));
-      } else {
-        const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
-        bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), to(output));
-      }
-    } else {
-      if (isStd(argv.first))
-        throw new UsageError('rdiff patch needs a seekable basis file: rdiff patch BASIS [DELTA [NEW]]');
-      inputName = argv.second;
-      output = argv.third;
-      bytes = await runToOutput(
-        argv.second,
-        rsync.createPatchStream(argv.first!, argv.second ?? 'delta'),
-        to(output),
-        false,
-      );
-    }
-    if (argv.json)
-      printJson({ action: argv.action, input: inputName ?? '-', output, bytes, seconds: (Date.now() - start) / 1000 });
-  }),
+  handler: handler<RdiffArgs>(runRdiff),
 } as DeaddropCommand;
