@@ -6,7 +6,7 @@ import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
 import { pipeInto, refuseExisting, writeThroughTemp, type Source } from '@deaddrop/common/output-file';
 import { printJson } from '@deaddrop/common/output';
-import { rdiffActions, rdiffHashes, rdiffRollsums, type RdiffArgs } from './plain-args.js';
+import { rdiffActions, rdiffDefaults, rdiffHashes, rdiffRollsums, type RdiffArgs } from './plain-args.js';
 
 // yargs turns a lone "-" positional into "".
 const isStd = (p: string | undefined) => p === undefined || p === '-' || p === '';
@@ -132,11 +132,26 @@ export const rdiffCommand = {
       .positional('first', { type: 'string' })
       .positional('second', { type: 'string' })
       .positional('third', { type: 'string' })
-      .option('hash', { alias: 'H', choices: rdiffHashes, default: 'blake2', describe: 'Strong sum' })
-      .option('rollsum', { alias: 'R', choices: rdiffRollsums, default: 'rabinkarp', describe: 'Weak sum' })
-      .option('block-size', { alias: 'b', type: 'number', default: 0, describe: 'Block length (0: rdiff rule)' })
-      .option('sum-size', { alias: 'S', type: 'number', default: 0, describe: 'Strong sum bytes (0: max, -1: min)' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Replace an existing output file' })
+      .option('hash', { alias: 'H', choices: rdiffHashes, default: rdiffDefaults.hash, describe: 'Strong sum' })
+      .option('rollsum', { alias: 'R', choices: rdiffRollsums, default: rdiffDefaults.rollsum, describe: 'Weak sum' })
+      .option('block-size', {
+        alias: 'b',
+        type: 'number',
+        default: rdiffDefaults.blockSize,
+        describe: 'Block length (0: rdiff rule)',
+      })
+      .option('sum-size', {
+        alias: 'S',
+        type: 'number',
+        default: rdiffDefaults.sumSize,
+        describe: 'Strong sum bytes (0: max, -1: min)',
+      })
+      .option('force', {
+        alias: 'f',
+        type: 'boolean',
+        default: rdiffDefaults.force,
+        describe: 'Replace an existing output file',
+      })
       .usage(
         'deaddrop rdiff signature [BASIS [SIG]]\ndeaddrop rdiff delta SIG [NEW [DELTA]]\ndeaddrop rdiff patch BASIS [DELTA [NEW]]',
       )

@@ -25,6 +25,8 @@ export interface RdiffArgs {
 export const rdiffActions = ['signature', 'delta', 'patch'] as const;
 export const rdiffHashes = ['md4', 'blake2'] as const;
 export const rdiffRollsums = ['rollsum', 'rabinkarp'] as const;
+/** rdiff's own defaults; 0 picks rdiff's block and strong-sum length rules. */
+export const rdiffDefaults = { hash: 'blake2', rollsum: 'rabinkarp', blockSize: 0, sumSize: 0, force: false } as const;
 
 const options = {
   hash: { type: 'string', short: 'H' },
@@ -41,8 +43,8 @@ const oneOf = <T extends string>(choices: readonly T[], value: string | undefine
   value === undefined ? fallback : choices.find((c) => c === value);
 
 // yargs reads "1e3", "0x10" or " 8" as numbers too; only plain integers are read here.
-const integer = (value: string | undefined) =>
-  value === undefined ? 0 : /^-?(0|[1-9][0-9]{0,14})$/.test(value) ? Number(value) : undefined;
+const integer = (value: string | undefined, fallback: number) =>
+  value === undefined ? fallback : /^-?(0|[1-9][0-9]{0,14})$/.test(value) ? Number(value) : undefined;
 
 /** The words after `rdiff`, read as yargs reads them; undefined when yargs must read them. */
 export function plainRdiffArgs(words: string[]): RdiffArgs | undefined {
@@ -59,10 +61,10 @@ export function plainRdiffArgs(words: string[]): RdiffArgs | undefined {
   if (positionals.length < 1 || positionals.length > 4) return undefined;
   const [word, first, second, third] = positionals as [string, ...(string | undefined)[]];
   const action = rdiffActions.find((a) => a === word);
-  const hash = oneOf(rdiffHashes, values.hash, 'blake2');
-  const rollsum = oneOf(rdiffRollsums, values.rollsum, 'rabinkarp');
-  const blockSize = integer(values['block-size']);
-  const sumSize = integer(values['sum-size']);
+  const hash = oneOf(rdiffHashes, values.hash, rdiffDefaults.hash);
+  const rollsum = oneOf(rdiffRollsums, values.rollsum, rdiffDefaults.rollsum);
+  const blockSize = integer(values['block-size'], rdiffDefaults.blockSize);
+  const sumSize = integer(values['sum-size'], rdiffDefaults.sumSize);
   if (
     action === undefined ||
     hash === undefined ||
@@ -80,7 +82,7 @@ export function plainRdiffArgs(words: string[]): RdiffArgs | undefined {
     rollsum,
     blockSize,
     sumSize,
-    force: values.force ?? false,
+    force: values.force ?? rdiffDefaults.force,
     ...(values.json === undefined ? {} : { json: values.json }),
     ...(values.verbose === undefined ? {} : { verbose: values.verbose }),
     ...(values.quiet === undefined ? {} : { quiet: values.quiet }),
