@@ -3,11 +3,20 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { magicFor, parallelSignature, PARALLEL_MIN, rangeLength } from '@deaddrop/client/rsync/index';
+import {
+  magicFor,
+  parallelSignature,
+  PARALLEL_MIN,
+  rangeLength,
+  SPAWN_WHEN_LEFT_MS,
+  workersWorthIt,
+  type SpawnPolicy,
+} from '@deaddrop/client/rsync/index';
 import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
-import { rdiff } from './rsync-helpers.js';
+import { ourSignature, rdiff } from './rsync-helpers.js';
 
-// Files above PARALLEL_MIN go through the range workers (rsync/parallel.ts) in the CLI.
+// Files above PARALLEL_MIN go through the ranges of rsync/parallel.ts in the CLI: scanned apart and
+// joined, by this thread alone or with workers (they start when the work left is long enough).
 const MiB = 1 << 20;
 const SIZE = PARALLEL_MIN + 7 * MiB + 12_345; // ~20 ranges, a short last block
 const skip = missingTools('rdiff');
@@ -22,7 +31,7 @@ async function ours(args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> 
   assert.equal(r.code, 0, `deaddrop rdiff ${args.join(' ')}: ${r.stderr}`);
 }
 
-test('a large file’s signature from the range workers equals rdiff’s, for every magic', { skip }, async () => {
+test('a large file’s signature from the ranges equals rdiff’s, for every magic', { skip }, async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'old'), pseudoRandom('old', SIZE));
   for (const [hash, roll] of [
@@ -39,7 +48,7 @@ test('a large file’s signature from the range workers equals rdiff’s, for ev
 });
 
 test(
-  'a large file’s delta from the range workers: rdiff patches it byte-exact, as compact as one thread’s',
+  'a large file’s delta from the ranges: rdiff patches it byte-exact, as compact as one thread’s',
   { skip },
   async () => {
     const dir = tempDir();
@@ -108,6 +117,43 @@ test(
     assert.ok(patched.equals(data), 'rdiff patch of the delta gives the new file');
   },
 );
+
+test('range workers start when this thread’s pace leaves more work than SPAWN_WHEN_LEFT_MS', () => {
+  // 150 MiB in 1 MiB ranges: a quick signature (~1.5 ms a range) stays on one thread,
+  // a delta of rewritten data (~11 ms a range) starts its workers after the first ranges
+  assert.equal(workersWorthIt(146, 4, 6, SPAWN_WHEN_LEFT_MS), false);
+  assert.equal(workersWorthIt(146, 4, 44, SPAWN_WHEN_LEFT_MS), true);
+  assert.equal(workersWorthIt(147, 3, 300, SPAWN_WHEN_LEFT_MS), false, 'the first ranges run cold: no judgement yet');
+  assert.equal(workersWorthIt(0, 20, 1000, SPAWN_WHEN_LEFT_MS), false, 'nothing left');
+});
+
+test('range workers asked to start at once share the ranges; the signature is the one-thread one', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'f');
+  const data = pseudoRandom('spawn', 12 * MiB + 777);
+  writeFileSync(path, data);
+  const params = { magic: magicFor('md4', 'rollsum'), blockLen: 2048, strongLen: 8 };
+  const run = async (spawn: SpawnPolicy) => {
+    const parts: Uint8Array[] = [];
+    const it = parallelSignature(path, data.length, params, 2, spawn)[Symbol.asyncIterator]();
+    // the header, then the first range: held here, this thread takes no more ranges, and a
+    // started worker takes some (up to the ahead limit)
+    for (let i = 0; i < 2; i++) parts.push((await it.next()).value as Uint8Array);
+    for (let waited = 0; spawn.whenLeftMs === 0 && spawn.workerRanges!.count === 0 && waited < 30_000; waited += 20)
+      await new Promise((r) => setTimeout(r, 20));
+    for (let r = await it.next(); !r.done; r = await it.next()) parts.push(r.value);
+    return Buffer.concat(parts);
+  };
+  const eager: SpawnPolicy = { whenLeftMs: 0, workerRanges: { count: 0 } };
+  const withWorker = await run(eager);
+  assert.ok(eager.workerRanges!.count > 0, 'the worker did no range');
+  const lazy: SpawnPolicy = { whenLeftMs: SPAWN_WHEN_LEFT_MS, workerRanges: { count: 0 } };
+  const alone = await run(lazy);
+  assert.equal(lazy.workerRanges!.count, 0, 'a 12 MiB signature started a worker');
+  const serial = await ourSignature(data, params);
+  assert.ok(withWorker.equals(serial), 'with a worker: the serial signature');
+  assert.ok(alone.equals(serial), 'alone: the serial signature');
+});
 
 test('a file shorter than its stated size fails the parallel signature instead of reading zeros', async () => {
   const dir = tempDir();

@@ -158,7 +158,8 @@ export const rdiffCommand = {
       .epilog(
         '"-" or a missing file means stdin/stdout. Output files appear only when complete, and an ' +
           'existing one is refused unless --force (as rdiff does). A regular ' +
-          'input file of 32 MiB or more is read on every core (DEADDROP_WORKERS=1: one thread).',
+          'input file of 32 MiB or more is read on every core when the work is long enough to share ' +
+          '(DEADDROP_WORKERS=1: one thread).',
       ),
   handler: handler<RdiffArgs>(runRdiff),
 } as DeaddropCommand;

@@ -11,4 +11,7 @@ export {
   parallelSignature,
   parallelThreads,
   rangeLength,
+  SPAWN_WHEN_LEFT_MS,
+  workersWorthIt,
+  type SpawnPolicy,
 } from './parallel.js';
