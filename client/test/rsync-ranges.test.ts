@@ -97,3 +97,27 @@ test('a range signed with the stored records of blocks its delta found in place 
       assert.ok(viaReuse.finish().equals(fresh.finish()), `${what} @${from}: the signatures differ`);
     }
 });
+
+test('unchanged data is one COPY whatever number of blocks a range ends with', async () => {
+  const rand = prng(17);
+  const B = params.blockLen;
+  // random blocks: a block's rollsum left over from another block never matches by luck
+  const whole = randomBytes(rand, 14 * B);
+  for (const tail of [0, 700])
+    for (let blocks = 1; blocks <= 10; blocks++) {
+      const old = whole.subarray(0, 3 * B + blocks * B + tail);
+      const stored = parseSignature(await ourSignature(old, params));
+      const index = new SumIndex(stored);
+      for (const [from, last] of [
+        [0, true],
+        [3 * B, true],
+        [3 * B, false],
+      ] as const) {
+        const to = last ? old.length : 3 * B + blocks * B;
+        const delta = deltaOfRange(stored, index, md4Blocks, old.subarray(from, to), { first: true, last, from });
+        // magic, then one COPY: opcode, 1-2 byte offset, 1-2 byte length; then END if last
+        const what = `${blocks} blocks${tail ? ' + a short one' : ''} from ${from}${last ? ' to the end' : ''}`;
+        assert.ok(delta.length <= 4 + 5 + 1, `${what}: ${delta.length} bytes, not one COPY`);
+      }
+    }
+});

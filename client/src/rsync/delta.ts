@@ -196,8 +196,12 @@ class DeltaScanner {
   private rollsumFromLanes(start: number, len: number): number {
     let k = this.cachedLane(start, len);
     // in a run of matches the next block most likely matches too: hash it with the next three
-    // now, and its rollsum comes with them
-    if (k < 0 && len === this.n && this.emit!.pendingCopyEnd >= 0) k = this.strongSumAt(start, len) / 32;
+    // now, and its rollsum comes with them (unless it is the last whole block: hashed alone,
+    // it gets no rollsum)
+    if (k < 0 && len === this.n && this.emit!.pendingCopyEnd >= 0) {
+      this.strongSumAt(start, len);
+      k = this.cachedLane(start, len);
+    }
     return k >= 0 ? this.rollsums![k]! : rollsumOf(this.buf, start, start + len);
   }
 
