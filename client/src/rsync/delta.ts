@@ -252,15 +252,27 @@ class DeltaScanner {
         }
       }
       if (p + n >= end) break; // need more data to roll
-      const out = buf[p]!;
-      const inb = buf[p + n]!;
+      // No block starts at p. Roll on in a tight loop (one per weak sum: V8 keeps each lean) to
+      // where the filter says one may, or to where the literal run must be flushed. It skips
+      // only what the checks above would skip: past p, p !== lit, so no expected block.
+      const stop = Math.min(end - n, lit + MAX_LITERAL);
       if (rollsum) {
-        s1 = (s1 + inb - out) | 0;
-        s2 = (s2 + s1 - n * (out + ROLLSUM_OFFSET)) | 0;
+        for (;;) {
+          const out = buf[p]!;
+          s1 = (s1 + buf[p + n]! - out) | 0;
+          s2 = (s2 + s1 - n * (out + ROLLSUM_OFFSET)) | 0;
+          if (++p >= stop) break;
+          const f = Math.imul(((s2 & 0xffff) << 16) | (s1 & 0xffff), 0x9e3779b1) >>> filterShift;
+          if ((filter[f >>> 5]! >>> (f & 31)) & 1) break;
+        }
       } else {
-        h = (Math.imul(h, RK_MULT) + inb - Math.imul(rkPow, out + RK_ADJUST)) | 0;
+        for (;;) {
+          h = (Math.imul(h, RK_MULT) + buf[p + n]! - Math.imul(rkPow, buf[p]! + RK_ADJUST)) | 0;
+          if (++p >= stop) break;
+          const f = Math.imul(h, 0x9e3779b1) >>> filterShift;
+          if ((filter[f >>> 5]! >>> (f & 31)) & 1) break;
+        }
       }
-      p++;
       if (p - lit >= MAX_LITERAL) {
         this.emit!.literal(buf, lit, p);
         lit = p;
