@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rollsumOf } from '@deaddrop/client/rsync/weaksum';
+import { RK_MULT, rabinKarpPower, rollsumOf } from '@deaddrop/client/rsync/weaksum';
 import { prng, randomBytes } from './rsync-helpers.js';
 
 /** librsync's rollsum (rollsum.h), one byte at a time: the definition the fast paths must match. */
@@ -32,4 +32,13 @@ test('rollsum equals the byte-at-a-time definition at every alignment, length an
   assert.equal(rollsumOf(odd, 1, 12_001), rollsumByBytes(odd, 1, 12_001));
   const aligned = random.subarray(8, 20_008);
   assert.equal(rollsumOf(aligned, 0, 12_000), rollsumByBytes(aligned, 0, 12_000));
+});
+
+test('rabinKarpPower(n) is RK_MULT multiplied in n times, mod 2^32', () => {
+  let want = 1;
+  for (let n = 0; n <= 70_000; n++) {
+    if (n < 300 || n % 997 === 0 || [2048, 12_544, 65_535, 65_536].includes(n))
+      assert.equal(rabinKarpPower(n), want | 0, `n = ${n}`);
+    want = Math.imul(want, RK_MULT);
+  }
 });

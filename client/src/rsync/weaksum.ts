@@ -104,9 +104,15 @@ export function rabinKarpOf(buf: Uint8Array, start: number, end: number): number
   return h >>> 0;
 }
 
-/** M^n mod 2^32, the weight of the byte leaving an n-byte window. */
+/**
+ * M^n mod 2^32, the weight of the byte leaving an n-byte window. By squaring: every delta range
+ * needs it, and a loop of n multiplies cost ~4 ms per 150 MiB file of 12 KiB blocks.
+ */
 export function rabinKarpPower(n: number): number {
   let p = 1;
-  for (let i = 0; i < n; i++) p = Math.imul(p, RK_MULT);
+  for (let base = RK_MULT; n > 0; n = Math.floor(n / 2)) {
+    if (n % 2 === 1) p = Math.imul(p, base);
+    base = Math.imul(base, base);
+  }
   return p | 0;
 }
