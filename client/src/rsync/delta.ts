@@ -101,6 +101,15 @@ class DeltaScanner {
   private readonly sums = new Uint8Array(4 * 32);
   /** With rollsum signatures: the same blocks' rollsums (the window after a match is one). */
   private readonly rollsums: Uint32Array | undefined;
+  /**
+   * After a COPY, whether the block that would continue it is tried by its strong sum alone.
+   * The weak sum only spares strong sums of windows that cannot match; that block's strong sum
+   * is computed anyway, and where the weak sum does not come with it (RabinKarp, or BLAKE2b)
+   * computing the weak sum of every copied block cost as much as hashing it. Only for strong
+   * sums of 16 bytes or more (rdiff's default is 32): a chance match of those is out of reach,
+   * so the weak sum's 4 bytes add nothing, and the delta is the one the weak sum would give.
+   */
+  private readonly strongOnly: boolean;
   private sumsAt = 0;
   private sumsCount = 0;
   private emit: DeltaEmitter | undefined;
@@ -127,6 +136,7 @@ class DeltaScanner {
     this.rkPow = rabinKarpPower(sig.blockLen);
     this.lanes = strongKindOf(sig.magic) === 'md4' && md4LanesFor(sig.blockLen) ? 4 : 1;
     if (this.rollsum && this.lanes > 1) this.rollsums = new Uint32Array(4);
+    this.strongOnly = !this.rollsums && sig.strongLen >= 16;
   }
 
   async ready(stream: Transform): Promise<void> {
@@ -222,34 +232,38 @@ class DeltaScanner {
     let h = this.h;
     let valid = this.valid;
     while (p + n <= end) {
+      let block = -1;
       if (!valid) {
-        this.computeWindow(p, n);
-        s1 = this.s1;
-        s2 = this.s2;
-        h = this.h;
-        valid = true;
-      }
-      const w = rollsum ? (((s2 & 0xffff) << 16) | (s1 & 0xffff)) >>> 0 : h >>> 0;
-      // right after a match, the block after the one copied is tried before the index (whose
-      // tables are too big for the cache: a lookup there is a cache miss or two)
-      let candidate = p === lit ? this.expectedBlock(p) : -1;
-      if (candidate < 0 || weakArr[candidate] !== w) {
-        const hash = Math.imul(w, 0x9e3779b1);
-        const f = hash >>> filterShift;
-        candidate = (filter[f >>> 5]! >>> (f & 31)) & 1 ? head[hash >>> shift]! : -1;
-        while (candidate >= 0 && weakArr[candidate] !== w) candidate = next[candidate]!;
-      }
-      if (candidate >= 0) {
-        const block = this.matchBlock(w, candidate, p, n);
-        if (block >= 0) {
-          if (this.matched && p % n === 0) this.matched[p / n] = block;
-          this.emit!.literal(buf, lit, p);
-          this.emit!.copy(block * n, n);
-          p += n;
-          lit = p;
-          valid = false;
-          continue;
+        if (this.strongOnly && p === lit) block = this.continuedByStrongSum(p);
+        if (block < 0) {
+          this.computeWindow(p, n);
+          s1 = this.s1;
+          s2 = this.s2;
+          h = this.h;
+          valid = true;
         }
+      }
+      if (block < 0) {
+        const w = rollsum ? (((s2 & 0xffff) << 16) | (s1 & 0xffff)) >>> 0 : h >>> 0;
+        // right after a match, the block after the one copied is tried before the index (whose
+        // tables are too big for the cache: a lookup there is a cache miss or two)
+        let candidate = p === lit ? this.expectedBlock(p) : -1;
+        if (candidate < 0 || weakArr[candidate] !== w) {
+          const hash = Math.imul(w, 0x9e3779b1);
+          const f = hash >>> filterShift;
+          candidate = (filter[f >>> 5]! >>> (f & 31)) & 1 ? head[hash >>> shift]! : -1;
+          while (candidate >= 0 && weakArr[candidate] !== w) candidate = next[candidate]!;
+        }
+        if (candidate >= 0) block = this.matchBlock(w, candidate, p, n);
+      }
+      if (block >= 0) {
+        if (this.matched && p % n === 0) this.matched[p / n] = block;
+        this.emit!.literal(buf, lit, p);
+        this.emit!.copy(block * n, n);
+        p += n;
+        lit = p;
+        valid = false;
+        continue;
       }
       if (p + n >= end) break; // need more data to roll
       // No block starts at p. Roll on in a tight loop (one per weak sum: V8 keeps each lean) to
@@ -302,6 +316,17 @@ class DeltaScanner {
       if (weak[j] === w && this.index.strongEquals(j, sum, at)) return j;
     }
     return -1;
+  }
+
+  /**
+   * The block that would continue the pending COPY at buffer position p, if buf[p, p + n) has
+   * its strong sum; else -1. See strongOnly. The signature's last block may be short, and only
+   * the weak sum (over the window's length) tells that apart: it is left to the usual path.
+   */
+  private continuedByStrongSum(p: number): number {
+    const expected = this.expectedBlock(p);
+    if (expected < 0 || expected === this.sig.count - 1) return -1;
+    return this.index.strongEquals(expected, this.sums, this.strongSumAt(p, this.n)) ? expected : -1;
   }
 
   /**
