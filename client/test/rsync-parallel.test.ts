@@ -119,11 +119,11 @@ test(
 );
 
 test('range workers start when this thread’s pace leaves more work than SPAWN_WHEN_LEFT_MS', () => {
-  // 150 MiB in 1 MiB ranges: a quick signature (~1.5 ms a range) stays on one thread,
-  // a delta of rewritten data (~11 ms a range) starts its workers after the first ranges
-  assert.equal(workersWorthIt(146, 4, 6, SPAWN_WHEN_LEFT_MS), false);
-  assert.equal(workersWorthIt(146, 4, 44, SPAWN_WHEN_LEFT_MS), true);
-  assert.equal(workersWorthIt(147, 3, 300, SPAWN_WHEN_LEFT_MS), false, 'the first ranges run cold: no judgement yet');
+  // 150 MiB in 1 MiB ranges, judged after 12: a BLAKE2 delta with few changes (~2 ms a range)
+  // stays on one thread, a delta of rewritten data (~7 ms a range) starts its workers
+  assert.equal(workersWorthIt(138, 4, 8, SPAWN_WHEN_LEFT_MS), false);
+  assert.equal(workersWorthIt(138, 4, 28, SPAWN_WHEN_LEFT_MS), true);
+  assert.equal(workersWorthIt(139, 3, 300, SPAWN_WHEN_LEFT_MS), false, 'the first ranges run cold: no judgement yet');
   assert.equal(workersWorthIt(0, 20, 1000, SPAWN_WHEN_LEFT_MS), false, 'nothing left');
 });
 

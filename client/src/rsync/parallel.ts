@@ -32,16 +32,18 @@ const RANGE_TARGET = 1 * MiB;
 const AHEAD_PER_THREAD = 2;
 /**
  * Workers start when this thread's pace leaves more than this much work: on less they add
- * ~12 MiB of RSS and gain nothing. On 2 cores here, 150 MiB took one thread 0.26 s against
- * 0.31 s with a worker (md4 signature) and 0.40 against 0.41 s (delta, 2 MiB changed); the
- * 100%-changed delta of the same file (~1.6 s on one thread) starts its worker after 8 ranges.
+ * ~14 MiB of RSS and gain nothing. On 2 cores here (150 MiB file, median of 9, output to
+ * tmpfs), a worker made the md4 delta with 2 MiB changed (~0.2 s of work) 0.32 -> 0.38 s,
+ * left the BLAKE2 one (~0.3 s) at 0.47 s, and cut the 100%-changed md4 delta (~1.6 s) from
+ * 1.9 to 1.3 s.
  */
-export const SPAWN_WHEN_LEFT_MS = 300;
+export const SPAWN_WHEN_LEFT_MS = 500;
 /**
  * Ranges this thread does before it times its pace (they run cold: JIT, WebAssembly compile,
- * ~12 ms for the first one here), and ranges it then times before it judges.
+ * ~12 ms for the first one here, and a few more before V8 optimizes the scan), and ranges it
+ * then times before it judges.
  */
-const WARM_UP = 4;
+const WARM_UP = 8;
 const PACE_OVER = 4;
 
 type RangeInput = (
