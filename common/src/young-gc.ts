@@ -1,5 +1,4 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { createRequire } from 'node:module';
 
 /**
  * Keep RSS flat while streaming. Every Buffer a stream allocates (a read, a cipher output, a
@@ -21,6 +20,11 @@ let scavenge: (() => void) | null | undefined;
 
 function scavenger(): (() => void) | null {
   try {
+    // loaded here, not at start-up: node:v8 costs ~8 ms to load, and a short command (one
+    // `deaddrop rdiff` of a file, say) may never reach the budget
+    const require = createRequire(import.meta.url);
+    const v8 = require('node:v8') as typeof import('node:v8');
+    const vm = require('node:vm') as typeof import('node:vm');
     // --expose-gc after start-up: the flag applies to contexts created afterwards
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;

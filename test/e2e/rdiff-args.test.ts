@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { rdiffCommand } from '@deaddrop/client/rsync/command';
 import { plainRdiffArgs } from '@deaddrop/client/rsync/plain-args';
-import { repoRoot, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
+import { repoRoot, runCommand, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 
 // the yargs the CLI loads, set up with the CLI's global options
 const yargs = createRequire(join(repoRoot, 'cli', 'package.json'))('yargs') as typeof import('yargs').default;
@@ -110,4 +110,30 @@ test('deaddrop rdiff with plain arguments does not load yargs; other arguments s
   const bad = await runDeaddrop(['rdiff', '-H', 'sha1', 'signature', join(dir, 'basis'), join(dir, 'd')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^deaddrop: Invalid values:[\s\S]*sha1/);
+});
+
+test('a short deaddrop rdiff run loads no node:v8, node:vm, node:worker_threads or perf_hooks', async () => {
+  // each costs milliseconds of start-up, and a run below the worker and GC thresholds needs none
+  const dir = tempDir('deaddrop-rdiff-builtins-');
+  writeFileSync(join(dir, 'basis'), seededBytes('rdiff-builtins', 300_000));
+  const preload = join(dir, 'builtins.mjs');
+  writeFileSync(preload, "process.on('exit', () => process.stderr.write('BUILTINS ' + process.moduleLoadList.join() + '\\n'));\n"); // prettier-ignore
+  const env = { ...process.env, NODE_OPTIONS: `--import=${preload}` };
+  // the compiled CLI (a full test run builds it first): from the sources, tsx's loader thread
+  // loads node:worker_threads itself
+  const launcher = join(repoRoot, 'cli', 'bin', 'deaddrop.js');
+  for (const args of [
+    ['signature', 'basis', 'sig'],
+    ['delta', 'sig', 'basis', 'delta'],
+    ['patch', 'basis', 'delta', 'out'],
+  ]) {
+    const paths = args.map((a, i) => (i === 0 ? a : join(dir, a)));
+    const r = await runCommand(process.execPath, [launcher, 'rdiff', ...paths], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const loaded = /BUILTINS (.*)/.exec(r.stderr)?.[1]?.split(',') ?? [];
+    assert.ok(loaded.includes('NativeModule fs'), `${args[0]}: the preload printed no module list`);
+    for (const heavy of ['v8', 'vm', 'worker_threads', 'perf_hooks'])
+      assert.ok(!loaded.includes(`NativeModule ${heavy}`), `${args[0]}: node:${heavy} was loaded`);
+  }
+  assert.deepEqual(readFileSync(join(dir, 'out')), readFileSync(join(dir, 'basis')));
 });

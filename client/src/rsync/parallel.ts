@@ -59,6 +59,9 @@ const NEXT = 0;
 const WRITTEN = 1;
 const AHEAD = 2;
 
+/** Milliseconds on a monotonic clock. Not performance.now(): its first use loads perf_hooks (~3 ms). */
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
 export type RangeReply = { index: number; result: Uint8Array } | { index: number; error: string };
 
 /** Threads (this one included) for a file of `size` bytes, or undefined to stay on one thread. */
@@ -189,10 +192,10 @@ async function* rangeResults(
   let warmAt = 0;
   const maybeStartWorkers = () => {
     if (threads < 2 || workers.length > 0) return;
-    if (++mineDone === WARM_UP) warmAt = performance.now();
+    if (++mineDone === WARM_UP) warmAt = nowMs();
     if (mineDone <= WARM_UP) return;
     const left = count - Atomics.load(counters, NEXT);
-    if (workersWorthIt(left, mineDone - WARM_UP, performance.now() - warmAt, spawn.whenLeftMs)) startWorkers();
+    if (workersWorthIt(left, mineDone - WARM_UP, nowMs() - warmAt, spawn.whenLeftMs)) startWorkers();
   };
   const work = await rangeWork(setup);
   const fd = openSync(setup.path, 'r');

@@ -3,9 +3,19 @@
  * (tests, tsx), and how many to start.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
+
+/**
+ * node:worker_threads, loaded when the first worker starts: loading it costs ~9 ms, and most
+ * `deaddrop rdiff` runs never start one.
+ */
+function workerClass(): typeof Worker {
+  const threads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+  return threads.Worker;
+}
 
 /**
  * The worker entry `name` (without extension) next to the module at `base` (its
@@ -18,6 +28,7 @@ export function workerEntry(base: string, name: string): URL | undefined {
 
 /** From the TypeScript sources, a worker registers tsx itself before loading its entry. */
 export function startWorker(url: URL, options: WorkerOptions = {}): Worker {
+  const Worker = workerClass();
   if (!url.pathname.endsWith('.ts')) return new Worker(url, options);
   const api = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
