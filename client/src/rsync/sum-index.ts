@@ -14,8 +14,10 @@ export interface SumIndexTables {
  * Weak-sum hash index over a signature's blocks (chained, typed arrays: ~12 bytes per block).
  * Blocks with the same weak and strong sum as an earlier one are left out, so runs of identical
  * blocks (zeros) do not make long chains. A delta looks up every byte position of changed data,
- * and `head` (4 bytes a bucket) is too big for the CPU cache; `filter` (a bit per bucket, 4 times
- * finer, at most 64 KiB) answers most of those lookups "no block here" first.
+ * and `head` (4 bytes a bucket) is too big for the CPU cache; `filter` (a bit per bucket, 16
+ * times finer, at most 64 KiB) answers most of those lookups "no block here" first. Each "maybe"
+ * takes the scan out of its rolling loop: at 4 times finer, 1 bit in 8 was set and ~10% of
+ * the bytes of changed data stopped it; at 16, at most 1 in 32.
  */
 export class SumIndex {
   readonly head: Int32Array<ArrayBufferLike>;
@@ -87,7 +89,7 @@ function emptyTables(sig: Signature, shared: boolean): SumIndexTables {
   let bits = 4;
   while (1 << bits < sig.count * 2) bits++;
   const ints = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n)).fill(-1);
-  const filterBits = Math.min(bits + 2, 19);
+  const filterBits = Math.min(bits + 4, 19);
   const filter = ints(Math.max(1, (1 << filterBits) >>> 5)).fill(0);
   return { head: ints(1 << bits), next: ints(sig.count), shift: 32 - bits, filter, filterShift: 32 - filterBits };
 }
