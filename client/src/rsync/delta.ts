@@ -4,6 +4,7 @@ import { DeltaEmitter } from './delta-emitter.js';
 import { strongKindOf, weakKindOf } from './magic.js';
 import { md4LanesFor } from './md4-lanes.js';
 import type { Signature } from './read-signature.js';
+import { MAX_KERNEL_BLOCK, rollKernelFor } from './roll-kernel.js';
 import { createStrongBlocks, type StrongBlocks } from './strongsum.js';
 import { SumIndex } from './sum-index.js';
 import { RK_ADJUST, RK_MULT, ROLLSUM_OFFSET, rabinKarpOf, rabinKarpPower, rollsumOf } from './weaksum.js';
@@ -112,6 +113,8 @@ class DeltaScanner {
   private readonly strongOnly: boolean;
   private sumsAt = 0;
   private sumsCount = 0;
+  /** Bumped whenever bytes move in buf: a RollKernel's copy of them is then stale. */
+  readonly rollWindow = { generation: 0 };
   private emit: DeltaEmitter | undefined;
   private buf: Uint8Array = new Uint8Array(0);
   private p = 0; // window start
@@ -167,6 +170,7 @@ class DeltaScanner {
   writeAll(data: Uint8Array, eof: boolean): void {
     this.buf = data;
     this.sumsCount = 0;
+    this.rollWindow.generation++;
     this.p = this.lit = 0;
     this.end = data.length;
     this.valid = false;
@@ -177,6 +181,7 @@ class DeltaScanner {
   private append(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.sumsCount = 0; // positions move
+    this.rollWindow.generation++;
     const keep = this.end - this.lit;
     if (this.end + chunk.length > this.buf.length) {
       const need = keep + chunk.length;
@@ -270,7 +275,12 @@ class DeltaScanner {
       // where the filter says one may, or to where the literal run must be flushed. It skips
       // only what the checks above would skip: past p, p !== lit, so no expected block.
       const stop = Math.min(end - n, lit + MAX_LITERAL);
-      if (rollsum) {
+      const kernel = n <= MAX_KERNEL_BLOCK ? rollKernelFor(filter) : null;
+      if (kernel) {
+        p = kernel.roll(this, buf, p, stop, n, rollsum, rollsum ? s1 : h, s2, rkPow, filter, filterShift);
+        s1 = h = kernel.s1;
+        s2 = kernel.s2;
+      } else if (rollsum) {
         for (;;) {
           const out = buf[p]!;
           s1 = (s1 + buf[p + n]! - out) | 0;

@@ -2,7 +2,8 @@
  * Just enough of the WebAssembly binary format (core spec §5, SIMD opcodes of the fixed-width
  * SIMD proposal) to build a module of one exported function and one exported memory at run
  * time. md4-lanes.ts uses it to write its 4-lane MD4 as straight-line code from the MD4 round
- * tables, so no generated binary sits in the repository and no assembler loads at start-up.
+ * tables, and roll-kernel.ts its rolling scan, so no generated binary sits in the repository
+ * and no assembler loads at start-up.
  */
 
 /** The WebAssembly API used here (the project compiles without the DOM's type library). */
@@ -52,6 +53,8 @@ export const V128 = 0x7b;
 export const op = {
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
   end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
@@ -60,8 +63,18 @@ export const op = {
   tee: (local: number) => [0x22, ...uleb(local)],
   i32: (value: number) => [0x41, ...sleb(value)],
   i32Eqz: [0x45],
+  i32GeU: [0x4f],
   i32Add: [0x6a],
   i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  i32And: [0x71],
+  i32Or: [0x72],
+  i32Shl: [0x74],
+  i32ShrU: [0x76],
+  /** Loads and stores at the address on the stack plus `offset`. */
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
+  i32Load8U: (offset: number) => [0x2d, 0, ...uleb(offset)],
+  i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
 };
 
 /** SIMD opcodes: the 0xfd prefix, then the opcode as LEB128, then immediates. */
@@ -102,16 +115,19 @@ function name(text: string): number[] {
 
 /**
  * A module exporting `memory` (min `pages` of 64 KiB) and one function `fnName` with `params`
- * i32 parameters, no result, and the given locals ([count, type] runs) and body.
+ * i32 parameters, an i32 result when `result` (else none), and the given locals ([count, type]
+ * runs) and body.
  */
 export function moduleOfOneFunction(spec: {
   fnName: string;
   params: number;
+  result?: boolean;
   locals: [number, number][];
   body: number[];
   pages: number;
 }): Uint8Array<ArrayBuffer> {
-  const type = [0x60, ...uleb(spec.params), ...Array<number>(spec.params).fill(I32), 0];
+  const results = spec.result ? [1, I32] : [0];
+  const type = [0x60, ...uleb(spec.params), ...Array<number>(spec.params).fill(I32), ...results];
   const locals = [...uleb(spec.locals.length), ...spec.locals.flatMap(([count, t]) => [...uleb(count), t])];
   const code = [...locals, ...spec.body, ...op.end];
   return Uint8Array.from([
