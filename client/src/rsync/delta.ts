@@ -271,15 +271,18 @@ class DeltaScanner {
         continue;
       }
       if (p + n >= end) break; // need more data to roll
-      // No block starts at p. Roll on in a tight loop (one per weak sum: V8 keeps each lean) to
-      // where the filter says one may, or to where the literal run must be flushed. It skips
-      // only what the checks above would skip: past p, p !== lit, so no expected block.
+      // No block starts at p. Roll on in a tight loop to where the filter says one may, or to
+      // where the literal run must be flushed: in WebAssembly (roll-kernel.ts), else in one of
+      // the loops below (one per weak sum: V8 keeps each lean). It skips only what the checks
+      // above would skip: past p, p !== lit, so no expected block.
       const stop = Math.min(end - n, lit + MAX_LITERAL);
       const kernel = n <= MAX_KERNEL_BLOCK ? rollKernelFor(filter) : null;
       if (kernel) {
         p = kernel.roll(this, buf, p, stop, n, rollsum, rollsum ? s1 : h, s2, rkPow, filter, filterShift);
-        s1 = h = kernel.s1;
-        s2 = kernel.s2;
+        if (rollsum) {
+          s1 = kernel.s1;
+          s2 = kernel.s2;
+        } else h = kernel.s1;
       } else if (rollsum) {
         for (;;) {
           const out = buf[p]!;
