@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { createMD4 } from 'hash-wasm';
 import { md4, md4Into } from '@deaddrop/client/rsync/md4';
-import { md4Blocks, md4LanesFor } from '@deaddrop/client/rsync/md4-lanes';
+import { md4Blocks, md4LanesFor, rangeBufferFor } from '@deaddrop/client/rsync/md4-lanes';
 import { rollsumOf } from '@deaddrop/client/rsync/weaksum';
 import { repoRoot } from '@deaddrop/test';
 import { prng, randomBytes } from './rsync-helpers.js';
@@ -97,6 +97,37 @@ test('md4Blocks truncates each sum to the length asked for', () => {
   md4Blocks(data, 0, 4, 2048, out, 0, 8, 8);
   for (let i = 0; i < 4; i++)
     assert.equal(hex(out.subarray(8 * i, 8 * i + 8)), hex(md4(data.subarray(2048 * i, 2048 * (i + 1))).subarray(0, 8)));
+});
+
+test('md4Blocks hashes blocks read into rangeBufferFor where they are, with the same results', () => {
+  const rand = prng(9);
+  for (const blockLen of [64, 100, 2048, 12_544, 70_001]) {
+    const len = Math.floor(6.5 * blockLen);
+    const data = randomBytes(rand, len);
+    const inPlace = rangeBufferFor(len, blockLen);
+    assert.equal(inPlace.buffer === data.buffer, false);
+    inPlace.set(data);
+    for (const [start, count] of [
+      [0, 4],
+      [blockLen, 3],
+      [2 * blockLen, 2],
+      [0, 6],
+      [5 * blockLen, 1],
+    ] as const) {
+      const sums = (src: Uint8Array) => {
+        const out = new Uint8Array(16 * count);
+        const rollsums = new Uint32Array(count);
+        md4Blocks(src, start, count, blockLen, out, 0, 16, 16, rollsums);
+        return [hex(out), [...rollsums].join()];
+      };
+      // a subarray too, as readRange hands on: its offset in the lanes' memory counts
+      assert.deepEqual(sums(inPlace.subarray(0, len)), sums(data), `block ${blockLen}, ${count} from ${start}`);
+    }
+    const want = md4(data.subarray(blockLen, 2 * blockLen));
+    const out = new Uint8Array(16);
+    md4Blocks(rangeBufferFor(len, blockLen).subarray(0, len), blockLen, 1, blockLen, out, 0, 16, 16);
+    assert.equal(hex(out), hex(want), `block ${blockLen}: the buffer still holds the bytes`);
+  }
 });
 
 test('md4Blocks takes blocks over 1 MiB one at a time (bounded memory) with the same results', () => {

@@ -17,7 +17,8 @@ import { DeaddropError } from '@deaddrop/common/errors';
 import { defaultWorkerCount, startWorker, workerEntry } from '../threads/start-worker.js';
 import { deltaOfRange } from './delta.js';
 import { DeltaEmitter, replayCommands } from './delta-emitter.js';
-import type { SignatureParams } from './magic.js';
+import { strongKindOf, type SignatureParams } from './magic.js';
+import { rangeBufferFor } from './md4-lanes.js';
 import { readSharedSignature, type Signature } from './read-signature.js';
 import { signatureHeader, signatureRecords } from './signature.js';
 import { createStrongBlocks } from './strongsum.js';
@@ -118,6 +119,17 @@ export function takeRange(setup: RangeSetup, wait: boolean): number {
   }
 }
 
+/**
+ * Where this thread reads its next range to. With MD4 sums, memory the MD4 lanes hash in place
+ * (md4-lanes.ts; taken anew for each range, as that memory may grow); else one reused buffer.
+ */
+export function rangeBuffers(setup: RangeSetup): () => Uint8Array {
+  const { magic, blockLen } = setup.kind === 'signature' ? setup.params : setup.sig;
+  if (strongKindOf(magic) === 'md4') return () => rangeBufferFor(setup.rangeLen, blockLen);
+  const buffer = new Uint8Array(setup.rangeLen);
+  return () => buffer;
+}
+
 /** Reads range `index` of the file into buffer; a file that got shorter is an error, never zeros. */
 export function readRange(setup: RangeSetup, fd: number, index: number, buffer: Uint8Array): Uint8Array {
   const start = index * setup.rangeLen;
@@ -199,7 +211,7 @@ async function* rangeResults(
   };
   const work = await rangeWork(setup);
   const fd = openSync(setup.path, 'r');
-  const buffer = new Uint8Array(setup.rangeLen);
+  const buffer = rangeBuffers(setup);
   try {
     for (let written = 0; written < count;) {
       if (failure) throw failure;
@@ -213,7 +225,7 @@ async function* rangeResults(
       }
       const mine = takeRange(setup, false);
       if (mine >= 0) {
-        done.set(mine, work(readRange(setup, fd, mine, buffer), mine));
+        done.set(mine, work(readRange(setup, fd, mine, buffer()), mine));
         maybeStartWorkers();
         await new Promise(setImmediate); // let the workers' results in
       } else await new Promise<void>((resolve) => (wake = resolve));

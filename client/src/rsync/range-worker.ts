@@ -4,15 +4,15 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { rangeWork, readRange, takeRange, type RangeReply, type RangeSetup } from './parallel.js';
+import { rangeBuffers, rangeWork, readRange, takeRange, type RangeReply, type RangeSetup } from './parallel.js';
 
 const setup = workerData as RangeSetup;
 const work = await rangeWork(setup);
 const fd = openSync(setup.path, 'r');
-const buffer = new Uint8Array(setup.rangeLen);
+const buffer = rangeBuffers(setup);
 try {
   for (let index = takeRange(setup, true); index >= 0; index = takeRange(setup, true)) {
-    const result = work(readRange(setup, fd, index, buffer), index);
+    const result = work(readRange(setup, fd, index, buffer()), index);
     parentPort!.postMessage({ index, result } satisfies RangeReply, [result.buffer as ArrayBuffer]);
   }
 } catch (err) {
