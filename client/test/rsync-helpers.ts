@@ -29,6 +29,27 @@ export function randomBytes(rand: () => number, n: number): Buffer {
   return b;
 }
 
+/**
+ * Old data with repeats (zero blocks, a copied stretch) and a mostly short last block, and new
+ * data edited from it: 1-4 stretches replaced or inserted, some longer than 32 KiB.
+ */
+export function editedData(rand: () => number, blockLen: number): { oldData: Buffer; newData: Buffer } {
+  const head = randomBytes(rand, 30 * blockLen + Math.floor(rand() * blockLen));
+  const oldData = Buffer.concat([head, Buffer.alloc(5 * blockLen), head.subarray(0, 7 * blockLen), randomBytes(rand, 999)]); // prettier-ignore
+  let newData = Buffer.from(oldData);
+  for (let e = 1 + Math.floor(rand() * 4); e > 0; e--) {
+    const at = Math.floor(rand() * newData.length);
+    // up to 40 KiB of new bytes: rolls longer than the 32 KiB between literal flushes
+    const len = Math.floor(rand() * (rand() < 0.3 ? 40_000 : 3 * blockLen));
+    const insert = randomBytes(rand, len);
+    newData =
+      rand() < 0.5
+        ? Buffer.concat([newData.subarray(0, at), insert, newData.subarray(at + len)])
+        : Buffer.concat([newData.subarray(0, at), insert, newData.subarray(at)]);
+  }
+  return { oldData, newData };
+}
+
 /** Feeds data in uneven chunks (exercises block/window boundaries across writes). */
 function chunked(data: Uint8Array, size = 7919): Readable {
   const parts: Uint8Array[] = [];

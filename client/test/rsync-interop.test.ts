@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { magicFor, type StrongKind, type WeakKind } from '@deaddrop/client/rsync/index';
 import { missingTools, tempDir } from '@deaddrop/test';
-import { MAGICS, ourDelta, ourPatch, ourSignature, prng, randomBytes, rdiff } from './rsync-helpers.js';
+import { editedData, MAGICS, ourDelta, ourPatch, ourSignature, prng, randomBytes, rdiff } from './rsync-helpers.js';
 
 const skip = missingTools('rdiff');
 const BLOCK = 256;
@@ -128,17 +128,7 @@ test('after a COPY, the strong sum alone (16+ bytes) makes the same delta as wea
   for (let round = 0; round < 24; round++) {
     const [hash, roll] = MAGICS[round % 4]!;
     const blockLen = 16 + Math.floor(r() * 200);
-    // zero blocks repeat, and the last block is mostly short
-    const oldData = Buffer.concat([randomBytes(r, 40 * blockLen), Buffer.alloc(6 * blockLen), randomBytes(r, Math.floor(r() * 3000))]); // prettier-ignore
-    let newData = Buffer.from(oldData);
-    for (let e = Math.floor(r() * 4); e >= 0; e--) {
-      const at = Math.floor(r() * newData.length);
-      const len = Math.floor(r() * 3 * blockLen);
-      newData =
-        r() < 0.5
-          ? Buffer.concat([newData.subarray(0, at), randomBytes(r, len), newData.subarray(at + len)])
-          : Buffer.concat([newData.subarray(0, at), randomBytes(r, len), newData.subarray(at)]);
-    }
+    const { oldData, newData } = editedData(r, blockLen);
     const label = `round ${round} (${hash}/${roll}, block ${blockLen})`;
     const magic = magicFor(hash as StrongKind, roll as WeakKind);
     const chunk = 1 + Math.floor(r() * 5000);

@@ -10,7 +10,7 @@ import { deltaOfRange, magicFor, parseSignature, SumIndex, type StrongKind, type
 import { rollKernelFor, useRollKernel } from '@deaddrop/client/rsync/roll-kernel';
 import { createStrongBlocks } from '@deaddrop/client/rsync/strongsum';
 import { missingTools, tempDir } from '@deaddrop/test';
-import { MAGICS, ourDelta, ourSignature, prng, randomBytes, rdiff } from './rsync-helpers.js';
+import { editedData, MAGICS, ourDelta, ourSignature, prng, rdiff } from './rsync-helpers.js';
 
 const skip = missingTools('rdiff');
 
@@ -26,24 +26,6 @@ async function bothWays<T>(make: () => Promise<T>): Promise<{ js: T; kernel: T }
   }
 }
 
-/** Old data with repeats (zero blocks, a copied stretch), and new data edited from it. */
-function edited(rand: () => number, blockLen: number): { oldData: Buffer; newData: Buffer } {
-  const head = randomBytes(rand, 30 * blockLen + Math.floor(rand() * blockLen));
-  const oldData = Buffer.concat([head, Buffer.alloc(5 * blockLen), head.subarray(0, 7 * blockLen), randomBytes(rand, 999)]); // prettier-ignore
-  let newData = Buffer.from(oldData);
-  for (let e = 1 + Math.floor(rand() * 4); e > 0; e--) {
-    const at = Math.floor(rand() * newData.length);
-    // up to 40 KiB of new bytes: rolls longer than the 32 KiB between literal flushes
-    const len = Math.floor(rand() * (rand() < 0.3 ? 40_000 : 3 * blockLen));
-    const insert = randomBytes(rand, len);
-    newData =
-      rand() < 0.5
-        ? Buffer.concat([newData.subarray(0, at), insert, newData.subarray(at + len)])
-        : Buffer.concat([newData.subarray(0, at), insert, newData.subarray(at)]);
-  }
-  return { oldData, newData };
-}
-
 test('the WebAssembly rolling step is there (else these tests compare JavaScript with itself)', () => {
   assert.ok(rollKernelFor(new Int32Array(16)), 'no roll kernel: WebAssembly missing?');
 });
@@ -54,7 +36,7 @@ test('streamed deltas: the same bytes with the rolling step in JavaScript and in
   for (let round = 0; round < 24; round++) {
     const [hash, roll] = MAGICS[round % 4]!;
     const blockLen = 8 + Math.floor(rand() * 700);
-    const { oldData, newData } = edited(rand, blockLen);
+    const { oldData, newData } = editedData(rand, blockLen);
     const magic = magicFor(hash as StrongKind, roll as WeakKind);
     const sig = await ourSignature(oldData, { magic, blockLen, strongLen: round % 3 === 0 ? 16 : 8 });
     // chunks from 1 byte (the buffer moves under the kernel's copy all the time) to 64 KiB
@@ -71,7 +53,7 @@ test('range deltas: the same bytes with the rolling step in JavaScript and in We
   const rand = prng(777);
   for (const [hash, roll] of MAGICS) {
     const blockLen = 512;
-    const { oldData, newData } = edited(rand, blockLen);
+    const { oldData, newData } = editedData(rand, blockLen);
     const magic = magicFor(hash as StrongKind, roll as WeakKind);
     const sig = parseSignature(await ourSignature(oldData, { magic, blockLen, strongLen: 8 }));
     const index = new SumIndex(sig);
