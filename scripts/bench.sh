@@ -3,12 +3,15 @@
 # Each bench/NAME.bench.ts prints its table; the CLI runs from the compiled dist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v /usr/bin/time >/dev/null || { echo "bench: needs GNU time (apt-get install time)" >&2; exit 2; }
+# the peers the issues compare against, measured in the same run: borg and restic (duplicity,
+# rdiff and GNU time come with setup.sh)
+./scripts/apt-ensure.sh time borgbackup restic
 npx --no-install tsc -b
 export DEADDROP_CLI=dist BENCH_DIR="${BENCH_DIR:-$PWD/.bench}"
 mkdir -p "$BENCH_DIR"
 if [ $# -gt 0 ]; then names=("$@"); else
-  mapfile -t names < <(ls bench/*.bench.ts 2>/dev/null | sed 's|bench/||; s|\.bench\.ts$||')
+  names=()
+  for f in bench/*.bench.ts; do n=${f#bench/}; names+=("${n%.bench.ts}"); done
 fi
 for n in "${names[@]}"; do
   echo "=== bench: $n"
