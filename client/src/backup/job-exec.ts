@@ -28,6 +28,8 @@ const CHUNK = 64 * 1024;
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** Tar bytes per gzip member at most. */
 const MEMBER_MAX = 1 << 20;
+/** Fewer tar bytes than this go to the main thread as they are (Member.raw). */
+const RAW_MAX = 64 * 1024;
 
 export interface ExecContext {
   owners: OwnerNames;
@@ -75,6 +77,17 @@ class MemberBuilder {
 
   flush(): void {
     if (this.len === 0) return;
+    if (this.len < RAW_MAX) {
+      // its own buffer (never a pool slab: a worker transfers it)
+      const data = new Uint8Array(this.len);
+      data.set(this.buf.subarray(0, this.len));
+      this.members.push({ data, first: this.first!, last: this.last!, raw: true, compressible: this.cls });
+    } else this.pushDeflated();
+    this.len = 0;
+    this.first = this.last = this.cls = undefined;
+  }
+
+  private pushDeflated(): void {
     const level = this.cls === false ? 0 : this.level;
     // one output buffer big enough for stored data (5 bytes per 64 KiB block + gzip framing)
     const gz = gzipSync(this.buf.subarray(0, this.len), { level, memLevel: 9, chunkSize: this.len + 4096 });
@@ -85,8 +98,6 @@ class MemberBuilder {
     const data = exact ? gz : Uint8Array.from(gz);
     if (!exact) noteAllocated(gz.buffer.byteLength);
     this.members.push({ data, first: this.first!, last: this.last! });
-    this.len = 0;
-    this.first = this.last = this.cls = undefined;
   }
 }
 

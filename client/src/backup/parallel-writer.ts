@@ -101,7 +101,9 @@ export async function writeEntriesParallel(
       }
       return;
     }
-    for (const m of r.members) await ctx.volumes.addMember(m.data, m.first, m.last);
+    for (const m of r.members)
+      if (m.raw) await ctx.volumes.addBlocks([toBuffer(m.data)], m.first, m.last, m.compressible);
+      else await ctx.volumes.addMember(m.data, m.first, m.last);
     await ctx.sigtar.addRaw(r.sigtar);
     for (const f of r.files) await ctx.manifest.addFile(f.change, f.index.map(toBuffer));
     for (const p of r.problems)

@@ -79,7 +79,12 @@ export class VolumeWriter {
   }
 
   /** Append one tar block (header + data + padding) of the entry at `pos`. */
-  async add(parts: Buffer[], pos: BlockPosition, compressible: boolean | undefined): Promise<void> {
+  add(parts: Buffer[], pos: BlockPosition, compressible: boolean | undefined): Promise<void> {
+    return this.addBlocks(parts, pos, pos, compressible);
+  }
+
+  /** Append whole tar blocks of the entries from `first` to `last`. */
+  async addBlocks(parts: Buffer[], first: BlockPosition, last: BlockPosition, compressible: boolean | undefined) {
     let size = 0;
     for (const p of parts) size += p.length;
     const s = this.seg;
@@ -92,8 +97,8 @@ export class VolumeWriter {
       p.copy(t.buf, t.len);
       t.len += p.length;
     }
-    t.first ??= pos;
-    t.last = pos;
+    t.first ??= first;
+    t.last = last;
     if (compressible !== undefined) t.compressible ??= compressible;
     this.tarBytes += size;
   }
