@@ -86,9 +86,14 @@ export interface BackupRunResult {
 
 /** Problems listed in the result (all are logged). */
 const MAX_LISTED_PROBLEMS = 1000;
-/** Deflate level for compressible data. */
+/**
+ * Deflate level for compressible data. A full set is mostly CPU: level 1. An incremental is
+ * small and kept for the whole chain: level 8. In the 1 GiB bench's daily set that is 58 KB
+ * (0.4%) less than level 6, for ~0.2 s more CPU in the workers, who mostly wait for the scan.
+ * Duplicity's own level 6, one stream per volume, comes between the two.
+ */
 const LEVEL_FULL = 1;
-const LEVEL_INC = 6;
+const LEVEL_INC = 8;
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 
