@@ -34,9 +34,14 @@ const fromPackage =
  * Subcommand → how to load it: its package, except `rdiff`, which scripts run once per file, so
  * its start-up counts. The client's six commands take ~46 ms to load, `rdiff` alone ~14 ms.
  * `restore` loaded alone (without the client's other command modules) peaked 8-10 MiB higher
- * restoring the bench's 1 GiB set (103-107 against 91-95 MiB, runs alternating); the cause was
- * not found, so the other client commands still load with their package. A test checks this
- * table against what the packages register.
+ * restoring the bench's 1 GiB set (103-107 against 91-95 MiB, runs alternating), so the other
+ * client commands still load with their package. The cause is the GC's timing, not their code.
+ * Restore's 512 KiB inflate buffers outlive two scavenges and are promoted, so only a
+ * mark-compact frees them. With the rsync modules loaded (their WebAssembly included), V8 ran
+ * 44 mark-compacts in that restore; without them, 27. The dead buffers between two of them
+ * peaked at 34 instead of 21 MiB (process.memoryUsage().arrayBuffers). The same happens when
+ * restore/delta-sink.ts imports rsync/patch.js instead of the rsync/index.js barrel.
+ * A test checks this table against what the packages register.
  */
 export const commandLoaders: Record<string, CommandLoader> = {
   keys: fromPackage('keys', 'keys'),

@@ -8,6 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+// the barrel, not patch.js: restore's peak RSS depends on it (cli/src/registry.ts says why)
 import { createPatchStream } from '../rsync/index.js';
 
 export class DeltaSink {
