@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
+import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, writeLocalClientConfig } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
 import { flipByte } from './tree.js';
 
@@ -25,17 +25,12 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
   writeFileSync(join(src, 'notes.txt'), 'first\n');
   const key = await makeTestRecipient(join(dir, 'keys'), { bits: 2048 });
   const root = join(dir, 'root');
-  const config = join(dir, 'client.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      host: HOST,
-      sources: [src],
-      recipients: [key.certPath],
-      sinks: [{ name: 'local', url: `file://${root}/${HOST}/` }],
-      archiveDir: join(dir, 'archive'),
-    }),
-  );
+  const { config } = writeLocalClientConfig(dir, {
+    host: HOST,
+    sources: [src],
+    recipients: [key.certPath],
+    sinkRoot: root,
+  });
   await backup(config, '--full');
   writeFileSync(join(src, 'notes.txt'), 'second\n');
   await backup(config, '--incremental');

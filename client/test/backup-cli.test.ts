@@ -18,6 +18,7 @@ import {
   runDeaddrop,
   seededBytes,
   tempDir,
+  writeLocalClientConfig,
 } from '@deaddrop/test';
 
 interface Setup {
@@ -38,19 +39,12 @@ async function setup(extra: Record<string, unknown> = {}): Promise<Setup> {
   writeFileSync(join(src, 'd', 'b.bin'), seededBytes('b', 100_000));
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
   const sink = join(tmp, 'sink');
-  const archive = join(tmp, 'archive');
-  const config = join(tmp, 'client.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      host: 'h1',
-      sources: [src],
-      recipients: [key.certPath],
-      sinks: [{ name: 'local', url: `file://${sink}/h1/` }],
-      archiveDir: archive,
-      ...extra,
-    }),
-  );
+  const { config, archiveDir: archive } = writeLocalClientConfig(tmp, {
+    sources: [src],
+    recipients: [key.certPath],
+    sinkRoot: sink,
+    extra,
+  });
   return { tmp, src, sink, archive, config, cert: key.certPath, plainKey: key.plainKeyPath };
 }
 

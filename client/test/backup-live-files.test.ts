@@ -16,6 +16,7 @@ import {
   runDeaddrop,
   seededText,
   tempDir,
+  writeLocalClientConfig,
 } from '@deaddrop/test';
 
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, any>;
@@ -31,19 +32,13 @@ test(
     writeFileSync(log, seededText('log', 24 << 20));
     writeFileSync(join(src, 'quiet.conf'), 'x = 1\n');
     const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const config = join(tmp, 'client.json');
     const sink = join(tmp, 'sink');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        host: 'h1',
-        sources: [src],
-        recipients: [key.certPath],
-        sinks: [{ name: 'local', url: `file://${sink}/h1/` }],
-        archiveDir: join(tmp, 'archive'),
-        volumeSize: '4MiB',
-      }),
-    );
+    const { config } = writeLocalClientConfig(tmp, {
+      sources: [src],
+      recipients: [key.certPath],
+      sinkRoot: sink,
+      extra: { volumeSize: '4MiB' },
+    });
     // a writer that appends a line every millisecond until told to stop
     const writer = spawn(
       process.execPath,

@@ -10,7 +10,14 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } f
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
-import { makeTestRecipient, missingTools, runDeaddrop, seededText, tempDir } from '@deaddrop/test';
+import {
+  makeTestRecipient,
+  missingTools,
+  runDeaddrop,
+  seededText,
+  tempDir,
+  writeLocalClientConfig,
+} from '@deaddrop/test';
 
 /** The members of a gzip file: each one's compressed and plain sizes (RFC 1952, no FEXTRA/FCOMMENT from us). */
 function gzipMembers(gz: Buffer): { packed: number; plain: number }[] {
@@ -43,17 +50,7 @@ test(
     }
     const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
     const sink = join(tmp, 'sink');
-    const config = join(tmp, 'client.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        host: 'h1',
-        sources: [src],
-        recipients: [key.certPath],
-        sinks: [{ name: 'local', url: `file://${sink}/h1/` }],
-        archiveDir: join(tmp, 'archive'),
-      }),
-    );
+    const { config } = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath], sinkRoot: sink });
     const full = await runDeaddrop(['backup', '--full', '-q', '--config', config]);
     assert.equal(full.code, 0, full.stderr);
     // every directory: one file changed (a diff), one new file and one new directory after it

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Logger } from '@deaddrop/common/log';
 import { formatDuration, progressReporter } from '@deaddrop/client/ops/progress';
-import { makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
+import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, writeLocalClientConfig } from '@deaddrop/test';
 
 function capture(isTTY: boolean) {
   let out = '';
@@ -76,17 +76,7 @@ test('deaddrop backup --json: progress events, the last one done with the tree c
   mkdirSync(src);
   for (let i = 0; i < 5; i++) writeFileSync(join(src, `f${i}`), seededBytes(`f${i}`, 1000 * (i + 1)));
   const key = await makeTestRecipient(join(dir, 'keys'), { bits: 2048 });
-  const config = join(dir, 'client.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      host: 'h1',
-      sources: [src],
-      recipients: [key.certPath],
-      sinks: [{ name: 'A', url: `file://${dir}/sink/h1/` }],
-      archiveDir: join(dir, 'archive'),
-    }),
-  );
+  const { config } = writeLocalClientConfig(dir, { sources: [src], recipients: [key.certPath], sinkName: 'A' });
   const r = await runDeaddrop(['backup', '--config', config, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const events = r.stdout

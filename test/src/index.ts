@@ -5,3 +5,4 @@ export * from './keys.js';
 export * from './sinks.js';
 export * from './trees.js';
 export * from './duplicity.js';
+export * from './client-config.js';
