@@ -37,7 +37,7 @@ export interface Member {
   /**
    * Too small to be a member of its own (a few entries between two changed files, say): the
    * main thread adds the tar bytes to the member it is building, so small pieces share one
-   * deflate dictionary (alone, 1.3 MB of them compressed to 0.59 instead of ~0.35).
+   * deflate dictionary (the bench's daily set: 188 members -> 41, 30 KB smaller).
    */
   raw?: boolean;
   /** With `raw`: the data class of its larger pieces (compressibility.ts), if it has any. */
