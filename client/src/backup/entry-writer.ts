@@ -1,29 +1,21 @@
 /**
- * Turns planned actions into difftar blocks, signature-archive entries and Filelist lines
- * (formats §5.2–§5.5, §6.1): `snapshot/` entries (the root as `snapshot/./` in volumes,
- * `snapshot/` in the sigtar), `diff/` deltas against the stored signature, `deleted/` markers,
- * and payloads of 64 KiB or more split into `multivol_*` chunks of exactly 64 KiB (a payload
- * of exactly k·64 KiB gets an empty final chunk). Every regular file's new signature is
- * computed from the same bytes that are stored.
+ * What the main thread writes itself while the workers pack the rest (parallel-writer.ts):
+ * `diff/` deltas of small changed files against their stored signature, `deleted/` markers,
+ * and large payloads cut into `multivol_*` chunks of exactly 64 KiB (formats §5.2–§5.5, §6.1;
+ * a payload of exactly k·64 KiB gets an empty final chunk). A file's new signature is computed
+ * from the same bytes that are stored.
  */
 import { once } from 'node:events';
 import { createDeltaStream, readSignature } from '../rsync/index.js';
 import { duplicitySignatureParams } from '../rsync/magic.js';
 import type { StrongBlocks } from '../rsync/strongsum.js';
-import { dataPadding, encodeHeader, TarType, type TarHeader, type TarTypeFlag } from '../archive/tar-header.js';
+import { dataPadding, encodeHeader } from '../archive/tar-header.js';
 import type { ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
-import { joinIndex, type PathIndex } from '../scan/path-index.js';
+import type { PathIndex } from '../scan/path-index.js';
 import { looksCompressible } from './compressibility.js';
-import {
-  changedWhileRead,
-  CHUNK,
-  finishFile,
-  prefetchFile,
-  restOfFile,
-  type OpenedFile,
-  type OpenFailure,
-} from './file-reader.js';
+import { chunkName, deletedHeader, entryName, headerOf } from './entry-names.js';
+import { changedWhileRead, CHUNK, finishFile, prefetchFile, restOfFile, type OpenedFile } from './file-reader.js';
 import type { ManifestWriter } from './manifest-writer.js';
 import type { Action } from './plan.js';
 import { SignatureBuilder } from './signature-builder.js';
@@ -58,52 +50,8 @@ export interface EntryWriterContext {
   onProblem(p: EntryProblem): void;
 }
 
-const TYPE_FLAG: Record<ScanEntry['type'], TarTypeFlag> = {
-  file: TarType.FILE,
-  dir: TarType.DIR,
-  symlink: TarType.SYMLINK,
-  fifo: TarType.FIFO,
-  chardev: TarType.CHARDEV,
-  blockdev: TarType.BLOCKDEV,
-};
-
-const b = (s: string) => Buffer.from(s);
-const ROOT_IN_VOLUME = b('snapshot/./');
-const ROOT_IN_SIGTAR = b('snapshot/');
-
-function nameOf(prefix: string, index: PathIndex, dir = false): Buffer {
-  return Buffer.concat([b(prefix + '/'), joinIndex(index), dir ? b('/') : Buffer.alloc(0)]);
-}
-
-function headerOf(e: ScanEntry, owners: OwnerNames, name: Buffer, size: number): TarHeader {
-  const h: TarHeader = {
-    name,
-    type: TYPE_FLAG[e.type],
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    size,
-    mtime: e.mtime,
-    uname: owners.user(e.uid),
-    gname: owners.group(e.gid),
-  };
-  if (e.linkTarget) h.linkname = e.linkTarget;
-  if (e.devmajor !== undefined) {
-    h.devmajor = e.devmajor;
-    h.devminor = e.devminor;
-  }
-  return h;
-}
-
-function deletedHeader(name: Buffer): TarHeader {
-  return { name, type: TarType.FILE, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, uname: '', gname: '' };
-}
-
-/** Lookahead: files ahead in the plan are opened and their first chunk read concurrently. */
-const LOOKAHEAD = 32;
-
-export async function writeEntries(actions: AsyncIterable<Action>, ctx: EntryWriterContext): Promise<EntryStats> {
-  const stats: EntryStats = {
+export function emptyStats(): EntryStats {
+  return {
     newFiles: 0,
     changedFiles: 0,
     deletedFiles: 0,
@@ -112,39 +60,11 @@ export async function writeEntries(actions: AsyncIterable<Action>, ctx: EntryWri
     bytesRead: 0,
     payloadBytes: 0,
   };
-  const it = actions[Symbol.asyncIterator]();
-  const queue: { action: Action; file?: Promise<OpenedFile | OpenFailure> }[] = [];
-  let done = false;
-  const fill = async () => {
-    while (!done && queue.length < LOOKAHEAD) {
-      const r = await it.next();
-      if (r.done) {
-        done = true;
-        break;
-      }
-      const a = r.value;
-      const file = a.op !== 'deleted' && a.entry.type === 'file' ? prefetchFile(a.entry) : undefined;
-      // a rejected prefetch is handled when its turn comes; don't let it go unhandled meanwhile
-      file?.catch(() => {});
-      queue.push({ action: a, file });
-    }
-  };
-  try {
-    for (;;) {
-      await fill();
-      const next = queue.shift();
-      if (!next) break;
-      await writeAction(next.action, next.file, ctx, stats);
-    }
-  } finally {
-    // close files opened ahead if we stop early
-    for (const q of queue) void q.file?.then((f) => ('fh' in f ? f.fh?.close() : undefined)).catch(() => {});
-  }
-  return stats;
 }
 
-async function writeDeleted(index: PathIndex, wasFile: boolean, ctx: EntryWriterContext, stats: EntryStats) {
-  const h = deletedHeader(nameOf('deleted', index));
+/** A `deleted/` marker (and the Filelist line when a file went). */
+export async function writeDeleted(index: PathIndex, wasFile: boolean, ctx: EntryWriterContext, stats: EntryStats) {
+  const h = deletedHeader(entryName('deleted', index));
   await ctx.volumes.add([encodeHeader(h)], { index }, undefined);
   await ctx.sigtar.add(h);
   stats.deletedEntries++;
@@ -154,37 +74,26 @@ async function writeDeleted(index: PathIndex, wasFile: boolean, ctx: EntryWriter
   }
 }
 
-async function writeAction(
-  a: Action,
-  file: Promise<OpenedFile | OpenFailure> | undefined,
-  ctx: EntryWriterContext,
-  stats: EntryStats,
-): Promise<void> {
-  if (a.op === 'deleted') return writeDeleted(a.index, a.wasFile, ctx, stats);
+/** A changed file with its stored signature. */
+export type DiffAction = Extract<Action, { op: 'changed' }> & { signature: Buffer };
+
+/**
+ * One changed file sent as a delta against its stored signature, on this thread (the small
+ * ones: large files go to the workers in ranges, parallel-writer.ts).
+ */
+export async function writeDiffAction(a: DiffAction, ctx: EntryWriterContext, stats: EntryStats): Promise<void> {
   const e = a.entry;
-  if (e.type !== 'file') {
-    const isRoot = e.index.length === 0;
-    const isDir = e.type === 'dir';
-    const h = headerOf(e, ctx.owners, isRoot ? ROOT_IN_VOLUME : nameOf('snapshot', e.index, isDir), 0);
-    await ctx.volumes.add([encodeHeader(h)], { index: e.index }, undefined);
-    await ctx.sigtar.add({ ...h, name: isRoot ? ROOT_IN_SIGTAR : h.name });
-    stats.otherEntries++;
-    return;
-  }
-  const opened = await file!;
+  const opened = await prefetchFile(e);
   if (!('first' in opened)) {
-    const hadOld = a.op === 'changed';
     if (opened.kind === 'vanished' || opened.kind === 'not-a-file') {
       // gone (or no longer a file) since the scan: as if the scan had not seen it
       ctx.onProblem({ kind: 'vanished', path: e.path, message: opened.message });
-      if (hadOld) await writeDeleted(e.index, a.old.type === 'file', ctx, stats);
+      await writeDeleted(e.index, a.old.type === 'file', ctx, stats);
     } else ctx.onProblem({ kind: 'unreadable', path: e.path, message: `${opened.message}; skipped` });
     return;
   }
-  const params = duplicitySignatureParams(e.size);
-  const sig = new SignatureBuilder(params, ctx.strong);
-  if (a.op === 'changed' && a.signature) await writeDiff(e, opened, a.signature, sig, ctx, stats);
-  else await writeSnapshot(e, opened, sig, ctx, stats);
+  const sig = new SignatureBuilder(duplicitySignatureParams(e.size), ctx.strong);
+  await writeDiff(e, opened, a.signature, sig, ctx, stats);
   const changed = changedWhileRead(e, opened);
   if (changed)
     ctx.onProblem({
@@ -194,12 +103,11 @@ async function writeAction(
     });
   stats.bytesRead += opened.read;
   const signature = sig.finish();
-  const h = headerOf(e, ctx.owners, nameOf('signature', e.index), signature.length);
+  const h = headerOf(e, ctx.owners, entryName('signature', e.index), signature.length);
   if (changed) h.mtime = 0; // the next incremental sees a difference and reads it again
   await ctx.sigtar.add(h, signature);
-  if (a.op === 'new') stats.newFiles++;
-  else stats.changedFiles++;
-  await ctx.manifest.addFile(a.op, e.index);
+  stats.changedFiles++;
+  await ctx.manifest.addFile('changed', e.index);
 }
 
 /** Emits a payload as one entry or as 64 KiB multivol chunks (formats §5.5). */
@@ -216,13 +124,13 @@ export class Chunker {
   /** A chunk of exactly 64 KiB that is not the last one. */
   async full(chunk: Buffer): Promise<void> {
     this.k++;
-    await this.put(Buffer.concat([nameOf(this.multi, this.e.index), b(`/${this.k}`)]), chunk, this.k);
+    await this.put(chunkName(this.multi, this.e.index, this.k), chunk, this.k);
   }
 
   /** The final chunk (< 64 KiB, possibly empty), or the whole payload when nothing came before. */
   async last(chunk: Buffer): Promise<void> {
-    if (this.k === 0) await this.put(nameOf(this.single, this.e.index), chunk, undefined);
-    else await this.put(Buffer.concat([nameOf(this.multi, this.e.index), b(`/${this.k + 1}`)]), chunk, undefined);
+    if (this.k === 0) await this.put(entryName(this.single, this.e.index), chunk, undefined);
+    else await this.put(chunkName(this.multi, this.e.index, this.k + 1), chunk, undefined);
   }
 
   private async put(name: Buffer, data: Buffer, block: number | undefined): Promise<void> {
@@ -232,32 +140,6 @@ export class Chunker {
     await this.ctx.volumes.add(parts, pos, data.length >= 1024 ? looksCompressible(data) : undefined);
     this.stats.payloadBytes += data.length;
   }
-}
-
-async function writeSnapshot(
-  e: ScanEntry,
-  f: OpenedFile,
-  sig: SignatureBuilder,
-  ctx: EntryWriterContext,
-  stats: EntryStats,
-): Promise<void> {
-  const out = new Chunker(e, 'snapshot', 'multivol_snapshot', ctx, stats);
-  sig.update(f.first);
-  if (f.first.length < CHUNK) {
-    await finishFile(f);
-    return out.last(f.first);
-  }
-  let pending = f.first;
-  for await (const chunk of restOfFile(e, f)) {
-    sig.update(chunk);
-    await out.full(pending);
-    pending = chunk;
-  }
-  if (pending.length === CHUNK) {
-    await out.full(pending);
-    pending = Buffer.alloc(0);
-  }
-  await out.last(pending);
 }
 
 async function writeDiff(
@@ -303,14 +185,4 @@ async function writeDiff(
     await finishFile(f);
     throw err;
   }
-}
-
-/** One changed file sent as a delta against its stored signature (on this thread). */
-export async function writeDiffAction(
-  a: Extract<Action, { op: 'changed' }>,
-  ctx: EntryWriterContext,
-  stats: EntryStats,
-): Promise<void> {
-  const file = prefetchFile(a.entry);
-  await writeAction(a, file, ctx, stats);
 }

@@ -4,7 +4,8 @@
  * scan saw, so the tar headers, the signature and the data all describe the same bytes. A file
  * that grew is cut at the scanned size, one that shrank ends early; either way it is reported
  * as changed while read, and the signature archive records mtime 0 for it so the next run
- * takes it again. The first chunk is read ahead (see prefetchFile) to overlap small-file I/O.
+ * takes it again. Used by the main thread for the small changed files it sends as deltas; the
+ * workers read with blocking calls of their own (job-exec.ts).
  */
 import { constants, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';

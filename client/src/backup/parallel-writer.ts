@@ -7,12 +7,14 @@
  * 64 KiB diff chunks in order. Small changed files are sent as deltas by this thread, in their
  * turn, while the workers carry on with the jobs behind them.
  */
-import { encodeHeader } from '../archive/tar-header.js';
 import { duplicitySignatureParams, strongKindOf } from '../rsync/magic.js';
-import { deletedHeader, entryName, headerOf, signatureSize } from './entry-names.js';
+import { entryName, headerOf, signatureSize } from './entry-names.js';
 import {
   Chunker,
+  emptyStats,
+  writeDeleted,
   writeDiffAction,
+  type DiffAction,
   type EntryProblem,
   type EntryStats,
   type EntryWriterContext,
@@ -45,7 +47,7 @@ interface BigFile {
 
 type Slot =
   | { kind: 'job'; result: Promise<JobResult>; big?: BigFile; lastRange?: boolean; firstRange?: boolean }
-  | { kind: 'diff'; action: Extract<Action, { op: 'changed' }> };
+  | { kind: 'diff'; action: DiffAction };
 
 export async function writeEntriesParallel(
   actions: AsyncIterable<Action>,
@@ -53,15 +55,7 @@ export async function writeEntriesParallel(
   pool: JobPool,
   level: number,
 ): Promise<EntryStats> {
-  const stats: EntryStats = {
-    newFiles: 0,
-    changedFiles: 0,
-    deletedFiles: 0,
-    otherEntries: 0,
-    deletedEntries: 0,
-    bytesRead: 0,
-    payloadBytes: 0,
-  };
+  const stats = emptyStats();
   const slots: Slot[] = [];
   let nextId = 0;
   let nextSigKey = 0;
@@ -97,7 +91,7 @@ export async function writeEntriesParallel(
         ctx.onProblem({ kind: 'unreadable', path: e.path, message: `${r.range.failed.message}; skipped` });
       else {
         ctx.onProblem({ kind: 'vanished', path: e.path, message: r.range.failed.message });
-        if (big.action.op === 'changed') await writeDeleted(e.index, big.action.old.type === 'file');
+        if (big.action.op === 'changed') await writeDeleted(e.index, big.action.old.type === 'file', ctx, stats);
       }
       return;
     }
@@ -129,17 +123,6 @@ export async function writeEntriesParallel(
       d.have = all.length - at;
     }
     if (last) await d.out.last(Buffer.concat(d.parts, d.have));
-  };
-
-  const writeDeleted = async (index: Buffer[], wasFile: boolean) => {
-    const h = deletedHeader(entryName('deleted', index));
-    await ctx.volumes.add([encodeHeader(h)], { index }, undefined);
-    await ctx.sigtar.add(h);
-    stats.deletedEntries++;
-    if (wasFile) {
-      stats.deletedFiles++;
-      await ctx.manifest.addFile('deleted', index);
-    }
   };
 
   const finishBigFile = async (big: BigFile) => {
@@ -185,7 +168,7 @@ export async function writeEntriesParallel(
       }
     } else if (a.op === 'changed' && a.signature) {
       flushBatch();
-      slots.push({ kind: 'diff', action: a });
+      slots.push({ kind: 'diff', action: { ...a, signature: a.signature } });
     } else if (a.entry.size < RANGE_FILE) {
       batch.push({
         kind: 'file',
