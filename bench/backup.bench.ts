@@ -168,6 +168,9 @@ async function main(): Promise<void> {
       targets.set(t.name, target);
       const r = runs.get(t.name) ?? { full: [], inc: [], stored: [], added: [] };
       runs.set(t.name, r);
+      // each tool starts with no writeback pending: the data copy's 1 GiB of dirty pages, or the
+      // last tool's set, would otherwise be flushed during the next measured run
+      sh('sync', []);
       r.full.push(await t.full());
       r.stored.push(bytesIn(target));
     }
@@ -175,6 +178,7 @@ async function main(): Promise<void> {
     sh('sh', ['-c', `tar cf - "${data}" > /dev/null`]);
     for (const t of tools) {
       const r = runs.get(t.name)!;
+      sh('sync', []);
       r.inc.push(await t.inc());
       r.added.push(bytesIn(targets.get(t.name)!) - r.stored[r.stored.length - 1]!);
     }
