@@ -15,6 +15,7 @@ import type { OwnerNames } from '../scan/owners.js';
 import type { PathIndex } from '../scan/path-index.js';
 import { looksCompressible } from './compressibility.js';
 import { chunkName, deletedHeader, entryName, headerOf } from './entry-names.js';
+import type { EntryStats } from './entry-stats.js';
 import { changedWhileRead, CHUNK, finishFile, prefetchFile, restOfFile, type OpenedFile } from './file-reader.js';
 import type { ManifestWriter } from './manifest-writer.js';
 import type { Action } from './plan.js';
@@ -28,19 +29,6 @@ export interface EntryProblem {
   message: string;
 }
 
-export interface EntryStats {
-  newFiles: number;
-  changedFiles: number;
-  deletedFiles: number;
-  /** Objects of other types new or changed. */
-  otherEntries: number;
-  deletedEntries: number;
-  /** Bytes of file content read. */
-  bytesRead: number;
-  /** Bytes of snapshot content and delta data put into volumes. */
-  payloadBytes: number;
-}
-
 export interface EntryWriterContext {
   volumes: VolumeWriter;
   sigtar: SigtarWriter;
@@ -48,18 +36,6 @@ export interface EntryWriterContext {
   owners: OwnerNames;
   strong: StrongBlocks;
   onProblem(p: EntryProblem): void;
-}
-
-export function emptyStats(): EntryStats {
-  return {
-    newFiles: 0,
-    changedFiles: 0,
-    deletedFiles: 0,
-    otherEntries: 0,
-    deletedEntries: 0,
-    bytesRead: 0,
-    payloadBytes: 0,
-  };
 }
 
 /** A `deleted/` marker (and the Filelist line when a file went). */

@@ -20,6 +20,7 @@ import { pythonMtime, type ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
 import { looksCompressible } from './compressibility.js';
 import { chunkName, deletedHeader, entryName, headerOf, metaHeaders, signatureSize } from './entry-names.js';
+import { emptyStats } from './entry-stats.js';
 import type { Job, JobItem, JobProblem, JobResult, Member, RangeOutcome } from './jobs.js';
 import { SignatureBuilder } from './signature-builder.js';
 import type { BlockPosition } from './volume-writer.js';
@@ -180,15 +181,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     sigtar: new Uint8Array(0),
     files: [],
     problems: [],
-    stats: {
-      newFiles: 0,
-      changedFiles: 0,
-      deletedFiles: 0,
-      otherEntries: 0,
-      deletedEntries: 0,
-      bytesRead: 0,
-      payloadBytes: 0,
-    },
+    stats: emptyStats(),
     tarBytes: 0,
   };
   const problem = (kind: JobProblem['kind'], path: Uint8Array, message: string) =>

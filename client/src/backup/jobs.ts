@@ -7,6 +7,7 @@
 import type { FileChange } from '../format/manifest.js';
 import type { ScanEntry } from '../scan/entry.js';
 import type { PathIndex } from '../scan/path-index.js';
+import type { EntryStats } from './entry-stats.js';
 import type { BlockPosition } from './volume-writer.js';
 
 export type JobItem =
@@ -68,15 +69,7 @@ export interface JobResult {
   sigtar: Uint8Array;
   files: { change: FileChange; index: PathIndex }[];
   problems: JobProblem[];
-  stats: {
-    newFiles: number;
-    changedFiles: number;
-    deletedFiles: number;
-    otherEntries: number;
-    deletedEntries: number;
-    bytesRead: number;
-    payloadBytes: number;
-  };
+  stats: EntryStats;
   range?: RangeOutcome;
   tarBytes: number;
 }

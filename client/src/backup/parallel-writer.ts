@@ -9,14 +9,13 @@
  */
 import { duplicitySignatureParams, strongKindOf } from '../rsync/magic.js';
 import { entryName, headerOf, signatureSize } from './entry-names.js';
+import { emptyStats, type EntryStats } from './entry-stats.js';
 import {
   Chunker,
-  emptyStats,
   writeDeleted,
   writeDiffAction,
   type DiffAction,
   type EntryProblem,
-  type EntryStats,
   type EntryWriterContext,
 } from './entry-writer.js';
 import type { JobPool } from './job-pool.js';

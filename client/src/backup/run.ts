@@ -28,7 +28,8 @@ import { chainBrokenEverywhere, laggingSets, settleSpool } from '../transport/sp
 import { targetsFor } from '../transport/targets.js';
 import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
 import { EarlyUpload, type SentAhead } from './early-upload.js';
-import type { EntryProblem, EntryStats } from './entry-writer.js';
+import type { EntryStats } from './entry-stats.js';
+import type { EntryProblem } from './entry-writer.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
 import { acquireLock } from './lock.js';

@@ -137,6 +137,26 @@ function parseBase36(text: string): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
+/** The parsed parts of a long or short name, as one DuplicityFileName (an inc's time is its end). */
+function fileName(
+  name: string,
+  p: { set: SetType; file: DuplicityFileName['file'] },
+  f: { t1: number; t2?: number; volume?: number; partial: boolean; short: boolean; suffix: Suffix },
+): DuplicityFileName {
+  return {
+    type: 'duplicity',
+    name,
+    set: p.set,
+    file: p.file,
+    ...(p.set === 'inc' ? { time: f.t2!, startTime: f.t1 } : { time: f.t1 }),
+    ...(f.volume !== undefined ? { volume: f.volume } : {}),
+    partial: f.partial,
+    short: f.short,
+    suffix: f.suffix,
+    ...layerOf(f.suffix),
+  };
+}
+
 /** Parse a duplicity set file name (long or short form); undefined when it is not one. */
 export function parseDuplicityName(name: string): DuplicityFileName | undefined {
   for (const p of LONG_PATTERNS) {
@@ -150,18 +170,7 @@ export function parseDuplicityName(name: string): DuplicityFileName | undefined 
     const suffix = (groups.shift() ?? '') as Suffix;
     if (t1 === undefined || (p.set === 'inc' && t2 === undefined)) return undefined;
     if (volume !== undefined && !(Number.isSafeInteger(volume) && volume >= 1)) return undefined;
-    return {
-      type: 'duplicity',
-      name,
-      set: p.set,
-      file: p.file,
-      ...(p.set === 'inc' ? { time: t2!, startTime: t1 } : { time: t1 }),
-      ...(volume !== undefined ? { volume } : {}),
-      partial,
-      short: false,
-      suffix,
-      ...layerOf(suffix),
-    };
+    return fileName(name, p, { t1, t2, volume, partial, short: false, suffix });
   }
   for (const p of SHORT_PATTERNS) {
     const m = p.re.exec(name);
@@ -175,18 +184,7 @@ export function parseDuplicityName(name: string): DuplicityFileName | undefined 
     const suffix: Suffix = short === '.z' ? '.gz' : short === '.g' ? '.gpg' : '';
     if (t1 === undefined || (p.set === 'inc' && t2 === undefined)) return undefined;
     if (p.file === 'volume' && volume === undefined) return undefined;
-    return {
-      type: 'duplicity',
-      name,
-      set: p.set,
-      file: p.file,
-      ...(p.set === 'inc' ? { time: t2!, startTime: t1 } : { time: t1 }),
-      ...(volume !== undefined ? { volume } : {}),
-      partial,
-      short: true,
-      suffix,
-      ...layerOf(suffix),
-    };
+    return fileName(name, p, { t1, t2, volume, partial, short: true, suffix });
   }
   return undefined;
 }

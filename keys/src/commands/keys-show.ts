@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { UsageError } from '@deaddrop/common/errors';
+import type { CertificateInfo } from '../cert-info.js';
 
 interface Args {
   file: string;
@@ -70,19 +71,7 @@ function isKeyDer(bytes: Buffer): boolean {
   return bytes[1 + lenBytes] === 0x02;
 }
 
-function certificateLines(i: {
-  file: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  keyType: string;
-  bits: number | null;
-  keyUsage: string[] | null;
-  ca: boolean | null;
-  fingerprints: { sha256: string; sha1: string };
-}): string[] {
+function certificateLines(i: CertificateInfo & { file: string }): string[] {
   return [
     `${i.file}: certificate`,
     `  subject:    ${i.subject}`,
