@@ -364,7 +364,8 @@ class DeltaScanner {
     const n = this.n;
     const k = this.cachedLane(p, len);
     if (k >= 0) return k * 32;
-    const lanes = len === n ? Math.max(1, Math.min(this.lanes, Math.floor((this.end - p) / n))) : 1;
+    const left = this.end - p;
+    const lanes = len === n ? Math.max(1, Math.min(this.lanes, (left - (left % n)) / n)) : 1; // exact: see cachedLane
     this.strong!(this.buf, p, lanes, len, this.sums, 0, 32, this.sig.strongLen, lanes > 1 ? this.rollsums : undefined);
     this.sumsAt = p;
     this.sumsCount = len === n && lanes > 1 ? lanes : 0;
@@ -373,8 +374,12 @@ class DeltaScanner {
 
   /** Which of the blocks last hashed together buf[p, p + len) is, or -1. */
   private cachedLane(p: number, len: number): number {
-    const k = (p - this.sumsAt) / this.n;
-    return len === this.n && k >= 0 && k < this.sumsCount && Number.isInteger(k) ? k : -1;
+    const d = p - this.sumsAt;
+    // the remainder first: a division that leaves a fraction would deoptimize the scan's
+    // compiled code (V8 assumed an integer quotient) and have it compiled again
+    if (len !== this.n || d < 0 || d % len !== 0) return -1;
+    const k = d / len;
+    return k < this.sumsCount ? k : -1;
   }
 
   /** At EOF the window shrinks; only the signature's last (short) block can match it. */
