@@ -12,6 +12,7 @@ PACKAGES=(
   curl busybox dash shellcheck         # snowflake scripts: run under busybox ash and dash, lint
   openssh-server                       # install over SSH
   systemd                              # systemd-analyze verify on our units
+  bsdutils                             # script(1): a terminal for the progress line tests
   python3 coreutils procps time
 )
 

@@ -1,7 +1,8 @@
 /**
- * Progress of the walk through the tree: a redrawn line on a TTY, a plain log line now and then
- * otherwise (journal-friendly), `progress` events with --json. The ETA needs the size of the
- * tree, known only from the previous run (deaddrop_backup_source_bytes); without it, none.
+ * Progress of long work: a redrawn line on a TTY, a plain log line now and then otherwise
+ * (journal-friendly), `progress` events with --json. For a backup, the walk through the tree;
+ * its ETA needs the size of the tree, known only from the previous run
+ * (deaddrop_backup_source_bytes); without it, none. Restore's view is restore/progress.ts.
  */
 import type { Logger } from '@deaddrop/common/log';
 import { formatBytes } from '@deaddrop/common/units';
@@ -45,27 +46,59 @@ export function progressLine(f: ProgressFigures): string {
   return `${f.done ? 'scanned' : 'scanning'}: ${parts.join(', ')}`;
 }
 
-/** The onProgress callback for runBackup. */
-export function progressReporter(opts: ProgressOptions): (p: ScanProgress) => void {
+/** How a kind of progress is shown. */
+export interface ProgressView<P> {
+  /** The human line for `p`, `seconds` after the first report. */
+  line(p: P, seconds: number): string;
+  /** The fields of the --json `progress` event; without it, --json shows no progress. */
+  event?(p: P, seconds: number): Record<string, unknown>;
+  /** Not a TTY: log the first report too, not only one a minute. */
+  logFirst: boolean;
+}
+
+/**
+ * Reports at a pace that suits where they go: redrawn every 250 ms on a TTY, a log line a
+ * minute otherwise, an event every 5 s with --json; the last report (`done`) always counts.
+ */
+export function progressOutput<P extends { done: boolean }>(
+  opts: Omit<ProgressOptions, 'expectedBytes'>,
+  view: ProgressView<P>,
+): (p: P) => void {
   const { log } = opts;
   const now = opts.now ?? Date.now;
   const mode = log.json ? 'json' : log.isTTY ? 'tty' : 'plain';
   let began: number | undefined;
-  let shown: number | undefined; // the first call always shows: the walk has begun
+  let shown: number | undefined;
   return (p) => {
     const t = now();
-    began ??= t;
+    if (began === undefined) {
+      began = t;
+      if (mode === 'plain' && !view.logFirst) shown = t;
+    }
     if (!p.done && shown !== undefined && t - shown < INTERVAL_MS[mode]) return;
     shown = t;
-    const f = progressFigures(p, (t - began) / 1000, opts.expectedBytes);
+    const seconds = (t - began) / 1000;
     if (mode === 'json') {
-      log.event('progress', { files: f.files, bytes: f.bytes, rate: Math.round(f.rate), eta: f.eta, done: f.done });
+      if (view.event) log.event('progress', view.event(p, seconds));
       return;
     }
     if (opts.quiet) return;
     if (mode === 'tty') {
       if (p.done) log.clearProgress();
-      else log.progress(progressLine(f));
-    } else if (!p.done) log.info(progressLine(f));
+      else log.progress(view.line(p, seconds));
+    } else if (!p.done) log.info(view.line(p, seconds));
   };
+}
+
+/** The onProgress callback for runBackup; the first report shows at once (the walk has begun). */
+export function progressReporter(opts: ProgressOptions): (p: ScanProgress) => void {
+  const figures = (p: ScanProgress, seconds: number) => progressFigures(p, seconds, opts.expectedBytes);
+  return progressOutput<ScanProgress>(opts, {
+    line: (p, seconds) => progressLine(figures(p, seconds)),
+    event: (p, seconds) => {
+      const f = figures(p, seconds);
+      return { files: f.files, bytes: f.bytes, rate: Math.round(f.rate), eta: f.eta, done: f.done };
+    },
+    logFirst: true,
+  });
 }

@@ -1,4 +1,5 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
+import { Logger } from '@deaddrop/common/log';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { sourceOptions, type SourceArgs } from './source-options.js';
@@ -35,7 +36,9 @@ export const restoreCommand = {
     const { runRestore } = await import('./restore.js');
     const { keyLoader } = await import('./key.js');
     const { parseRestoreTime } = await import('./when.js');
-    const r = await runRestore({
+    const { restoreProgressReporter } = await import('./progress.js');
+    const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : 'info' });
+    const restore = runRestore({
       from: argv.from,
       host: argv.host,
       netrc: argv.netrc,
@@ -45,7 +48,10 @@ export const restoreCommand = {
       time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
       paths: argv.path ?? [],
       force: argv.force,
+      onProgress: restoreProgressReporter({ log, quiet: argv.quiet }),
     });
+    // a progress line on the terminal goes before the error or the result is printed
+    const r = await restore.finally(() => log.clearProgress());
     if (!argv.json) for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     printResult(argv.json, r, (x) =>
       argv.quiet

@@ -33,12 +33,8 @@ export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: Key
     open = undefined;
   };
   for (const ls of sets) {
-    await readVolumes(
-      source,
-      ls,
-      key,
-      [],
-      async (e, volume) => {
+    await readVolumes(source, ls, key, [], {
+      entry: async (e, volume) => {
         const k = Buffer.concat(e.index.flatMap((c) => [c, Buffer.from([0])])).toString('latin1');
         if (open && e.multivol && open.key === k && open.kind === e.kind) return count(open, await e.read());
         close();
@@ -64,8 +60,8 @@ export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: Key
         };
         count(open, await e.read());
       },
-      async () => {},
-    );
+      verified: async () => {},
+    });
     close();
   }
   return [...files.values()].sort((a, b) => compareIndex(a.index, b.index)).map((f) => f.file);

@@ -24,10 +24,11 @@ const INFLATE_CHUNK = 512 * 1024;
 /** A file whose content does not match what the set says it holds. */
 export class TamperedError extends DeaddropError {}
 
-function tap(hash: Hash): Transform {
+function tap(hash: Hash, onBytes?: (n: number) => void): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
+      onBytes?.(chunk.length);
       cb(null, chunk);
     },
   });
@@ -113,20 +114,22 @@ function looksLikeCms(head: Buffer): boolean {
 
 /**
  * The content of a stored file. `what` names it in errors. Checks run at the end of the data:
- * a mismatch is a TamperedError thrown from the iteration.
+ * a mismatch is a TamperedError thrown from the iteration. `onStored` counts the stored bytes
+ * as they are read.
  */
 export async function openPayload(
   source: RestoreSource,
   what: string,
   key: KeySource,
   expect: Expected,
+  onStored?: (bytes: number) => void,
 ): Promise<AsyncIterable<Buffer>> {
   const { head, stream: stored } = await peek(await source.open(what), 4);
   const encrypted = looksLikeCms(head);
   const stored256 = createHash('sha256');
   const stored1 = createHash('sha1');
   const plain1 = createHash('sha1');
-  let stream: Readable = through(stored, tap(stored256));
+  let stream: Readable = through(stored, tap(stored256, onStored));
   if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(stored1));
   if (encrypted) {
     const { createDecryptStream } = await import('@deaddrop/keys/cms/decrypt');

@@ -1,7 +1,7 @@
 /**
  * Read the volumes of a set that a restore needs (all of them, or those whose manifest range
  * covers the wanted paths), one after the other, each checked against the sums file and its
- * manifest SHA-1; entries go to `onEntry`, and `onVerified` runs once a volume checked out.
+ * manifest SHA-1; entries go to `on.entry`, and `on.verified` runs once a volume checked out.
  */
 import { DeaddropError } from '@deaddrop/common/errors';
 import { volumeSha1, type Manifest, type ManifestVolume } from '../format/manifest.js';
@@ -32,23 +32,31 @@ async function explain(err: unknown, source: RestoreSource, name: string, sha256
   return err instanceof DeaddropError ? err : new DeaddropError(`${name}: ${(err as Error).message}`);
 }
 
+export interface VolumeHandlers {
+  /** Each entry of a volume, in order. */
+  entry(e: VolumeEntry, volume: string): Promise<void>;
+  /** The volume checked out (after its last entry). */
+  verified(volume: string): Promise<void>;
+  /** Stored bytes read (progress). */
+  stored?(bytes: number): void;
+}
+
 export async function readVolumes(
   source: RestoreSource,
   ls: LoadedSet,
   key: KeySource,
   paths: PathIndex[],
-  onEntry: (e: VolumeEntry, volume: string) => Promise<void>,
-  onVerified: (volume: string) => Promise<void>,
+  on: VolumeHandlers,
 ): Promise<void> {
   for (const v of volumesFor(ls.manifest, paths)) {
     const file = ls.volumes.get(v.number)!;
     const sha256 = ls.sums.get(file.name);
     try {
-      const payload = await openPayload(source, file.name, key, { sha256, sha1: volumeSha1(v) });
-      for await (const e of volumeEntries(payload, file.name)) await onEntry(e, file.name);
+      const payload = await openPayload(source, file.name, key, { sha256, sha1: volumeSha1(v) }, on.stored);
+      for await (const e of volumeEntries(payload, file.name)) await on.entry(e, file.name);
     } catch (err) {
       throw await explain(err, source, file.name, sha256);
     }
-    await onVerified(file.name);
+    await on.verified(file.name);
   }
 }

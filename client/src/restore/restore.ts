@@ -15,7 +15,8 @@ import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { loadSet, type LoadedSet } from './load-set.js';
 import { ownersWhenRoot } from './metadata.js';
-import { readVolumes } from './read-volumes.js';
+import type { RestoreProgress } from './progress.js';
+import { readVolumes, volumesFor } from './read-volumes.js';
 import { openSource, type RestoreSource } from './source.js';
 
 export interface RestoreOptions {
@@ -32,6 +33,8 @@ export interface RestoreOptions {
   /** Subtrees to restore (relative paths); empty: everything. */
   paths?: string[];
   force?: boolean;
+  /** Volumes and stored bytes read so far (progress display; see progress.ts). */
+  onProgress?: (p: RestoreProgress) => void;
 }
 
 export interface RestoreReport {
@@ -78,7 +81,8 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
 async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: PathIndex[]): Promise<RestoreReport> {
   const started = Date.now();
   const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
-  const { sets } = setsAt(await readCatalog(source), o.time);
+  const catalog = await readCatalog(source);
+  const { sets } = setsAt(catalog, o.time);
   // every set is checked (complete, manifest readable with this key) before anything is written
   const loaded: LoadedSet[] = [];
   for (const s of sets) loaded.push(await loadSet(source, s, o.key));
@@ -87,23 +91,37 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
   const volumes: string[] = [];
   const found = new Set<number>();
+  const toRead = loaded.flatMap((ls) => volumesFor(ls.manifest, paths).map((v) => ls.volumes.get(v.number)!.name));
+  const progress: RestoreProgress = {
+    volumes: 0,
+    volumesTotal: toRead.length,
+    storedBytes: 0,
+    storedTotal: toRead.reduce((sum, name) => sum + (catalog.sizes.get(name) ?? 0), 0),
+    files: 0,
+    done: false,
+  };
+  const report = () => {
+    progress.files = applier.stats.files;
+    o.onProgress?.(progress);
+  };
   try {
     for (const ls of loaded) {
-      await readVolumes(
-        source,
-        ls,
-        o.key,
-        paths,
-        async (e, volume) => {
+      await readVolumes(source, ls, o.key, paths, {
+        entry: async (e, volume) => {
           if (!wanted(e.index)) return;
           paths.forEach((p, i) => isPrefixIndex(p, e.index) && found.add(i));
           await applier.add(e, volume);
         },
-        async (volume) => {
+        verified: async (volume) => {
           volumes.push(volume);
           applier.commit();
+          progress.volumes++;
         },
-      );
+        stored: (n) => {
+          progress.storedBytes += n;
+          report();
+        },
+      });
       await applier.endSet();
     }
     const absent = paths.filter((_, i) => !found.has(i)).map(indexToDisplay);
@@ -115,6 +133,8 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   }
   await rm(staging, { recursive: true, force: true });
   applier.finish();
+  progress.done = true;
+  report();
   const last = sets[sets.length - 1]!;
   return {
     host: o.host,
