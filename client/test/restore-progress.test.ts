@@ -132,16 +132,24 @@ test(
       [sub.volumesRead, partBytes, partBytes],
     );
 
-    // on a terminal (script(1) gives the command one), the line is drawn, then cleared before the result
-    const [node, ...cli] = deaddropArgv();
-    const command = [node, ...cli, 'restore', '--from', chain.sinks[0]!, '--host', 'testhost', '--key',
-      chain.key.keyPath, '--passphrase-file', chain.key.passphraseFile, '--to', join(tmp, 'tty')]; // prettier-ignore
-    const tty = spawnSync('script', ['-qec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
-      encoding: 'utf8',
-    });
-    assert.equal(tty.status, 0, tty.stdout + tty.stderr);
+    // on a terminal (script(1) gives the command one), the line is drawn, then cleared before
+    // the result; verify (a restore, then a comparison) shows it too
+    const onTerminal = (...args: string[]): string => {
+      const [node, ...cli] = deaddropArgv();
+      const command = [node, ...cli, ...args, '--from', chain.sinks[0]!, '--host', 'testhost', '--key',
+        chain.key.keyPath, '--passphrase-file', chain.key.passphraseFile]; // prettier-ignore
+      const tty = spawnSync('script', ['-qec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
+        encoding: 'utf8',
+      });
+      assert.equal(tty.status, 0, tty.stdout + tty.stderr);
+      return tty.stdout;
+    };
     const CLEAR = '\r\x1b[K';
-    assert.ok(tty.stdout.includes(`${CLEAR}restoring: volume 1/`), JSON.stringify(tty.stdout));
-    assert.ok(tty.stdout.includes(`${CLEAR}restored testhost as of `), JSON.stringify(tty.stdout));
+    const restored = onTerminal('restore', '--to', join(tmp, 'tty'));
+    assert.ok(restored.includes(`${CLEAR}restoring: volume 1/`), JSON.stringify(restored));
+    assert.ok(restored.includes(`${CLEAR}restored testhost as of `), JSON.stringify(restored));
+    const verified = onTerminal('verify', '--against', chain.snapshots.at(-1)!.dir);
+    assert.ok(verified.includes(`${CLEAR}restoring: volume 1/`), JSON.stringify(verified));
+    assert.ok(verified.includes(`${CLEAR}verify testhost as of `), JSON.stringify(verified));
   },
 );

@@ -1,5 +1,4 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { Logger } from '@deaddrop/common/log';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { sourceOptions, type SourceArgs } from './source-options.js';
@@ -36,22 +35,21 @@ export const restoreCommand = {
     const { runRestore } = await import('./restore.js');
     const { keyLoader } = await import('./key.js');
     const { parseRestoreTime } = await import('./when.js');
-    const { restoreProgressReporter } = await import('./progress.js');
-    const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : 'info' });
-    const restore = runRestore({
-      from: argv.from,
-      host: argv.host,
-      netrc: argv.netrc,
-      ca: argv.ca,
-      key: keyLoader(argv.key, argv.passphraseFile),
-      dest: argv.to,
-      time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
-      paths: argv.path ?? [],
-      force: argv.force,
-      onProgress: restoreProgressReporter({ log, quiet: argv.quiet }),
-    });
-    // a progress line on the terminal goes before the error or the result is printed
-    const r = await restore.finally(() => log.clearProgress());
+    const { withRestoreProgress } = await import('./progress.js');
+    const r = await withRestoreProgress(argv, (onProgress) =>
+      runRestore({
+        from: argv.from,
+        host: argv.host,
+        netrc: argv.netrc,
+        ca: argv.ca,
+        key: keyLoader(argv.key, argv.passphraseFile),
+        dest: argv.to,
+        time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
+        paths: argv.path ?? [],
+        force: argv.force,
+        onProgress,
+      }),
+    );
     if (!argv.json) for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     printResult(argv.json, r, (x) =>
       argv.quiet

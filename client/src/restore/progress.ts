@@ -2,6 +2,7 @@
  * Progress of a restore, measured in stored bytes read: the sizes of the volumes to read are
  * known from the listing before the first one opens, so the rate and ETA hold from the start.
  */
+import { Logger } from '@deaddrop/common/log';
 import { formatBytes } from '@deaddrop/common/units';
 import { formatDuration, progressOutput, type ProgressOptions } from '../ops/progress.js';
 
@@ -36,4 +37,20 @@ export function restoreProgressLine(p: RestoreProgress, seconds: number): string
  */
 export function restoreProgressReporter(opts: Omit<ProgressOptions, 'expectedBytes'>): (p: RestoreProgress) => void {
   return progressOutput<RestoreProgress>(opts, { line: restoreProgressLine, logFirst: false });
+}
+
+/**
+ * Run a command's restore with a progress reporter for its --json/--quiet flags; the line is
+ * cleared before the command prints its result or its error.
+ */
+export async function withRestoreProgress<T>(
+  flags: { json?: boolean; quiet?: boolean },
+  work: (onProgress: (p: RestoreProgress) => void) => Promise<T>,
+): Promise<T> {
+  const log = new Logger({ json: flags.json, level: flags.quiet ? 'error' : 'info' });
+  try {
+    return await work(restoreProgressReporter({ log, quiet: flags.quiet }));
+  } finally {
+    log.clearProgress();
+  }
 }

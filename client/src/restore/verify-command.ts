@@ -24,17 +24,21 @@ export const verifyCommand = {
     const { runVerify } = await import('./verify.js');
     const { keyLoader } = await import('./key.js');
     const { parseRestoreTime } = await import('./when.js');
-    const r = await runVerify({
-      from: argv.from,
-      host: argv.host,
-      netrc: argv.netrc,
-      ca: argv.ca,
-      key: keyLoader(argv.key, argv.passphraseFile),
-      against: argv.against,
-      time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
-      paths: argv.path ?? [],
-      tmp: argv.tmp,
-    });
+    const { withRestoreProgress } = await import('./progress.js');
+    const r = await withRestoreProgress(argv, (onProgress) =>
+      runVerify({
+        from: argv.from,
+        host: argv.host,
+        netrc: argv.netrc,
+        ca: argv.ca,
+        key: keyLoader(argv.key, argv.passphraseFile),
+        against: argv.against,
+        time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
+        paths: argv.path ?? [],
+        tmp: argv.tmp,
+        onProgress,
+      }),
+    );
     printResult(argv.json, r, (x) => [
       ...x.differences.map(
         (d) => `${d.what}: ${d.path}${d.backup !== undefined ? ` (backup ${d.backup}, live ${d.live})` : ''}`,

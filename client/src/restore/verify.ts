@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { indexToBytes } from '../scan/path-index.js';
 import { compareWithLive, type Difference } from './compare-live.js';
 import type { KeySource } from './key.js';
+import type { RestoreProgress } from './progress.js';
 import { pathArgument, runRestore } from './restore.js';
 
 export interface VerifyOptions {
@@ -20,6 +21,8 @@ export interface VerifyOptions {
   time?: number;
   paths: string[];
   tmp?: string;
+  /** The restore's progress (the comparison after it is quick). */
+  onProgress?: (p: RestoreProgress) => void;
 }
 
 export interface VerifyReport {
@@ -43,6 +46,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       dest,
       time: o.time,
       paths: o.paths,
+      onProgress: o.onProgress,
     });
     const owners = process.getuid?.() === 0;
     const roots = o.paths.length ? o.paths.map((p) => indexToBytes(pathArgument(p))) : [Buffer.alloc(0)];
