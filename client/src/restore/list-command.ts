@@ -2,6 +2,7 @@ import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { sourceOptions, type SourceArgs } from './source-options.js';
+import type { LoadedSet } from './load-set.js';
 import type { RestoreSource } from './source.js';
 
 interface Args extends SourceArgs {
@@ -28,7 +29,7 @@ export const listCommand = {
   }),
 } as DeaddropCommand;
 
-async function list(argv: Args & { json?: boolean }, source: RestoreSource): Promise<void> {
+async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: RestoreSource): Promise<void> {
   const { readCatalog, setsAt, iso } = await import('./catalog.js');
   const catalog = await readCatalog(source);
   if (!argv.files) {
@@ -51,9 +52,11 @@ async function list(argv: Args & { json?: boolean }, source: RestoreSource): Pro
   const { filesAt } = await import('./listing.js');
   const key = keyLoader(argv.key, argv.passphraseFile);
   const { sets } = setsAt(catalog, argv.time === undefined ? undefined : parseRestoreTime(argv.time));
-  const loaded = [];
+  const loaded: LoadedSet[] = [];
   for (const s of sets) loaded.push(await loadSet(source, s, key));
-  const files = await filesAt(source, loaded, key);
+  const { startProgress, withRestoreProgress } = await import('./progress.js');
+  const at = startProgress(loaded, [], catalog.sizes);
+  const files = await withRestoreProgress(argv, (report) => filesAt(source, loaded, key, { at, report }));
   const r = { host: argv.host, time: iso(sets[sets.length - 1]!.time), files };
   printResult(argv.json, r, (x) =>
     x.files.map(

@@ -9,6 +9,7 @@ import { DeltaSize } from './delta-size.js';
 import type { VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
 import type { LoadedSet } from './load-set.js';
+import type { RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
 import type { RestoreSource } from './source.js';
 
@@ -23,8 +24,19 @@ export interface ListedFile {
   target?: string;
 }
 
-export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: KeySource): Promise<ListedFile[]> {
+export async function filesAt(
+  source: RestoreSource,
+  sets: LoadedSet[],
+  key: KeySource,
+  progress?: { at: RestoreProgress; report: (p: RestoreProgress) => void },
+): Promise<ListedFile[]> {
   const files = new Map<string, { index: PathIndex; file: ListedFile }>();
+  const report = (update: (p: RestoreProgress) => void) => {
+    if (!progress) return;
+    update(progress.at);
+    progress.at.files = files.size;
+    progress.report(progress.at);
+  };
   let open: { key: string; kind: string; size: DeltaSize | number; entry: VolumeEntry } | undefined;
   const close = () => {
     if (!open) return;
@@ -60,10 +72,12 @@ export async function filesAt(source: RestoreSource, sets: LoadedSet[], key: Key
         };
         count(open, await e.read());
       },
-      verified: async () => {},
+      verified: async () => report((p) => p.volumes++),
+      stored: (n) => report((p) => (p.storedBytes += n)),
     });
     close();
   }
+  report((p) => (p.done = true));
   return [...files.values()].sort((a, b) => compareIndex(a.index, b.index)).map((f) => f.file);
 }
 

@@ -5,6 +5,9 @@
 import { Logger } from '@deaddrop/common/log';
 import { formatBytes } from '@deaddrop/common/units';
 import { formatDuration, progressOutput, type ProgressOptions } from '../ops/progress.js';
+import type { PathIndex } from '../scan/path-index.js';
+import type { LoadedSet } from './load-set.js';
+import { volumesFor } from './read-volumes.js';
 
 export interface RestoreProgress {
   /** Volumes read and verified so far, and how many this restore reads. */
@@ -16,6 +19,19 @@ export interface RestoreProgress {
   /** Files restored so far. */
   files: number;
   done: boolean;
+}
+
+/** A restore's progress before the first volume opens: what it will read, from the listing's sizes. */
+export function startProgress(sets: LoadedSet[], paths: PathIndex[], sizes: Map<string, number>): RestoreProgress {
+  const names = sets.flatMap((ls) => volumesFor(ls.manifest, paths).map((v) => ls.volumes.get(v.number)!.name));
+  return {
+    volumes: 0,
+    volumesTotal: names.length,
+    storedBytes: 0,
+    storedTotal: names.reduce((sum, name) => sum + (sizes.get(name) ?? 0), 0),
+    files: 0,
+    done: false,
+  };
 }
 
 export function restoreProgressLine(p: RestoreProgress, seconds: number): string {

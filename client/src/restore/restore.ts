@@ -15,8 +15,8 @@ import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { loadSet, type LoadedSet } from './load-set.js';
 import { ownersWhenRoot } from './metadata.js';
-import type { RestoreProgress } from './progress.js';
-import { readVolumes, volumesFor } from './read-volumes.js';
+import { startProgress, type RestoreProgress } from './progress.js';
+import { readVolumes } from './read-volumes.js';
 import { openSource, type RestoreSource } from './source.js';
 
 export interface RestoreOptions {
@@ -91,15 +91,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
   const volumes: string[] = [];
   const found = new Set<number>();
-  const toRead = loaded.flatMap((ls) => volumesFor(ls.manifest, paths).map((v) => ls.volumes.get(v.number)!.name));
-  const progress: RestoreProgress = {
-    volumes: 0,
-    volumesTotal: toRead.length,
-    storedBytes: 0,
-    storedTotal: toRead.reduce((sum, name) => sum + (catalog.sizes.get(name) ?? 0), 0),
-    files: 0,
-    done: false,
-  };
+  const progress = startProgress(loaded, paths, catalog.sizes);
   const report = () => {
     progress.files = applier.stats.files;
     o.onProgress?.(progress);
