@@ -6,28 +6,14 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Logger } from '@deaddrop/common/log';
 import { formatDuration, progressReporter } from '@deaddrop/client/ops/progress';
 import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, writeLocalClientConfig } from '@deaddrop/test';
-
-function capture(isTTY: boolean) {
-  let out = '';
-  const stream = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out += chunk.toString('utf8');
-        cb();
-      },
-    }),
-    { isTTY },
-  );
-  return { stream, text: () => out };
-}
+import { captureStream } from './capture.js';
 
 test('TTY: one redrawn line with files, bytes, rate and ETA; cleared at the end', () => {
-  const c = capture(true);
+  const c = captureStream(true);
   const log = new Logger({ stream: c.stream });
   let now = 1_000_000;
   const onProgress = progressReporter({ log, expectedBytes: 100 * 2 ** 20, now: () => now });
@@ -50,7 +36,7 @@ test('TTY: one redrawn line with files, bytes, rate and ETA; cleared at the end'
 });
 
 test('not a TTY: a log line now and then, nothing redrawn; --quiet shows none', () => {
-  const c = capture(false);
+  const c = captureStream(false);
   let now = 0;
   const onProgress = progressReporter({ log: new Logger({ stream: c.stream }), now: () => now });
   for (let i = 1; i <= 300; i++) {
@@ -63,7 +49,7 @@ test('not a TTY: a log line now and then, nothing redrawn; --quiet shows none', 
   assert.equal(lines.length, 5, lines.join('\n')); // at the start, then once a minute
   assert.equal(lines[1], 'scanning: 61 files, 61.0 KiB, 1.0 KiB/s');
 
-  const q = capture(true);
+  const q = captureStream(true);
   const quiet = progressReporter({ log: new Logger({ stream: q.stream, level: 'error' }), quiet: true });
   quiet({ files: 1, bytes: 1, done: false });
   quiet({ files: 1, bytes: 1, done: true });

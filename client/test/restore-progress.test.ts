@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Logger } from '@deaddrop/common/log';
 import { keyLoader } from '@deaddrop/client/restore/key';
@@ -15,20 +14,7 @@ import { restoreProgressReporter, type RestoreProgress } from '@deaddrop/client/
 import { runRestore } from '@deaddrop/client/restore/restore';
 import { deaddropArgv, missingTools, tempDir } from '@deaddrop/test';
 import { makeChain } from './restore-helpers.js';
-
-function capture(isTTY: boolean) {
-  let out = '';
-  const stream = Object.assign(
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out += chunk.toString('utf8');
-        cb();
-      },
-    }),
-    { isTTY },
-  );
-  return { stream, text: () => out };
-}
+import { captureStream } from './capture.js';
 
 const MiB = 2 ** 20;
 const at = (volumes: number, storedBytes: number, files: number, done = false): RestoreProgress => ({
@@ -41,7 +27,7 @@ const at = (volumes: number, storedBytes: number, files: number, done = false): 
 });
 
 test('terminal: a redrawn line with volume, bytes, rate, ETA and files; cleared when done', () => {
-  const c = capture(true);
+  const c = captureStream(true);
   let now = 5_000_000;
   const report = restoreProgressReporter({ log: new Logger({ stream: c.stream }), now: () => now });
   report(at(0, 0, 0));
@@ -60,7 +46,7 @@ test('terminal: a redrawn line with volume, bytes, rate, ETA and files; cleared 
 });
 
 test('not a terminal: a log line a minute, none at the start; --quiet: nothing', () => {
-  const c = capture(false);
+  const c = captureStream(false);
   let now = 0;
   const report = restoreProgressReporter({ log: new Logger({ stream: c.stream }), now: () => now });
   for (let s = 0; s <= 150; s++) {
@@ -75,7 +61,7 @@ test('not a terminal: a log line a minute, none at the start; --quiet: nothing',
     'restoring: volume 1/4, 11.4 MiB of 40.0 MiB, 97.7 KiB/s, ETA 4m59s, 120 files',
   ]);
 
-  const q = capture(true);
+  const q = captureStream(true);
   const quiet = restoreProgressReporter({ log: new Logger({ stream: q.stream, level: 'error' }), quiet: true });
   quiet(at(0, 0, 0));
   quiet(at(4, 40 * MiB, 1, true));

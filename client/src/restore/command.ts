@@ -1,7 +1,7 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
-import { sourceOptions, type SourceArgs } from './source-options.js';
+import { restoreInputs, sourceOptions, type SourceArgs } from './source-options.js';
 
 interface Args extends SourceArgs {
   to: string;
@@ -33,18 +33,12 @@ export const restoreCommand = {
       ),
   handler: handler<Args>(async (argv) => {
     const { runRestore } = await import('./restore.js');
-    const { keyLoader } = await import('./key.js');
-    const { parseRestoreTime } = await import('./when.js');
     const { withRestoreProgress } = await import('./progress.js');
+    const inputs = await restoreInputs(argv);
     const r = await withRestoreProgress(argv, (onProgress) =>
       runRestore({
-        from: argv.from,
-        host: argv.host,
-        netrc: argv.netrc,
-        ca: argv.ca,
-        key: keyLoader(argv.key, argv.passphraseFile),
+        ...inputs,
         dest: argv.to,
-        time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
         paths: argv.path ?? [],
         force: argv.force,
         onProgress,

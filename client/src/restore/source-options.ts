@@ -33,3 +33,17 @@ export function sourceOptions(keyUse: string) {
     'passphrase-file': { type: 'string', describe: 'Key passphrase from this file (else asked on the terminal)' },
   } as const;
 }
+
+/** The source, key and time of a restore or verify, from its arguments (loaded when it runs). */
+export async function restoreInputs(argv: SourceArgs & { time?: string }) {
+  const { keyLoader } = await import('./key.js');
+  const { parseRestoreTime } = await import('./when.js');
+  return {
+    from: argv.from,
+    host: argv.host,
+    netrc: argv.netrc,
+    ca: argv.ca,
+    key: keyLoader(argv.key, argv.passphraseFile),
+    time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
+  };
+}

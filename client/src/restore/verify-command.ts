@@ -1,6 +1,6 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
-import { sourceOptions, type SourceArgs } from './source-options.js';
+import { restoreInputs, sourceOptions, type SourceArgs } from './source-options.js';
 
 interface Args extends SourceArgs {
   against: string;
@@ -22,18 +22,12 @@ export const verifyCommand = {
       .epilog('The backup is restored (checked like restore does) into a temporary directory, compared, and removed.'),
   handler: handler<Args>(async (argv) => {
     const { runVerify } = await import('./verify.js');
-    const { keyLoader } = await import('./key.js');
-    const { parseRestoreTime } = await import('./when.js');
     const { withRestoreProgress } = await import('./progress.js');
+    const inputs = await restoreInputs(argv);
     const r = await withRestoreProgress(argv, (onProgress) =>
       runVerify({
-        from: argv.from,
-        host: argv.host,
-        netrc: argv.netrc,
-        ca: argv.ca,
-        key: keyLoader(argv.key, argv.passphraseFile),
+        ...inputs,
         against: argv.against,
-        time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
         paths: argv.path ?? [],
         tmp: argv.tmp,
         onProgress,
