@@ -33,6 +33,7 @@ export const backupCommand = {
     const { runBackup } = await import('./run.js');
     const { RunReporter } = await import('../ops/unattended.js');
     const { progressReporter } = await import('../ops/progress.js');
+    const { uploadProgressReporter } = await import('../ops/upload-progress.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const volumeSize = argv.volumeSize === undefined ? undefined : parseSize(argv.volumeSize, '--volume-size');
@@ -40,6 +41,9 @@ export const backupCommand = {
     // Metrics and pings are about real runs: a dry run leaves them alone.
     const ops = argv.dryRun ? undefined : await RunReporter.start({ config, log });
     const progress = progressReporter({ log, quiet: argv.quiet, expectedBytes: ops?.expectedBytes });
+    // one line at a time: uploads that start during the walk show once the walk is done
+    let walked = false;
+    const uploads = uploadProgressReporter({ log, quiet: argv.quiet, held: () => !walked });
     let r: Awaited<ReturnType<typeof runBackup>>;
     try {
       r = await runBackup({
@@ -52,7 +56,9 @@ export const backupCommand = {
         onProgress: (p) => {
           if (ops) ops.scan = p;
           progress(p);
+          walked ||= p.done;
         },
+        onUploadProgress: uploads,
       });
     } catch (err) {
       log.clearProgress();

@@ -14,6 +14,7 @@ import { describeError } from '@deaddrop/common/errors';
 import type { Logger } from '@deaddrop/common/log';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
+import type { UploadMeter } from '../ops/upload-progress.js';
 import { putMirrored } from '../transport/mirror.js';
 import type { SentAhead } from './early-upload.js';
 
@@ -50,6 +51,8 @@ export interface DeliverOptions {
   /** Files put this run before delivery (counted as created) and sinks that failed then (done for this run). */
   ahead?: SentAhead;
   log: Logger;
+  /** Counts what is sent (progress). */
+  meter?: UploadMeter;
 }
 
 /** Upload rank of a stored name: volumes (by number), signatures, manifest, sums file. */
@@ -132,12 +135,15 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
         else fail(s, new Error(`${file.name} already exists with ${have} bytes (expected ${file.size})`), set.key);
       }
       if (send.length > 0) {
+        const counted = opts.meter?.queue(file.size);
         const outcomes = await putMirrored(
           join(set.dir, file.name),
           file.name,
           file.size,
           send.map((s) => s.target),
+          counted?.read,
         );
+        counted?.ended();
         outcomes.forEach((o, i) => {
           const s = send[i]!;
           if (!o.ok) return fail(s, o.error, set.key);

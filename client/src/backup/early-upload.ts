@@ -11,6 +11,7 @@
  * sent twice). Files go one at a time, in volume order.
  */
 import type { SinkTargetLike } from '../transport/file-target.js';
+import type { QueuedUpload, UploadMeter } from '../ops/upload-progress.js';
 import { putMirrored } from '../transport/mirror.js';
 
 /** What the sinks took ahead of delivery, and which failed (delivery leaves those for this run). */
@@ -26,14 +27,18 @@ export class EarlyUpload implements SentAhead {
   readonly failed = new Map<string, unknown>();
   readonly sent = new Map<string, Map<string, number>>();
 
-  constructor(private readonly targets: SinkTargetLike[]) {
+  constructor(
+    private readonly targets: SinkTargetLike[],
+    private readonly meter?: UploadMeter,
+  ) {
     for (const t of targets) this.sent.set(t.name, new Map());
   }
 
   /** Queue a complete stored file (local `path`, stored as `name`). */
   add(path: string, name: string, size: number): void {
     if (this.targets.length === 0) return;
-    this.queue = this.queue.then(() => this.put(path, name, size));
+    const counted = this.meter?.queue(size);
+    this.queue = this.queue.then(() => this.put(path, name, size, counted));
   }
 
   /** Resolves when every queued upload has ended (never rejects: failures are left to delivery). */
@@ -41,12 +46,15 @@ export class EarlyUpload implements SentAhead {
     return this.queue;
   }
 
-  private async put(path: string, name: string, size: number): Promise<void> {
+  private async put(path: string, name: string, size: number, counted?: QueuedUpload): Promise<void> {
     const to = this.targets.filter((t) => !this.failed.has(t.name));
-    if (to.length === 0) return;
-    const outcomes = await putMirrored(path, name, size, to).catch((error: unknown) =>
-      to.map(() => ({ ok: false as const, error })),
-    );
+    const outcomes =
+      to.length === 0
+        ? []
+        : await putMirrored(path, name, size, to, counted?.read).catch((error: unknown) =>
+            to.map(() => ({ ok: false as const, error })),
+          );
+    counted?.ended();
     outcomes.forEach((o, i) => {
       const t = to[i]!;
       if (o.ok) {

@@ -22,6 +22,7 @@ import { loadOwnerNames } from '../scan/owners.js';
 import { makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { countScan, type ScanProgress } from '../ops/scan-progress.js';
+import { UploadMeter, type UploadProgress } from '../ops/upload-progress.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
 import { chainBrokenEverywhere, laggingSets, settleSpool } from '../transport/spool.js';
@@ -57,6 +58,8 @@ export interface BackupRunOptions {
   targets?: SinkTargetLike[];
   /** Files and bytes walked so far (progress display; see ops/progress.ts). */
   onProgress?: (p: ScanProgress) => void;
+  /** Files and bytes uploaded so far (progress display; see ops/upload-progress.ts). */
+  onUploadProgress?: (p: UploadProgress) => void;
 }
 
 export interface Problem {
@@ -217,8 +220,10 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const setDir = join(dirs.outgoing, names.key);
     await rm(setDir, { recursive: true, force: true });
     await mkdir(setDir, { recursive: true, mode: 0o700 });
+    const meter = new UploadMeter(opts.onUploadProgress);
     const ahead = new EarlyUpload(
       targets.filter((t) => laggingSets(ledgers.get(t.name)!, state?.pending ?? []).length === 0),
+      meter,
     );
     const written = await writeSet({
       names,
@@ -268,7 +273,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       spoolLimit: config.spoolLimit,
       ahead,
       log,
+      meter,
     });
+    meter.finish();
     newState.pending = shipped.pending;
     for (const key of shipped.dropped)
       problems.push({ kind: 'spool-overflow', path: key, message: 'dropped from the spool before every sink had it' });
@@ -420,6 +427,7 @@ interface SpoolDeliveryInput {
   spoolLimit: number;
   ahead?: SentAhead;
   log: Logger;
+  meter?: UploadMeter;
 }
 
 /**
@@ -438,6 +446,7 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     ledgers: i.ledgers,
     ...(i.ahead ? { ahead: i.ahead } : {}),
     log: i.log,
+    meter: i.meter,
   });
   const spool = await settleSpool({
     outgoing: i.outgoing,

@@ -61,7 +61,10 @@ export interface ProgressView<P> {
  * minute otherwise, an event every 5 s with --json; the last report (`done`) always counts.
  */
 export function progressOutput<P extends { done: boolean }>(
-  opts: Omit<ProgressOptions, 'expectedBytes'>,
+  opts: Omit<ProgressOptions, 'expectedBytes'> & {
+    /** While true, reports are counted (the clock runs) but not shown: another line has the screen. */
+    held?: () => boolean;
+  },
   view: ProgressView<P>,
 ): (p: P) => void {
   const { log } = opts;
@@ -75,6 +78,7 @@ export function progressOutput<P extends { done: boolean }>(
       began = t;
       if (mode === 'plain' && !view.logFirst) shown = t;
     }
+    if (opts.held?.()) return;
     if (!p.done && shown !== undefined && t - shown < INTERVAL_MS[mode]) return;
     shown = t;
     const seconds = (t - began) / 1000;

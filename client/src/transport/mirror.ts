@@ -4,7 +4,7 @@
  * that sink alone; the others carry on from the shared stream.
  */
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { SinkTargetLike } from './file-target.js';
 import { teeStream } from './tee.js';
 
@@ -17,8 +17,10 @@ export async function putMirrored(
   remoteName: string,
   size: number,
   targets: SinkTargetLike[],
+  onRead?: (bytes: number) => void,
 ): Promise<PutOutcome[]> {
-  const open = () => createReadStream(path, { highWaterMark: READ_CHUNK });
+  const counted = readCounter(onRead);
+  const open = () => counted(createReadStream(path, { highWaterMark: READ_CHUNK }));
   const branches = targets.length > 1 ? teeStream(open(), targets.length) : [];
   return Promise.all(
     targets.map(async (target, i) => {
@@ -38,4 +40,28 @@ export async function putMirrored(
       }
     }),
   );
+}
+
+/**
+ * Wraps each read stream of one file so `onRead` hears of new bytes only: a retry reads the
+ * file again from the start, and that counts only once it goes past the furthest read so far.
+ */
+function readCounter(onRead: ((bytes: number) => void) | undefined): (s: Readable) => Readable {
+  if (!onRead) return (s) => s;
+  let furthest = 0;
+  return (source) => {
+    let at = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        at += chunk.length;
+        if (at > furthest) {
+          onRead(at - furthest);
+          furthest = at;
+        }
+        cb(null, chunk);
+      },
+    });
+    pipeline(source, counter, () => {}); // an error or an early destroy on either side ends both
+    return counter;
+  };
 }
