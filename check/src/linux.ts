@@ -280,6 +280,7 @@ async function checkSet(
       c = await checkFile(sf.path, {
         deep: ctx.deep && (expected !== undefined || f.encryption !== 'none'),
         mayBeBer: f.encryption !== 'none',
+        mustBeBer: f.encryption === 'cms',
         label: `${ctx.host}/${f.name}`,
         progress: ctx.progress,
       });

@@ -73,32 +73,43 @@ export async function checkSnowflakeHost(
   for (const d of data) {
     const f = byName.get(d.name)!;
     const young = ctx.now - f.mtime <= ctx.grace;
+    const companion = `${d.name}.sha256`;
     let expected: string | undefined;
     if (!companions.has(d.name)) {
-      shaState.set(d.name, 'missing');
-      if (!young) problems.push(problem('missing-sha256', `${d.name}: no ${d.name}.sha256`, { file: d.name }));
+      if (!young) problems.push(problem('missing-sha256', `${d.name}: no ${companion}`, { file: d.name }));
     } else {
-      expected = parseCompanion(await readFile(byName.get(`${d.name}.sha256`)!.path, 'utf8'));
-      if (!expected)
-        problems.push(problem('bad-sums', `${d.name}.sha256: no SHA-256 in it`, { file: `${d.name}.sha256` }));
+      // a file can go or turn unreadable between the listing and the read: a problem, not a crash
+      const text = await readFile(byName.get(companion)!.path, 'utf8').catch((err: Error) => {
+        problems.push(problem('unreadable', `${companion}: ${err.message}`, { file: companion }));
+        return undefined;
+      });
+      expected = text === undefined ? undefined : parseCompanion(text);
+      if (text !== undefined && !expected)
+        problems.push(problem('bad-sums', `${companion}: no SHA-256 in it`, { file: companion }));
     }
-    const c = await checkFile(f.path, {
-      deep: ctx.deep,
-      mayBeBer: true,
-      label: `${ctx.host}/${d.name}`,
-      progress: ctx.progress,
-    });
+    let c;
+    try {
+      const label = `${ctx.host}/${d.name}`;
+      c = await checkFile(f.path, { deep: ctx.deep, mayBeBer: true, mustBeBer: true, label, progress: ctx.progress });
+    } catch (err) {
+      problems.push(problem('unreadable', `${d.name}: ${(err as Error).message}`, { file: d.name }));
+      shaState.set(d.name, companions.has(d.name) ? 'present' : 'missing');
+      continue;
+    }
     if (c.framing === 'truncated')
       problems.push(problem('truncated', `${d.name}: cut short (${f.size} bytes)`, { file: d.name }));
     else if (c.framing === 'trailing')
       problems.push(problem('trailing-data', `${d.name}: bytes after the end of the CMS message`, { file: d.name }));
     else if (c.framing === 'invalid')
       problems.push(problem('bad-framing', `${d.name}: not a well-formed CMS message`, { file: d.name }));
-    else if (expected && c.sha256 && c.sha256 !== expected) {
-      problems.push(problem('checksum-mismatch', `${d.name}: SHA-256 differs from ${d.name}.sha256`, { file: d.name }));
-      shaState.set(d.name, 'mismatch');
-    }
-    if (!shaState.has(d.name)) shaState.set(d.name, expected && c.sha256 ? 'ok' : 'present');
+    // the hash is compared whatever the framing says: `ok` only for a file whose hash matched
+    const compared = expected !== undefined && c.sha256 !== undefined;
+    if (compared && c.sha256 !== expected)
+      problems.push(problem('checksum-mismatch', `${d.name}: SHA-256 differs from ${companion}`, { file: d.name }));
+    shaState.set(
+      d.name,
+      !companions.has(d.name) ? 'missing' : !compared ? 'present' : c.sha256 === expected ? 'ok' : 'mismatch',
+    );
   }
 
   for (const rule of freshnessRules(kind, ctx)) {

@@ -49,14 +49,18 @@ async function firstByte(path: string): Promise<number | undefined> {
 
 /**
  * Check one file. `mayBeBer`: its name says CMS (`.p7m`) or legacy gpgsm (`.gpg`, sniffed: an
- * OpenPGP file is left alone). --deep reads the file once for both the hash and the walk.
+ * OpenPGP file is left alone). `mustBeBer` (`.p7m`): a file that does not open a SEQUENCE is
+ * `invalid`, an empty one `truncated`, in --quick too. --deep reads the file once for both the
+ * hash and the walk.
  */
 export async function checkFile(
   path: string,
-  opts: { deep: boolean; mayBeBer: boolean; label?: string; progress?: Progress },
+  opts: { deep: boolean; mayBeBer: boolean; mustBeBer?: boolean; label?: string; progress?: Progress },
 ): Promise<FileCheck> {
-  const ber = opts.mayBeBer && looksLikeBer(await firstByte(path));
-  if (!opts.deep) return ber ? { framing: checkFraming(path) } : {};
+  const first = opts.mayBeBer || opts.mustBeBer ? await firstByte(path) : undefined;
+  const ber = (opts.mayBeBer || opts.mustBeBer === true) && looksLikeBer(first);
+  const notBer: FileCheck = opts.mustBeBer && !ber ? { framing: first === undefined ? 'truncated' : 'invalid' } : {};
+  if (!opts.deep) return ber ? { framing: checkFraming(path) } : notBer;
   const walker = ber ? new FrameWalker() : undefined;
   let prev = 0;
   const { hex } = await hashFile(path, {
@@ -69,5 +73,5 @@ export async function checkFile(
       prev = n;
     },
   });
-  return walker ? { sha256: hex, framing: walker.result() } : { sha256: hex };
+  return walker ? { sha256: hex, framing: walker.result() } : { ...notBer, sha256: hex };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
@@ -44,6 +44,11 @@ const EXPECTED: Record<string, string[]> = {
   'aborted.lab': ['incomplete-set'],
   'orphan.lab': ['orphan-set'],
   'junk.lab': ['unknown-file'],
+  // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
+  // hash is compared even when its framing is already wrong
+  'empty.lab': ['truncated'],
+  'garbage.lab': ['bad-framing'],
+  'cutap.lab': ['checksum-mismatch', 'truncated'],
 };
 /** Per-host thresholds in the fleet file. */
 const OVERRIDES: Record<string, object> = { 'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' } };
@@ -134,8 +139,17 @@ before(async () => {
   await writeOurSet(h('orphan.lab'), rcp, { time: ago(0.5), startTime: ago(1.5) });
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
+  const olderInc = storedName(incVolumeName(ago(3), ago(2), 1), { gzip: true, cms: true });
+  await healthy('empty.lab');
+  truncateSync(join(h('empty.lab'), olderInc), 0);
+  await healthy('garbage.lab');
+  const garbage = join(h('garbage.lab'), olderInc);
+  writeFileSync(garbage, Buffer.alloc(statSync(garbage).size, 'X'));
+  await writeSnowflake(h('cutap.lab'), rcp, 'sysupgrade-full', ago(2));
+  truncateSync(join(h('cutap.lab'), await writeSnowflake(h('cutap.lab'), rcp, 'sysupgrade-full', ago(1))), 2000);
+  await writeSnowflake(h('cutap.lab'), rcp, 'mtd-full', ago(3), 8000);
 
-  const kinds: Record<string, string> = { 'ap.lab': 'openwrt', 'fw.lab': 'opnsense' };
+  const kinds: Record<string, string> = { 'ap.lab': 'openwrt', 'cutap.lab': 'openwrt', 'fw.lab': 'opnsense' };
   fleet = fleetFile(
     dir,
     Object.keys(EXPECTED)
@@ -199,6 +213,13 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
     ],
   );
   assert.deepEqual(
+    byHost.get('cutap.lab')!.snowflakes.map((s) => [s.kind, s.sha256]),
+    [
+      ['sysupgrade-full', 'mismatch'],
+      ['mtd-full', 'ok'],
+    ],
+  );
+  assert.deepEqual(
     byHost.get('leftover.lab')!.problems.map((p) => p.severity),
     ['warning', 'warning'],
   );
@@ -209,14 +230,14 @@ test('--quick: no hashing, so the flipped byte passes; truncation is still caugh
   assert.equal(r.code, 1, r.stderr);
   const report = JSON.parse(r.stdout) as CheckReport;
   assert.equal(report.mode, 'quick');
-  assert.deepEqual(codes(report), { ...EXPECTED, 'flip.lab': [] });
+  assert.deepEqual(codes(report), { ...EXPECTED, 'flip.lab': [], 'cutap.lab': ['truncated'] });
 });
 
 test('text report: one line per host with markers, ages in days, problems indented', async () => {
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /20 hosts, 3 ok, 5 with warnings, 12 with problems/);
+  assert.match(lines[0]!, /23 hosts, 3 ok, 5 with warnings, 15 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
