@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   makeAwkwardTree,
   makeTestRecipient,
@@ -97,5 +99,44 @@ test(
     const r = await runDeaddrop([...base, '--key', key.keyPath, '--passphrase-file', key.passphraseFile]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(compareTrees(points[2]!.dir, out), []);
+  },
+);
+
+test(
+  'an old manifest with only MD5 hashes: volumes are checked against them (duplicity falls back to MD5 too)',
+  { skip: missingTools('duplicity', 'cp'), timeout: 300_000 },
+  async () => {
+    const tmp = tempDir('deaddrop-restore-md5-');
+    const { target, points } = await duplicityChain(tmp, []);
+    // each manifest's Hash SHA1 lines become Hash MD5 of the same volume files
+    for (const m of readdirSync(target).filter((n) => n.endsWith('.manifest'))) {
+      const prefix = m.slice(0, -'manifest'.length);
+      let volume = 0;
+      const lines = readFileSync(join(target, m), 'latin1')
+        .split('\n')
+        .map((line) => {
+          const v = /^Volume (\d+):/.exec(line);
+          if (v) volume = Number(v[1]);
+          if (!/^\s+Hash SHA1 /.test(line)) return line;
+          const md5 = createHash('md5').update(readFileSync(join(target, `${prefix}vol${volume}.difftar.gz`)));
+          return `    Hash MD5 ${md5.digest('hex')}`;
+        });
+      writeFileSync(join(target, m), lines.join('\n'), 'latin1');
+    }
+    const restore = (out: string) =>
+      runDeaddrop(['restore', '--from', target, '--host', 'legacy', '--to', join(tmp, out)]);
+    const ok = await restore('ok');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(compareTrees(points[2]!.dir, join(tmp, 'ok')), []);
+
+    // the same tar in other gzip bytes: a valid volume, but not the one the manifest names
+    const full = readdirSync(target).find((n) => n.startsWith('duplicity-full.') && n.endsWith('.vol1.difftar.gz'))!;
+    writeFileSync(join(target, full), gzipSync(gunzipSync(readFileSync(join(target, full))), { level: 1 }));
+    const swapped = await restore('swapped');
+    assert.notEqual(swapped.code, 0);
+    assert.match(
+      swapped.stderr,
+      new RegExp(`${full.replaceAll('.', '\\.')}: MD5 [0-9a-f]{32} differs from the manifest`),
+    );
   },
 );

@@ -208,8 +208,19 @@ export function parseManifest(bytes: Uint8Array, source = 'manifest'): Manifest 
   return m;
 }
 
-/** The SHA1 a volume must have (lowercase hex), or undefined when the manifest gives none. */
-export function volumeSha1(v: ManifestVolume): string | undefined {
-  for (const [name, hex] of Object.entries(v.hashes)) if (name.toUpperCase() === 'SHA1') return hex;
+export interface VolumeHash {
+  /** node:crypto's name for it. */
+  algorithm: 'sha1' | 'md5';
+  /** Lowercase hex. */
+  hex: string;
+}
+
+/**
+ * The hash a volume must have, in duplicity's order (manifest.py get_best_hash: SHA1, else
+ * MD5), or undefined when the manifest gives neither. We write SHA1; MD5 is for old sets.
+ */
+export function volumeHash(v: ManifestVolume): VolumeHash | undefined {
+  for (const algorithm of ['sha1', 'md5'] as const)
+    for (const [name, hex] of Object.entries(v.hashes)) if (name.toLowerCase() === algorithm) return { algorithm, hex };
   return undefined;
 }

@@ -9,14 +9,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { DeaddropError } from '@deaddrop/common/errors';
+import type { VolumeHash } from '../format/manifest.js';
 import type { KeySource } from './key.js';
 import type { RestoreSource } from './source.js';
 
 export interface Expected {
   /** SHA-256 of the stored bytes (the sums file). */
   sha256?: string;
-  /** SHA-1 from the manifest: of the duplicity file (inside our CMS; the stored bytes for legacy sets). */
-  sha1?: string;
+  /** The manifest's hash (SHA1, or MD5 in old sets): of the duplicity file (inside our CMS; the stored bytes for legacy sets). */
+  hash?: VolumeHash;
 }
 
 const INFLATE_CHUNK = 512 * 1024;
@@ -127,14 +128,16 @@ export async function openPayload(
   const { head, stream: stored } = await peek(await source.open(what), 4);
   const encrypted = looksLikeCms(head);
   const stored256 = createHash('sha256');
-  const stored1 = createHash('sha1');
-  const plain1 = createHash('sha1');
+  // the manifest's hash (SHA1 or MD5): of the duplicity file, inside our CMS or as stored
+  const manifestHash = expect.hash?.algorithm ?? 'sha1';
+  const storedHash = createHash(manifestHash);
+  const plainHash = createHash(manifestHash);
   let stream: Readable = through(stored, tap(stored256, onStored));
-  if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(stored1));
+  if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(storedHash));
   if (encrypted) {
     const { createDecryptStream } = await import('@deaddrop/keys/cms/decrypt');
     stream = through(stream, createDecryptStream(await key(), { name: what }));
-    stream = through(stream, tap(plain1));
+    stream = through(stream, tap(plainHash));
   }
   const checked = async function* (): AsyncGenerator<Buffer> {
     yield* maybeGunzip(stream, what);
@@ -143,14 +146,15 @@ export async function openPayload(
       throw new TamperedError(
         `${what}: SHA-256 ${got256} differs from the sums file (${expect.sha256}): tampered or corrupt`,
       );
-    if (expect.sha1 !== undefined) {
+    if (expect.hash !== undefined) {
       const candidates = [
-        encrypted ? plain1.digest('hex') : undefined,
-        !encrypted || what.endsWith('.gpg') ? stored1.digest('hex') : undefined,
+        encrypted ? plainHash.digest('hex') : undefined,
+        !encrypted || what.endsWith('.gpg') ? storedHash.digest('hex') : undefined,
       ];
-      if (!candidates.includes(expect.sha1))
+      const label = expect.hash.algorithm === 'sha1' ? 'SHA-1' : 'MD5';
+      if (!candidates.includes(expect.hash.hex))
         throw new TamperedError(
-          `${what}: SHA-1 ${candidates.filter(Boolean).join('/')} differs from the manifest (${expect.sha1}): tampered or corrupt`,
+          `${what}: ${label} ${candidates.filter(Boolean).join('/')} differs from the manifest (${expect.hash.hex}): tampered or corrupt`,
         );
     }
   };

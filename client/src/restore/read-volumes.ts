@@ -4,7 +4,7 @@
  * manifest SHA-1; entries go to `on.entry`, and `on.verified` runs once a volume checked out.
  */
 import { DeaddropError } from '@deaddrop/common/errors';
-import { volumeSha1, type Manifest, type ManifestVolume } from '../format/manifest.js';
+import { volumeHash, type Manifest, type ManifestVolume } from '../format/manifest.js';
 import { compareIndex, type PathIndex } from '../scan/path-index.js';
 import { volumeEntries, type VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
@@ -52,7 +52,7 @@ export async function readVolumes(
     const file = ls.volumes.get(v.number)!;
     const sha256 = ls.sums.get(file.name);
     try {
-      const payload = await openPayload(source, file.name, key, { sha256, sha1: volumeSha1(v) }, on.stored);
+      const payload = await openPayload(source, file.name, key, { sha256, hash: volumeHash(v) }, on.stored);
       for await (const e of volumeEntries(payload, file.name)) await on.entry(e, file.name);
     } catch (err) {
       throw await explain(err, source, file.name, sha256);
