@@ -62,9 +62,15 @@ function isOurs(s: BackupSet): boolean {
   return s.sums !== undefined || setFiles(s).some((f) => f.encryption === 'cms');
 }
 
-/** Volume numbers and SHA1s from a plain (unencrypted) legacy duplicity manifest. */
-function manifestVolumes(text: string): Map<number, string | undefined> {
-  const vols = new Map<number, string | undefined>();
+/** A legacy volume's hash from its manifest: SHA1, else MD5 (duplicity's get_best_hash). */
+interface LegacyHash {
+  algorithm: 'sha1' | 'md5';
+  hex: string;
+}
+
+/** Volume numbers and hashes from a plain (unencrypted) legacy duplicity manifest. */
+function manifestVolumes(text: string): Map<number, LegacyHash | undefined> {
+  const vols = new Map<number, LegacyHash | undefined>();
   let current: number | undefined;
   for (const line of text.split('\n')) {
     const v = /^volume\s+(\d+):/i.exec(line);
@@ -73,8 +79,10 @@ function manifestVolumes(text: string): Map<number, string | undefined> {
       vols.set(current, undefined);
       continue;
     }
-    const h = /^\s+hash\s+sha1\s+([0-9a-f]{40})/i.exec(line);
-    if (h && current !== undefined) vols.set(current, h[1]!.toLowerCase());
+    const h = /^\s+hash\s+(sha1\s+[0-9a-f]{40}|md5\s+[0-9a-f]{32})\s*$/i.exec(line);
+    if (!h || current === undefined) continue;
+    const [name, hex] = h[1]!.toLowerCase().split(/\s+/) as ['sha1' | 'md5', string];
+    if (name === 'sha1' || vols.get(current) === undefined) vols.set(current, { algorithm: name, hex });
   }
   return vols;
 }
@@ -225,7 +233,7 @@ async function checkSet(
   }
 
   // legacy plain manifest: the volume list and SHA1s
-  let legacyVolumes = new Map<number, string | undefined>();
+  let legacyVolumes = new Map<number, LegacyHash | undefined>();
   if (s.manifest && s.manifest.suffix === '' && !ours) {
     try {
       legacyVolumes = manifestVolumes(await readFile(byName.get(s.manifest.name)!.path, 'latin1'));
@@ -274,7 +282,7 @@ async function checkSet(
   for (const f of present) {
     const sf = byName.get(f.name)!;
     const expected = listed.get(f.name);
-    const legacySha1 = f.file === 'volume' ? legacyVolumes.get(f.volume!) : undefined;
+    const legacyHash = f.file === 'volume' ? legacyVolumes.get(f.volume!) : undefined;
     let c;
     try {
       c = await checkFile(sf.path, {
@@ -300,11 +308,12 @@ async function checkSet(
       out.push(
         problem('checksum-mismatch', `${f.name}: SHA-256 differs from ${s.sums!.name}`, { file: f.name, set: s.key }),
       );
-    if (ctx.deep && legacySha1) {
-      const sha1 = (await hashFile(sf.path, { algorithm: 'sha1' })).hex;
-      if (sha1 !== legacySha1)
+    if (ctx.deep && legacyHash) {
+      const { hex } = await hashFile(sf.path, { algorithm: legacyHash.algorithm });
+      const label = legacyHash.algorithm.toUpperCase();
+      if (hex !== legacyHash.hex)
         out.push(
-          problem('checksum-mismatch', `${f.name}: SHA1 differs from the manifest`, { file: f.name, set: s.key }),
+          problem('checksum-mismatch', `${f.name}: ${label} differs from the manifest`, { file: f.name, set: s.key }),
         );
     }
   }

@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { fullManifestName, fullSignaturesName, fullVolumeName } from '@deaddrop/client/format/names';
 import { makeGpgsmHome, makeTestRecipient, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
@@ -63,10 +74,31 @@ test(
         ),
       ),
     );
+    // an old manifest with MD5 lines only, and a first volume that is the same tar in other
+    // gzip bytes: only the manifest's MD5 can tell (duplicity's get_best_hash falls back to it)
+    variant('md5.lab', (d) => {
+      const manifest = join(
+        d,
+        names.find((f) => f.startsWith('duplicity-full.') && f.endsWith('.manifest'))!,
+      );
+      let volume = 0;
+      const lines = readFileSync(manifest, 'latin1')
+        .split('\n')
+        .map((line) => {
+          const v = /^Volume (\d+):/.exec(line);
+          if (v) volume = Number(v[1]);
+          if (!/^\s+Hash SHA1 /.test(line)) return line;
+          return `    Hash MD5 ${createHash('md5')
+            .update(readFileSync(join(d, vol(volume))))
+            .digest('hex')}`;
+        });
+      writeFileSync(manifest, lines.join('\n'), 'latin1');
+      writeFileSync(join(d, vol(1)), gzipSync(gunzipSync(readFileSync(join(d, vol(1)))), { level: 1 }));
+    });
     const htpasswd = join(dir, 'htpasswd');
     writeFileSync(
       htpasswd,
-      ['legacy.lab', 'gap.lab', 'tail.lab', 'flip.lab', 'aborted.lab'].map((h) => `${h}:{SHA}x`).join('\n'),
+      ['legacy.lab', 'gap.lab', 'tail.lab', 'flip.lab', 'aborted.lab', 'md5.lab'].map((h) => `${h}:{SHA}x`).join('\n'),
     );
 
     const check = async (now: number, extra: string[] = []) => {
@@ -95,8 +127,11 @@ test(
       'flip.lab': ['checksum-mismatch'],
       'gap.lab': ['missing-volume'],
       'legacy.lab': [],
+      'md5.lab': ['checksum-mismatch'],
       'tail.lab': ['missing-volume'],
     });
+    const md5 = deep.report.hosts.find((h) => h.host === 'md5.lab')!.problems[0]!;
+    assert.deepEqual([md5.file, md5.message], [vol(1), `${vol(1)}: MD5 differs from the manifest`]);
     const legacy = deep.report.hosts.find((h) => h.host === 'legacy.lab')!;
     assert.deepEqual(
       [legacy.kind, legacy.lastFull, legacy.lastIncremental, legacy.chainLength],
