@@ -19,6 +19,7 @@ import {
   type DuplicityFileName,
   type SinkFileName,
 } from '@deaddrop/client/format/names';
+import type { VolumeHash } from '@deaddrop/client/format/manifest';
 import { parseSums } from '@deaddrop/client/format/sums';
 import type { Thresholds } from './hosts.js';
 import { days, problem, type Problem } from './report.js';
@@ -62,15 +63,13 @@ function isOurs(s: BackupSet): boolean {
   return s.sums !== undefined || setFiles(s).some((f) => f.encryption === 'cms');
 }
 
-/** A legacy volume's hash from its manifest: SHA1, else MD5 (duplicity's get_best_hash). */
-interface LegacyHash {
-  algorithm: 'sha1' | 'md5';
-  hex: string;
-}
-
-/** Volume numbers and hashes from a plain (unencrypted) legacy duplicity manifest. */
-function manifestVolumes(text: string): Map<number, LegacyHash | undefined> {
-  const vols = new Map<number, LegacyHash | undefined>();
+/**
+ * Volume numbers and hashes (SHA1, else MD5: duplicity's get_best_hash) from a plain
+ * (unencrypted) legacy duplicity manifest. Tolerant on purpose, unlike parseManifest: the
+ * volume list still counts when the rest of the manifest is odd.
+ */
+function manifestVolumes(text: string): Map<number, VolumeHash | undefined> {
+  const vols = new Map<number, VolumeHash | undefined>();
   let current: number | undefined;
   for (const line of text.split('\n')) {
     const v = /^volume\s+(\d+):/i.exec(line);
@@ -232,8 +231,8 @@ async function checkSet(
     out.push(problem('missing-sums', `${s.key}: no ${sumsFileNameOf(s)}`, { file: sumsFileNameOf(s), set: s.key }));
   }
 
-  // legacy plain manifest: the volume list and SHA1s
-  let legacyVolumes = new Map<number, LegacyHash | undefined>();
+  // legacy plain manifest: the volume list and hashes
+  let legacyVolumes = new Map<number, VolumeHash | undefined>();
   if (s.manifest && s.manifest.suffix === '' && !ours) {
     try {
       legacyVolumes = manifestVolumes(await readFile(byName.get(s.manifest.name)!.path, 'latin1'));
