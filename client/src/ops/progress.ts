@@ -15,6 +15,8 @@ export interface ProgressOptions {
   /** No human progress at all (--quiet); JSON events still go out. */
   quiet?: boolean;
   now?: () => number;
+  /** While true, reports are counted (the clock runs) but not shown: another line has the screen. */
+  held?: () => boolean;
 }
 
 const INTERVAL_MS = { tty: 250, json: 5_000, plain: 60_000 };
@@ -61,10 +63,7 @@ export interface ProgressView<P> {
  * minute otherwise, an event every 5 s with --json; the last report (`done`) always counts.
  */
 export function progressOutput<P extends { done: boolean }>(
-  opts: Omit<ProgressOptions, 'expectedBytes'> & {
-    /** While true, reports are counted (the clock runs) but not shown: another line has the screen. */
-    held?: () => boolean;
-  },
+  opts: Omit<ProgressOptions, 'expectedBytes'>,
   view: ProgressView<P>,
 ): (p: P) => void {
   const { log } = opts;

@@ -62,8 +62,6 @@ export function uploadProgressLine(p: UploadProgress, seconds: number): string {
 }
 
 /** The onUploadProgress callback for runBackup (human output only: --json gets the result's delivery). */
-export function uploadProgressReporter(
-  opts: Omit<ProgressOptions, 'expectedBytes'> & { held?: () => boolean },
-): (p: UploadProgress) => void {
+export function uploadProgressReporter(opts: Omit<ProgressOptions, 'expectedBytes'>): (p: UploadProgress) => void {
   return progressOutput<UploadProgress>(opts, { line: uploadProgressLine, logFirst: false });
 }

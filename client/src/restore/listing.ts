@@ -9,7 +9,7 @@ import { DeltaSize } from './delta-size.js';
 import type { VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
 import type { LoadedSet } from './load-set.js';
-import type { RestoreProgress } from './progress.js';
+import { progressCounter, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
 import type { RestoreSource } from './source.js';
 
@@ -31,12 +31,7 @@ export async function filesAt(
   progress?: { at: RestoreProgress; report: (p: RestoreProgress) => void },
 ): Promise<ListedFile[]> {
   const files = new Map<string, { index: PathIndex; file: ListedFile }>();
-  const report = (update: (p: RestoreProgress) => void) => {
-    if (!progress) return;
-    update(progress.at);
-    progress.at.files = files.size;
-    progress.report(progress.at);
-  };
+  const counter = progress && progressCounter(progress.at, progress.report, () => files.size);
   let open: { key: string; kind: string; size: DeltaSize | number; entry: VolumeEntry } | undefined;
   const close = () => {
     if (!open) return;
@@ -72,12 +67,12 @@ export async function filesAt(
         };
         count(open, await e.read());
       },
-      verified: async () => report((p) => p.volumes++),
-      stored: (n) => report((p) => (p.storedBytes += n)),
+      verified: async () => counter?.verified(),
+      stored: counter?.stored,
     });
     close();
   }
-  report((p) => (p.done = true));
+  counter?.done();
   return [...files.values()].sort((a, b) => compareIndex(a.index, b.index)).map((f) => f.file);
 }
 

@@ -34,6 +34,32 @@ export function startProgress(sets: LoadedSet[], paths: PathIndex[], sizes: Map<
   };
 }
 
+/** Counts a restore's reads into `at`, reporting each change; `files` says how many so far. */
+export function progressCounter(
+  at: RestoreProgress,
+  report: ((p: RestoreProgress) => void) | undefined,
+  files: () => number,
+) {
+  const tell = () => {
+    at.files = files();
+    report?.(at);
+  };
+  return {
+    stored(bytes: number): void {
+      at.storedBytes += bytes;
+      tell();
+    },
+    verified(): void {
+      at.volumes++;
+      tell();
+    },
+    done(): void {
+      at.done = true;
+      tell();
+    },
+  };
+}
+
 export function restoreProgressLine(p: RestoreProgress, seconds: number): string {
   const rate = seconds > 0 ? p.storedBytes / seconds : 0;
   const left = p.storedTotal - p.storedBytes;

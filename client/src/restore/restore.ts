@@ -15,7 +15,7 @@ import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { loadSet, type LoadedSet } from './load-set.js';
 import { ownersWhenRoot } from './metadata.js';
-import { startProgress, type RestoreProgress } from './progress.js';
+import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
 import { openSource, type RestoreSource } from './source.js';
 
@@ -91,11 +91,11 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
   const volumes: string[] = [];
   const found = new Set<number>();
-  const progress = startProgress(loaded, paths, catalog.sizes);
-  const report = () => {
-    progress.files = applier.stats.files;
-    o.onProgress?.(progress);
-  };
+  const progress = progressCounter(
+    startProgress(loaded, paths, catalog.sizes),
+    o.onProgress,
+    () => applier.stats.files,
+  );
   try {
     for (const ls of loaded) {
       await readVolumes(source, ls, o.key, paths, {
@@ -107,12 +107,9 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
         verified: async (volume) => {
           volumes.push(volume);
           applier.commit();
-          progress.volumes++;
+          progress.verified();
         },
-        stored: (n) => {
-          progress.storedBytes += n;
-          report();
-        },
+        stored: progress.stored,
       });
       await applier.endSet();
     }
@@ -125,8 +122,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   }
   await rm(staging, { recursive: true, force: true });
   applier.finish();
-  progress.done = true;
-  report();
+  progress.done();
   const last = sets[sets.length - 1]!;
   return {
     host: o.host,
