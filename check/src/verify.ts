@@ -57,8 +57,9 @@ export async function checkFile(
   path: string,
   opts: { deep: boolean; mayBeBer: boolean; mustBeBer?: boolean; label?: string; progress?: Progress },
 ): Promise<FileCheck> {
-  const first = opts.mayBeBer || opts.mustBeBer ? await firstByte(path) : undefined;
-  const ber = (opts.mayBeBer || opts.mustBeBer === true) && looksLikeBer(first);
+  const sniff = opts.mayBeBer || opts.mustBeBer === true;
+  const first = sniff ? await firstByte(path) : undefined;
+  const ber = sniff && looksLikeBer(first);
   const notBer: FileCheck = opts.mustBeBer && !ber ? { framing: first === undefined ? 'truncated' : 'invalid' } : {};
   if (!opts.deep) return ber ? { framing: checkFraming(path) } : notBer;
   const walker = ber ? new FrameWalker() : undefined;
