@@ -22,7 +22,7 @@ import {
 import type { VolumeHash } from '@deaddrop/client/format/manifest';
 import { parseSums } from '@deaddrop/client/format/sums';
 import type { Thresholds } from './hosts.js';
-import { days, problem, type Problem } from './report.js';
+import { days, problem, symlinkProblem, type Problem } from './report.js';
 import { isTempName, type SinkFile } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile, type Progress } from './verify.js';
@@ -92,6 +92,10 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
   const parsed: SinkFileName[] = [];
 
   for (const f of ctx.files) {
+    if (f.symlink) {
+      problems.push(symlinkProblem(f.name));
+      continue;
+    }
     const p = f.irregular ? undefined : parseSinkName(f.name);
     if (p?.type === 'duplicity' && p.partial) {
       if (ctx.now - f.mtime > ctx.grace)

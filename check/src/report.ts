@@ -23,6 +23,7 @@ export const PROBLEM_CODES = {
   'size-too-small': 'error',
   'size-too-large': 'error',
   unreadable: 'error',
+  symlink: 'error',
   // warnings: something to clean up or look at
   'unknown-host': 'warning',
   'unknown-file': 'warning',
@@ -48,6 +49,20 @@ export interface Problem {
 
 export function problem(code: ProblemCode, message: string, at: { file?: string; set?: string } = {}): Problem {
   return { code, severity: PROBLEM_CODES[code], message, ...at };
+}
+
+/**
+ * A symlink where only the sinks write. nginx's dav PUT follows symlinks whatever
+ * disable_symlinks says, so a link in the tree lets uploads land outside it.
+ */
+export function symlinkProblem(file: string): Problem {
+  return problem(
+    'symlink',
+    `${file}: a symlink in the sink tree (an nginx PUT follows it out of the root): remove it`,
+    {
+      file,
+    },
+  );
 }
 
 export type HostKind = 'linux' | 'opnsense' | 'openwrt' | 'unknown';

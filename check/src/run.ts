@@ -62,7 +62,11 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     const files = listing.hostDirs.get(h.name);
     if (!files) {
       const r = emptyReport(h.name, h.kind, true, []);
-      r.problems.push(problem('missing-host', `${h.name}: enrolled but no directory ${join(opts.root, h.name)}`));
+      r.problems.push(
+        listing.rootSymlinks.includes(h.name)
+          ? rootSymlinkProblem(opts.root, h.name)
+          : problem('missing-host', `${h.name}: enrolled but no directory ${join(opts.root, h.name)}`),
+      );
       reports.set(h.name, r);
       continue;
     }
@@ -111,6 +115,13 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     reports.set(name, r);
   }
 
+  for (const name of listing.rootSymlinks) {
+    if (enrolled.has(name)) continue;
+    const r = emptyReport(name, 'unknown', false, []);
+    r.problems.push(rootSymlinkProblem(opts.root, name));
+    reports.set(name, r);
+  }
+
   for (const f of listing.tempFiles) {
     if (opts.now - f.mtime <= grace) continue;
     const owner = tempFileHost(f.name) ?? SINK_TEMP_DIR;
@@ -132,6 +143,14 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     r.status = hostStatus(r.problems);
   }
   return summarize(opts.root, opts.now, opts.deep ? 'deep' : 'quick', hosts);
+}
+
+/** A host directory that is a symlink: the sinks would write wherever it points. */
+function rootSymlinkProblem(root: string, name: string): Problem {
+  return problem(
+    'symlink',
+    `${join(root, name)}: a symlink, not a host directory (uploads would follow it): remove it`,
+  );
 }
 
 function ageDays(now: number, t: number): number {

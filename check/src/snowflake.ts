@@ -8,7 +8,7 @@ import {
   type SnowflakeKind,
 } from '@deaddrop/client/format/names';
 import type { HostContext } from './linux.js';
-import { days, problem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
+import { days, problem, symlinkProblem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
 import { isTempName } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile } from './verify.js';
@@ -54,6 +54,10 @@ export async function checkSnowflakeHost(
   const companions = new Set<string>();
 
   for (const f of ctx.files) {
+    if (f.symlink) {
+      problems.push(symlinkProblem(f.name));
+      continue;
+    }
     const p = f.irregular ? undefined : parseSinkName(f.name);
     if (p?.type === 'snowflake') {
       if (p.companion) companions.add(p.dataName);

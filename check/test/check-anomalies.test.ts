@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
@@ -49,6 +49,10 @@ const EXPECTED: Record<string, string[]> = {
   'empty.lab': ['truncated'],
   'garbage.lab': ['bad-framing'],
   'cutap.lab': ['checksum-mismatch', 'truncated'],
+  // nginx's PUT follows symlinks: one in a host directory, or a host directory that is one
+  'link.lab': ['symlink'],
+  'linkdir.lab': ['symlink'],
+  'straylink.lab': ['symlink'],
 };
 /** Per-host thresholds in the fleet file. */
 const OVERRIDES: Record<string, object> = { 'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' } };
@@ -149,11 +153,17 @@ before(async () => {
   truncateSync(join(h('cutap.lab'), await writeSnowflake(h('cutap.lab'), rcp, 'sysupgrade-full', ago(1))), 2000);
   await writeSnowflake(h('cutap.lab'), rcp, 'mtd-full', ago(3), 8000);
 
+  await healthy('link.lab');
+  symlinkSync(dir, join(h('link.lab'), 'escape'));
+  mkdirSync(join(dir, 'elsewhere'));
+  symlinkSync(join(dir, 'elsewhere'), h('linkdir.lab'));
+  symlinkSync(join(dir, 'elsewhere'), h('straylink.lab'));
+
   const kinds: Record<string, string> = { 'ap.lab': 'openwrt', 'cutap.lab': 'openwrt', 'fw.lab': 'opnsense' };
   fleet = fleetFile(
     dir,
     Object.keys(EXPECTED)
-      .filter((n) => n !== 'stranger.lab')
+      .filter((n) => n !== 'stranger.lab' && n !== 'straylink.lab')
       .map((name) => ({ name, kind: kinds[name] ?? 'linux' })),
   );
 
@@ -237,7 +247,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /23 hosts, 3 ok, 5 with warnings, 15 with problems/);
+  assert.match(lines[0]!, /26 hosts, 3 ok, 5 with warnings, 18 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
