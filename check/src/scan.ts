@@ -24,6 +24,8 @@ export interface SinkListing {
 
 /** The embedded sink's temp directory (sink/src/put.ts): `HOST.<16 hex>.part` while a PUT runs. */
 export const SINK_TEMP_DIR = '.deaddrop-tmp';
+/** The running embedded sink's lock file in its temp directory (sink/src/serve-setup.ts). */
+const SINK_LOCK_NAME = 'serve.lock';
 /** Root entries that are never hosts. */
 const ROOT_IGNORED = new Set(['lost+found', SINK_TEMP_DIR]);
 
@@ -57,7 +59,7 @@ export async function scanRoot(root: string): Promise<SinkListing> {
   rootSymlinks.sort();
   let tempFiles: SinkFile[] = [];
   try {
-    tempFiles = await listDir(join(root, SINK_TEMP_DIR));
+    tempFiles = (await listDir(join(root, SINK_TEMP_DIR))).filter((f) => f.name !== SINK_LOCK_NAME);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -30,7 +30,10 @@ export async function prepareDirs(
   return { root, tempDir };
 }
 
-/** Remove temp files a killed server left behind (one server per temp directory). */
+/** The lock file in the temp directory: one server per temp directory. */
+export const SERVE_LOCK_NAME = 'serve.lock';
+
+/** Remove temp files a killed server left behind (call with the temp directory's lock held). */
 export async function removeStaleTemps(tempDir: string): Promise<number> {
   let n = 0;
   for (const name of await readdir(tempDir)) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import {
   runDeaddrop,
   startEmbeddedSink,
   tempDir,
+  uploadTemps,
   type RunningSink,
 } from '@deaddrop/test';
 import { bcryptHash } from '../src/htpasswd.js';
@@ -70,7 +71,7 @@ test('per-host upload cap answers 429; other hosts still upload; chunked body ov
   });
   const slow = openPut(sink.port, '/webdav/alice/slow', auth('alice', 'a'), 1000);
   slow.req.write('x'.repeat(500));
-  await until(() => readdirSync(sink.tempDir).length === 1);
+  await until(() => uploadTemps(sink).length === 1);
   assert.equal(await put(sink, '/webdav/alice/second', 'alice', 'a', 'y'), 429);
   assert.equal(await put(sink, '/webdav/bob/other', 'bob', 'b', 'z'), 201);
   slow.req.end('x'.repeat(500));
@@ -83,7 +84,7 @@ test('per-host upload cap answers 429; other hosts still upload; chunked body ov
   } as RequestInit);
   assert.equal(r.status, 413);
   assert.equal(existsSync(join(sink.root, 'alice', 'big')), false);
-  await until(() => readdirSync(sink.tempDir).length === 0);
+  await until(() => uploadTemps(sink).length === 0);
   await sink.stop();
 });
 
@@ -92,7 +93,7 @@ test('SIGTERM: an upload in flight finishes and is published; a stalled one is d
   const body = randomBytes(200_000);
   const up = openPut(sink.port, '/webdav/alice/inflight', auth('alice', 'a'), body.length);
   up.req.write(body.subarray(0, 100_000));
-  await until(() => readdirSync(sink.tempDir).length === 1);
+  await until(() => uploadTemps(sink).length === 1);
   const stopped = sink.stop();
   await new Promise((r) => setTimeout(r, 300));
   up.req.end(body.subarray(100_000));
@@ -104,10 +105,10 @@ test('SIGTERM: an upload in flight finishes and is published; a stalled one is d
   const stall = openPut(short.port, '/webdav/alice/stalled', auth('alice', 'a'), 100_000);
   stall.done.catch(() => {});
   stall.req.write(randomBytes(10_000));
-  await until(() => readdirSync(short.tempDir).length === 1);
+  await until(() => uploadTemps(short).length === 1);
   await short.stop();
   assert.equal(existsSync(join(short.root, 'alice', 'stalled')), false);
-  assert.deepEqual(readdirSync(short.tempDir), []);
+  assert.deepEqual(uploadTemps(short), []);
 });
 
 test('a killed server leaves a temp file; the restart removes it and publishes nothing', async () => {
@@ -115,14 +116,38 @@ test('a killed server leaves a temp file; the restart removes it and publishes n
   const up = openPut(sink.port, '/webdav/alice/crash', auth('alice', 'a'), 100_000);
   up.done.catch(() => {});
   up.req.write(randomBytes(10_000));
-  await until(() => readdirSync(sink.tempDir).length === 1);
+  await until(() => uploadTemps(sink).length === 1);
   sink.kill();
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(readdirSync(sink.tempDir).length, 1);
+  assert.equal(uploadTemps(sink).length, 1);
   await sink.restart();
-  assert.deepEqual(readdirSync(sink.tempDir), []);
+  assert.deepEqual(uploadTemps(sink), []);
   assert.equal(existsSync(join(sink.root, 'alice', 'crash')), false);
   assert.equal(await put(sink, '/webdav/alice/after', 'alice', 'a', 'ok'), 201);
+  await sink.stop();
+});
+
+test("a second server on the same temp directory is refused (exit 3) and spares the first one's uploads", async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' } });
+  const up = openPut(sink.port, '/webdav/alice/slow', auth('alice', 'a'), 20_000);
+  up.req.write(randomBytes(10_000));
+  await until(() => uploadTemps(sink).length === 1);
+  const second = await runDeaddrop([
+    'sink',
+    'serve',
+    '--root',
+    sink.root,
+    '--htpasswd',
+    sink.htpasswd,
+    '--listen',
+    '127.0.0.1:0',
+  ]);
+  assert.equal(second.code, 3, second.stderr);
+  assert.match(second.stderr, new RegExp(`another sink server \\(pid ${sink.pid}\\) holds .*serve\\.lock`));
+  assert.equal(uploadTemps(sink).length, 1, "the first server's upload is still there");
+  up.req.end(randomBytes(10_000));
+  assert.equal(await up.done, 201);
+  assert.equal(readFileSync(join(sink.root, 'alice', 'slow')).length, 20_000);
   await sink.stop();
 });
 
@@ -231,7 +256,7 @@ test(
       const sink = await startEmbeddedSink({ root: join(mnt, 'root'), hosts: { alice: 'a' } });
       assert.equal(await put(sink, '/webdav/alice/full', 'alice', 'a', randomBytes(4_000_000)), 507);
       assert.equal(existsSync(join(sink.root, 'alice', 'full')), false);
-      assert.deepEqual(readdirSync(sink.tempDir), []);
+      assert.deepEqual(uploadTemps(sink), []);
       assert.equal(await put(sink, '/webdav/alice/small', 'alice', 'a', 'fits'), 201);
       await sink.stop();
     } finally {

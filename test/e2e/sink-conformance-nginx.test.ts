@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { hasTool, missingTools, startNginxSink } from '@deaddrop/test';
+import { hasTool, missingTools, startNginxSink, uploadTemps } from '@deaddrop/test';
 import { conformanceSuite, readerSuite, request } from './sink-conformance.js';
 
 conformanceSuite('nginx', startNginxSink);
@@ -48,7 +48,7 @@ test(
         `statuses ${statuses.join(',')}`,
       );
       assert.deepEqual(readFileSync(join(hostDir, 'race.p7m')), ra.status === 201 ? a : b);
-      assert.deepEqual(readdirSync(sink.tempDir), []);
+      assert.deepEqual(uploadTemps(sink), []);
     } finally {
       spawnSync('chattr', ['-a', hostDir]);
       await sink.stop();

@@ -23,7 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'webdav';
 import { bcryptHash } from '@deaddrop/sink/htpasswd';
-import { missingTools, runCommand, tempDir, type RunningSink, type SinkOptions } from '@deaddrop/test';
+import { missingTools, runCommand, tempDir, uploadTemps, type RunningSink, type SinkOptions } from '@deaddrop/test';
 
 type Starter = (opts: SinkOptions) => Promise<RunningSink>;
 
@@ -180,7 +180,7 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
       assert.equal(r.status, 201);
       assert.equal(lstatSync(join(sink.root, 'alice', 'big.p7m')).size, size);
       assert.equal(await sha256File(join(sink.root, 'alice', 'big.p7m')), hash.value);
-      assert.deepEqual(readdirSync(sink.tempDir), []);
+      assert.deepEqual(uploadTemps(sink), []);
     });
 
     test('PROPFIND depth 0/1: multistatus with sizes, dates, collections, correct hrefs', async () => {
@@ -426,7 +426,7 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
         req.on('error', () => resolve());
         req.write(randomBytes(1 << 20), () => setTimeout(() => req.destroy(), 300));
       });
-      assert.ok(await waitFor(() => readdirSync(sink.tempDir).length === 0), 'temp file removed');
+      assert.ok(await waitFor(() => uploadTemps(sink).length === 0), 'temp file removed');
       assert.deepEqual(snapshot(sink.root), before);
     });
 
@@ -497,7 +497,7 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
         assert.ok([ra.status, rb.status].includes(201));
         assert.ok(stored.equals(a) || stored.equals(b));
       }
-      assert.ok(await waitFor(() => readdirSync(sink.tempDir).length === 0));
+      assert.ok(await waitFor(() => uploadTemps(sink).length === 0));
     });
 
     test(

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bcryptHash } from '@deaddrop/sink/htpasswd';
@@ -76,6 +76,11 @@ function sinkDir(prefix: string): string {
 }
 
 /** Parse method, path and status from our access log or nginx's combined format. */
+/** Upload temp files in a sink's temp directory (the embedded sink's lock file is not one). */
+export function uploadTemps(sink: RunningSink): string[] {
+  return readdirSync(sink.tempDir).filter((n) => n !== 'serve.lock');
+}
+
 export function parseAccessLog(text: string): AccessRecord[] {
   const out: AccessRecord[] = [];
   for (const line of text.split('\n')) {

@@ -1,51 +1,20 @@
 /**
- * One backup run at a time per archive directory: a lock file created exclusively, holding the
- * owner's pid. A lock whose pid no longer runs (a killed run) is taken over.
+ * One backup run at a time per archive directory (common/src/pid-lock.ts: a lock file naming
+ * its owner; a dead owner's lock is taken over).
  */
-import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LockedError } from '@deaddrop/common/errors';
+import { acquirePidLock } from '@deaddrop/common/pid-lock';
 
 export interface Lock {
   path: string;
   release(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export async function acquireLock(dir: string): Promise<Lock> {
-  const path = join(dir, 'lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o644);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return {
-        path,
-        release: async () => {
-          await unlink(path).catch(() => {});
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const pid = Number(text.trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
-      throw new LockedError(`another backup run (pid ${pid}) holds ${path}`);
-    if (text === '' && attempt === 0) {
-      // being written right now by another run: look again shortly
-      await new Promise((r) => setTimeout(r, 200));
-      continue;
-    }
-    await unlink(path).catch(() => {}); // stale: its run is gone
-  }
-  throw new LockedError(`cannot take the lock ${path}`);
+  const lock = await acquirePidLock(join(dir, 'lock'), 'another backup run');
+  // A set is named by the second its run started. The killed run whose lock this was may have
+  // started this very second and sent some of its files already: a set of ours named alike
+  // would meet them on the sinks. Start in a later second than it.
+  if (lock.tookOver) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 1));
+  return lock;
 }

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
+import { acquirePidLock } from '@deaddrop/common/pid-lock';
 import { parseDuration, parseSize } from '@deaddrop/common/units';
 import { accessLogWriter, formatAccessLine } from '../access-log.js';
 import { HtpasswdStore } from '../htpasswd.js';
 import { formatHostPort, parseListen } from '../listen.js';
 import { hostNameProblem } from '../names.js';
-import { prepareDirs, removeStaleTemps } from '../serve-setup.js';
+import { prepareDirs, removeStaleTemps, SERVE_LOCK_NAME } from '../serve-setup.js';
 import { SinkServer } from '../server.js';
 
 interface Args {
@@ -75,6 +76,8 @@ export const serveCommand = {
     const { root, tempDir } = await prepareDirs(argv.root, argv.temp);
     const htpasswd = new HtpasswdStore(argv.htpasswd);
     await htpasswd.load();
+    // one server per temp directory: its start-up removes every *.part there
+    const lock = await acquirePidLock(join(tempDir, SERVE_LOCK_NAME), 'another sink server');
     const stale = await removeStaleTemps(tempDir);
     if (stale) log.warn(`removed ${stale} temp file(s) of interrupted uploads from ${tempDir}`);
     const tls = argv.tlsCert ? { cert: await readFile(argv.tlsCert), key: await readFile(argv.tlsKey!) } : undefined;
@@ -120,6 +123,7 @@ export const serveCommand = {
     const { finished, discarded } = await server.shutdown(grace);
     log.info(`stopped: ${finished} upload(s) finished, ${discarded} discarded`);
     await access.close();
+    await lock.release();
   }),
 } as DeaddropCommand;
 
