@@ -2,9 +2,12 @@
  * `deaddrop restore`: pick the sets for the time, check them, then lay the full set down and
  * apply each incremental, volume by volume, streaming (decrypt → gunzip → tar → files).
  * Writes only under DEST; staged content lives in DEST/.deaddrop-restore-* until its volume
- * is verified, and that directory is removed whatever happens.
+ * is verified. That directory is removed at the end, on an error and on SIGINT/SIGTERM/SIGHUP;
+ * one left by a run killed outright is removed by the next restore into the same DEST.
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
@@ -59,13 +62,45 @@ export function pathArgument(p: string): PathIndex {
   return index;
 }
 
-async function prepareDest(dest: string, force: boolean | undefined): Promise<void> {
+const STAGING_PREFIX = '.deaddrop-restore-';
+/** Ours by name: the prefix and mkdtemp's six characters. */
+const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.test(name);
+
+/** Staging directories left in DEST by a restore that was killed before it could remove them. */
+async function removeStaleStaging(dest: string, warnings: string[]): Promise<void> {
+  for (const e of await readdir(dest, { withFileTypes: true })) {
+    if (!e.isDirectory() || !isStagingName(e.name)) continue;
+    const path = join(dest, e.name);
+    await rm(path, { recursive: true, force: true });
+    warnings.push(`${path}: removed the staging directory of an interrupted restore`);
+  }
+}
+
+async function prepareDest(dest: string, force: boolean | undefined, warnings: string[]): Promise<void> {
   await mkdir(dest, { recursive: true });
+  await removeStaleStaging(dest, warnings);
   const names = await readdir(dest);
   if (names.length > 0 && !force)
     throw new UsageError(
       `${dest}: not empty (${names.length} entries); restore into an empty directory or give --force`,
     );
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Until the returned function is called, SIGINT, SIGTERM and SIGHUP remove the staging
+ * directory and exit 128 + the signal's number (the shell's convention): a staged file is
+ * only ever half of one, and it must not stay in DEST.
+ */
+function removeOnSignal(staging: string, dest: string): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(staging, { recursive: true, force: true });
+    process.stderr.write(`\ndeaddrop: restore interrupted (${signal}): ${dest} holds what was restored so far\n`);
+    process.exit(128 + constants.signals[signal]);
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  return () => SIGNALS.forEach((s) => process.off(s, onSignal));
 }
 
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
@@ -86,8 +121,10 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   // every set is checked (complete, manifest readable with this key) before anything is written
   const loaded: LoadedSet[] = [];
   for (const s of sets) loaded.push(await loadSet(source, s, o.key));
-  await prepareDest(o.dest, o.force);
-  const staging = await mkdtemp(join(o.dest, '.deaddrop-restore-'));
+  const warnings: string[] = [];
+  await prepareDest(o.dest, o.force, warnings);
+  const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
+  const stopSignals = removeOnSignal(staging, o.dest);
   const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
   const volumes: string[] = [];
   const found = new Set<number>();
@@ -117,10 +154,11 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
     if (absent.length) throw new UsageError(`not in the backup at that time: ${absent.join(', ')}`);
   } catch (err) {
     await applier.abort();
-    await rm(staging, { recursive: true, force: true });
     throw err;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    stopSignals();
   }
-  await rm(staging, { recursive: true, force: true });
   applier.finish();
   progress.done();
   const last = sets[sets.length - 1]!;
@@ -133,7 +171,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
     volumesRead: volumes.length,
     volumes,
     stats: applier.stats,
-    warnings: applier.warnings,
+    warnings: [...warnings, ...applier.warnings],
     seconds: (Date.now() - started) / 1000,
   };
 }

@@ -1,0 +1,78 @@
+/**
+ * An interrupted restore leaves no staging directory behind: killed with SIGTERM mid-way it
+ * removes DEST/.deaddrop-restore-* and exits 143 (128 + 15); a staging directory left by a
+ * restore that could not clean up (SIGKILL, power) is removed by the next restore, which then
+ * needs no --force when that was all DEST held.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { deaddropArgv, makeTestRecipient, runDeaddrop, seededBytes, tempDir, type TestRecipient } from '@deaddrop/test';
+import { compareTrees } from '@deaddrop/test/compare-trees';
+
+const stagingIn = (dest: string) =>
+  existsSync(dest) ? readdirSync(dest).filter((n) => n.startsWith('.deaddrop-restore-')) : [];
+
+/** A one-set backup of 24 MiB of incompressible files in 1 MiB volumes: its restore takes a moment. */
+async function bigBackup(tmp: string): Promise<{ src: string; sink: string; key: TestRecipient }> {
+  const src = join(tmp, 'src');
+  mkdirSync(src);
+  for (let i = 0; i < 24; i++) writeFileSync(join(src, `f${i}.bin`), seededBytes(`big${i}`, 1 << 20));
+  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+  const sink = join(tmp, 'sink');
+  const config = join(tmp, 'client.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      host: 'testhost',
+      sources: [src],
+      recipients: [key.certPath],
+      sinks: [{ name: 's0', url: `file://${sink}/testhost/` }],
+      archiveDir: join(tmp, 'archive'),
+      volumeSize: '1MiB',
+    }),
+  );
+  const r = await runDeaddrop(['backup', '--config', config]);
+  assert.equal(r.code, 0, r.stderr);
+  return { src, sink, key };
+}
+
+test('an interrupted restore leaves no staging directory', { timeout: 300_000 }, async (t) => {
+  const tmp = tempDir('deaddrop-restore-int-');
+  const { src, sink, key } = await bigBackup(tmp);
+  const args = (dest: string) => ['restore', '--from', sink, '--host', 'testhost', '--key', key.keyPath,
+    '--passphrase-file', key.passphraseFile, '--to', dest]; // prettier-ignore
+
+  await t.test('SIGTERM mid-way: staging removed, exit 143', async () => {
+    const dest = join(tmp, 'killed');
+    const [cmd, ...pre] = deaddropArgv();
+    const child = spawn(cmd!, [...pre, ...args(dest)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // wait until a file is being staged: the restore is under way
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const [staging] = stagingIn(dest);
+      if (staging && readdirSync(join(dest, staging)).length > 0) break;
+      assert.ok(Date.now() < deadline && child.exitCode === null, `no staged file seen: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGTERM');
+    assert.equal(await exited, 143, stderr);
+    assert.deepEqual(stagingIn(dest), [], 'the staging directory was removed');
+    assert.match(stderr, /interrupted \(SIGTERM\)/);
+  });
+
+  await t.test('a stale staging directory is removed; DEST held nothing else: no --force needed', async () => {
+    const dest = join(tmp, 'stale');
+    mkdirSync(join(dest, '.deaddrop-restore-Ab12Cd'), { recursive: true });
+    writeFileSync(join(dest, '.deaddrop-restore-Ab12Cd', '7'), 'half a file');
+    const r = await runDeaddrop(args(dest));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\.deaddrop-restore-Ab12Cd: removed the staging directory of an interrupted restore/);
+    assert.deepEqual(compareTrees(src, dest), []);
+  });
+});
