@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { chmod, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { TarType } from '../archive/tar-header.js';
@@ -132,7 +132,7 @@ export class TreeApplier {
     if (!st?.isFile())
       throw new DeaddropError(`${what}: a delta for ${show(rel)}, but the restored tree has no such file`);
     const file: OpenFile = { kind: 'diff', index: e.index, rel, attrs, temp: ++this.seq, size: 0 };
-    file.basis = await open(this.dest.pathOf(rel), constants.O_RDONLY | constants.O_NOFOLLOW);
+    file.basis = await openBasis(this.dest.pathOf(rel), st.mode);
     file.delta = new DeltaSink(file.basis, this.tempPath(file.temp), `${what}: delta of ${show(rel)}`);
     this.open = file;
     await this.append(file, await e.read());
@@ -231,6 +231,26 @@ export class TreeApplier {
     o?.delta?.abort();
     await o?.basis?.close().catch(() => {});
     if (o?.fd !== undefined && o.kind === 'snapshot') closeSync(o.fd);
+  }
+}
+
+/**
+ * Open a restored file to patch it. Its mode may deny its owner reading (0000 is common
+ * in a backup made as root); not being root, we may still read it by lending ourselves u+r
+ * for the open. The mode is put back at once (the patched copy replaces the file anyway).
+ */
+async function openBasis(path: Buffer, mode: number): Promise<FileHandle> {
+  const flags = constants.O_RDONLY | constants.O_NOFOLLOW;
+  try {
+    return await open(path, flags);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES' || mode & 0o400) throw err;
+  }
+  await chmod(path, (mode & 0o7777) | 0o400);
+  try {
+    return await open(path, flags);
+  } finally {
+    await chmod(path, mode & 0o7777);
   }
 }
 
