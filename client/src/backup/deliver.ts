@@ -7,6 +7,11 @@
  *
  * A set counts as delivered to a sink only when a PROPFIND after the uploads lists every file
  * with its size; that is what the ledger records. Never reads file contents from a sink.
+ *
+ * A sink listing one of a set's names with another size holds another run's file (uploads
+ * appear under their final name only when complete): the set can never go there. It is
+ * recorded as dropped for that sink, as if the spool had lost it, so later runs do not fail
+ * on it again; the sink lags until a later full reaches it.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -104,12 +109,25 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
     const err = opts.ahead?.failed.get(s.target.name);
     if (err !== undefined) fail(s, err, 'uploading ahead');
   }
-  const needy = (set: OutgoingSet) => sinks.filter((s) => !s.down && !hasConfirmed(s.ledger, set.key));
+  /** The set can never go to this sink: another file holds one of its names there. */
+  const block = (s: SinkRun, set: OutgoingSet, file: { name: string; size: number }, have: number) => {
+    if (!s.ledger.dropped.includes(set.key)) s.ledger.dropped.push(set.key);
+    s.result.ok = false;
+    s.result.error ??= `${set.key}: ${file.name} already exists with ${have} bytes (expected ${file.size})`;
+    log.error(
+      `sink ${s.target.name} holds another file named ${file.name} (${have} bytes, ours ${file.size}): ` +
+        `${set.key} can never go there; the sink lags until a later full backup reaches it`,
+      { sink: s.target.name, set: set.key },
+    );
+  };
+  const owed = (s: SinkRun, set: OutgoingSet) =>
+    !hasConfirmed(s.ledger, set.key) && !s.ledger.dropped.includes(set.key);
+  const needy = (set: OutgoingSet) => sinks.filter((s) => !s.down && owed(s, set));
 
   // One PROPFIND per sink first, and only if some set needs it: what is there is not sent again.
   await Promise.all(
     sinks.map(async (s) => {
-      if (!opts.sets.some((set) => !hasConfirmed(s.ledger, set.key))) return;
+      if (!opts.sets.some((set) => owed(s, set))) return;
       try {
         s.listing = await s.target.list();
       } catch (err) {
@@ -132,7 +150,7 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
           s.result.created++;
           s.result.bytes += file.size;
         } else if (have === file.size) s.result.existed++;
-        else fail(s, new Error(`${file.name} already exists with ${have} bytes (expected ${file.size})`), set.key);
+        else block(s, set, file, have);
       }
       if (send.length > 0) {
         const counted = opts.meter?.queue(file.size);
@@ -153,7 +171,7 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
           } else s.result.existed++;
         });
       }
-      active = active.filter((s) => !s.down);
+      active = active.filter((s) => !s.down && owed(s, set));
       if (active.length === 0) break;
     }
   }
@@ -162,7 +180,7 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
   await Promise.all(
     sinks.map(async (s) => {
       if (s.down) return;
-      const open = opts.sets.filter((set) => !hasConfirmed(s.ledger, set.key));
+      const open = opts.sets.filter((set) => owed(s, set));
       if (open.length === 0) return;
       let listing: Map<string, number>;
       try {

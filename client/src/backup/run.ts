@@ -24,7 +24,7 @@ import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { countScan, type ScanProgress } from '../ops/scan-progress.js';
 import { UploadMeter, type UploadProgress } from '../ops/upload-progress.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
-import { readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
+import { hasConfirmed, readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
 import { chainBrokenEverywhere, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
 import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
@@ -38,6 +38,7 @@ import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
 import { planActions } from './plan.js';
 import { setNames, type SetNames } from './set-files.js';
+import { freeSetTime, setTimesOnSinks, waitUntilAfter } from './set-time.js';
 import { SigtarWriter } from './sigtar-writer.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
 import { chainEnd, readState, writeState, type BackupState, type ChainSet, type RunRecord } from './state.js';
@@ -129,14 +130,6 @@ async function usableChain(state: BackupState | undefined, cacheDir: string, hos
   return state.chain;
 }
 
-async function waitUntilAfter(t: number): Promise<number> {
-  for (;;) {
-    const now = Math.floor(Date.now() / 1000);
-    if (now > t) return now;
-    await new Promise((r) => setTimeout(r, (t + 1) * 1000 - Date.now() + 5));
-  }
-}
-
 export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult> {
   const started = Date.now();
   const { config, configFile, log } = opts;
@@ -156,6 +149,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   await mkdir(archiveDir, { recursive: true, mode: 0o700 });
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
   const lock = await acquireLock(archiveDir);
+  /** The new set's time, once chosen: the lock is kept until the clock is past it. */
+  let setTime: number | undefined;
   try {
     const state = await readState(archiveDir);
     const host = hostname();
@@ -176,7 +171,10 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     if (opts.mode === 'incremental' && type === 'full')
       log.warn(`no usable local chain in ${dirs.cache}: making a full backup instead`);
     const lastTime = Math.max(chainEnd(chain) ?? 0, ...(state?.chain ?? []).map((s) => s.time), 0);
-    const time = opts.dryRun ? Math.floor(Date.now() / 1000) : await waitUntilAfter(lastTime);
+    const time = opts.dryRun
+      ? Math.floor(Date.now() / 1000)
+      : await freeSetTime(lastTime, await setTimesOnSinks(targets, log));
+    if (!opts.dryRun) setTime = time;
     const names = setNames(type, time, type === 'inc' ? chainEnd(chain) : undefined);
 
     const problems: Problem[] = [];
@@ -313,6 +311,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     throw err;
   } finally {
     for (const t of targets) t.close?.();
+    if (setTime !== undefined) await waitUntilAfter(setTime);
     await lock.release();
   }
 }
@@ -450,20 +449,34 @@ async function deliverSpool(i: SpoolDeliveryInput) {
   });
   const spool = await settleSpool({
     outgoing: i.outgoing,
-    pending: sets.map((s) => s.key),
+    pending: await unspoolSettled(i.outgoing, sets, [...i.ledgers.values()]),
     limit: i.spoolLimit,
     ledgers: [...i.ledgers.values()],
     log: i.log,
   });
   for (const [name, ledger] of i.ledgers) {
     await writeLedger(i.archiveDir, ledger);
-    delivery[name]!.lagging = laggingSets(ledger, spool.pending);
+    delivery[name]!.lagging = [...new Set(laggingSets(ledger, spool.pending))];
     if (delivery[name]!.lagging.length > 0)
       i.log.warn(`sink ${name} lacks ${delivery[name]!.lagging.length} set(s): ${delivery[name]!.lagging.join(', ')}`, {
         sink: name,
       });
   }
   return { delivery, pending: spool.pending, dropped: spool.dropped, spoolBytes: spool.bytes };
+}
+
+/**
+ * A set that no sink still waits for (each has confirmed it or can never get it: another file
+ * holds one of its names there) leaves the spool. Returns the other keys, oldest first.
+ */
+async function unspoolSettled(outgoing: string, sets: OutgoingSet[], ledgers: SinkLedger[]): Promise<string[]> {
+  const owed = (key: string) => ledgers.some((l) => !hasConfirmed(l, key) && !l.dropped.includes(key));
+  const kept: string[] = [];
+  for (const { key } of sets) {
+    if (owed(key)) kept.push(key);
+    else await rm(join(outgoing, key), { recursive: true, force: true });
+  }
+  return kept;
 }
 
 async function recordFailure(archiveDir: string, started: number, err: unknown): Promise<void> {
