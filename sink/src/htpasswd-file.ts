@@ -28,10 +28,12 @@ export async function ensureHtpasswdEntry(
   if (password === undefined) throw new Error('a new htpasswd entry needs a password');
   const line = `${user}:${bcryptHash(password, cost)}`;
   const lines = text.split('\n').filter((l, i, all) => !(i === all.length - 1 && l === ''));
-  const at = lines.findIndex((l) => l.startsWith(`${user}:`));
-  if (at === -1) lines.push(line);
+  let at = lines.findIndex((l) => l.startsWith(`${user}:`));
+  if (at === -1) at = lines.push(line) - 1;
   else lines[at] = line;
-  await writeFileAtomic(file, lines.join('\n') + '\n', mode);
+  // further lines of the user: none may keep an old password alive for another reader of the file
+  const kept = lines.filter((l, i) => i <= at || !l.startsWith(`${user}:`));
+  await writeFileAtomic(file, kept.join('\n') + '\n', mode);
   return current === undefined ? 'added' : 'updated';
 }
 

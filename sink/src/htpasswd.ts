@@ -4,13 +4,16 @@ import bcrypt from 'bcryptjs';
 import apacheMd5 from 'apache-md5';
 import { ConfigError } from '@deaddrop/common/errors';
 
-/** Parse an Apache htpasswd file: `user:hash` per line; blank lines and '#' comments skipped. */
+/**
+ * Parse an Apache htpasswd file: `user:hash` per line; blank lines and '#' comments skipped.
+ * A user on several lines has the first one's hash, as in Apache and nginx.
+ */
 export function parseHtpasswd(text: string): Map<string, string> {
   const users = new Map<string, string>();
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '' || line.startsWith('#')) continue;
     const i = line.indexOf(':');
-    if (i <= 0) continue;
+    if (i <= 0 || users.has(line.slice(0, i))) continue;
     users.set(line.slice(0, i), line.slice(i + 1).trim());
   }
   return users;
@@ -55,7 +58,14 @@ export function generatePassword(): string {
 }
 
 // A hash to compare against for unknown users, so the answer takes as long as for known ones.
-const DUMMY_HASH = bcrypt.hashSync('deaddrop-no-such-user', 10);
+const DUMMY_COST = 10;
+const DUMMY_HASH = bcrypt.hashSync('deaddrop-no-such-user', DUMMY_COST);
+
+/** Whether checking against `hash` costs at least as much as the dummy comparison. */
+function costsAsMuchAsDummy(hash: string): boolean {
+  const cost = /^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1];
+  return cost !== undefined && Number(cost) >= DUMMY_COST;
+}
 
 /**
  * The htpasswd file as the server sees it: re-read whenever its mtime, size or inode changes
@@ -108,11 +118,14 @@ export class HtpasswdStore {
     }
     const key = createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('base64');
     if (this.verified.has(key)) return true;
-    const ok = await verifyHash(password, hash);
-    if (ok) {
+    if (await verifyHash(password, hash)) {
       if (this.verified.size >= 4096) this.verified.clear();
       this.verified.add(key);
+      return true;
     }
-    return ok;
+    // A failure against a quick hash ({SHA}, apr1, cheap bcrypt) would answer sooner than one
+    // for an unknown user or a cost-10 bcrypt user: that would tell which names exist.
+    if (!costsAsMuchAsDummy(hash)) await bcrypt.compare(password, DUMMY_HASH);
+    return false;
   }
 }

@@ -46,9 +46,11 @@ export function nginxConfig(o: NginxConfigOptions): string {
   const R = readers.length > 0;
   // Reader accounts: a map (http context) marks them; the host location lets them GET (static
   // files, no symlinks) and PROPFIND anywhere, refuses their PUT, and keeps GET 405 for hosts.
+  // Keys are case-sensitive regexes: a map's plain string keys ignore case (user RDR would read
+  // as reader rdr), and a name like `default` or `include` would be a map keyword.
   const readerMap = R
     ? `\n# Reader accounts (--reader): GET and PROPFIND anywhere under ${prefix}, no writing.\n` +
-      `map $remote_user $deaddrop_reader {\n    default 0;\n${readers.map((r) => `    ${r} 1;\n`).join('')}}\n`
+      `map $remote_user $deaddrop_reader {\n    default 0;\n${readers.map((r) => `    "~^${regexEscape(r)}$" 1;\n`).join('')}}\n`
     : '';
   const methods = R ? 'PROPFIND|PUT|GET' : 'PROPFIND|PUT';
   const readerRules = R
@@ -107,7 +109,10 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
     send_timeout 60s;
     keepalive_timeout 5s;
 
-    # Without this nginx follows a symlink inside a host directory and writes outside the tree.
+    # GET (readers) and the existence test do not follow symlinks. The PUT does, whatever this
+    # says: dav's rename() goes through a symlinked directory, and a symlink as the name is
+    # taken for a missing file and replaced. Keep symlinks out of ROOT (\`deaddrop check\`
+    # reports any as \`symlink\`) and let nginx's user write nowhere but ROOT and its temp dir.
     disable_symlinks on;
     autoindex off;
 

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { basicCredentials } from './auth.js';
 import type { AccessEntry } from './access-log.js';
 import type { HtpasswdStore } from './htpasswd.js';
+import { FailedLoginLimit } from './login-limit.js';
 import { parseRequestTarget } from './path-policy.js';
 import { serveFile } from './get.js';
 import { parseDepth, propfind } from './propfind.js';
@@ -54,6 +55,7 @@ const REASONS: Record<number, string> = {
 export class SinkServer {
   private readonly servers: (http.Server | https.Server)[] = [];
   private readonly uploadsPerHost = new Map<string, number>();
+  private readonly failedLogins = new FailedLoginLimit();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing = false;
 
@@ -160,8 +162,13 @@ export class SinkServer {
     if (!(method === 'PUT' || method === 'PROPFIND' || (method === 'GET' && readers.size > 0)))
       throw new HttpRefusal(405, 'method not allowed');
     const creds = basicCredentials(req.headers.authorization);
-    if (!creds || !(await this.opts.htpasswd.verify(creds.user, creds.password)))
-      throw new HttpRefusal(401, creds ? 'wrong credentials' : 'no credentials');
+    if (!creds) throw new HttpRefusal(401, 'no credentials');
+    const address = req.socket.remoteAddress ?? '-';
+    if (this.failedLogins.blocked(address)) throw new HttpRefusal(429, 'too many failed logins from this address');
+    if (!(await this.opts.htpasswd.verify(creds.user, creds.password))) {
+      this.failedLogins.fail(address);
+      throw new HttpRefusal(401, 'wrong credentials');
+    }
     entry.user = creds.user;
     if (readers.has(creds.user)) return this.read(req, res, target, entry);
     if (method === 'GET') throw new HttpRefusal(405, 'GET is for reader accounts');

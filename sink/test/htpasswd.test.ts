@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
-import { HtpasswdStore, hashScheme, parseHtpasswd, verifyHash } from '../src/htpasswd.js';
+import { bcryptHash, HtpasswdStore, hashScheme, parseHtpasswd, verifyHash } from '../src/htpasswd.js';
 
 /** An entry made by Apache's own htpasswd tool (-B bcrypt, -m apr1, -s SHA). */
 function apacheEntry(flag: string, user: string, password: string): string {
@@ -91,4 +92,47 @@ test('sink add-host: directory + bcrypt entry, idempotent, password printed once
     assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
+});
+
+test('a user on two lines: the first counts (as in nginx); add-host leaves one line', async () => {
+  const dir = tempDir();
+  const htpasswd = join(dir, 'htpasswd');
+  spawnSync('mkdir', [join(dir, 'root')]);
+  writeFileSync(htpasswd, `h:${bcryptHash('first', 4)}\nother:${bcryptHash('o', 4)}\nh:${bcryptHash('second', 4)}\n`);
+  const store = new HtpasswdStore(htpasswd);
+  await store.load();
+  assert.deepEqual([await store.verify('h', 'first'), await store.verify('h', 'second')], [true, false]);
+  const r = await runDeaddrop(
+    ['sink', 'add-host', 'h', '--root', join(dir, 'root'), '--htpasswd', htpasswd, '--password-stdin', '--cost', '4'],
+    { input: 'rotated\n' },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const lines = readFileSync(htpasswd, 'utf8').trim().split('\n');
+  assert.deepEqual(
+    lines.map((l) => l.split(':')[0]),
+    ['h', 'other'],
+  );
+  assert.deepEqual(
+    [await store.verify('h', 'first'), await store.verify('h', 'second'), await store.verify('h', 'rotated')],
+    [false, false, true],
+  );
+});
+
+test('a wrong password costs as much for a quick hash as for an unknown user', async () => {
+  const file = join(tempDir(), 'htpasswd');
+  // {SHA} and cost-4 bcrypt answer in microseconds; unknown users pay a cost-10 bcrypt
+  writeFileSync(file, `sha:{SHA}${createHash('sha1').update('pw').digest('base64')}\ncheap:${bcryptHash('pw', 4)}\n`);
+  const store = new HtpasswdStore(file);
+  await store.load();
+  const time = async (user: string): Promise<number> => {
+    const t = performance.now();
+    assert.equal(await store.verify(user, 'wrong'), false);
+    return performance.now() - t;
+  };
+  const unknown = Math.min(await time('nobody'), await time('nobody'));
+  for (const user of ['sha', 'cheap']) {
+    const t = Math.min(await time(user), await time(user));
+    assert.ok(t > unknown / 2, `${user}: ${t.toFixed(1)} ms against ${unknown.toFixed(1)} ms for an unknown user`);
+  }
+  assert.equal(await store.verify('sha', 'pw'), true);
 });

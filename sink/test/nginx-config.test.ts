@@ -57,12 +57,28 @@ test(
     assert.equal(unsafe.code, 2);
     // --reader: a map marks the readers, nginx -t accepts it; without it nothing of it appears
     assert.doesNotMatch(r.stdout, /deaddrop_reader/);
-    const rd = await runDeaddrop([...args, '--reader', 'admin', '--reader', 'backup-ro', '--check']);
+    // keys are exact, case-sensitive regexes (map string keys ignore case; `default` is a keyword)
+    const rd = await runDeaddrop([
+      ...args,
+      '--reader',
+      'admin',
+      '--reader',
+      'backup.ro',
+      '--reader',
+      'default',
+      '--check',
+    ]);
     assert.equal(rd.code, 0, rd.stderr);
-    assert.match(rd.stdout, /map \$remote_user \$deaddrop_reader \{\s+default 0;\s+admin 1;\s+backup-ro 1;\s+\}/);
+    assert.match(
+      rd.stdout,
+      /map \$remote_user \$deaddrop_reader \{\s+default 0;\s+"~\^admin\$" 1;\s+"~\^backup\\\.ro\$" 1;\s+"~\^default\$" 1;\s+\}/,
+    );
     assert.match(rd.stdout, /\^\(PROPFIND\|PUT\|GET\)\$/);
     const badReader = await runDeaddrop([...args, '--reader', 'a b']);
     assert.equal(badReader.code, 2);
+    const rootPrefix = await runDeaddrop([...args, '--prefix', '/']);
+    assert.equal(rootPrefix.code, 2);
+    assert.match(rootPrefix.stderr, /--prefix \/: .*name a directory/);
   },
 );
 

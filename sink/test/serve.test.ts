@@ -64,6 +64,16 @@ test('a host added to htpasswd while serving can upload at once', async () => {
   await sink.stop();
 });
 
+test('an address that fails 30 logins in a minute gets 429, without bcrypt work, for the rest of it', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' } });
+  const codes: number[] = [];
+  for (let i = 0; i < 31; i++) codes.push(await put(sink, `/webdav/alice/g${i}`, 'alice', `guess${i}`, 'x'));
+  assert.deepEqual(codes, [...Array<number>(30).fill(401), 429]);
+  // the right password too, from that address, until the minute is over
+  assert.equal(await put(sink, '/webdav/alice/ok', 'alice', 'a', 'x'), 429);
+  await sink.stop();
+});
+
 test('per-host upload cap answers 429; other hosts still upload; chunked body over --max-body -> 413', async () => {
   const sink = await startEmbeddedSink({
     hosts: { alice: 'a', bob: 'b' },

@@ -713,6 +713,18 @@ export function readerSuite(kind: 'embedded' | 'nginx', start: Starter): void {
       assert.doesNotMatch(log, /admin-pw|alice-pw/);
     });
 
+    test('a user named like the reader but for case is a host, not a reader', async () => {
+      appendFileSync(sink.htpasswd, `ADMIN:${bcryptHash('upper-pw', 4)}\n`);
+      const UPPER = basic('ADMIN', 'upper-pw');
+      const get = await request(sink, 'GET', '/webdav/alice/a.p7m', { headers: { authorization: UPPER } });
+      assert.equal(get.status, 405);
+      const list = await request(sink, 'PROPFIND', '/webdav/', { headers: { authorization: UPPER, depth: '1' } });
+      assert.equal(list.status, 403);
+      const put = await request(sink, 'PUT', '/webdav/ADMIN/x.p7m', { headers: { authorization: UPPER }, body: 'own' });
+      assert.equal(put.status, 201);
+      assert.equal(readFileSync(join(sink.root, 'ADMIN', 'x.p7m'), 'utf8'), 'own');
+    });
+
     test('without --reader, GET is 405 for every account (before credentials)', async () => {
       const plain = await start({ hosts: HOSTS, maxBody: '1MB' });
       try {

@@ -57,8 +57,9 @@ export const nginxConfigCommand = {
         describe: 'htpasswd user that may GET and PROPFIND every host directory, for restores (repeatable)',
       }),
   handler: handler<Args>(async (argv) => {
-    if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(argv.prefix))
-      throw new UsageError(`--prefix ${argv.prefix}: must start and end with /`);
+    // at least one segment: the server block answers 404 for `location /` outside the prefix
+    if (!/^\/([A-Za-z0-9._-]+\/)+$/.test(argv.prefix))
+      throw new UsageError(`--prefix ${argv.prefix}: must start and end with / and name a directory (e.g. /webdav/)`);
     let block: string;
     try {
       block = nginxConfig({
