@@ -9,7 +9,7 @@
  * incomplete). A set recorded but not yet delivered everywhere is delivered again next run.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
@@ -19,7 +19,7 @@ import { loadRecipients, type Recipient } from '@deaddrop/keys/recipients';
 import { formatSums } from '../format/sums.js';
 import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
-import { makeSelection, type Selection } from '../scan/select.js';
+import { canonicalPath, makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { countScan, type ScanProgress } from '../ops/scan-progress.js';
 import { UploadMeter, type UploadProgress } from '../ops/upload-progress.js';
@@ -103,11 +103,18 @@ const LEVEL_INC = 8;
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 
+/**
+ * Every source is a directory named by its real path: the walk lstat()s, so a root reached
+ * through a symlink would be stored as a bare link and its contents silently left out.
+ */
 async function checkSources(sel: Selection, config: ClientConfig, configFile: string): Promise<void> {
   for (const [i, s] of config.sources.entries()) {
     const st = await stat(s).catch(() => undefined);
     if (!st) throw new ConfigError(configFile, `sources[${i}]`, `${s}: no such directory`);
     if (!st.isDirectory()) throw new ConfigError(configFile, `sources[${i}]`, `${s}: not a directory`);
+    const real = await realpath(s);
+    if (real !== canonicalPath(s))
+      throw new ConfigError(configFile, `sources[${i}]`, `${s} leads through a symlink to ${real}; list the real path`);
   }
   const root = await stat(sel.root).catch(() => undefined);
   if (!root?.isDirectory()) throw new ConfigError(configFile, 'sources', `${sel.root}: not a directory`);
