@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
+import { isRoot, makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
 
 async function client(sources: string[], extra: Record<string, unknown> = {}) {
   const tmp = tempDir('deaddrop-sources-');
@@ -26,6 +27,8 @@ async function client(sources: string[], extra: Record<string, unknown> = {}) {
   };
   return { ...c, backup, restoredFiles };
 }
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, any>;
 
 test(
   'a source root reached through a symlink is a configuration error naming it and its real path',
@@ -49,5 +52,34 @@ test(
       assert.ok(r.stderr.includes(`client.json: ${field}: `), r.stderr);
       assert.ok(r.stderr.includes(`through a symlink to ${real}; list the real path`), r.stderr);
     }
+  },
+);
+
+test(
+  'one file system per root: a root named like another, and a root inside another, are entered',
+  { skip: !isRoot ? 'needs root to mount tmpfs' : missingTools('openssl', 'mount') },
+  async (t) => {
+    // not tempDir(): its cleanup would run before the unmounts
+    const tmp = mkdtempSync(join(tmpdir(), 'deaddrop-sources-mounts-'));
+    const mounted: string[] = [];
+    t.after(() => {
+      for (const d of mounted.reverse()) spawnSync('umount', [d]);
+      rmSync(tmp, { recursive: true, force: true });
+    });
+    for (const d of ['a', 'ab', 'a/m']) mkdirSync(join(tmp, d), { recursive: true });
+    for (const d of ['ab', 'a/m']) {
+      const m = spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', join(tmp, d)], { encoding: 'utf8' });
+      assert.equal(m.status, 0, m.stderr);
+      mounted.push(join(tmp, d));
+    }
+    writeFileSync(join(tmp, 'a/x'), 'x\n');
+    writeFileSync(join(tmp, 'ab/y'), 'y\n');
+    mkdirSync(join(tmp, 'a/m/deep'));
+    writeFileSync(join(tmp, 'a/m/deep/z'), 'z\n');
+    const c = await client([join(tmp, 'a'), join(tmp, 'ab'), join(tmp, 'a/m')]);
+    const r = await c.backup();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastJson(r.stdout).result, 'ok');
+    assert.deepEqual(await c.restoredFiles(), ['./a/m/deep/z', './a/x', './ab/y']);
   },
 );

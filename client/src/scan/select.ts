@@ -12,7 +12,10 @@ export const ALWAYS_EXCLUDED = ['/proc', '/sys', '/dev', '/run'];
 export interface Selection {
   /** The backup root, canonical absolute path (no trailing slash except "/"). */
   root: string;
-  /** Canonical source roots, each equal to or below root. */
+  /**
+   * Canonical source roots, each equal to or below root, sorted. A root inside another is kept:
+   * with one file system per root, it is how a mount point listed on its own gets entered.
+   */
   sources: string[];
   /** True when `path` (absolute) is excluded, with its subtree. */
   excluded(path: string): boolean;
@@ -53,8 +56,7 @@ export function makeSelection(sources: string[], exclude: string[], alsoExclude:
     if (!s.startsWith('/')) throw new UsageError(`sources[${i}]: "${s}" must be an absolute path`);
     return canonicalPath(s);
   });
-  // drop sources inside other sources
-  const roots = [...new Set(canon)].filter((s) => !canon.some((o) => o !== s && isUnder(s, o)));
+  const roots = [...new Set(canon)];
   let root = roots[0]!;
   for (const s of roots.slice(1)) while (!isUnder(s, root)) root = posix.dirname(root);
   const prefixes: string[] = [...ALWAYS_EXCLUDED, ...alsoExclude.map(canonicalPath)];

@@ -37,6 +37,12 @@ function child(dir: Buffer, name: Buffer): Buffer {
     : Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
+/** `path` is `dir` or below it (whole components: /x/ab is not within /x/a). */
+function isWithin(path: Buffer, dir: Buffer): boolean {
+  if (path.length < dir.length || !path.subarray(0, dir.length).equals(dir)) return false;
+  return path.length === dir.length || path[dir.length] === SLASH || (dir.length === 1 && dir[0] === SLASH);
+}
+
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
@@ -51,19 +57,12 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
   const rootEntry = toEntry([], rootPath, rootStat);
   if (!rootEntry || rootEntry.type !== 'dir') throw new Error(`${selection.root}: not a directory`);
 
-  /** How a path relates to the sources: inside one (with that source's device) or above one. */
+  /** How a path relates to the sources: inside one or above one. */
   const relation = (path: Buffer): { inside: boolean; above: boolean } => {
     let above = false;
     for (const s of sources) {
-      if (path.length >= s.length && path.subarray(0, s.length).equals(s)) {
-        if (path.length === s.length || path[s.length] === SLASH || s.length === 1) return { inside: true, above };
-      }
-      if (
-        s.length > path.length &&
-        s.subarray(0, path.length).equals(path) &&
-        (s[path.length] === SLASH || path.length === 1)
-      )
-        above = true;
+      if (isWithin(path, s)) return { inside: true, above };
+      if (s.length > path.length && isWithin(s, path)) above = true;
     }
     return { inside: false, above };
   };
@@ -105,10 +104,11 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
       report('vanished', s, `source not found (${errCode(err)})`);
     }
   }
+  /** The device of the deepest source holding `path` (a source inside another has its own). */
   const devOf = (path: Buffer): bigint | undefined => {
-    for (const s of sources)
-      if (path.length >= s.length && path.subarray(0, s.length).equals(s)) return sourceDev.get(s.toString('latin1'));
-    return undefined;
+    let deepest: Buffer | undefined;
+    for (const s of sources) if (isWithin(path, s) && (!deepest || s.length > deepest.length)) deepest = s;
+    return deepest && sourceDev.get(deepest.toString('latin1'));
   };
 
   /** Sorted names of a directory, or undefined (reported) when it cannot be listed. */
