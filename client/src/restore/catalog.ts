@@ -49,4 +49,16 @@ export function setsAt(catalog: Catalog, t: number | undefined): { chain: Backup
   return { chain, sets };
 }
 
+/**
+ * An incremental after `last` (the last set to apply) and at or before `t` that starts later
+ * than `last` ends: the set(s) between them are missing, and the state it holds cannot be
+ * restored. The earliest such set, or undefined.
+ */
+export function setAfterGap(catalog: Catalog, last: BackupSet, t: number | undefined): BackupSet | undefined {
+  const beyond = catalog.orphans.filter(
+    (o) => o.startTime !== undefined && o.startTime > last.time && (t === undefined || o.time <= t),
+  );
+  return beyond.sort((a, b) => a.time - b.time)[0];
+}
+
 export const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');

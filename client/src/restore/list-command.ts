@@ -2,7 +2,6 @@ import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { sourceOptions, type SourceArgs } from './source-options.js';
-import type { LoadedSet } from './load-set.js';
 import type { RestoreSource } from './source.js';
 
 interface Args extends SourceArgs {
@@ -30,7 +29,7 @@ export const listCommand = {
 } as DeaddropCommand;
 
 async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: RestoreSource): Promise<void> {
-  const { readCatalog, setsAt, iso } = await import('./catalog.js');
+  const { readCatalog, iso } = await import('./catalog.js');
   const catalog = await readCatalog(source);
   if (!argv.files) {
     const { listSets } = await import('./list.js');
@@ -48,16 +47,16 @@ async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: Re
   }
   const { keyLoader } = await import('./key.js');
   const { parseRestoreTime } = await import('./when.js');
-  const { loadSet } = await import('./load-set.js');
+  const { loadSetsAt } = await import('./pick-sets.js');
   const { filesAt } = await import('./listing.js');
   const key = keyLoader(argv.key, argv.passphraseFile);
-  const { sets } = setsAt(catalog, argv.time === undefined ? undefined : parseRestoreTime(argv.time));
-  const loaded: LoadedSet[] = [];
-  for (const s of sets) loaded.push(await loadSet(source, s, key));
+  const time = argv.time === undefined ? undefined : parseRestoreTime(argv.time);
+  const { loaded, warnings } = await loadSetsAt(catalog, time, key);
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const { startProgress, withRestoreProgress } = await import('./progress.js');
   const at = startProgress(loaded, [], catalog.sizes);
   const files = await withRestoreProgress(argv, (report) => filesAt(source, loaded, key, { at, report }));
-  const r = { host: argv.host, time: iso(sets[sets.length - 1]!.time), files };
+  const r = { host: argv.host, time: iso(loaded[loaded.length - 1]!.set.time), files };
   printResult(argv.json, r, (x) =>
     x.files.map(
       (f) =>

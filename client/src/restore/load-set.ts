@@ -20,6 +20,17 @@ export interface LoadedSet {
   sums: Map<string, string>;
 }
 
+/** A set that lacks a file (its upload was cut or is still going on): pick-sets.ts may leave it out. */
+export class IncompleteSetError extends DeaddropError {
+  constructor(
+    readonly set: BackupSet,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IncompleteSetError';
+  }
+}
+
 export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySource): Promise<LoadedSet> {
   const label = `set ${setKey(set)}`;
   const sums = new Map<string, string>();
@@ -29,7 +40,7 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
   }
   const ours = [set.manifest, ...set.volumes.values()].some((f) => f?.encryption === 'cms');
   if (ours && !set.sums)
-    throw new DeaddropError(`${label} is incomplete: its sums file ${sumsFileNameOf(set)} is missing`);
+    throw new IncompleteSetError(set, `${label} is incomplete: its sums file ${sumsFileNameOf(set)} is missing`);
   // the sums file names every file of the set: a listed manifest or volume that is absent is missing
   const missing: string[] = [];
   for (const name of sums.keys()) {
@@ -39,7 +50,7 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
     if (have?.name !== name) missing.push(name);
   }
   if (!set.manifest) missing.push('its manifest');
-  if (missing.length) throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')}`);
+  if (missing.length) throw new IncompleteSetError(set, `${label} is incomplete: missing ${missing.join(', ')}`);
   const manifestName = set.manifest!.name;
   const manifest = parseManifest(
     withoutFilelist(await readPayload(source, manifestName, key, { sha256: sums.get(manifestName) })),
@@ -52,7 +63,10 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
     else missing.push(`volume ${v.number}`);
   }
   if (missing.length)
-    throw new DeaddropError(`${label} is incomplete: missing ${missing.join(', ')} (listed in ${manifestName})`);
+    throw new IncompleteSetError(
+      set,
+      `${label} is incomplete: missing ${missing.join(', ')} (listed in ${manifestName})`,
+    );
   return { set, manifest, volumes, sums };
 }
 

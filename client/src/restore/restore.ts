@@ -13,11 +13,11 @@ import { UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
 import { bytesToIndex, indexToDisplay, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
-import { iso, readCatalog, setsAt } from './catalog.js';
+import { iso, readCatalog } from './catalog.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
-import { loadSet, type LoadedSet } from './load-set.js';
 import { ownersWhenRoot } from './metadata.js';
+import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
 import { openSource, type RestoreSource } from './source.js';
@@ -117,11 +117,8 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   const started = Date.now();
   const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
   const catalog = await readCatalog(source);
-  const { sets } = setsAt(catalog, o.time);
   // every set is checked (complete, manifest readable with this key) before anything is written
-  const loaded: LoadedSet[] = [];
-  for (const s of sets) loaded.push(await loadSet(source, s, o.key));
-  const warnings: string[] = [];
+  const { loaded, warnings } = await loadSetsAt(catalog, o.time, o.key);
   await prepareDest(o.dest, o.force, warnings);
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const stopSignals = removeOnSignal(staging, o.dest);
@@ -161,7 +158,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   }
   applier.finish();
   progress.done();
-  const last = sets[sets.length - 1]!;
+  const last = loaded[loaded.length - 1]!.set;
   return {
     host: o.host,
     from: source.where,
