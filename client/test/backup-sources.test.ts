@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -83,3 +83,17 @@ test(
     assert.deepEqual(await c.restoredFiles(), ['./a/m/deep/z', './a/x', './ab/y']);
   },
 );
+
+test('excludes and the archive dir with non-ASCII names are left out', { skip: missingTools('openssl') }, async () => {
+  const tmp = tempDir('deaddrop-sources-utf8-');
+  const src = join(tmp, 'src');
+  for (const d of ['café', 'naïve-1', 'keep', 'ärchive']) mkdirSync(join(src, d), { recursive: true });
+  for (const d of ['café', 'naïve-1', 'keep']) writeFileSync(join(src, d, 'f'), `${d}\n`);
+  const c = await client([src], { exclude: [join(src, 'café'), join(src, 'na?ve-*')] });
+  // the archive dir inside the source, under a non-ASCII name
+  const config = JSON.parse(readFileSync(c.config, 'utf8')) as Record<string, unknown>;
+  writeFileSync(c.config, JSON.stringify({ ...config, archiveDir: join(src, 'ärchive', 'dd') }));
+  const r = await c.backup();
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await c.restoredFiles(), ['./keep/f']);
+});

@@ -1,7 +1,8 @@
 /**
  * What a backup includes: the source roots (absolute directories) under one backup root
  * (their deepest common ancestor, the `Localdir` of the manifest), minus excludes, minus the
- * kernel's virtual trees. Paths are compared as bytes.
+ * kernel's virtual trees. Paths are compared as bytes: the walk's paths are raw bytes, the
+ * config's are UTF-8, so both are matched in one form (each byte one latin1 character).
  */
 import { posix } from 'node:path';
 import { UsageError } from '@deaddrop/common/errors';
@@ -17,8 +18,8 @@ export interface Selection {
    * with one file system per root, it is how a mount point listed on its own gets entered.
    */
   sources: string[];
-  /** True when `path` (absolute) is excluded, with its subtree. */
-  excluded(path: string): boolean;
+  /** True when `path` (absolute, raw bytes) is excluded, with its subtree. */
+  excluded(path: Buffer): boolean;
 }
 
 /** Duplicity's canonical form: "." segments and trailing "/" removed (no symlink resolution). */
@@ -31,7 +32,18 @@ function isUnder(path: string, dir: string): boolean {
   return dir === '/' ? path.startsWith('/') : path === dir || path.startsWith(dir + '/');
 }
 
-/** A glob (`*` within a component, `**` across, `?` one character) as an anchored regex. */
+/** A config string in the form paths are matched in: its UTF-8 bytes, one latin1 character each. */
+function asBytes(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** One UTF-8 character other than "/" (a lead byte and its continuation bytes, or a stray byte). */
+const ONE_CHARACTER = '(?:[\\x00-\\x2e\\x30-\\x7f]|[\\xc0-\\xff][\\x80-\\xbf]*|[\\x80-\\xbf])';
+
+/**
+ * A glob (`*` within a component, `**` across, `?` one character) as an anchored regex over
+ * a path's bytes (see asBytes).
+ */
 function globRegex(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
@@ -40,7 +52,7 @@ function globRegex(pattern: string): RegExp {
       re += '.*';
       i++;
     } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
+    else if (c === '?') re += ONE_CHARACTER;
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${re}(/.*)?$`, 's');
@@ -59,16 +71,17 @@ export function makeSelection(sources: string[], exclude: string[], alsoExclude:
   const roots = [...new Set(canon)];
   let root = roots[0]!;
   for (const s of roots.slice(1)) while (!isUnder(s, root)) root = posix.dirname(root);
-  const prefixes: string[] = [...ALWAYS_EXCLUDED, ...alsoExclude.map(canonicalPath)];
+  const prefixes: string[] = [...ALWAYS_EXCLUDED, ...alsoExclude.map(canonicalPath)].map(asBytes);
   const globs: RegExp[] = [];
   exclude.forEach((e, i) => {
     if (!e.startsWith('/')) throw new UsageError(`exclude[${i}]: "${e}" must be an absolute path or glob`);
-    if (/[*?]/.test(e)) globs.push(globRegex(canonicalPath(e)));
-    else prefixes.push(canonicalPath(e));
+    if (/[*?]/.test(e)) globs.push(globRegex(asBytes(canonicalPath(e))));
+    else prefixes.push(asBytes(canonicalPath(e)));
   });
+  const excluded = (bytes: string) => prefixes.some((p) => isUnder(bytes, p)) || globs.some((g) => g.test(bytes));
   return {
     root,
     sources: roots.sort(),
-    excluded: (path) => prefixes.some((p) => isUnder(path, p)) || globs.some((g) => g.test(path)),
+    excluded: (path) => excluded(path.toString('latin1')),
   };
 }

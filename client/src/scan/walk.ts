@@ -127,7 +127,7 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
       const path = child(dir.path, name);
       const rel = relation(path);
       if (!rel.inside && !rel.above) continue;
-      if (selection.excluded(path.toString('latin1'))) continue;
+      if (selection.excluded(path)) continue;
       candidates.push({ name, path, inside: rel.inside });
     }
     for (const c of candidates) {
