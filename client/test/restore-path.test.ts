@@ -50,7 +50,15 @@ test(
 
     const missing = await runDeaddrop(['restore', '--from', chain.sinks[0]!, '--host', 'testhost', '--key', chain.key.keyPath,
     '--passphrase-file', chain.key.passphraseFile, '--to', join(tmp, 'none'), '--path', 'no/such/file']); // prettier-ignore
-    assert.notEqual(missing.code, 0);
+    assert.equal(missing.code, 1, missing.stderr);
     assert.match(missing.stderr, /no\/such\/file/);
+
+    // a path that is there and one that is not: the first is restored whole, directory
+    // attributes included, then the second is reported (exit 1, not a usage error)
+    const both = await runDeaddrop(['restore', '--from', chain.sinks[0]!, '--host', 'testhost', '--key', chain.key.keyPath,
+    '--passphrase-file', chain.key.passphraseFile, '--to', join(tmp, 'both'), '--path', 'dir1', '--path', 'nosuch']); // prettier-ignore
+    assert.equal(both.code, 1, both.stderr);
+    assert.match(both.stderr, /not in the backup at that time: nosuch/);
+    assert.deepEqual(compareTrees(join(t1!.dir, 'dir1'), join(tmp, 'both', 'dir1')), []);
   },
 );

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '@deaddrop/common/errors';
+import { DeaddropError, UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
 import { bytesToIndex, indexToDisplay, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
@@ -147,8 +147,6 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
       });
       await applier.endSet();
     }
-    const absent = paths.filter((_, i) => !found.has(i)).map(indexToDisplay);
-    if (absent.length) throw new UsageError(`not in the backup at that time: ${absent.join(', ')}`);
   } catch (err) {
     await applier.abort();
     throw err;
@@ -158,6 +156,9 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   }
   applier.finish();
   progress.done();
+  // after finish(): the paths that were there are restored whole, directory attributes included
+  const absent = paths.filter((_, i) => !found.has(i)).map(indexToDisplay);
+  if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.join(', ')}`);
   const last = loaded[loaded.length - 1]!.set;
   return {
     host: o.host,
