@@ -13,8 +13,9 @@ export function isChanged(now: ScanEntry, old: OldEntry, owners: OwnerNames): bo
   if (old.kind === 'deleted' || old.type !== now.type) return true;
   const h = old.header;
   if (now.type === 'symlink') return !h.linkname.equals(now.linkTarget ?? Buffer.alloc(0));
-  const uid = (h.uname && owners.uidOf(h.uname)) ?? h.uid;
-  const gid = (h.gname && owners.gidOf(h.gname)) ?? h.gid;
+  // an empty name (an id without a passwd/group entry) resolves to nothing: the stored id counts
+  const uid = (h.uname ? owners.uidOf(h.uname) : undefined) ?? h.uid;
+  const gid = (h.gname ? owners.gidOf(h.gname) : undefined) ?? h.gid;
   if ((h.mode & 0o7777) !== now.mode || uid !== now.uid || gid !== now.gid) return true;
   if (now.type === 'chardev' || now.type === 'blockdev')
     return h.devmajor !== now.devmajor || h.devminor !== now.devminor;

@@ -1,0 +1,44 @@
+/**
+ * What makes an incremental: an unchanged tree gives an empty one (also for owners without a
+ * name), and a new full starts when what the chain was made for changes (the host, the sinks).
+ */
+import assert from 'node:assert/strict';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isRoot, makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, any>;
+
+async function setup() {
+  const tmp = tempDir('deaddrop-incremental-');
+  const src = join(tmp, 'src');
+  mkdirSync(join(src, 'd'), { recursive: true });
+  writeFileSync(join(src, 'a.txt'), 'a\n');
+  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+  const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+  const backup = async (...args: string[]) => {
+    const r = await runDeaddrop(['backup', '--config', c.config, '--json', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return { ...lastJson(r.stdout), stdout: r.stdout };
+  };
+  return { tmp, src, key, ...c, backup };
+}
+
+test(
+  'owners without a name (no passwd or group entry) do not count as changed',
+  { skip: !isRoot ? 'needs root to chown' : missingTools('openssl') },
+  async () => {
+    const s = await setup();
+    writeFileSync(join(s.src, 'd', 'nameless'), 'owned by nobody we know\n');
+    chownSync(join(s.src, 'd', 'nameless'), 4242, 4243);
+    chownSync(join(s.src, 'd'), 4242, 4243);
+    assert.equal((await s.backup()).type, 'full');
+    for (let i = 0; i < 2; i++) {
+      const r = await s.backup();
+      assert.equal(r.type, 'inc');
+      assert.equal(r.stats.changedFiles, 0, JSON.stringify(r.stats));
+      assert.equal(r.stats.otherEntries, 0, JSON.stringify(r.stats));
+    }
+  },
+);
