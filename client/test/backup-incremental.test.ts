@@ -20,7 +20,7 @@ async function setup() {
   const backup = async (...args: string[]) => {
     const r = await runDeaddrop(['backup', '--config', c.config, '--json', ...args]);
     assert.equal(r.code, 0, r.stderr);
-    return { ...lastJson(r.stdout), stdout: r.stdout };
+    return { ...lastJson(r.stdout), stdout: r.stdout } as Record<string, any>;
   };
   return { tmp, src, key, ...c, backup };
 }
