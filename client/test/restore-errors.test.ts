@@ -112,6 +112,30 @@ test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_00
     assert.ok(!existsSync(r.out) || readdirSync(r.out).length === 0);
   });
 
+  await t.test('a sums file that does not list every file: refused, naming set and file', async () => {
+    const empty = copyHost();
+    const sums = (host: string) => volume(host, /^deaddrop-full\..*\.sha256sums$/);
+    writeFileSync(sums(empty), '');
+    const r = await restore(empty);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /set full\.\w+: its sums file deaddrop-full\.\w+\.sha256sums does not list duplicity-full\.\w+\.manifest\.p7m/,
+    );
+    assert.ok(!existsSync(r.out) || readdirSync(r.out).length === 0);
+
+    const partial = copyHost();
+    const lines = readFileSync(sums(partial), 'utf8').split('\n');
+    writeFileSync(sums(partial), lines.filter((l) => !/\.vol2\.difftar/.test(l)).join('\n'));
+    const p = await restore(partial);
+    assert.equal(p.code, 1, p.stderr);
+    assert.match(
+      p.stderr,
+      /sums file deaddrop-full\.\w+\.sha256sums does not list duplicity-full\.\w+\.vol2\.difftar\.gz\.p7m/,
+    );
+    assert.ok(!existsSync(p.out) || readdirSync(p.out).length === 0);
+  });
+
   await t.test('wrong key: refused before anything is written', async () => {
     const other = await makeTestRecipient(join(tmp, 'other'), { cn: 'someone else', bits: 2048 });
     const r = await restore(copyHost(), [], other);

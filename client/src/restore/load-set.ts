@@ -52,6 +52,7 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
   if (!set.manifest) missing.push('its manifest');
   if (missing.length) throw new IncompleteSetError(set, `${label} is incomplete: missing ${missing.join(', ')}`);
   const manifestName = set.manifest!.name;
+  if (ours) requireListed(set, sums, [manifestName]);
   const manifest = parseManifest(
     withoutFilelist(await readPayload(source, manifestName, key, { sha256: sums.get(manifestName) })),
     manifestName,
@@ -67,7 +68,23 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
       set,
       `${label} is incomplete: missing ${missing.join(', ')} (listed in ${manifestName})`,
     );
+  if (ours)
+    requireListed(
+      set,
+      sums,
+      [...volumes.values()].map((f) => f.name),
+    );
   return { set, manifest, volumes, sums };
+}
+
+/**
+ * Our sums file lists every file of its set: one it leaves out would be read unchecked by
+ * SHA-256 (an emptied sums file would disable the check), so that is damage, not an old format.
+ */
+function requireListed(set: BackupSet, sums: Map<string, string>, names: string[]): void {
+  const unlisted = names.filter((n) => !sums.has(n));
+  if (unlisted.length)
+    throw new DeaddropError(`set ${setKey(set)}: its sums file ${set.sums!.name} does not list ${unlisted.join(', ')}`);
 }
 
 /**
