@@ -3,7 +3,7 @@
  * name), and a new full starts when what the chain was made for changes (the host, the sinks).
  */
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isRoot, makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
@@ -42,3 +42,33 @@ test(
     }
   },
 );
+
+test('a new host name or a new sink starts a new chain, saying why', { skip: missingTools('openssl') }, async () => {
+  const s = await setup();
+  const edit = (patch: (c: { host: string; sinks: { name: string; url: string }[] }) => void) => {
+    const c = JSON.parse(readFileSync(s.config, 'utf8')) as { host: string; sinks: { name: string; url: string }[] };
+    patch(c);
+    writeFileSync(s.config, JSON.stringify(c));
+  };
+  assert.equal((await s.backup()).type, 'full');
+  assert.equal((await s.backup()).type, 'inc');
+  edit((c) => {
+    c.host = 'h2';
+    c.sinks[0]!.url = `file://${join(s.tmp, 'sink', 'h2')}/`;
+  });
+  const renamed = await s.backup();
+  assert.equal(renamed.type, 'full');
+  assert.match(renamed.stdout, /host changed from h1 to h2: making a full backup/);
+  const out = join(s.tmp, 'restored');
+  const r = await runDeaddrop(['restore', '-q', '--from', join(s.tmp, 'sink'), '--host', 'h2', '--key', s.key.plainKeyPath, '--to', out]); // prettier-ignore
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(join(out, 'a.txt'), 'utf8'), 'a\n');
+  assert.equal((await s.backup()).type, 'inc');
+  edit((c) => c.sinks.push({ name: 'more', url: `file://${join(s.tmp, 'more', 'h2')}/` }));
+  const added = await s.backup();
+  assert.equal(added.type, 'full');
+  assert.match(added.stdout, /new sink more \(file:.*\) has no part of the current chain: making a full backup/);
+  assert.equal((await s.backup()).type, 'inc');
+  edit((c) => c.sinks.pop());
+  assert.equal((await s.backup()).type, 'inc', 'a sink left out leaves the chain whole');
+});

@@ -128,6 +128,20 @@ async function loadRecipientsFor(config: ClientConfig, configFile: string): Prom
   }
 }
 
+/**
+ * Why the state's chain cannot go on where the config now sends the sets (a sink directory
+ * without its full: restore finds no chain there), or undefined. A sink left out is harmless.
+ */
+function chainElsewhere(state: BackupState | undefined, config: ClientConfig): string | undefined {
+  if (!state || state.chain.length === 0) return undefined;
+  if (state.configHost !== undefined && state.configHost !== config.host)
+    return `the host changed from ${state.configHost} to ${config.host}`;
+  const added = config.sinks.filter((s) => state.sinkUrls !== undefined && !state.sinkUrls.includes(s.url));
+  if (added.length > 0)
+    return `new sink ${added.map((s) => `${s.name} (${s.url})`).join(', ')} has no part of the current chain`;
+  return undefined;
+}
+
 /** The chain in the state, if its cache files are all there and it is for this host and root. */
 async function usableChain(state: BackupState | undefined, cacheDir: string, host: string, localdir: string) {
   if (!state || state.chain.length === 0 || state.host !== host || state.localdir !== localdir) return [];
@@ -162,7 +176,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const state = await readState(archiveDir);
     const host = hostname();
     const localdir = selection.root;
-    const chain = await usableChain(state, dirs.cache, host, localdir);
+    const elsewhere = chainElsewhere(state, config);
+    if (elsewhere) log.warn(`${elsewhere}: making a full backup`);
+    const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir);
     await cleanLeftovers(dirs, state);
     const ledgers = new Map<string, SinkLedger>();
     for (const t of targets) ledgers.set(t.name, await readLedger(archiveDir, t.name));
@@ -262,6 +278,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       version: 1,
       host,
       localdir,
+      configHost: config.host,
+      sinkUrls: config.sinks.map((s) => s.url),
       chain: type === 'full' ? [entry] : [...chain, entry],
       pending: [...(state?.pending ?? []), names.key],
       runs: state?.runs ?? [],

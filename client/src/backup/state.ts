@@ -34,9 +34,13 @@ export interface RunRecord {
 
 export interface BackupState {
   version: 1;
+  /** The machine's host name (the manifests' Hostname). */
   host: string;
   /** The backup root the chain was made of (Localdir). */
   localdir: string;
+  /** config.host and the sink URLs the chain went to (absent in older states: not compared). */
+  configHost?: string;
+  sinkUrls?: string[];
   chain: ChainSet[];
   /** Set keys whose outgoing files still wait for delivery. */
   pending: string[];
