@@ -4,10 +4,24 @@
  * New content goes to a staging directory first; what a volume completed is moved into place
  * only when that volume has passed its hash checks (`commit`), so a tampered or truncated
  * volume leaves nothing of itself behind. Directory attributes are set last, deepest first.
+ * Where DEST holds a mount point, a staged file is copied next to its place, then renamed.
  * File system calls are synchronous (see dest-tree.ts), except the patching of deltas.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { chmod, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeaddropError } from '@deaddrop/common/errors';
@@ -173,14 +187,30 @@ export class TreeApplier {
     if (rel.length === 0) throw new DeaddropError('the backup root is not a directory: cannot restore it here');
     this.dest.parents(rel, true);
     const final = this.dest.pathOf(rel);
+    const staged = this.tempPath(temp);
     try {
-      renameSync(this.tempPath(temp), final); // replaces a file or symlink itself (never follows it)
+      this.replace(staged, final);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      // DEST holds a mount point: the staged object is on another file system than its place
+      const dir = final.subarray(0, final.lastIndexOf(0x2f) + 1);
+      const near = Buffer.concat([dir, Buffer.from(`.deaddrop-restore-move.${process.pid}.${temp}`)]);
+      copyObject(staged, near, final);
+      rmSync(staged);
+      this.replace(near, final);
+    }
+  }
+
+  /** Rename `from` to `final`, replacing whatever is there (a file or symlink itself, never followed; a directory). */
+  private replace(from: string | Buffer, final: Buffer): void {
+    try {
+      renameSync(from, final);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
       rmSync(final, { recursive: true, force: true }); // a directory is in the way
       this.dest.forget();
-      renameSync(this.tempPath(temp), final);
+      renameSync(from, final);
     }
   }
 
@@ -252,6 +282,22 @@ async function openBasis(path: Buffer, mode: number): Promise<FileHandle> {
   } finally {
     await chmod(path, mode & 0o7777);
   }
+}
+
+/**
+ * Copy a staged file or symlink to `to` (another file system), with its owner, mode and mtime.
+ * Fifos and devices are not copied: they are rare under a mount point of DEST.
+ */
+function copyObject(from: string, to: Buffer, final: Buffer): void {
+  const st = lstatSync(from);
+  if (st.isSymbolicLink()) symlinkSync(readlinkSync(from, { encoding: 'buffer' }), to);
+  else if (st.isFile()) {
+    chmodSync(from, 0o600); // ours, and maybe mode 0000: readable for the copy
+    copyFileSync(from, to, constants.COPYFILE_EXCL);
+  } else throw new DeaddropError(`${final.toString('utf8')}: a fifo or device cannot be restored across a mount point`);
+  const attrs = { mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 };
+  const owner = process.getuid?.() === 0 ? { uid: st.uid, gid: st.gid } : {};
+  setPathAttributes(to, { ...attrs, ...owner }, st.isSymbolicLink());
 }
 
 function sameIndex(a: PathIndex, b: PathIndex): boolean {
