@@ -3,7 +3,7 @@
  * name), and a new full starts when what the chain was made for changes (the host, the sinks).
  */
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isRoot, makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
@@ -72,3 +72,20 @@ test('a new host name or a new sink starts a new chain, saying why', { skip: mis
   edit((c) => c.sinks.pop());
   assert.equal((await s.backup()).type, 'inc', 'a sink left out leaves the chain whole');
 });
+
+test(
+  'a damaged cached signature file is named and the run makes a full instead of failing',
+  { skip: missingTools('openssl') },
+  async () => {
+    const s = await setup();
+    assert.equal((await s.backup()).type, 'full');
+    const cache = join(s.archiveDir, 'cache');
+    const sigtar = readdirSync(cache).find((n) => n.endsWith('.sigtar.gz'))!;
+    truncateSync(join(cache, sigtar), 100);
+    const r = await s.backup();
+    assert.equal(r.result, 'ok');
+    assert.equal(r.type, 'full');
+    assert.ok(r.stdout.includes(`${join(cache, sigtar)}: cannot be read`), r.stdout);
+    assert.equal((await s.backup()).type, 'inc');
+  },
+);

@@ -31,6 +31,7 @@ import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } fro
 import { EarlyUpload, type SentAhead } from './early-upload.js';
 import type { EntryStats } from './entry-stats.js';
 import type { EntryProblem } from './entry-writer.js';
+import { syncDir, syncFile, unreadableGzip } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
 import { acquireLock } from './lock.js';
@@ -142,11 +143,27 @@ function chainElsewhere(state: BackupState | undefined, config: ClientConfig): s
   return undefined;
 }
 
-/** The chain in the state, if its cache files are all there and it is for this host and root. */
-async function usableChain(state: BackupState | undefined, cacheDir: string, host: string, localdir: string) {
+/**
+ * The chain in the state, if its cache files are all there, its signature archives read
+ * through (a damaged one is named in a warning), and it is for this host and root.
+ */
+async function usableChain(
+  state: BackupState | undefined,
+  cacheDir: string,
+  host: string,
+  localdir: string,
+  log: Logger,
+) {
   if (!state || state.chain.length === 0 || state.host !== host || state.localdir !== localdir) return [];
   for (const s of state.chain) {
     for (const f of [s.manifest, s.signatures]) if (!(await stat(join(cacheDir, f)).catch(() => undefined))) return [];
+  }
+  for (const s of state.chain) {
+    const path = join(cacheDir, s.signatures);
+    const damage = await unreadableGzip(path);
+    if (damage === undefined) continue;
+    log.warn(`${path}: cannot be read (${damage}): making a full backup`, { path });
+    return [];
   }
   return state.chain;
 }
@@ -178,7 +195,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const localdir = selection.root;
     const elsewhere = chainElsewhere(state, config);
     if (elsewhere) log.warn(`${elsewhere}: making a full backup`);
-    const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir);
+    const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir, log);
     await cleanLeftovers(dirs, state);
     const ledgers = new Map<string, SinkLedger>();
     for (const t of targets) ledgers.set(t.name, await readLedger(archiveDir, t.name));
@@ -260,9 +277,12 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       onStoredVolume: (name, size) => ahead.add(join(setDir, name), name, size),
     }).finally(() => ahead.settled());
 
-    // The set is complete on local disk: cache its plaintext metadata, then record it.
+    // The set is complete on local disk: cache its plaintext metadata (on disk before the
+    // state names it: a crash must not leave a recorded chain with short files), then record it.
+    for (const f of [written.localManifest, written.localSignatures]) await syncFile(f);
     await rename(written.localManifest, join(dirs.cache, names.cacheManifest));
     await rename(written.localSignatures, join(dirs.cache, names.cacheSignatures));
+    await syncDir(dirs.cache);
     const storedBytes = written.files.reduce((n, f) => n + f.size, 0);
     const entry: ChainSet = {
       type,
