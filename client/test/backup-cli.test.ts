@@ -54,6 +54,8 @@ test('bad configuration: exit 2 with one line naming the file and the field', as
   const s = await setup();
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ volumeSize: 'lots' }, /client\.json: volumeSize: "lots" is not a size/],
+    [{ volumeSize: '1KB' }, /client\.json: volumeSize: 1000 bytes is too small \(at least 64KiB\)/],
+    [{ archiveDir: 'archive' }, /client\.json: archiveDir: must be an absolute path/],
     [{ colour: 'blue' }, /client\.json: colour: unknown field/],
     [{ sources: ['relative/dir'] }, /client\.json: sources\[0\]: must be an absolute path/],
     [{ sources: [join(s.tmp, 'nope')] }, /client\.json: sources\[0\]: .*nope: no such directory/],

@@ -121,6 +121,17 @@ async function checkSources(sel: Selection, config: ClientConfig, configFile: st
   if (!root?.isDirectory()) throw new ConfigError(configFile, 'sources', `${sel.root}: not a directory`);
 }
 
+const MIN_VOLUME_SIZE = 64 * 1024;
+
+/** The volume size (--volume-size over volumeSize); too small names where it came from. */
+function checkedVolumeSize(opts: BackupRunOptions, config: ClientConfig, configFile: string): number {
+  const size = opts.volumeSize ?? config.volumeSize;
+  if (size >= MIN_VOLUME_SIZE) return size;
+  const problem = `${size} bytes is too small (at least 64KiB)`;
+  if (opts.volumeSize !== undefined) throw new UsageError(`--volume-size: ${problem}`);
+  throw new ConfigError(configFile, 'volumeSize', problem);
+}
+
 async function loadRecipientsFor(config: ClientConfig, configFile: string): Promise<Recipient[]> {
   try {
     return await loadRecipients(config.recipients);
@@ -181,8 +192,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   await checkSources(selection, config, configFile);
   const recipients = await loadRecipientsFor(config, configFile);
   const targets = opts.targets ?? (await targetsFor(config, configFile, log));
-  const volumeSize = opts.volumeSize ?? config.volumeSize;
-  if (volumeSize < 64 * 1024) throw new UsageError(`volume size ${volumeSize} is too small (at least 64KiB)`);
+  const volumeSize = checkedVolumeSize(opts, config, configFile);
 
   await mkdir(archiveDir, { recursive: true, mode: 0o700 });
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });

@@ -20,7 +20,8 @@ export const clientConfigSchema = z.strictObject({
   recipients: z.array(z.string()).min(1),
   sinks: z.array(clientSinkSchema).min(1),
   netrc: z.string().default('/etc/deaddrop/netrc'),
-  archiveDir: z.string().default('/var/lib/deaddrop'),
+  /** Absolute: a relative one would depend on the cwd (and could land inside a source). */
+  archiveDir: z.string().startsWith('/', 'must be an absolute path').default('/var/lib/deaddrop'),
   volumeSize: sizeField.default(200 * 2 ** 20),
   fullEvery: durationField.default(30 * 86400),
   spoolLimit: sizeField.default(2e9),
