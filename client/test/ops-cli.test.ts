@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -124,14 +124,11 @@ test('ok, degraded, failed, then an error: metrics after each run and the pings 
   assert.match(srv.pings[1]!.body, /^deaddrop backup on h1: ok \(exit 0\), set full\./);
   assertNoSecrets(srv.pings[1]!.body, s, 'success ping');
 
-  // sink B cannot be written: the set is on A only
+  // sink B cannot be written (a file where its directory was): the set is on A only. Its URL
+  // stays: a new sink URL would make this run a full.
   srv.pings.length = 0;
-  s.write({
-    sinks: [
-      { name: 'A', url: `file://${s.dir}/sinkA/h1/` },
-      { name: 'B', url: `file://${s.dir}/blocked/h1/` },
-    ],
-  });
+  renameSync(join(s.dir, 'sinkB'), join(s.dir, 'sinkB.away'));
+  writeFileSync(join(s.dir, 'sinkB'), 'not a directory');
   writeFileSync(join(s.dir, 'src', 'one.txt'), 'one, changed\n');
   const degraded = await runDeaddrop(['backup', '--config', s.config]);
   assert.equal(degraded.code, 4, degraded.stderr);

@@ -56,9 +56,14 @@ export function privateKeyFromBytes(bytes: Buffer, source: string, passphrase?: 
     );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (encrypted && /bad decrypt|decrypt|passphrase/i.test(`${e.message} ${e.code ?? ''}`))
-      throw new DeaddropError(`${source}: wrong passphrase for the private key`, 2);
-    throw new UsageError(`${source}: not a private key (${e.message})`);
+    if (!encrypted) throw new UsageError(`${source}: not a private key (${e.message})`);
+    // A wrong passphrase usually fails the padding check ("bad decrypt"); about once in 256 the
+    // padding of the garbage it decrypts to looks valid and the DER decoder fails instead.
+    const decryptError = /bad decrypt|decrypt|passphrase/i.test(`${e.message} ${e.code ?? ''}`);
+    throw new DeaddropError(
+      `${source}: wrong passphrase for the private key${decryptError ? '' : ` (or a damaged file: ${e.message})`}`,
+      2,
+    );
   }
   if (keyObject.asymmetricKeyType !== 'rsa')
     throw new UsageError(`${source}: key type ${keyObject.asymmetricKeyType} is not supported; deaddrop keys are RSA`);
