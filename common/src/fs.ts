@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, mkdir, open, stat } from 'node:fs/promises';
 import writeFileAtomicLib from 'write-file-atomic';
 
 /** Write a file so readers see the old or the new content, never a mix (temp + fsync + rename). */
@@ -12,6 +12,32 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
       fsync: true,
     },
   );
+}
+
+/** fsync a file, so its content is on disk before anything names it. */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * fsync a directory, so an entry made or renamed in it survives a crash. File systems that
+ * cannot sync a directory (EINVAL, ENOTSUP) are let be; an I/O error is not.
+ */
+export async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function ensureDir(path: string, mode = 0o755): Promise<void> {

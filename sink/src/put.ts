@@ -4,7 +4,8 @@ import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noteAllocated } from '@deaddrop/common/young-gc';
-import { HttpRefusal, fsyncDir, mkdirsNoSymlinks, publishNoReplace, unlinkQuietly, walkNoSymlinks } from './safe-fs.js';
+import { syncDir } from '@deaddrop/common/fs';
+import { HttpRefusal, mkdirsNoSymlinks, publishNoReplace, unlinkQuietly, walkNoSymlinks } from './safe-fs.js';
 
 export interface PutTarget {
   root: string;
@@ -81,7 +82,7 @@ export async function storeUpload(req: IncomingMessage, t: PutTarget, maxBody: n
     const parentSegments = t.segments.slice(0, -1);
     const parent = await mkdirsNoSymlinks(t.root, [t.host, ...parentSegments]);
     await publishNoReplace(tempPath, join(parent, t.segments.at(-1)!));
-    await fsyncDir(parent);
+    await syncDir(parent);
     return counter;
   } catch (err) {
     if (DISK_FULL.has((err as NodeJS.ErrnoException).code ?? ''))

@@ -113,16 +113,6 @@ export async function publishNoReplace(tempPath: string, finalPath: string): Pro
   }
 }
 
-/** fsync a directory so a new entry in it survives a crash. */
-export async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export async function unlinkQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => {});
 }

@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { syncDir, syncFile } from '@deaddrop/common/fs';
 import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
 import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
@@ -31,7 +32,7 @@ import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } fro
 import { EarlyUpload, type SentAhead } from './early-upload.js';
 import type { EntryStats } from './entry-stats.js';
 import type { EntryProblem } from './entry-writer.js';
-import { syncDir, syncFile, unreadableGzip } from './cache-files.js';
+import { unreadableGzip } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
 import { acquireLock } from './lock.js';

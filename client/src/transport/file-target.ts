@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { syncDir } from '@deaddrop/common/fs';
 import { DeaddropError } from '@deaddrop/common/errors';
 
 /** The SinkTarget interface of docs/ARCHITECTURE.md. */
@@ -86,16 +87,5 @@ export class FileTarget implements SinkTargetLike {
       if (st?.isFile()) out.set(n, st.size);
     }
     return out;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch {
-    /* some file systems cannot fsync a directory */
-  } finally {
-    await fh.close();
   }
 }
