@@ -6,25 +6,18 @@
  * are orphans) is refused whatever the time, instead of silently restoring an older state.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
-import { makeChain, type Chain } from './restore-helpers.js';
+import { copyHostDir, makeChain, type Chain } from './restore-helpers.js';
 
 let chain: Chain;
 let tmp: string;
 let n = 0;
 
-/** A copy of the host directory to damage. */
-function copyHost(): string {
-  const dir = join(tmp, `case${++n}`);
-  mkdirSync(dir);
-  assert.equal(spawnSync('cp', ['-a', join(chain.sinks[0]!, 'testhost'), dir]).status, 0);
-  return join(dir, 'testhost');
-}
+const copyHost = () => copyHostDir(chain, tmp);
 
 /** The duplicity time string of a backup's ISO time, as in the file names. */
 const stamp = (isoTime: string) => isoTime.replace(/[-:]/g, '').replace(/\.\d+/, '');

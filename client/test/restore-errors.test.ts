@@ -5,7 +5,6 @@
  * correct content from the volumes that checked out, and no staged file remains.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -25,7 +24,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeAwkwardTree, makeTestRecipient, missingTools, runCommand, runDeaddrop, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
-import { makeChain, type Chain } from './restore-helpers.js';
+import { copyHostDir, makeChain, type Chain } from './restore-helpers.js';
 
 /** Every regular file under `out` equals the one at the same place in `truth`; no staging is left. */
 function onlyCorrect(out: string, truth: string): number {
@@ -67,13 +66,7 @@ let chain: Chain;
 let tmp: string;
 let n = 0;
 
-/** A copy of the host directory to damage. */
-function copyHost(): string {
-  const dir = join(tmp, `case${++n}`);
-  mkdirSync(dir);
-  assert.equal(spawnSync('cp', ['-a', join(chain.sinks[0]!, 'testhost'), dir]).status, 0);
-  return join(dir, 'testhost');
-}
+const copyHost = () => copyHostDir(chain, tmp);
 
 const volume = (host: string, re: RegExp) =>
   join(

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   makeAwkwardTree,
@@ -88,4 +88,11 @@ export async function makeChain(
     snapshots.push({ time: result.time, dir: snap });
   }
   return { tmp, src, key, sinks, config, snapshots };
+}
+
+/** A copy of the chain's host directory on its first sink, in a new directory under `into`: to damage. */
+export function copyHostDir(chain: Chain, into: string): string {
+  const dir = mkdtempSync(join(into, 'case-'));
+  assert.equal(spawnSync('cp', ['-a', join(chain.sinks[0]!, 'testhost'), dir]).status, 0);
+  return join(dir, 'testhost');
 }

@@ -9,7 +9,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deaddropArgv, makeTestRecipient, runDeaddrop, seededBytes, tempDir, type TestRecipient } from '@deaddrop/test';
+import {
+  deaddropArgv,
+  makeTestRecipient,
+  runDeaddrop,
+  seededBytes,
+  tempDir,
+  writeLocalClientConfig,
+  type TestRecipient,
+} from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 
 const stagingIn = (dest: string) =>
@@ -22,18 +30,13 @@ async function bigBackup(tmp: string): Promise<{ src: string; sink: string; key:
   for (let i = 0; i < 24; i++) writeFileSync(join(src, `f${i}.bin`), seededBytes(`big${i}`, 1 << 20));
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
   const sink = join(tmp, 'sink');
-  const config = join(tmp, 'client.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      host: 'testhost',
-      sources: [src],
-      recipients: [key.certPath],
-      sinks: [{ name: 's0', url: `file://${sink}/testhost/` }],
-      archiveDir: join(tmp, 'archive'),
-      volumeSize: '1MiB',
-    }),
-  );
+  const { config } = writeLocalClientConfig(tmp, {
+    host: 'testhost',
+    sources: [src],
+    recipients: [key.certPath],
+    sinkRoot: sink,
+    extra: { volumeSize: '1MiB' },
+  });
   const r = await runDeaddrop(['backup', '--config', config]);
   assert.equal(r.code, 0, r.stderr);
   return { src, sink, key };

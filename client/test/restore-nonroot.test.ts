@@ -17,6 +17,7 @@ import {
   runDeaddrop,
   seededBytes,
   tempDir,
+  writeLocalClientConfig,
 } from '@deaddrop/test';
 
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
@@ -46,17 +47,12 @@ test(
     chmodSync(locked, 0o000);
     const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
     const sink = join(tmp, 'sink');
-    const config = join(tmp, 'client.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        host: 'testhost',
-        sources: [src],
-        recipients: [key.certPath],
-        sinks: [{ name: 's0', url: `file://${sink}/testhost/` }],
-        archiveDir: join(tmp, 'archive'),
-      }),
-    );
+    const { config } = writeLocalClientConfig(tmp, {
+      host: 'testhost',
+      sources: [src],
+      recipients: [key.certPath],
+      sinkRoot: sink,
+    });
     const full = await runDeaddrop(['backup', '--config', config]);
     assert.equal(full.code, 0, full.stderr);
     seededBytes('patch', 4096).copy(content, 100_000); // a small change: the incremental holds a delta
