@@ -512,7 +512,7 @@ async function deliverSpool(i: SpoolDeliveryInput) {
   });
   for (const [name, ledger] of i.ledgers) {
     await writeLedger(i.archiveDir, ledger);
-    delivery[name]!.lagging = [...new Set(laggingSets(ledger, spool.pending))];
+    delivery[name]!.lagging = laggingSets(ledger, spool.pending);
     if (delivery[name]!.lagging.length > 0)
       i.log.warn(`sink ${name} lacks ${delivery[name]!.lagging.length} set(s): ${delivery[name]!.lagging.join(', ')}`, {
         sink: name,

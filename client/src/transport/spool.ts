@@ -61,7 +61,8 @@ export async function settleSpool(o: SpoolOptions): Promise<SpoolResult> {
 
 /** Sets a sink still lacks: spooled and unconfirmed, or dropped. */
 export function laggingSets(ledger: SinkLedger, pending: string[]): string[] {
-  return [...ledger.dropped, ...pending.filter((k) => !hasConfirmed(ledger, k))];
+  // a set can be both: dropped for this sink (it can never go there) and still pending for another
+  return [...new Set([...ledger.dropped, ...pending.filter((k) => !hasConfirmed(ledger, k))])];
 }
 
 /** A set dropped before any sink had it: the chain is broken everywhere, the next run must be full. */
