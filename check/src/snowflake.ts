@@ -116,10 +116,12 @@ export async function checkSnowflakeHost(
     );
   }
 
+  // Freshness counts backups only: a data file without its .sha256 (an upload cut short, a
+  // producer that failed) must not hide a stale kind; it is reported as missing-sha256 above.
   for (const rule of freshnessRules(kind, ctx)) {
-    const newest = data.filter((d) => rule.kinds.includes(d.kind)).at(-1);
+    const newest = data.filter((d) => rule.kinds.includes(d.kind) && companions.has(d.name)).at(-1);
     if (!newest) {
-      problems.push(problem('missing-snowflake', `no ${rule.kinds.join(' or ')} file`));
+      problems.push(problem('missing-snowflake', `no ${rule.kinds.join(' or ')} file with its .sha256`));
       continue;
     }
     const age = ctx.now - newest.time;
@@ -127,7 +129,7 @@ export async function checkSnowflakeHost(
       problems.push(
         problem(
           'stale-snowflake',
-          `newest ${rule.label} ${formatTimestamp(newest.time)} is ${days(age)} days old (limit ${days(rule.maxAge)})`,
+          `newest ${rule.label} with its .sha256, ${formatTimestamp(newest.time)}, is ${days(age)} days old (limit ${days(rule.maxAge)})`,
           {
             file: newest.name,
           },

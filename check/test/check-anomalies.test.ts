@@ -33,6 +33,8 @@ const EXPECTED: Record<string, string[]> = {
   'stalefull.lab': ['stale-full'],
   'staleinc.lab': ['stale-incremental'],
   'fw.lab': ['stale-snowflake'],
+  // a cut-short zroot-full left without its .sha256 does not count as a fresh full
+  'leftfull.lab': ['missing-sha256', 'stale-snowflake'],
   'tiny.lab': ['size-too-small'],
   'huge.lab': ['size-too-large'],
   'ghost.lab': ['missing-host'],
@@ -106,6 +108,11 @@ before(async () => {
   await writeSnowflake(h('fw.lab'), rcp, 'zroot-inc', ago(8));
   await writeSnowflake(h('fw.lab'), rcp, 'conf-full', ago(1));
 
+  await writeSnowflake(h('leftfull.lab'), rcp, 'zroot-full', ago(40));
+  rmSync(join(h('leftfull.lab'), `${await writeSnowflake(h('leftfull.lab'), rcp, 'zroot-full', ago(5))}.sha256`));
+  await writeSnowflake(h('leftfull.lab'), rcp, 'zroot-inc', ago(1));
+  await writeSnowflake(h('leftfull.lab'), rcp, 'conf-full', ago(1));
+
   for (const [name, last] of [
     ['tiny.lab', 1000],
     ['huge.lab', 100_000],
@@ -159,7 +166,12 @@ before(async () => {
   symlinkSync(join(dir, 'elsewhere'), h('linkdir.lab'));
   symlinkSync(join(dir, 'elsewhere'), h('straylink.lab'));
 
-  const kinds: Record<string, string> = { 'ap.lab': 'openwrt', 'cutap.lab': 'openwrt', 'fw.lab': 'opnsense' };
+  const kinds: Record<string, string> = {
+    'ap.lab': 'openwrt',
+    'cutap.lab': 'openwrt',
+    'fw.lab': 'opnsense',
+    'leftfull.lab': 'opnsense',
+  };
   fleet = fleetFile(
     dir,
     Object.keys(EXPECTED)
@@ -247,7 +259,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /26 hosts, 3 ok, 5 with warnings, 18 with problems/);
+  assert.match(lines[0]!, /27 hosts, 3 ok, 5 with warnings, 19 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
@@ -258,6 +270,12 @@ test('text report: one line per host with markers, ages in days, problems indent
     r.stdout,
   );
   assert.ok(lines.some((l) => /^WARN\s+stranger\.lab/.test(l)));
+  assert.ok(
+    lines.some((l) =>
+      /^\s+! stale-snowflake: newest zroot-full with its \.sha256, \S+, is 40 days old \(limit 37\)/.test(l),
+    ),
+    r.stdout,
+  );
 });
 
 test('a healthy tree: all ok, exit 0 (text, json, prom)', async () => {

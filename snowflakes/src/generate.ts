@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '@deaddrop/common/errors';
@@ -22,16 +23,37 @@ export const OPNSENSE_SCRIPT = '/usr/local/sbin/deaddrop-opnsense.sh';
 export const OPENWRT_SCRIPT = '/usr/bin/deaddrop-openwrt.sh';
 const DEFAULT_MTD_EVERY = 7 * 86400;
 
-function readPem(path: string, fleetFile: string, field: string): string {
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+/**
+ * The certificates of a PEM file, one block each: every one is embedded (openssl smime encrypts
+ * to each recipient file it is given; a CA file keeps them all for --cacert). A file that holds
+ * a private key is refused outright: the script goes to a router, the key must never.
+ */
+function readCertificates(path: string, fleetFile: string, field: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(fleetFile, field, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
   }
-  if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(text))
-    throw new ConfigError(fleetFile, field, `${path} is not a PEM certificate`);
-  return text;
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text))
+    throw new ConfigError(
+      fleetFile,
+      field,
+      `${path} holds a PRIVATE KEY block: give the certificate alone (the script would carry the key to the host)`,
+    );
+  const certs = [...text.matchAll(PEM_BLOCK)].filter((b) => b[1] === 'CERTIFICATE').map((b) => b[0]);
+  if (certs.length === 0) throw new ConfigError(fleetFile, field, `${path} is not a PEM certificate`);
+  for (const [i, pem] of certs.entries()) {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      const which = certs.length > 1 ? `certificate ${i + 1} of ${path}` : path;
+      throw new ConfigError(fleetFile, field, `${which} is not a valid certificate (${(err as Error).message})`);
+    }
+  }
+  return certs;
 }
 
 /** Every file a snowflake host needs; the first is the backup script itself. */
@@ -50,9 +72,11 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
   const settings: ScriptSettings = {
     host: host.name,
     sinkUrls,
-    recipientPems: fleet.recipients.map((r) => readPem(r, fleetFile, 'recipients')),
+    recipientPems: fleet.recipients.flatMap((r) => readCertificates(r, fleetFile, 'recipients')),
     sinkCaPems: fleet.sinks.map((s) =>
-      s.ca ? readPem(resolve(dirname(resolve(fleetFile)), s.ca), fleetFile, `sinks.${s.name}.ca`) : undefined,
+      s.ca
+        ? readCertificates(resolve(dirname(resolve(fleetFile)), s.ca), fleetFile, `sinks.${s.name}.ca`).join('\n')
+        : undefined,
     ),
     tag: 'deaddrop',
     netrc: '/etc/deaddrop/netrc',

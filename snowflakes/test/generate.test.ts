@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,24 +35,37 @@ function fleetDir(): { dir: string; fleet: string } {
   return { dir, fleet };
 }
 
-test('every generated script is shellcheck -s sh clean', { skip: missingTools('shellcheck', 'openssl') }, async () => {
-  const { dir, fleet } = fleetDir();
-  for (const [kind, host] of [
-    ['opnsense', 'fw.lab'],
-    ['openwrt', 'ap.lab'],
-  ] as const) {
-    const out = join(dir, kind);
-    const r = await runDeaddrop(['snowflake', kind, '--fleet', fleet, '--host', host, '--out', out, '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const files = (JSON.parse(r.stdout) as { files: { file: string; installPath: string }[] }).files;
-    const scripts = files.filter((f) => readFileSync(f.file, 'utf8').startsWith('#!/bin/sh'));
-    assert.equal(scripts.length, 2, 'the backup script and its syshook or install check');
-    for (const f of scripts) {
-      const sc = spawnSync('shellcheck', ['-s', 'sh', f.file], { encoding: 'utf8' });
-      assert.equal(sc.status, 0, `${f.file}:\n${sc.stdout}`);
+test(
+  'every generated script is shellcheck -s sh clean and parses in dash and busybox ash',
+  {
+    skip: missingTools('shellcheck', 'openssl', 'dash', 'busybox'),
+  },
+  async () => {
+    const { dir, fleet } = fleetDir();
+    for (const [kind, host] of [
+      ['opnsense', 'fw.lab'],
+      ['openwrt', 'ap.lab'],
+    ] as const) {
+      const out = join(dir, kind);
+      const r = await runDeaddrop(['snowflake', kind, '--fleet', fleet, '--host', host, '--out', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const files = (JSON.parse(r.stdout) as { files: { file: string; installPath: string }[] }).files;
+      const scripts = files.filter((f) => readFileSync(f.file, 'utf8').startsWith('#!/bin/sh'));
+      assert.equal(scripts.length, 2, 'the backup script and its syshook or install check');
+      for (const f of scripts) {
+        const sc = spawnSync('shellcheck', ['-s', 'sh', f.file], { encoding: 'utf8' });
+        assert.equal(sc.status, 0, `${f.file}:\n${sc.stdout}`);
+        for (const shell of [
+          ['dash', '-n'],
+          ['busybox', 'ash', '-n'],
+        ]) {
+          const n = spawnSync(shell[0]!, [...shell.slice(1), f.file], { encoding: 'utf8' });
+          assert.equal(n.status, 0, `${shell.join(' ')} ${f.file}:\n${n.stderr}`);
+        }
+      }
     }
-  }
-});
+  },
+);
 
 test('opnsense: script embeds certs and per-host URLs; configd action and syshook', async () => {
   const { dir, fleet } = fleetDir();
@@ -67,7 +80,11 @@ test('opnsense: script embeds certs and per-host URLs; configd action and syshoo
   );
   assert.match(script, /DATASET='tank'/);
   assert.match(script, /--netrc-file "\$NETRC"/);
-  assert.match(script, /curl -fsS --retry/);
+  // a piped body is never retried (curl would send what is left of the pipe); a file body is
+  assert.match(script, /if \[ "\$put_file" != - \]; then set -- "\$@" --retry 2 --retry-delay 1; fi/);
+  assert.match(script, /curl_put "\$url\$name" "\$i" - exec <&3 &/);
+  assert.match(script, /curl_put "\$url\$name\.sha256" "\$i" "\$d\/companion"/);
+  assert.match(script, /RECIPIENTS="\$WORK\/recipient0\.pem \$WORK\/recipient1\.pem"/);
   assert.match(script, /openssl smime -encrypt -binary -aes256 -stream -outform DER/);
   assert.doesNotMatch(script, /<\(|\[\[|pipefail|local /, 'no bash-only syntax');
   const out = join(dir, 'out');
@@ -121,4 +138,70 @@ test('usage and config errors name the field', async () => {
   r = await runDeaddrop(['snowflake', '--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /--out/);
+});
+
+test('a recipient file with several certificates: all are embedded, each as its own recipient', async () => {
+  const { dir, fleet } = fleetDir();
+  const r2 = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=t2', '-keyout', 'k2.pem', '-out', 'c2.pem'],
+    { cwd: dir },
+  );
+  assert.equal(r2.status, 0, r2.stderr.toString());
+  const bundle = join(dir, 'bundle.pem');
+  writeFileSync(
+    bundle,
+    `first\n${readFileSync(join(dir, 'c.pem'), 'utf8')}second\n${readFileSync(join(dir, 'c2.pem'), 'utf8')}`,
+  );
+  const config = JSON.parse(readFileSync(fleet, 'utf8')) as { recipients: string[] };
+  writeFileSync(fleet, JSON.stringify({ ...config, recipients: [bundle] }));
+  const r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'ap.lab']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /RECIPIENTS="\$WORK\/recipient0\.pem \$WORK\/recipient1\.pem"/);
+  const embedded = [
+    ...r.stdout.matchAll(/cat > "\$WORK\/recipient\d\.pem" <<'DEADDROP_CERT'\n([\s\S]*?)\nDEADDROP_CERT/g),
+  ].map((m) => m[1]);
+  assert.deepEqual(
+    embedded,
+    ['c.pem', 'c2.pem'].map((f) => readFileSync(join(dir, f), 'utf8').trim()),
+    'one certificate per recipient file, the text around them dropped',
+  );
+});
+
+test('a recipient or CA file holding a private key is refused: exit 2, no file written', async () => {
+  const { dir, fleet } = fleetDir();
+  const combined = join(dir, 'cert-and-key.pem');
+  writeFileSync(combined, readFileSync(join(dir, 'c.pem'), 'utf8') + readFileSync(join(dir, 'k.pem'), 'utf8'));
+  const config = JSON.parse(readFileSync(fleet, 'utf8')) as { recipients: string[]; sinks: { ca?: string }[] };
+  for (const [field, variant] of [
+    ['recipients', { ...config, recipients: [join(dir, 'c.pem'), combined] }],
+    ['sinks.b.ca', { ...config, sinks: [config.sinks[0], { ...config.sinks[1], ca: 'cert-and-key.pem' }] }],
+  ] as const) {
+    writeFileSync(fleet, JSON.stringify(variant));
+    for (const kind of ['opnsense', 'openwrt'] as const) {
+      const out = join(dir, `out-${kind}`);
+      const host = kind === 'opnsense' ? 'fw.lab' : 'ap.lab';
+      const r = await runDeaddrop(['snowflake', kind, '--fleet', fleet, '--host', host, '--out', out]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`${field.replaceAll('.', '\\.')}: .*cert-and-key\\.pem holds a PRIVATE KEY block`),
+      );
+      assert.equal(r.stdout, '');
+      assert.ok(!existsSync(out), 'no script written');
+      const stdout = await runDeaddrop(['snowflake', kind, '--fleet', fleet, '--host', host]);
+      assert.equal(stdout.code, 2);
+      assert.doesNotMatch(stdout.stdout, /PRIVATE KEY/);
+    }
+  }
+  // a key alone, or a file with no certificate, is no recipient either
+  for (const [file, message] of [
+    [join(dir, 'k.pem'), /k\.pem holds a PRIVATE KEY block/],
+    [join(dir, 'fleet.json'), /fleet\.json is not a PEM certificate/],
+  ] as const) {
+    writeFileSync(fleet, JSON.stringify({ ...config, recipients: [file] }));
+    const r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'ap.lab']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
 });

@@ -1,45 +1,140 @@
 /**
- * The shell functions both snowflake scripts share: logging, the lock, and sending one
- * encrypted stream to every sink at once. POSIX sh only (busybox ash, dash, FreeBSD sh).
+ * The shell functions both snowflake scripts share: logging, the lock, the time stamp, the
+ * cadence state, and sending one encrypted stream to every sink at once. POSIX sh only
+ * (busybox ash, dash, FreeBSD sh).
  */
 import { sh } from './sh.js';
 
 export const COMMON_SH = sh`
-log() { logger -t "$TAG" -- "$*" 2>/dev/null || true; printf '%s: %s\n' "$TAG" "$*" >&2; }
+log() { logger -t "$TAG" -- "$*" >/dev/null 2>&1 || true; printf '%s: %s\n' "$TAG" "$*" >&2; }
 
-# mkdir is atomic everywhere; a lock left by a killed run (dead pid) is taken over.
+# The lock is the directory $LOCK holding the owner's pid and a token unique to the run. It is
+# made whole under a temp name and renamed into place, so no run ever sees it without its pid.
+# rename() never replaces a directory that has files in it; mv moves into an existing directory
+# instead, so the token (not mv's status) says who won. A lock whose pid is dead is taken over;
+# one without a readable pid (damaged, or half made by an older script) only after an hour.
 take_lock() {
   mkdir -p "$STATE"
-  if ! mkdir "$LOCK" 2>/dev/null; then
+  WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
+  TOKEN="$$ \${WORK##*/}"
+  trap 'rm -rf "$WORK"; release_lock' EXIT
+  trap 'exit 130' INT TERM HUP
+  if ! try_lock; then
     old=$(cat "$LOCK/pid" 2>/dev/null || true)
-    if [ -n "$old" ] && kill -0 "$old" 2>/dev/null; then
+    if [ -z "$old" ] && [ ! -e "$LOCK" ]; then
+      # released by its owner meanwhile
+      if ! try_lock; then
+        log "another run holds $LOCK"
+        exit 3
+      fi
+    # (a lock with our own pid is from before a reboot)
+    elif [ -n "$old" ] && [ "$old" != $$ ] && kill -0 "$old" 2>/dev/null; then
       log "another run (pid $old) holds $LOCK"
       exit 3
+    elif [ -z "$old" ] && ! lock_is_old; then
+      log "$LOCK has no readable pid and is less than an hour old: taken as busy"
+      exit 3
+    else
+      log "taking over the stale lock of pid \${old:-unknown}"
+      # Move it aside under a new name, then check that it is the lock we judged stale: one that
+      # another run made meanwhile has a live pid in it, and is put back.
+      aside=$(mktemp -d "$STATE/.stale.XXXXXX")
+      if mv "$LOCK" "$aside/lock" 2>/dev/null && [ "$(cat "$aside/lock/pid" 2>/dev/null || true)" != "$old" ]; then
+        mv "$aside/lock" "$LOCK" 2>/dev/null || true
+        rmdir "$aside" 2>/dev/null || true
+        log "another run took over $LOCK first"
+        exit 3
+      fi
+      rm -rf "$aside"
+      if ! try_lock; then
+        log "another run took over $LOCK first"
+        exit 3
+      fi
     fi
-    log "taking over the stale lock of pid \${old:-unknown}"
-    rm -rf "$LOCK"
-    mkdir "$LOCK" || exit 3
   fi
-  echo $$ > "$LOCK/pid"
-  WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
-  trap 'rm -rf "$WORK" "$LOCK"' EXIT
-  trap 'exit 130' INT TERM HUP
   write_embedded_files
+  take_stamp
+}
+
+# try_lock: a new directory with our pid and token, renamed to $LOCK; true when $LOCK is ours.
+try_lock() {
+  # (not even trying keeps the mtime of a lock without pid: its age)
+  if [ -e "$LOCK" ]; then return 1; fi
+  lock_new=$(mktemp -d "$STATE/.lock.XXXXXX") || return 1
+  echo $$ > "$lock_new/pid"
+  echo "$TOKEN" > "$lock_new/token"
+  mv "$lock_new" "$LOCK" 2>/dev/null || true
+  # when $LOCK existed, mv put the new directory inside it
+  rm -rf "$lock_new" "$LOCK/.lock.\${lock_new##*/.lock.}" 2>/dev/null || true
+  [ "$(cat "$LOCK/token" 2>/dev/null || true)" = "$TOKEN" ]
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+release_lock() {
+  if [ "$(cat "$LOCK/token" 2>/dev/null || true)" = "$TOKEN" ]; then rm -rf "$LOCK"; fi
+}
+
+lock_is_old() {
+  lock_mtime=$(date -r "$LOCK" +%s 2>/dev/null || true)
+  case $lock_mtime in '' | *[!0-9]*) return 1 ;; esac
+  [ $(($(date -u +%s) - lock_mtime)) -ge 3600 ]
+}
+
+# take_stamp: STAMP names this run's files (one-second resolution) and START is the same
+# instant in epoch seconds. Taken under the lock and never the previous run's (STATE/stamp.last):
+# two runs in one second would otherwise name a file twice, and the sinks refuse the second.
+take_stamp() {
+  stamp_last=$(cat "$STATE/stamp.last" 2>/dev/null || true)
+  while :; do
+    stamp_now=$(date -u '+%s %Y%m%dT%H%M%SZ')
+    START=\${stamp_now%% *}
+    STAMP=\${DEADDROP_STAMP:-\${stamp_now#* }}
+    if [ "$STAMP" != "$stamp_last" ] || [ -n "\${DEADDROP_STAMP:-}" ]; then break; fi
+    sleep 1
+  done
+  echo "$STAMP" > "$STATE/stamp.last"
+}
+
+# due FILE SECONDS: FILE (in STATE) holds the START of the last run whose dump reached a sink.
+# Due when it is missing or this run started SECONDS after it, less 5 minutes so that the cron
+# run a cadence later is never a few seconds short.
+due() {
+  due_last=$(cat "$STATE/$1" 2>/dev/null || true)
+  case $due_last in '' | *[!0-9]*) due_last= && return 0 ;; esac
+  [ $((START - due_last)) -ge $(($2 - 300)) ]
 }
 
 hash_stdin() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else sha256 -q; fi
 }
 
-# put_stdin URL SINK_INDEX: curl reads the body from stdin; the password comes from the netrc
+# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin). The password comes from the netrc
 # file, never argv; a sink with its own CA has it embedded as ca<index>.pem. A sink that stalls
-# (under 1 byte/s for 5 minutes) is dropped so tee keeps feeding the others.
-put_stdin() {
-  if [ -e "$WORK/ca$2.pem" ]; then
-    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --speed-limit 1 --speed-time 300 --cacert "$WORK/ca$2.pem" --netrc-file "$NETRC" -T - "$1"
-  else
-    curl -fsS --retry 2 --retry-delay 1 --connect-timeout 20 --speed-limit 1 --speed-time 300 --netrc-file "$NETRC" -T - "$1"
-  fi
+# (under 1 byte/s for 5 minutes) is dropped so tee keeps feeding the others. Only a regular file
+# is retried: curl cannot rewind a pipe, and would PUT what is left of it (usually nothing) as
+# if it were the whole file.
+curl_put() {
+  put_url=$1 put_ca="$WORK/ca$2.pem" put_file=$3 put_exec=\${4:-}
+  set -- -fsS --connect-timeout 20 --speed-limit 1 --speed-time 300 --netrc-file "$NETRC"
+  if [ -e "$put_ca" ]; then set -- "$@" --cacert "$put_ca"; fi
+  if [ "$put_file" != - ]; then set -- "$@" --retry 2 --retry-delay 1; fi
+  if [ "$put_exec" = exec ]; then exec curl "$@" -T "$put_file" "$put_url"; fi
+  curl "$@" -T "$put_file" "$put_url"
+}
+
+# abort_send DIR WHAT: the producer or openssl failed while the stream to the curls is still open
+# (the caller holds it). Kill the curls before it closes: a PUT cut off before its last chunk is
+# dropped by the sink, where letting it end would store a cut-short, well-formed file.
+abort_send() {
+  echo "$2" >> "$1/failed"
+  abort_wait=30 abort_i=0
+  while [ "$abort_i" -lt "$NSINKS" ]; do
+    abort_i=$((abort_i + 1))
+    # the pid is written once tee has opened the fifo: moments after the start
+    while [ ! -s "$1/curl$abort_i" ] && [ "$abort_wait" -gt 0 ]; do sleep 1; abort_wait=$((abort_wait - 1)); done
+    abort_pid=$(cat "$1/curl$abort_i" 2>/dev/null || true)
+    case $abort_pid in '' | *[!0-9]*) ;; *) kill "$abort_pid" 2>/dev/null || true ;; esac
+  done
 }
 
 # send NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per sink (a curl
@@ -54,25 +149,35 @@ send() {
     i=$((i + 1))
     mkfifo "$d/fifo$i"
     fifos="$fifos $d/fifo$i"
-    # A failed curl still drains its fifo so tee keeps feeding the other sinks.
-    ( { if put_stdin "$url$name" "$i"; then echo ok > "$d/ok$i"; else cat > /dev/null; fi; } < "$d/fifo$i" ) &
+    # The subshell holds the fifo open while curl (its child, pid in curlN) reads it, and drains
+    # it if curl fails, so tee never loses a reader and keeps feeding the other sinks.
+    (
+      exec 3< "$d/fifo$i"
+      curl_put "$url$name" "$i" - exec <&3 &
+      echo $! > "$d/curl$i"
+      # (wait's stderr: no "Terminated" when abort_send kills curl; curl says what failed)
+      if wait $! 2>/dev/null; then put_ok=1; else put_ok=; fi
+      echo finished > "$d/curl$i"
+      if [ -n "$put_ok" ]; then echo ok > "$d/ok$i"; else cat <&3 > /dev/null; fi
+    ) &
   done
   # shellcheck disable=SC2086 # fifos is a list of paths without spaces (mktemp)
-  { "$@" || echo fail > "$d/failed"; } \
-    | { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS || echo fail > "$d/failed"; } \
+  { "$@" || abort_send "$d" reading; } \
+    | { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS || abort_send "$d" encrypting; } \
     | tee $fifos | hash_stdin > "$d/sha256"
   wait
   SENT=0
   if [ -e "$d/failed" ]; then
-    log "$name: reading or encrypting failed; no .sha256 uploaded"
+    log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"
     FAILED=1
     return 0
   fi
   sum=$(cat "$d/sha256")
+  printf '%s  %s\n' "$sum" "$name" > "$d/companion"
   i=0
   for url in $SINKS; do
     i=$((i + 1))
-    if [ -e "$d/ok$i" ] && printf '%s  %s\n' "$sum" "$name" | put_stdin "$url$name.sha256" "$i"; then
+    if [ -e "$d/ok$i" ] && curl_put "$url$name.sha256" "$i" "$d/companion"; then
       SENT=$((SENT + 1))
     else
       log "$name: not stored on $url"

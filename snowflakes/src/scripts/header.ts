@@ -4,7 +4,7 @@ export interface ScriptSettings {
   host: string;
   /** Per-host sink URLs (ending in '/'). */
   sinkUrls: string[];
-  /** Recipient certificates, PEM text. */
+  /** Recipient certificates, one PEM CERTIFICATE block each (a bundle file is split first). */
   recipientPems: string[];
   /** Per sink (same order as sinkUrls): the CA certificate PEM to trust, if it has its own. */
   sinkCaPems: (string | undefined)[];
@@ -21,6 +21,9 @@ export interface ScriptSettings {
  * DEADDROP_ROOT prefixes every host path so tests can run it in a temp root.
  */
 export function scriptHeader(kind: string, s: ScriptSettings): string {
+  // the generator refuses such files; this is the last guard before a key would ship to a router
+  if ([...s.recipientPems, ...s.sinkCaPems].some((pem) => pem && /PRIVATE KEY/.test(pem)))
+    throw new Error('refusing to embed a private key in a snowflake script');
   const certs = s.recipientPems
     .map((pem, i) => `  cat > "$WORK/recipient${i}.pem" <<'DEADDROP_CERT'\n${pem.trim()}\nDEADDROP_CERT\n`)
     .join('');
@@ -42,7 +45,9 @@ NSINKS=${s.sinkUrls.length}
 NETRC="$ROOT"${shQuote(s.netrc)}
 STATE="$ROOT"${shQuote(s.stateDir)}
 LOCK="$STATE/lock"
-STAMP=\${DEADDROP_STAMP:-$(date -u +%Y%m%dT%H%M%SZ)}
+STAMP=
+START=
+TOKEN=
 FAILED=0
 DEGRADED=0
 WORK=

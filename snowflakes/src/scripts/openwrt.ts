@@ -4,7 +4,7 @@ import { sh } from './sh.js';
 
 /**
  * OpenWrt: `sysupgrade -b -` every run; the MTD partitions of /proc/mtd, concatenated in that
- * order, when the last dump that reached a sink is older than mtdEvery seconds.
+ * order, when the last dump that reached a sink was started mtdEvery seconds before this run.
  */
 export function openwrtScript(s: ScriptSettings & { mtdEvery: number }): string {
   return (
@@ -16,27 +16,26 @@ export function openwrtScript(s: ScriptSettings & { mtdEvery: number }): string 
 # shellcheck disable=SC2317 # called indirectly, through send
 config_backup() { sysupgrade -b -; }
 
-# /proc/mtd: "mtd0: 00040000 00010000 \"u-boot\"" per partition after a header line.
+# /proc/mtd: "mtd0: 00040000 00010000 \"u-boot\"" per partition after a header line. The list is
+# read first (none = failure), and the first partition that cannot be read fails the dump: a
+# short image must never pass for a whole one.
 # shellcheck disable=SC2317 # called indirectly, through send
 mtd_dump() {
-  sed -n 's/^\(mtd[0-9][0-9]*\):.*/\1/p' "$ROOT/proc/mtd" | while read -r dev; do
-    cat "$ROOT/dev/$dev"
+  mtd_parts=$(sed -n 's/^\(mtd[0-9][0-9]*\):.*/\1/p' "$ROOT/proc/mtd") || return 1
+  if [ -z "$mtd_parts" ]; then log "no partitions in $ROOT/proc/mtd"; return 1; fi
+  for dev in $mtd_parts; do
+    cat "$ROOT/dev/$dev" || { log "reading $ROOT/dev/$dev failed"; return 1; }
   done
-}
-
-mtd_due() {
-  last=$(cat "$STATE/mtd.last" 2>/dev/null || echo 0)
-  now=$(date -u +%s)
-  [ $((now - last)) -ge "$MTD_EVERY" ]
 }
 
 take_lock
 log "daily backup of $HOST"
 send "sysupgrade-full.$STAMP.tar.gz.p7m" config_backup
-if mtd_due; then
+if due mtd.last "$MTD_EVERY"; then
   log "flash partitions: $(sed -n 's/^\(mtd[0-9]*\): \([0-9a-f]*\) [0-9a-f]* \(.*\)/\1=0x\2 \3/p' "$ROOT/proc/mtd" | tr '\n' ' ')"
   send "mtd-full.$STAMP.img.p7m" mtd_dump
-  if [ "$SENT" -gt 0 ]; then date -u +%s > "$STATE/mtd.last"; fi
+  # the start of this run, not the end of the dump: the next one is due a cadence after it
+  if [ "$SENT" -gt 0 ]; then echo "$START" > "$STATE/mtd.last"; fi
 fi
 finish
 `

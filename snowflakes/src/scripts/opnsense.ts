@@ -3,8 +3,17 @@ import { scriptHeader, type ScriptSettings } from './header.js';
 import { sh, shQuote } from './sh.js';
 
 /**
- * OPNsense: `daily` sends a ZFS stream (full on the 1st of the month or without a base
- * snapshot, else incremental from the base) and /conf; `conf` sends /conf only (the syshook).
+ * Backstop to the 1st-of-the-month full: one is sent when the last full that reached a sink
+ * started this long ago. A month and a day: a failed (or missed) 1st is caught up the day after
+ * at worst, and a normal month never gets two fulls. The checker's maxFullAge is 37 days.
+ */
+export const OPNSENSE_FULL_EVERY = 31 * 86400;
+
+/**
+ * OPNsense: `daily` sends a ZFS stream and /conf; `conf` sends /conf only (the syshook). The stream
+ * is a full on the 1st of the month (UTC), when the last full that reached a sink started
+ * OPNSENSE_FULL_EVERY seconds before this run (or none is recorded), or without a base snapshot; else an
+ * incremental from the base.
  * Snapshots: @deaddrop-pending-T while sending, renamed to @deaddrop-base-T once a sink has the
  * whole stream; older bases and pending leftovers of killed runs are destroyed at the start.
  */
@@ -12,7 +21,7 @@ export function opnsenseScript(s: ScriptSettings & { dataset: string }): string 
   return (
     scriptHeader('opnsense', s) +
     sh`DATASET=${shQuote(s.dataset)}
-DAY=\${DEADDROP_DAY:-$(date -u +%d)}
+FULL_EVERY=${String(OPNSENSE_FULL_EVERY)}
 ` +
     COMMON_SH +
     sh`
@@ -42,13 +51,24 @@ conf_tar() { tar -cf - -C "$ROOT/" conf; }
 
 backup_zfs() {
   tidy_snapshots
-  if [ "$DAY" = 01 ]; then BASE=""; fi
+  # the day of the month of STAMP (YYYYMMDDTHHMMSSZ)
+  day=\${STAMP#??????}
+  day=\${DEADDROP_DAY:-\${day%"\${day#??}"}}
+  why=
+  if [ -z "$BASE" ]; then why="no base snapshot"
+  elif [ "$day" = 01 ]; then why="1st of the month"
+  elif due full.last "$FULL_EVERY"; then
+    if [ "$due_last" ]; then why="last full started $(((START - due_last) / 86400)) days ago"; else why="no full recorded"; fi
+  fi
+  kept=$BASE
+  if [ -n "$why" ]; then BASE="" kind=zroot-full; else kind=zroot-inc; fi
   pending="$DATASET@deaddrop-pending-$STAMP"
   zfs snapshot -r "$pending"
-  if [ -n "$BASE" ]; then kind=zroot-inc; else kind=zroot-full; fi
-  log "$kind from \${BASE:-nothing} to $pending"
+  log "$kind from \${BASE:-nothing} to $pending\${why:+ ($why)}"
   send "$kind.$STAMP.zfs.p7m" zfs_stream "$pending"
   if [ "$SENT" -gt 0 ]; then
+    # the start of this run: the age rule counts from it
+    if [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
     zfs rename -r "$pending" "$DATASET@deaddrop-base-$STAMP"
     if [ -n "$BASE" ]; then zfs destroy -r "$BASE"; fi
     # a full on the 1st leaves the old base behind; tidy removes it now
@@ -56,7 +76,7 @@ backup_zfs() {
     log "base is now $DATASET@deaddrop-base-$STAMP"
   else
     zfs destroy -r "$pending"
-    log "no sink got the stream; base stays \${BASE:-none}"
+    log "no sink got the stream; base stays \${kept:-none}"
   fi
 }
 
