@@ -53,6 +53,8 @@ async function writeBody(req: IncomingMessage, path: string, max: number, counte
       };
       const onClose = () => stop(new HttpRefusal(400, 'client went away mid-body'));
       req.on('data', onData).once('end', onEnd).once('close', onClose).once('error', stop);
+      // gone while its password or the target was checked: its 'close' was before our listener
+      if (req.destroyed) stop(new HttpRefusal(400, 'client went away before the body'));
     });
     if (!req.complete) throw new HttpRefusal(400, 'client went away mid-body');
     // The whole body is here: a long fsync must not count as an idle client.

@@ -161,6 +161,22 @@ test("a second server on the same temp directory is refused (exit 3) and spares 
   await sink.stop();
 });
 
+test('a client gone while its password is checked leaves no temp file and no upload slot taken', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' }, extraArgs: ['--max-uploads-per-host', '1'] });
+  writeFileSync(sink.htpasswd, `alice:${bcryptHash('a', 12)}\n`); // ~0.3 s per check: time to leave
+  const socket = net.connect(sink.port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(
+    `PUT /webdav/alice/gone HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth('alice', 'a')}\r\nContent-Length: 100\r\n\r\n`,
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  socket.destroy();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(uploadTemps(sink), []);
+  assert.equal(await put(sink, '/webdav/alice/after', 'alice', 'a', 'ok'), 201, 'the upload slot was given back');
+  await sink.stop();
+});
+
 test('a client that never finishes its request head is cut off (--header-timeout)', async () => {
   const sink = await startEmbeddedSink({ hosts: { alice: 'a' }, extraArgs: ['--header-timeout', '1s'] });
   const closed = await new Promise<boolean>((resolve) => {
