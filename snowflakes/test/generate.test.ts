@@ -99,7 +99,34 @@ test('opnsense: script embeds certs and per-host URLs; configd action and syshoo
   );
   assert.match(action, /^description:deaddrop daily backup/m);
   const hook = readFileSync(join(out, '50-deaddrop'), 'utf8');
-  assert.match(hook, /deaddrop-opnsense\.sh' conf\)/);
+  assert.match(hook, /deaddrop-opnsense\.sh' conf\n/);
+});
+
+test('the syshook retries a /conf run that finds the lock held (exit 3), then stops', async () => {
+  const { dir, fleet } = fleetDir();
+  const out = join(dir, 'out');
+  assert.equal(
+    (await runDeaddrop(['snowflake', 'opnsense', '--fleet', fleet, '--host', 'fw.lab', '--out', out])).code,
+    0,
+  );
+  // the backup script is a stub here: locked twice, then a run that succeeds
+  const calls = join(dir, 'calls');
+  const stub = join(dir, 'backup-stub.sh');
+  writeFileSync(stub, `#!/bin/sh\necho "$1" >> '${calls}'\n[ "$(wc -l < '${calls}')" -ge 3 ] && exit 0\nexit 3\n`, {
+    mode: 0o755,
+  });
+  const hook = join(dir, 'hook.sh');
+  writeFileSync(
+    hook,
+    readFileSync(join(out, '50-deaddrop'), 'utf8').replaceAll('/usr/local/sbin/deaddrop-opnsense.sh', stub),
+  );
+  const r = spawnSync('sh', [hook], { env: { ...process.env, DEADDROP_HOOK_DELAY: '0' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, 'the hook itself returns at once');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !(existsSync(calls) && readFileSync(calls, 'utf8').split('\n').length > 3))
+    await new Promise((res) => setTimeout(res, 50));
+  await new Promise((res) => setTimeout(res, 300)); // a fourth call would come now
+  assert.equal(readFileSync(calls, 'utf8'), 'conf\nconf\nconf\n');
 });
 
 test(

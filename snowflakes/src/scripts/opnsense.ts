@@ -109,11 +109,26 @@ description:deaddrop /conf backup
 `;
 }
 
-/** rc.syshook.d/config hook: run after every configuration save; detached so the GUI never waits. */
+/**
+ * rc.syshook.d/config hook: run after every configuration save; detached so the GUI never
+ * waits. A save during the daily run finds the lock held (exit 3): without a retry that
+ * change would wait a day for the next daily run's /conf.
+ */
 export function opnsenseSyshook(scriptPath: string): string {
   return sh`#!/bin/sh
-# deaddrop: back up /conf after each configuration change (generated).
-(sleep 30; ${shQuote(scriptPath)} conf) </dev/null >/dev/null 2>&1 &
+# deaddrop: back up /conf after each configuration change (generated). While another run holds
+# the lock (exit 3), try again every 30 s, for up to an hour. (DEADDROP_HOOK_DELAY: tests only.)
+(
+  delay=\${DEADDROP_HOOK_DELAY:-30}
+  sleep "$delay"
+  tries=0
+  while :; do
+    ${shQuote(scriptPath)} conf
+    if [ $? -ne 3 ] || [ "$tries" -ge 120 ]; then break; fi
+    tries=$((tries + 1))
+    sleep "$delay"
+  done
+) </dev/null >/dev/null 2>&1 &
 exit 0
 `;
 }
