@@ -3,7 +3,12 @@ import { readFile } from 'node:fs/promises';
 import tty from 'node:tty';
 import { UsageError } from '@deaddrop/common/errors';
 
-/** A passphrase from a file: its first line (a trailing newline is not part of it). Empty is refused. */
+/**
+ * A passphrase from a file: its first line, as `openssl -passin file:` reads it (a trailing
+ * newline is not part of it). Empty is refused, and so is a line ending in a carriage return:
+ * openssl would take the CR as part of the passphrase, so a key made with such a file could
+ * not be opened by the stock tools of docs/DISASTER-RECOVERY.md.
+ */
 export async function readPassphraseFile(path: string): Promise<string> {
   let text: string;
   try {
@@ -11,7 +16,12 @@ export async function readPassphraseFile(path: string): Promise<string> {
   } catch (err) {
     throw new UsageError(`${path}: cannot read passphrase file: ${(err as Error).message}`);
   }
-  const passphrase = text.split(/\r?\n/)[0]!;
+  const passphrase = text.split('\n')[0]!;
+  if (passphrase.endsWith('\r'))
+    throw new UsageError(
+      `${path}: the passphrase line ends with a carriage return (CRLF line ends): openssl would read ` +
+        'the CR as part of the passphrase; save the file with LF line ends',
+    );
   if (passphrase === '') throw new UsageError(`${path}: the passphrase file is empty; an empty passphrase is refused`);
   return passphrase;
 }

@@ -37,6 +37,8 @@ export async function loadRecipients(paths: string[]): Promise<Recipient[]> {
   return out;
 }
 
+const MIN_RSA_BITS = 2048;
+
 /** A Recipient from one DER certificate; `source` names it in errors. */
 export function recipientFromDer(der: Buffer, source: string): Recipient {
   let certificate: X509Certificate;
@@ -49,6 +51,10 @@ export function recipientFromDer(der: Buffer, source: string): Recipient {
   const type = publicKey.asymmetricKeyType;
   if (type === 'ec') throw new UsageError(`${source}: ${EC_NOT_SUPPORTED}`);
   if (type !== 'rsa') throw new UsageError(`${source}: certificate key type ${type} is not supported; use RSA`);
+  const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+  // every backup is encrypted to it for years: a key that can be factored opens all of them
+  if (bits < MIN_RSA_BITS)
+    throw new UsageError(`${source}: RSA-${bits} is too weak for a recipient (at least ${MIN_RSA_BITS} bits)`);
   const { issuer, serial } = issuerAndSerial(der, source);
   return {
     source,
@@ -56,7 +62,7 @@ export function recipientFromDer(der: Buffer, source: string): Recipient {
     publicKey,
     issuerDer: issuer.raw,
     serialDer: serial.raw,
-    bits: publicKey.asymmetricKeyDetails?.modulusLength ?? 0,
+    bits,
   };
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
@@ -64,6 +64,13 @@ describe('stock tools encrypt -> deaddrop decrypt', { skip }, () => {
         mustRun('openssl', ['cms', '-encrypt', '-aes256', '-binary', '-outform', 'DER', '-in', plain, '-out', out,
           '-recip', holder.certPath, '-keyopt', 'rsa_padding_mode:oaep']), // prettier-ignore
     ],
+    [
+      'openssl cms -encrypt RSAES-OAEP SHA-256 with a label',
+      (plain, out) =>
+        mustRun('openssl', ['cms', '-encrypt', '-aes256', '-binary', '-outform', 'DER', '-in', plain, '-out', out,
+          '-recip', holder.certPath, '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256',
+          '-keyopt', 'rsa_oaep_label:6465616464726f70']), // prettier-ignore
+    ],
     ['gpgsm --encrypt (default AES-128)', gpgsmEncrypt([])],
     ['gpgsm --encrypt --cipher-algo AES256', gpgsmEncrypt(['--cipher-algo', 'AES256'])],
     ['gpgsm --encrypt --cipher-algo 3DES', gpgsmEncrypt(['--cipher-algo', '3DES'])],
@@ -88,6 +95,18 @@ describe('stock tools encrypt -> deaddrop decrypt', { skip }, () => {
     });
   }
 
+  test('OAEP whose MGF1 hash differs from its hash: named as not supported, not as a wrong key', async () => {
+    const [, plain] = inputs[1]!;
+    const encrypted = join(dir, 'oaep-mgf1.p7m');
+    await mustRun('openssl', ['cms', '-encrypt', '-aes256', '-binary', '-outform', 'DER', '-in', plain, '-out', encrypted,
+      '-recip', holder.certPath, '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256',
+      '-keyopt', 'rsa_mgf1_md:sha1']); // prettier-ignore
+    const r = await runDeaddrop(['decrypt', '--key', holder.plainKeyPath, encrypted, '-o', join(dir, 'oaep-mgf1.out')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot decrypt with .*\(RSAES-OAEP with MGF1 sha1 and hash sha256: not supported\)/);
+    assert.doesNotMatch(r.stderr, /wrong key/);
+  });
+
   test('the CLI decrypts gpgsm output to a file and to stdout', async () => {
     const [, plain, sha] = inputs[3]!;
     const encrypted = join(dir, 'cli.p7m');
@@ -97,6 +116,7 @@ describe('stock tools encrypt -> deaddrop decrypt', { skip }, () => {
     const r = await runDeaddrop([...args, encrypted, '-o', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).plaintextBytes, 3_000_001);
+    assert.equal(statSync(out).mode & 0o777, 0o600, 'plaintext is for the owner only');
     assert.equal(await sha256File(out), sha);
     // stdin -> stdout, with an unencrypted key
     const small = join(dir, 'cli-small.p7m');

@@ -119,9 +119,53 @@ describe('clear errors, no partial output', () => {
     assertFailed(r, 2, new RegExp(`ec\\.pem: ${EC_NOT_SUPPORTED}`), out);
   });
 
+  test('a weak RSA certificate (1024 bits): encrypt exits 2 naming it', { skip: missingTools('openssl') }, async () => {
+    const cert = join(dir, 'weak.pem');
+    await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:1024', '-nodes',
+      '-keyout', join(dir, 'weak.key'), '-out', cert, '-days', '10', '-subj', '/CN=weak']); // prettier-ignore
+    const out = outDir();
+    const r = await runDeaddrop(['encrypt', '--to', cert, message, '-o', join(out, 'x.p7m')]);
+    assertFailed(r, 2, /weak\.pem: RSA-1024 is too weak for a recipient \(at least 2048 bits\)/, out);
+  });
+
   test('missing input file: exit 2 naming it', async () => {
     const out = outDir();
     const r = await decrypt(alice, join(dir, 'nope.p7m'), out);
     assertFailed(r, 2, /nope\.p7m: cannot read/, out);
+  });
+});
+
+describe('crafted BER: refused early, in little memory', () => {
+  let key: TestRecipient;
+  before(async () => {
+    key = await makeTestRecipient(dir, { cn: 'Crafted' });
+  });
+  const prefix = Buffer.from(
+    '3080' + '06092a864886f70d010703' + 'a080' + '3080' + '020100', // ContentInfo, envelopedData, [0], EnvelopedData, version
+    'hex',
+  );
+  const cases: [string, Buffer, RegExp][] = [
+    // each level of indefinite nesting cost a recursive call: 100 MB of these took 4.4 GB and crashed
+    ['recipientInfos nested 100000 deep', Buffer.concat([prefix, Buffer.from('3180', 'hex'), Buffer.alloc(200_000, Buffer.from('3080', 'hex'))]), /recipientInfos: elements nested more than 32 deep/],
+    // a high tag number padded with 0x80 octets never grew, and every octet was kept
+    ['a tag number padded with 0x80', Buffer.concat([Buffer.from('3f', 'hex'), Buffer.alloc(100_000, 0x80)]), /malformed or too large tag number at byte 0/],
+  ]; // prettier-ignore
+  for (const [name, bytes, pattern] of cases)
+    test(name, async () => {
+      const input = join(dir, `crafted-${++n}.p7m`);
+      writeFileSync(input, bytes);
+      const out = outDir();
+      const r = await runDeaddrop(['decrypt', '--key', key.plainKeyPath, input, '-o', join(out, 'x')]);
+      assertFailed(r, 1, pattern, out);
+    });
+  test('an encrypted content nested 1000 deep in constructed OCTET STRINGs', async () => {
+    const { ByteReader } = await import('../src/cms/byte-reader.js');
+    const { octetStringContents, readHeader } = await import('../src/cms/ber-reader.js');
+    const nested = Buffer.concat([Buffer.alloc(2000, Buffer.from('2480', 'hex')), Buffer.from('0401ff', 'hex')]);
+    const r = new ByteReader((async function* () { yield nested; })()); // prettier-ignore
+    const header = await readHeader(r, 'encryptedContent');
+    await assert.rejects(async () => {
+      for await (const piece of octetStringContents(r, header, 'encryptedContent')) void piece;
+    }, /encryptedContent: elements nested more than 32 deep/);
   });
 });

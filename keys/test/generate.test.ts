@@ -114,13 +114,19 @@ describe('deaddrop keys generate', { skip }, () => {
     assert.deepEqual(readdirSync(half), ['recipient.pem']);
   });
 
-  test('refuses an empty passphrase, and a missing one without a terminal', async () => {
+  test('refuses an empty passphrase, a CRLF passphrase file, and a missing one without a terminal', async () => {
     const empty = join(dir, 'empty.pass');
     writeFileSync(empty, '\n');
     const target = join(dir, 'refused');
     const r = await runDeaddrop(['keys', 'generate', '--cn', 'X', '--out', target, '--passphrase-file', empty]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /empty\.pass: the passphrase file is empty/);
+    // openssl -passin file: would keep the CR of a CRLF file: the key could not be opened by it
+    const crlf = join(dir, 'crlf.pass');
+    writeFileSync(crlf, 'Secret pass 1\r\n');
+    const r1 = await runDeaddrop(['keys', 'generate', '--cn', 'X', '--out', target, '--passphrase-file', crlf]);
+    assert.equal(r1.code, 2);
+    assert.match(r1.stderr, /crlf\.pass: the passphrase line ends with a carriage return/);
     const r2 = await runDeaddrop(['keys', 'generate', '--cn', 'X', '--out', target], { detached: true });
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /no terminal to ask for a passphrase/);

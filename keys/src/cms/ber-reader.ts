@@ -16,6 +16,18 @@ export interface BerHeader {
 
 export class BerFormatError extends Error {}
 
+/**
+ * How deep constructed elements may nest. CMS from openssl and gpgsm nests about ten deep; a
+ * crafted file nesting millions deep would cost memory per level (recursion, generators).
+ */
+const MAX_DEPTH = 32;
+/** Tag number octets after the first: 4 carry 28 bits, far beyond any tag in use. */
+const MAX_TAG_OCTETS = 4;
+
+function checkDepth(depth: number, what: string, at: number): void {
+  if (depth > MAX_DEPTH) throw new BerFormatError(`${what}: elements nested more than ${MAX_DEPTH} deep at byte ${at}`);
+}
+
 export function isEndOfContents(h: BerHeader): boolean {
   return h.tagClass === 0 && h.tagNumber === 0 && !h.constructed && h.length === 0;
 }
@@ -28,12 +40,14 @@ export async function readHeader(r: ByteReader, what: string): Promise<BerHeader
   let tagNumber = id & 0x1f;
   if (tagNumber === 0x1f) {
     tagNumber = 0;
-    for (;;) {
+    for (let n = 1; ; n++) {
       const b = (await r.read(1, what))[0]!;
       parts.push(Buffer.from([b]));
+      // X.690 8.1.2.4.2: the first subsequent octet may not be 0x80 (a padded tag number)
+      if ((n === 1 && b === 0x80) || n > MAX_TAG_OCTETS)
+        throw new BerFormatError(`${what}: malformed or too large tag number at byte ${start}`);
       tagNumber = tagNumber * 128 + (b & 0x7f);
       if ((b & 0x80) === 0) break;
-      if (tagNumber > 2 ** 32) throw new BerFormatError(`${what}: tag number too large at byte ${start}`);
     }
   }
   const first = (await r.read(1, what))[0]!;
@@ -58,32 +72,36 @@ export async function readHeader(r: ByteReader, what: string): Promise<BerHeader
 export async function readElement(r: ByteReader, h: BerHeader, what: string, maxBytes = 1 << 20): Promise<Buffer> {
   const parts: Buffer[] = [h.raw];
   let total = h.raw.length;
-  const collect = async (header: BerHeader): Promise<void> => {
+  const tooLarge = () => new BerFormatError(`${what}: larger than ${maxBytes} bytes`);
+  const collect = async (header: BerHeader, depth: number): Promise<void> => {
     if (header.length !== null) {
-      if (total + header.length > maxBytes) throw new BerFormatError(`${what}: larger than ${maxBytes} bytes`);
+      if (total + header.length > maxBytes) throw tooLarge();
       parts.push(await r.read(header.length, what));
       total += header.length;
       return;
     }
+    checkDepth(depth, what, header.contentStart);
     for (;;) {
       const inner = await readHeader(r, what);
       parts.push(inner.raw);
       total += inner.raw.length;
+      if (total > maxBytes) throw tooLarge();
       if (isEndOfContents(inner)) return;
-      await collect(inner);
+      await collect(inner, depth + 1);
     }
   };
-  await collect(h);
+  await collect(h, 0);
   return Buffer.concat(parts);
 }
 
 /** Skip the contents of an element whose header was already read. */
-export async function skipContents(r: ByteReader, h: BerHeader, what: string): Promise<void> {
+export async function skipContents(r: ByteReader, h: BerHeader, what: string, depth = 0): Promise<void> {
   if (h.length !== null) return r.skip(h.length, what);
+  checkDepth(depth, what, h.contentStart);
   for (;;) {
     const inner = await readHeader(r, what);
     if (isEndOfContents(inner)) return;
-    await skipContents(r, inner, what);
+    await skipContents(r, inner, what, depth + 1);
   }
 }
 
@@ -102,7 +120,12 @@ export async function closeElement(r: ByteReader, h: BerHeader, what: string): P
  * The contents of an OCTET STRING-like element, streamed: primitive (one piece) or constructed
  * of nested OCTET STRING segments, definite or indefinite.
  */
-export async function* octetStringContents(r: ByteReader, h: BerHeader, what: string): AsyncGenerator<Buffer> {
+export async function* octetStringContents(
+  r: ByteReader,
+  h: BerHeader,
+  what: string,
+  depth = 0,
+): AsyncGenerator<Buffer> {
   if (!h.constructed) {
     let left = h.length!;
     while (left > 0) {
@@ -112,6 +135,7 @@ export async function* octetStringContents(r: ByteReader, h: BerHeader, what: st
     }
     return;
   }
+  checkDepth(depth, what, h.contentStart);
   const end = h.length === null ? null : h.contentStart + h.length;
   for (;;) {
     if (end !== null && r.position >= end) {
@@ -128,6 +152,6 @@ export async function* octetStringContents(r: ByteReader, h: BerHeader, what: st
       throw new BerFormatError(
         `${what}: segment is not an OCTET STRING at byte ${inner.contentStart - inner.raw.length}`,
       );
-    yield* octetStringContents(r, inner, what);
+    yield* octetStringContents(r, inner, what, depth + 1);
   }
 }

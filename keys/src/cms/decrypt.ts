@@ -114,11 +114,15 @@ function pickContentKey(
     const cek = unwrapContentKey(info, key);
     if (cek && cek.length === keyLength) return cek;
   }
-  const labels = infos.keyTrans.map((i) => i.label);
-  if (infos.others > 0) labels.push(`${infos.others} non-RSA recipient(s)`);
-  throw new CmsError(
-    `${name}: wrong key: ${key.source} (RSA-${key.bits}) is not a recipient of this message (recipients: ${labels.join('; ') || 'none'})`,
+  const labels = infos.keyTrans.map((i) =>
+    i.oaep.unsupported ? `${i.label} (${i.oaep.unsupported}: not supported)` : i.label,
   );
+  if (infos.others > 0) labels.push(`${infos.others} non-RSA recipient(s)`);
+  const list = `(recipients: ${labels.join('; ') || 'none'})`;
+  // a recipient we cannot try may be ours: say so rather than blame the key
+  if (infos.keyTrans.some((i) => i.oaep.unsupported))
+    throw new CmsError(`${name}: cannot decrypt with ${key.source} (RSA-${key.bits}) ${list}`);
+  throw new CmsError(`${name}: wrong key: ${key.source} (RSA-${key.bits}) is not a recipient of this message ${list}`);
 }
 
 function isUniversal(h: BerHeader, tagNumber: number): boolean {

@@ -10,9 +10,16 @@ export interface KeyTransInfo {
   /** A short description for messages: "CN=x serial 01ab" or "subjectKeyIdentifier 12ab". */
   label: string;
   algorithm: string;
-  /** OAEP hash for rsaesOaep, from RSAES-OAEP-params (SHA-1 when absent). */
-  oaepHash: string;
+  /** rsaesOaep: RSAES-OAEP-params (SHA-1 and no label when absent). */
+  oaep: OaepParams;
   encryptedKey: Buffer;
+}
+
+export interface OaepParams {
+  hash: string;
+  label?: Buffer;
+  /** Why this recipient's OAEP cannot be undone here (then it is never tried). */
+  unsupported?: string;
 }
 
 /** Parse RecipientInfos; other kinds (kari, kekri, pwri) are counted but not usable with an RSA key. */
@@ -34,7 +41,7 @@ export function parseRecipientInfos(der: Buffer): { keyTrans: KeyTransInfo[]; ot
       label:
         rid.tagClass === UNIVERSAL ? issuerSerialLabel(rid) : `subjectKeyIdentifier ${rid.contents.toString('hex')}`,
       algorithm,
-      oaepHash: algorithm === Oid.rsaesOaep && params ? oaepHashOf(params) : 'sha1',
+      oaep: algorithm === Oid.rsaesOaep && params ? oaepParamsOf(params) : { hash: 'sha1' },
       encryptedKey: octetStringValue(child(ri, 3, 'KeyTransRecipientInfo.encryptedKey')),
     });
   }
@@ -49,15 +56,34 @@ const HASHES: Record<string, string> = {
   '2.16.840.1.101.3.4.2.4': 'sha224',
 };
 
-/** RSAES-OAEP-params: [0] hashAlgorithm (default SHA-1); MGF1 uses the same hash in node:crypto. */
-function oaepHashOf(params: Asn1Node): string {
-  const hashTagged = params.children.find((c) => c.tagClass === CONTEXT && c.tagNumber === 0);
-  const hashAlg = hashTagged?.children[0]?.children[0];
-  if (!hashAlg) return 'sha1';
-  const oid = decodeOid(hashAlg.contents);
-  const name = HASHES[oid];
-  if (!name) throw new Error(`RSAES-OAEP hash ${oid} is not supported`);
-  return name;
+/** The hash an AlgorithmIdentifier names: its name, or the OID when we do not know it. */
+function hashName(algorithmIdentifier: Asn1Node | undefined): string {
+  const oid = algorithmIdentifier?.children[0];
+  if (!oid) return 'sha1';
+  const dotted = decodeOid(oid.contents);
+  return HASHES[dotted] ?? dotted;
+}
+
+/**
+ * RSAES-OAEP-params (RFC 8017 A.2.1): [0] hashAlgorithm (SHA-1), [1] maskGenAlgorithm (MGF1
+ * with SHA-1), [2] pSourceAlgorithm (an empty label). node:crypto's MGF1 always uses the OAEP
+ * hash: other pairs are marked unsupported, so they are named instead of read as "wrong key".
+ */
+function oaepParamsOf(params: Asn1Node): OaepParams {
+  const field = (n: number) => params.children.find((c) => c.tagClass === CONTEXT && c.tagNumber === n)?.children[0];
+  const hash = hashName(field(0));
+  const mgf = field(1);
+  const mgfOid = mgf?.children[0] ? decodeOid(mgf.children[0].contents) : Oid.mgf1;
+  const mgfHash = mgf ? hashName(mgf.children[1]) : 'sha1';
+  const source = field(2);
+  const label = source?.children[1] ? octetStringValue(source.children[1]) : undefined;
+  let unsupported: string | undefined;
+  if (!Object.values(HASHES).includes(hash)) unsupported = `RSAES-OAEP hash ${hash}`;
+  else if (mgfOid !== Oid.mgf1) unsupported = `RSAES-OAEP mask generation ${mgfOid}`;
+  else if (mgfHash !== hash) unsupported = `RSAES-OAEP with MGF1 ${mgfHash} and hash ${hash}`;
+  else if (source?.children[0] && decodeOid(source.children[0].contents) !== Oid.pSpecified)
+    unsupported = `RSAES-OAEP label source ${decodeOid(source.children[0].contents)}`;
+  return { hash, label: label?.length ? label : undefined, unsupported };
 }
 
 function issuerSerialLabel(issuerAndSerial: Asn1Node): string {
@@ -90,10 +116,15 @@ export function unwrapContentKey(info: KeyTransInfo, key: PrivateKey): Buffer | 
     }
     return unpadPkcs1Type2(em);
   }
-  if (info.algorithm === Oid.rsaesOaep) {
+  if (info.algorithm === Oid.rsaesOaep && !info.oaep.unsupported) {
     try {
       return privateDecrypt(
-        { key: key.keyObject, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: info.oaepHash },
+        {
+          key: key.keyObject,
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: info.oaep.hash,
+          oaepLabel: info.oaep.label,
+        },
         info.encryptedKey,
       );
     } catch {

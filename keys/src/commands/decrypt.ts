@@ -52,7 +52,7 @@ export const decryptCommand = {
     const input = await openInput(argv.input);
     const counted = new ByteCounter(); // a stream stage only when --json reports the size
     const decrypt = createDecryptStream(key, { name: input.name });
-    await runToOutput(input, argv.json ? [decrypt, counted] : [decrypt], argv.output);
+    await runToOutput(input, argv.json ? [decrypt, counted] : [decrypt], argv.output, 0o600);
     if (argv.json) printJson({ input: input.name, output: argv.output, plaintextBytes: counted.bytes });
   }),
 } as DeaddropCommand;

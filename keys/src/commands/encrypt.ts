@@ -38,7 +38,7 @@ export const encryptCommand = {
     const input = await openInput(argv.input, !argv.json);
     const counted = new ByteCounter(); // a stream stage only when --json reports the size
     const stages = argv.json ? [counted, createEncryptStream(recipients)] : [createEncryptStream(recipients)];
-    await runToOutput(input, stages, argv.output);
+    await runToOutput(input, stages, argv.output, 0o644);
     if (argv.json)
       printJson({
         input: input.name,

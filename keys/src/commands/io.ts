@@ -54,10 +54,16 @@ export class ByteCounter extends Transform {
 /**
  * Run input -> transforms -> output. A named output is written through a temp file and renamed
  * only on success; stdout can't be taken back, so a failure there leaves what was written.
+ * `mode`: the named output's (0600 for plaintext: a decrypted backup holds /etc/shadow).
  */
-export async function runToOutput(input: Input, transforms: Transform[], output: string | undefined): Promise<void> {
+export async function runToOutput(
+  input: Input,
+  transforms: Transform[],
+  output: string | undefined,
+  mode: number,
+): Promise<void> {
   const source = input.file === null ? input.stream! : (first: Transform) => feedFile(input.file!, first);
-  if (output && output !== '-') return writeThroughTemp(source, transforms, output, 0o644);
+  if (output && output !== '-') return writeThroughTemp(source, transforms, output, mode);
   if (process.stdout.isTTY)
     throw new UsageError('refusing to write binary output to a terminal; use -o FILE or a pipe');
   await pipeInto(source, transforms, process.stdout);
