@@ -216,12 +216,17 @@ async function checkSet(
   // the sums file: every listed file present, and in --deep its SHA-256
   let listed = new Map<string, string>();
   if (s.sums) {
+    let parsedSums = false;
     try {
       const text = await readFile(byName.get(s.sums.name)!.path, 'utf8');
       listed = new Map(parseSums(text, s.sums.name).map((e) => [e.name, e.sha256]));
+      parsedSums = true;
     } catch (err) {
       out.push(problem('bad-sums', (err as Error).message, { file: s.sums.name, set: s.key }));
     }
+    // an empty (or blank-only) sums file lists nothing: it vouches for no file of the set
+    if (parsedSums && listed.size === 0)
+      out.push(problem('bad-sums', `${s.sums.name}: no entries`, { file: s.sums.name, set: s.key }));
     for (const name of listed.keys()) {
       if (byName.has(name)) continue;
       const p = parseSinkName(name);
@@ -229,7 +234,7 @@ async function checkSet(
       report(name, kind, `${name} is listed in ${s.sums.name} but missing`);
     }
     for (const f of files)
-      if (!listed.has(f.name) && listed.size)
+      if (parsedSums && !listed.has(f.name))
         out.push(problem('unlisted-file', `${f.name} is not listed in ${s.sums.name}`, { file: f.name, set: s.key }));
   } else if (ours && !inProgress) {
     out.push(problem('missing-sums', `${s.key}: no ${sumsFileNameOf(s)}`, { file: sumsFileNameOf(s), set: s.key }));

@@ -43,6 +43,8 @@ const EXPECTED: Record<string, string[]> = {
   // beyond the issue's list: per-host thresholds, a broken sums file, warnings
   'relaxed.lab': [],
   'badsums.lab': ['bad-sums'],
+  // an empty sums file vouches for nothing: every file of its set is unlisted
+  'emptysums.lab': ['bad-sums', 'unlisted-file', 'unlisted-file', 'unlisted-file', 'unlisted-file'],
   'aborted.lab': ['incomplete-set'],
   'orphan.lab': ['orphan-set'],
   'junk.lab': ['unknown-file'],
@@ -143,6 +145,9 @@ before(async () => {
   await writeChain(h('relaxed.lab'), rcp, ago(50), [ago(5)]);
   await healthy('badsums.lab');
   writeFileSync(join(h('badsums.lab'), sumsFileName(ago(1), ago(2))), 'not a sums line\n');
+  await healthy('emptysums.lab');
+  writeFileSync(join(h('emptysums.lab'), sumsFileName(ago(1), ago(2))), '\n  \n');
+  flipByte(join(h('emptysums.lab'), storedName(incVolumeName(ago(2), ago(1), 1), { gzip: true, cms: true })));
   await healthy('aborted.lab');
   const abortedNames = await writeOurSet(h('aborted.lab'), rcp, { time: ago(0.5), startTime: ago(1) });
   for (const n of abortedNames.filter((n) => !n.includes('.vol'))) rmSync(join(h('aborted.lab'), n));
@@ -259,7 +264,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /27 hosts, 3 ok, 5 with warnings, 19 with problems/);
+  assert.match(lines[0]!, /28 hosts, 3 ok, 5 with warnings, 20 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
