@@ -85,12 +85,12 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
       if (files.length === 0) r.problems.push(problem('no-backups', 'no backup files'));
       else {
         const s = await checkSnowflakeHost(ctx, kind);
-        r.problems.push(...s.problems);
+        for (const p of s.problems) r.problems.push(p);
         r.snowflakes = s.snowflakes;
       }
     } else {
       const l = await checkLinuxHost(ctx);
-      r.problems.push(...l.problems);
+      for (const p of l.problems) r.problems.push(p);
       Object.assign(r, {
         lastFull: l.lastFull,
         lastIncremental: l.lastIncremental,

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
@@ -11,7 +20,7 @@ import {
 } from '@deaddrop/client/format/names';
 import { runDeaddrop, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
-import { DAY, flipByte, testRecipients, writeChain, writeOurSet, writeSnowflake } from './tree.js';
+import { DAY, flipByte, setMtime, testRecipients, writeChain, writeOurSet, writeSnowflake } from './tree.js';
 
 const NOW = 1_800_000_000;
 const ago = (d: number) => NOW - Math.round(d * DAY);
@@ -48,6 +57,8 @@ const EXPECTED: Record<string, string[]> = {
   'aborted.lab': ['incomplete-set'],
   'orphan.lab': ['orphan-set'],
   'junk.lab': ['unknown-file'],
+  // one crafted volume number: the gap is one problem (a range), not millions
+  'farvol.lab': ['missing-volume', 'unlisted-file'],
   // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
@@ -155,6 +166,12 @@ before(async () => {
   await writeOurSet(h('orphan.lab'), rcp, { time: ago(0.5), startTime: ago(1.5) });
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
+  await healthy('farvol.lab');
+  copyFileSync(
+    join(h('farvol.lab'), storedName(fullVolumeName(ago(10), 1), { gzip: true, cms: true })),
+    join(h('farvol.lab'), storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true })),
+  );
+  setMtime(h('farvol.lab'), [storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true })], ago(10));
   const olderInc = storedName(incVolumeName(ago(3), ago(2), 1), { gzip: true, cms: true });
   await healthy('empty.lab');
   truncateSync(join(h('empty.lab'), olderInc), 0);
@@ -247,6 +264,19 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
     ],
   );
   assert.deepEqual(
+    byHost.get('farvol.lab')!.problems.map((p) => [p.message, p.file]),
+    [
+      [
+        `full.${sumsFileName(ago(10)).split('.')[1]}: volumes 3-2999999 missing`,
+        storedName(fullVolumeName(ago(10), 3), { gzip: true, cms: true }),
+      ],
+      [
+        `${storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true })} is not listed in ${sumsFileName(ago(10))}`,
+        storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true }),
+      ],
+    ],
+  );
+  assert.deepEqual(
     byHost.get('leftover.lab')!.problems.map((p) => p.severity),
     ['warning', 'warning'],
   );
@@ -264,7 +294,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /28 hosts, 3 ok, 5 with warnings, 20 with problems/);
+  assert.match(lines[0]!, /29 hosts, 3 ok, 5 with warnings, 21 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
