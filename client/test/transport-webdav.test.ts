@@ -1,12 +1,12 @@
 /**
  * WebDavTarget against real servers on 127.0.0.1: the embedded sink (http and https with its
- * own CA), and small socket servers for answers a healthy sink does not give (503, 429, 507).
+ * own CA), and small socket servers for answers a healthy sink does not give (503, 429, 507, none).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -163,4 +163,60 @@ test('a refused connection is retried, then fails with a message that carries no
   );
   assert.equal(opened, FAST.retries + 1);
   t.close();
+});
+
+/** Takes connections, reads what comes and never answers (a hung sink, a black-holing firewall). */
+async function blackhole(): Promise<{ url: string; connections: () => number; close: () => void }> {
+  const sockets = new Set<Socket>();
+  let count = 0;
+  const server = createNetServer((s) => {
+    count++;
+    sockets.add(s);
+    s.on('data', () => {});
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webdav/h1/`,
+    connections: () => count,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+test('a sink that never answers a PROPFIND: each attempt times out, is retried, then the listing fails', async () => {
+  const hole = await blackhole();
+  const t = new WebDavTarget({ name: 'a', url: hole.url, credentials: creds, retry: FAST, answerTimeoutMs: 200 });
+  try {
+    const start = Date.now();
+    await assert.rejects(t.list(), (err: Error) => {
+      assert.match(err.message, /^a: PROPFIND: no answer to PROPFIND within 0.2 s/);
+      return true;
+    });
+    assert.ok(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
+    assert.equal(hole.connections(), FAST.retries + 1, 'every attempt asked again');
+    // a PUT whose answer never comes: the idle watchdog, then the PROPFIND asking whether it was published
+    const put = new WebDavTarget({
+      name: 'a',
+      url: hole.url,
+      credentials: creds,
+      retry: { ...FAST, retries: 0 },
+      answerTimeoutMs: 200,
+      idleTimeoutMs: 200,
+    });
+    try {
+      await assert.rejects(
+        put.put('x.p7m', () => Readable.from([Buffer.from('abc')]), 3),
+        /no progress for 0.2 s/,
+      );
+    } finally {
+      put.close();
+    }
+  } finally {
+    t.close();
+    hole.close();
+  }
 });

@@ -27,10 +27,13 @@ export interface WebDavTargetOptions {
   retry?: RetryPolicy;
   /** No body progress (or no answer after the body) for this long aborts an attempt. */
   idleTimeoutMs?: number;
+  /** A PROPFIND (listing, or the size of one name) not answered in full within this aborts the attempt. */
+  answerTimeoutMs?: number;
   log?: Logger;
 }
 
 const DEFAULT_IDLE_MS = 120_000;
+const DEFAULT_ANSWER_MS = 30_000;
 
 export class WebDavTarget implements SinkTargetLike {
   readonly name: string;
@@ -39,6 +42,7 @@ export class WebDavTarget implements SinkTargetLike {
   private readonly client: WebDAVClient;
   private readonly retry: RetryPolicy;
   private readonly idleMs: number;
+  private readonly answerMs: number;
   private readonly agents: SinkAgents;
 
   constructor(private readonly opts: WebDavTargetOptions) {
@@ -46,6 +50,7 @@ export class WebDavTarget implements SinkTargetLike {
     this.url = opts.url.endsWith('/') ? opts.url : `${opts.url}/`;
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_MS;
+    this.answerMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_MS;
     this.agents = sinkAgents(opts.ca);
     this.client = createClient(this.url, {
       username: opts.credentials.login,
@@ -126,10 +131,25 @@ export class WebDavTarget implements SinkTargetLike {
     throw new PermanentError(`${remoteName} already exists with ${have ?? 'no'} bytes (expected ${size})`, 409);
   }
 
+  /**
+   * One PROPFIND with an answer deadline: a sink that takes the connection and never answers
+   * (a hung process, a black-holing firewall) must not hold the run (and its lock) forever.
+   * Running out of time is a transient failure like a reset: retried, then the sink is down.
+   */
+  private async propfind<T>(request: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.answerMs);
+    try {
+      return await request(signal);
+    } catch (err) {
+      if (signal.aborted) throw new Error(`no answer to PROPFIND within ${this.answerMs / 1000} s`, { cause: err });
+      throw err;
+    }
+  }
+
   /** PROPFIND Depth: 0 of one name: its size, or undefined when the sink has no such file. */
   private async sizeOf(remoteName: string): Promise<number | undefined> {
     try {
-      const st = (await this.client.stat(remoteName)) as FileStat;
+      const st = (await this.propfind((signal) => this.client.stat(remoteName, { signal }))) as FileStat;
       return st.type === 'file' ? st.size : -1;
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -140,12 +160,19 @@ export class WebDavTarget implements SinkTargetLike {
   /** PROPFIND Depth: 1 of the host directory: stored name → size. */
   async list(): Promise<Map<string, number>> {
     try {
-      return await withRetries(async () => {
-        const entries = (await this.client.getDirectoryContents('/')) as FileStat[];
-        const out = new Map<string, number>();
-        for (const e of entries) if (e.type === 'file') out.set(e.basename, e.size);
-        return out;
-      }, this.retry);
+      return await withRetries(
+        async () => {
+          const entries = (await this.propfind((signal) =>
+            this.client.getDirectoryContents('/', { signal }),
+          )) as FileStat[];
+          const out = new Map<string, number>();
+          for (const e of entries) if (e.type === 'file') out.set(e.basename, e.size);
+          return out;
+        },
+        this.retry,
+        (err, n) =>
+          this.opts.log?.warn(`sink ${this.name}: PROPFIND: attempt ${n} failed (${describe(err)}), retrying`),
+      );
     } catch (err) {
       throw new DeaddropError(`${this.name}: PROPFIND: ${describe(err)}`, undefined, { cause: err });
     }

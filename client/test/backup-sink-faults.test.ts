@@ -1,0 +1,83 @@
+/**
+ * A whole backup against one healthy sink and one faulty one: the faulty sink is down for the
+ * run and the other gets the set (degraded, exit 4), in bounded time.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadClientConfig } from '@deaddrop/common/config/client';
+import { Logger } from '@deaddrop/common/log';
+import { runBackup } from '@deaddrop/client/backup/run';
+import type { RetryPolicy } from '@deaddrop/client/transport/retry';
+import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
+import {
+  makeTestRecipient,
+  missingTools,
+  seededBytes,
+  startEmbeddedSink,
+  tempDir,
+  writeLocalClientConfig,
+} from '@deaddrop/test';
+
+const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
+const creds = { login: 'h1', password: 'pw-h1-secret' };
+
+/** Takes connections, reads what comes and never answers. */
+async function blackhole(): Promise<{ url: string; close: () => void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('data', () => {});
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webdav/h1/`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+test(
+  'a sink that takes connections and never answers: the backup ends degraded, the other sink has the set',
+  { skip: missingTools('openssl'), timeout: 60_000 },
+  async () => {
+    const tmp = tempDir('deaddrop-sink-faults-');
+    const src = join(tmp, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.bin'), seededBytes('a', 200_000));
+    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
+    const hole = await blackhole();
+    const quick = { credentials: creds, retry: FAST, answerTimeoutMs: 300, idleTimeoutMs: 300 };
+    try {
+      const start = Date.now();
+      const r = await runBackup({
+        config: loadClientConfig(c.config),
+        configFile: c.config,
+        mode: 'auto',
+        log: new Logger({ level: 'error' }),
+        targets: [
+          new WebDavTarget({ name: 'hole', url: hole.url, ...quick }),
+          new WebDavTarget({ name: 'a', url: `${sink.url}h1/`, ...quick }),
+        ],
+      });
+      assert.equal(r.result, 'degraded', JSON.stringify(r.delivery));
+      assert.equal(r.exitCode, 4);
+      assert.equal(r.delivery!.hole!.ok, false);
+      assert.match(r.delivery!.hole!.error ?? '', /no answer to PROPFIND within 0.3 s|no progress for 0.3 s/);
+      assert.deepEqual(r.delivery!.a!.confirmed, [r.set]);
+      assert.deepEqual(r.delivery!.hole!.lagging, [r.set]);
+      assert.ok(Date.now() - start < 30_000, `took ${Date.now() - start} ms`);
+    } finally {
+      hole.close();
+      await sink.stop();
+    }
+  },
+);
