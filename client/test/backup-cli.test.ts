@@ -61,6 +61,25 @@ test('bad configuration: exit 2 with one line naming the file and the field', as
     [{ sources: [join(s.tmp, 'nope')] }, /client\.json: sources\[0\]: .*nope: no such directory/],
     [{ recipients: [join(s.tmp, 'missing.pem')] }, /client\.json: recipients: .*missing\.pem/],
     [{ sinks: [{ name: 'x', url: 'ftp://host/' }] }, /client\.json: sinks\[0\]\.url: must be an http/],
+    // everything is keyed by sink name (ledgers, delivery): a second "a" would silently never get anything
+    [
+      {
+        sinks: [
+          { name: 'a', url: `file://${s.sink}/h1/` },
+          { name: 'a', url: 'http://127.0.0.1:9/webdav/h1/' },
+        ],
+      },
+      /client\.json: sinks\[1\]\.name: "a" is already the name of sinks\[0\]/,
+    ],
+    [
+      {
+        sinks: [
+          { name: 'a', url: 'http://127.0.0.1:9/webdav/h1/' },
+          { name: 'b', url: 'http://127.0.0.1:9/webdav/h1' },
+        ],
+      },
+      /client\.json: sinks\[1\]\.url: the same sink as sinks\[0\]\.url/,
+    ],
   ];
   const base = {
     host: 'h1',

@@ -12,13 +12,35 @@ export const clientSinkSchema = z.strictObject({
   ca: z.string().optional(),
 });
 
+/** The same URL however it is spelled (case of the host, a missing final "/"). */
+function sinkKey(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.pathname.endsWith('/')) u.pathname += '/';
+    return u.href;
+  } catch {
+    return url;
+  }
+}
+
+function uniqueSinks(sinks: { name: string; url: string }[], ctx: z.RefinementCtx): void {
+  for (const [i, s] of sinks.entries()) {
+    const j = sinks.findIndex((o) => o.name === s.name);
+    if (j < i)
+      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${s.name}" is already the name of sinks[${j}]` });
+    const k = sinks.findIndex((o) => sinkKey(o.url) === sinkKey(s.url));
+    if (k < i) ctx.addIssue({ code: 'custom', path: [i, 'url'], message: `the same sink as sinks[${k}].url` });
+  }
+}
+
 /** /etc/deaddrop/client.json (SPEC §7). Unknown keys are errors. */
 export const clientConfigSchema = z.strictObject({
   host: hostNameField,
   sources: z.array(z.string().startsWith('/', 'must be an absolute path')).min(1),
   exclude: z.array(z.string()).default([]),
   recipients: z.array(z.string()).min(1),
-  sinks: z.array(clientSinkSchema).min(1),
+  /** Unique names (ledgers, early uploads and results are keyed by them) and unique URLs. */
+  sinks: z.array(clientSinkSchema).min(1).superRefine(uniqueSinks),
   netrc: z.string().default('/etc/deaddrop/netrc'),
   /** Absolute: a relative one would depend on the cwd (and could land inside a source). */
   archiveDir: z.string().startsWith('/', 'must be an absolute path').default('/var/lib/deaddrop'),
