@@ -70,6 +70,10 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
       reports.set(h.name, r);
       continue;
     }
+    if (listing.unreadableDirs.has(h.name)) {
+      reports.set(h.name, emptyReport(h.name, h.kind, true, files));
+      continue;
+    }
     const kind: HostKind = h.kind !== 'unknown' ? h.kind : (guessSnowflakeKind(files.map((f) => f.name)) ?? 'linux');
     const r = emptyReport(h.name, kind, true, files);
     const ctx: HostContext = {
@@ -120,6 +124,20 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     const r = emptyReport(name, 'unknown', false, []);
     r.problems.push(rootSymlinkProblem(opts.root, name));
     reports.set(name, r);
+  }
+
+  // what could not be listed: the host's own problem, the check goes on
+  for (const [name, errors] of listing.hostErrors) {
+    const r = reports.get(name);
+    if (r) for (const e of errors) r.problems.push(problem('unreadable', e));
+  }
+  if (listing.tempErrors.length) {
+    let r = reports.get(SINK_TEMP_DIR);
+    if (!r) {
+      r = emptyReport(SINK_TEMP_DIR, 'unknown', false, []);
+      reports.set(SINK_TEMP_DIR, r);
+    }
+    for (const e of listing.tempErrors) r.problems.push(problem('unreadable', e));
   }
 
   for (const f of listing.tempFiles) {

@@ -3,12 +3,13 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface SinkFile {
+  /** The name as UTF-8; a name that is not valid UTF-8 is shown lossily (U+FFFD) and `irregular`. */
   name: string;
   path: string;
   size: number;
   /** Epoch seconds. */
   mtime: number;
-  /** Not a regular file (directory, symlink, …): never a backup file. */
+  /** Not a regular file (directory, symlink, …, or a name that is not UTF-8): never a backup file. */
   irregular: boolean;
   /** A symlink: nginx's PUT would follow it out of the tree (see symlinkProblem). */
   symlink: boolean;
@@ -16,8 +17,14 @@ export interface SinkFile {
 
 export interface SinkListing {
   hostDirs: Map<string, SinkFile[]>;
+  /** Per host directory: what could not be listed (the directory itself, or one of its entries). */
+  hostErrors: Map<string, string[]>;
+  /** Host directories that could not be read at all (their file list is empty). */
+  unreadableDirs: Set<string>;
   /** Files in ROOT/.deaddrop-tmp (the embedded sink's upload temp directory). */
   tempFiles: SinkFile[];
+  /** Entries of ROOT/.deaddrop-tmp that could not be listed (other than vanished ones). */
+  tempErrors: string[];
   /** Root entries that are symlinks (a host directory must never be one). */
   rootSymlinks: string[];
 }
@@ -29,41 +36,108 @@ const SINK_LOCK_NAME = 'serve.lock';
 /** Root entries that are never hosts. */
 const ROOT_IGNORED = new Set(['lost+found', SINK_TEMP_DIR]);
 
-export async function listDir(dir: string): Promise<SinkFile[]> {
-  const names = (await readdir(dir)).sort();
-  return Promise.all(
-    names.map(async (name) => {
-      const path = join(dir, name);
-      const st = await lstat(path);
-      return {
-        name,
-        path,
-        size: st.size,
-        mtime: Math.floor(st.mtimeMs / 1000),
-        irregular: !st.isFile(),
-        symlink: st.isSymbolicLink(),
-      };
+/** A name read as bytes: its UTF-8 text, and whether that text is exactly those bytes. */
+function decodeName(raw: Buffer): { name: string; exact: boolean } {
+  const name = raw.toString('utf8');
+  return { name, exact: Buffer.from(name, 'utf8').equals(raw) };
+}
+
+function joinRaw(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.from('/'), name]);
+}
+
+function errorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code} (${e.syscall ?? 'listing'})` : String(e.message ?? e);
+}
+
+export interface DirListing {
+  files: SinkFile[];
+  /** One line per entry (or the directory) that could not be listed; ENOENT entries vanished. */
+  errors: { name: string; code: string | undefined; message: string }[];
+}
+
+/**
+ * List one directory. Names are read as bytes and each entry lstat'ed by its byte path, so a
+ * name that is not UTF-8 is still listed (irregular, shown lossily); an entry that cannot be
+ * lstat'ed (deleted meanwhile, no permission) is an error of its own, the rest still listed.
+ * Throws only when the directory itself cannot be read.
+ */
+export async function listDir(dir: string | Buffer): Promise<DirListing> {
+  const rawDir = typeof dir === 'string' ? Buffer.from(dir) : dir;
+  const raw = (await readdir(rawDir, { encoding: 'buffer' })).sort(Buffer.compare);
+  const files: SinkFile[] = [];
+  const errors: DirListing['errors'] = [];
+  const stats = await Promise.all(
+    raw.map(async (r) => {
+      try {
+        return { r, st: await lstat(joinRaw(rawDir, r)) };
+      } catch (err) {
+        return { r, err: err as NodeJS.ErrnoException };
+      }
     }),
   );
+  for (const { r, st, err } of stats) {
+    const { name, exact } = decodeName(r);
+    if (!st) {
+      errors.push({
+        name,
+        code: err?.code,
+        message: `${name}: cannot be listed: ${errorText(err)}${err?.code === 'ENOENT' ? ', gone during the scan' : ''}`,
+      });
+      continue;
+    }
+    files.push({
+      name,
+      path: join(rawDir.toString('utf8'), name),
+      size: st.size,
+      mtime: Math.floor(st.mtimeMs / 1000),
+      irregular: !st.isFile() || !exact,
+      symlink: st.isSymbolicLink(),
+    });
+  }
+  return { files, errors };
 }
 
 export async function scanRoot(root: string): Promise<SinkListing> {
   const hostDirs = new Map<string, SinkFile[]>();
+  const hostErrors = new Map<string, string[]>();
+  const unreadableDirs = new Set<string>();
   const rootSymlinks: string[] = [];
-  for (const entry of await readdir(root, { withFileTypes: true })) {
+  const rawRoot = Buffer.from(root);
+  for (const entry of await readdir(rawRoot, { withFileTypes: true, encoding: 'buffer' })) {
+    const { name, exact } = decodeName(entry.name);
     // dot entries are the sink's own (temp dir) or the admin's; a host name never starts with a dot
-    if (ROOT_IGNORED.has(entry.name) || entry.name.startsWith('.')) continue;
-    if (entry.isSymbolicLink()) rootSymlinks.push(entry.name);
-    else if (entry.isDirectory()) hostDirs.set(entry.name, await listDir(join(root, entry.name)));
+    if (ROOT_IGNORED.has(name) || name.startsWith('.')) continue;
+    if (entry.isSymbolicLink()) rootSymlinks.push(name);
+    else if (entry.isDirectory()) {
+      const errors: string[] = [];
+      if (!exact) errors.push(`${join(root, name)}: directory name is not UTF-8`);
+      try {
+        const l = await listDir(joinRaw(rawRoot, entry.name));
+        hostDirs.set(name, l.files);
+        for (const e of l.errors) errors.push(e.message);
+      } catch (err) {
+        hostDirs.set(name, []);
+        unreadableDirs.add(name);
+        errors.push(`${join(root, name)}: directory cannot be read: ${errorText(err)}`);
+      }
+      if (errors.length) hostErrors.set(name, errors);
+    }
   }
   rootSymlinks.sort();
   let tempFiles: SinkFile[] = [];
+  const tempErrors: string[] = [];
   try {
-    tempFiles = (await listDir(join(root, SINK_TEMP_DIR))).filter((f) => f.name !== SINK_LOCK_NAME);
+    const l = await listDir(join(root, SINK_TEMP_DIR));
+    tempFiles = l.files.filter((f) => f.name !== SINK_LOCK_NAME);
+    // a temp file that vanished meanwhile is an upload that finished: not a problem
+    for (const e of l.errors) if (e.code !== 'ENOENT') tempErrors.push(`${SINK_TEMP_DIR}/${e.message}`);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      tempErrors.push(`${SINK_TEMP_DIR}: directory cannot be read: ${errorText(err)}`);
   }
-  return { hostDirs, tempFiles, rootSymlinks };
+  return { hostDirs, hostErrors, unreadableDirs, tempFiles, tempErrors, rootSymlinks };
 }
 
 /** Names of temp files: nginx's copy-then-rename `NAME.0123456789`, `.part`/`.tmp` names. */

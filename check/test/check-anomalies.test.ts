@@ -59,6 +59,8 @@ const EXPECTED: Record<string, string[]> = {
   'junk.lab': ['unknown-file'],
   // one crafted volume number: the gap is one problem (a range), not millions
   'farvol.lab': ['missing-volume', 'unlisted-file'],
+  // a file name that is not UTF-8 is listed (lossily) as a stray, not an abort of the check
+  'badname.lab': ['unknown-file'],
   // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
@@ -166,6 +168,8 @@ before(async () => {
   await writeOurSet(h('orphan.lab'), rcp, { time: ago(0.5), startTime: ago(1.5) });
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
+  await healthy('badname.lab');
+  writeFileSync(Buffer.from(`${h('badname.lab')}/stray-\xff\xfe.bin`, 'latin1'), 'x');
   await healthy('farvol.lab');
   copyFileSync(
     join(h('farvol.lab'), storedName(fullVolumeName(ago(10), 1), { gzip: true, cms: true })),
@@ -263,6 +267,7 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
       ['mtd-full', 'ok'],
     ],
   );
+  assert.match(byHost.get('badname.lab')!.problems[0]!.message, /^stray-\uFFFD\uFFFD\.bin: not a backup file/);
   assert.deepEqual(
     byHost.get('farvol.lab')!.problems.map((p) => [p.message, p.file]),
     [
@@ -294,7 +299,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /29 hosts, 3 ok, 5 with warnings, 21 with problems/);
+  assert.match(lines[0]!, /30 hosts, 3 ok, 6 with warnings, 21 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,

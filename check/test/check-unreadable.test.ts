@@ -1,0 +1,71 @@
+/**
+ * What the checker cannot read, run as an unprivileged user (the tests run as root, for whom
+ * every file is readable): reported per host as `unreadable`, the check goes on.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { deaddropArgv, runCommand, tempDir } from '@deaddrop/test';
+import type { CheckReport } from '../src/report.js';
+import { DAY, testRecipients, writeChain } from './tree.js';
+
+const NOW = 1_800_000_000;
+const ago = (d: number) => NOW - Math.round(d * DAY);
+const isRoot = process.getuid?.() === 0;
+
+const dir = tempDir();
+const root = join(dir, 'root');
+const fleet = join(dir, 'fleet.json');
+
+/** Codes each host must report, exactly (sorted). */
+const EXPECTED: Record<string, string[]> = {
+  'healthy.lab': [],
+  // a host directory the checker may not list
+  'locked.lab': ['unreadable'],
+};
+
+before(async () => {
+  const rcp = await testRecipients(join(dir, 'keys'));
+  const h = (name: string) => join(root, name);
+  for (const name of ['healthy.lab', 'locked.lab'])
+    await writeChain(h(name), rcp, ago(10), [ago(2), ago(1)], { volumes: 2 });
+  writeFileSync(
+    fleet,
+    JSON.stringify({
+      recipients: ['recipient.pem'],
+      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
+      hosts: Object.keys(EXPECTED).map((name) => ({ name, kind: 'linux' })),
+    }),
+  );
+  // readable by everyone but what each case locks
+  for (const d of [dir, root, h('healthy.lab')]) chmodSync(d, 0o755);
+  mkdirSync(h('locked.lab'), { recursive: true });
+  chmodSync(h('locked.lab'), 0o700);
+  chmodSync(fleet, 0o644);
+});
+
+function asNobody(args: string[]) {
+  const [cmd, ...rest] = deaddropArgv();
+  return runCommand('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', cmd!, ...rest, ...args], {
+    env: { ...process.env, HOME: '/tmp' },
+  });
+}
+
+function codes(report: CheckReport): Record<string, string[]> {
+  return Object.fromEntries(report.hosts.map((h) => [h.host, h.problems.map((p) => p.code).sort()]));
+}
+
+for (const mode of ['--deep', '--quick'])
+  test(
+    `${mode} as an unprivileged user: what it cannot read is unreadable, the rest is checked`,
+    { skip: !isRoot && 'needs root (setpriv)' },
+    async () => {
+      const r = await asNobody(['check', '--root', root, '--fleet', fleet, mode, '--json', '--now', String(NOW)]);
+      assert.equal(r.code, 1, r.stderr);
+      const report = JSON.parse(r.stdout) as CheckReport;
+      assert.deepEqual(codes(report), EXPECTED);
+      const locked = report.hosts.find((h) => h.host === 'locked.lab')!;
+      assert.match(locked.problems[0]!.message, /locked\.lab: directory cannot be read: EACCES/);
+    },
+  );
