@@ -1,9 +1,10 @@
 /**
  * A whole backup against one healthy sink and one faulty one: the faulty sink is down for the
- * run and the other gets the set (degraded, exit 4), in bounded time.
+ * run and the other gets the set (degraded, exit 4), in bounded time. A spooled set that
+ * vanished from the spool before the lagging sink had it is recorded as dropped for it.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -79,5 +80,57 @@ test(
       hole.close();
       await sink.stop();
     }
+  },
+);
+
+test(
+  'a pending set whose spool directory vanished is dropped for the sink lacking it, logged and counted',
+  { skip: missingTools('openssl') },
+  async () => {
+    const tmp = tempDir('deaddrop-spool-lost-');
+    const src = join(tmp, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.txt'), 'first\n');
+    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const other = join(tmp, 'other', 'h1');
+    const config = JSON.parse(readFileSync(c.config, 'utf8')) as { sinks: { name: string; url: string }[] };
+    config.sinks.push({ name: 'other', url: `file://${other}/` });
+    writeFileSync(c.config, JSON.stringify(config));
+    mkdirSync(join(tmp, 'other'));
+    writeFileSync(other, 'not a directory\n'); // the sink is unusable for the first run
+    const errors: string[] = [];
+    const log = new Logger({ level: 'error' });
+    const logged = log.error.bind(log);
+    log.error = (msg: string, fields?: Record<string, unknown>) => {
+      errors.push(msg);
+      logged(msg, fields);
+    };
+    const backup = () => runBackup({ config: loadClientConfig(c.config), configFile: c.config, mode: 'auto', log });
+    const first = await backup();
+    assert.equal(first.result, 'degraded');
+    assert.deepEqual(first.delivery!.other!.lagging, [first.set]);
+    rmSync(join(c.archiveDir, 'outgoing', first.set!), { recursive: true }); // lost before "other" had it
+    rmSync(other);
+    mkdirSync(other);
+    writeFileSync(join(src, 'b.txt'), 'more\n');
+    const second = await backup();
+    assert.equal(second.type, 'inc');
+    assert.equal(second.result, 'degraded', 'other has an inc without its full');
+    assert.deepEqual(second.delivery!.other!.lagging, [first.set]);
+    assert.ok(
+      second.problems.some((p) => p.kind === 'spool-lost' && p.path === first.set),
+      JSON.stringify(second.problems),
+    );
+    assert.ok(
+      errors.some((m) => m.includes(first.set!) && m.includes('other')),
+      errors.join('\n'),
+    );
+    const ledger = JSON.parse(readFileSync(join(c.archiveDir, 'ledger', 'other.json'), 'utf8')) as {
+      dropped: string[];
+    };
+    assert.deepEqual(ledger.dropped, [first.set]);
+    const local = JSON.parse(readFileSync(join(c.archiveDir, 'ledger', 'local.json'), 'utf8')) as { dropped: string[] };
+    assert.deepEqual(local.dropped, [], 'the sink that had it lacks nothing');
   },
 );

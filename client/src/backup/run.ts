@@ -333,7 +333,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     newState.pending = shipped.pending;
     for (const key of shipped.dropped)
       problems.push({ kind: 'spool-overflow', path: key, message: 'dropped from the spool before every sink had it' });
-    problemCount += shipped.dropped.length;
+    for (const key of shipped.lost)
+      problems.push({ kind: 'spool-lost', path: key, message: 'missing from the spool before every sink had it' });
+    problemCount += shipped.dropped.length + shipped.lost.length;
     const onSomeSink = [...ledgers.values()].some((l) => l.confirmed.includes(names.key));
     const lagging = Object.values(shipped.delivery).some((d) => d.lagging.length > 0);
     const result: BackupRunResult['result'] = !onSomeSink ? 'failed' : lagging ? 'degraded' : 'ok';
@@ -487,13 +489,16 @@ interface SpoolDeliveryInput {
 
 /**
  * Deliver every spooled set to the sinks lacking it, then trim the spool to its limit and
- * persist the ledgers (the state's pending list is the caller's to write).
+ * persist the ledgers (the state's pending list is the caller's to write). The ledgers are
+ * written before any spool directory is removed: a run killed in between keeps every drop.
  */
 async function deliverSpool(i: SpoolDeliveryInput) {
   const sets: OutgoingSet[] = [];
+  const lost: string[] = [];
   for (const key of i.pending) {
     const set = await readOutgoingSet(i.outgoing, key);
     if (set) sets.push(set);
+    else if (recordLost(key, [...i.ledgers.values()], i.log)) lost.push(key);
   }
   const delivery = await deliverSets({
     sets,
@@ -503,9 +508,10 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     log: i.log,
     meter: i.meter,
   });
+  const settled = settledSets(sets, [...i.ledgers.values()]);
   const spool = await settleSpool({
     outgoing: i.outgoing,
-    pending: await unspoolSettled(i.outgoing, sets, [...i.ledgers.values()]),
+    pending: settled.kept,
     limit: i.spoolLimit,
     ledgers: [...i.ledgers.values()],
     log: i.log,
@@ -518,21 +524,39 @@ async function deliverSpool(i: SpoolDeliveryInput) {
         sink: name,
       });
   }
-  return { delivery, pending: spool.pending, dropped: spool.dropped, spoolBytes: spool.bytes };
+  for (const key of [...settled.remove, ...spool.remove])
+    await rm(join(i.outgoing, key), { recursive: true, force: true });
+  return { delivery, pending: spool.pending, dropped: spool.dropped, lost, spoolBytes: spool.bytes };
+}
+
+/**
+ * A pending set whose outgoing/<set>/ directory is gone (deleted by hand, a restored archive
+ * dir) can reach no sink any more: it is dropped for every sink that has not confirmed it, so
+ * that sink lags (and gets no later inc of that chain as if it were complete) until a full
+ * reaches it. Returns whether some sink newly lacks it.
+ */
+function recordLost(key: string, ledgers: SinkLedger[], log: Logger): boolean {
+  const lacking = ledgers.filter((l) => !hasConfirmed(l, key) && !l.dropped.includes(key));
+  for (const l of lacking) l.dropped.push(key);
+  if (lacking.length === 0) return false;
+  log.error(
+    `spooled set ${key} is missing from the spool; ${lacking.map((l) => l.sink).join(', ')} never received it ` +
+      'and lag until the next full backup',
+    { set: key, sinks: lacking.map((l) => l.sink) },
+  );
+  return true;
 }
 
 /**
  * A set that no sink still waits for (each has confirmed it or can never get it: another file
- * holds one of its names there) leaves the spool. Returns the other keys, oldest first.
+ * holds one of its names there) is to leave the spool. The others stay, oldest first.
  */
-async function unspoolSettled(outgoing: string, sets: OutgoingSet[], ledgers: SinkLedger[]): Promise<string[]> {
+function settledSets(sets: OutgoingSet[], ledgers: SinkLedger[]): { kept: string[]; remove: string[] } {
   const owed = (key: string) => ledgers.some((l) => !hasConfirmed(l, key) && !l.dropped.includes(key));
   const kept: string[] = [];
-  for (const { key } of sets) {
-    if (owed(key)) kept.push(key);
-    else await rm(join(outgoing, key), { recursive: true, force: true });
-  }
-  return kept;
+  const remove: string[] = [];
+  for (const { key } of sets) (owed(key) ? kept : remove).push(key);
+  return { kept, remove };
 }
 
 async function recordFailure(archiveDir: string, started: number, err: unknown): Promise<void> {

@@ -3,8 +3,12 @@
  * the configured size. A set leaves it when every sink has confirmed it; when the spool is over
  * its limit the oldest sets are dropped and every sink still lacking one records it as dropped
  * in its ledger (it lags until a later full reaches it).
+ *
+ * settleSpool only decides: the caller writes the ledgers (with the drops) first and then
+ * removes the directories in `remove`, so a run killed in between never loses the record of a
+ * drop (the directories are then still there, and the next run settles them again).
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@deaddrop/common/log';
 import { hasConfirmed, type SinkLedger } from './ledger.js';
@@ -25,6 +29,8 @@ export interface SpoolResult {
   dropped: string[];
   /** Bytes still spooled. */
   bytes: number;
+  /** Set keys whose outgoing/<set>/ directory is to go once the ledgers are written. */
+  remove: string[];
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -36,10 +42,10 @@ async function dirBytes(dir: string): Promise<number> {
 
 export async function settleSpool(o: SpoolOptions): Promise<SpoolResult> {
   const kept: { key: string; bytes: number }[] = [];
+  const remove: string[] = [];
   for (const key of o.pending) {
-    const dir = join(o.outgoing, key);
-    if (o.ledgers.every((l) => hasConfirmed(l, key))) await rm(dir, { recursive: true, force: true });
-    else kept.push({ key, bytes: await dirBytes(dir) });
+    if (o.ledgers.every((l) => hasConfirmed(l, key))) remove.push(key);
+    else kept.push({ key, bytes: await dirBytes(join(o.outgoing, key)) });
   }
   let bytes = kept.reduce((n, s) => n + s.bytes, 0);
   const dropped: string[] = [];
@@ -47,7 +53,7 @@ export async function settleSpool(o: SpoolOptions): Promise<SpoolResult> {
     const oldest = kept.shift()!;
     const lacking = o.ledgers.filter((l) => !hasConfirmed(l, oldest.key));
     for (const l of lacking) if (!l.dropped.includes(oldest.key)) l.dropped.push(oldest.key);
-    await rm(join(o.outgoing, oldest.key), { recursive: true, force: true });
+    remove.push(oldest.key);
     bytes -= oldest.bytes;
     dropped.push(oldest.key);
     o.log.error(
@@ -56,7 +62,7 @@ export async function settleSpool(o: SpoolOptions): Promise<SpoolResult> {
       { set: oldest.key, sinks: lacking.map((l) => l.sink) },
     );
   }
-  return { pending: kept.map((s) => s.key), dropped, bytes };
+  return { pending: kept.map((s) => s.key), dropped, bytes, remove };
 }
 
 /** Sets a sink still lacks: spooled and unconfirmed, or dropped. */
