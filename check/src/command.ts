@@ -1,5 +1,5 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { UsageError } from '@deaddrop/common/errors';
+import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { parseDuration } from '@deaddrop/common/units';
 
 interface Args {
@@ -81,12 +81,32 @@ export const checkCommand = {
     if (format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (format === 'prom') process.stdout.write(formatProm(report));
     else process.stdout.write(text);
-    if (argv.promFile) await writeFileAtomic(argv.promFile, formatProm(report));
-
-    if (!(argv.onlyProblems && report.ok)) {
-      if (argv.mail) await sendMail(argv.mail, formatHeadline(report), text);
-      if (argv.webhook) await postWebhook(argv.webhook, `${formatHeadline(report)}\n\`\`\`\n${text}\`\`\``);
+    // every output is tried, whatever happened to the others: one failed channel must not
+    // silence the rest; each failure is reported and the run fails at the end
+    const failures: unknown[] = [];
+    const attempt = async (fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(err);
+        process.stderr.write(`deaddrop: ${describeError(err)}\n`);
+      }
+    };
+    if (argv.promFile) {
+      const promFile = argv.promFile;
+      await attempt(async () => {
+        await writeFileAtomic(promFile, formatProm(report)).catch((err: Error) => {
+          throw new DeaddropError(`--prom-file ${promFile}: ${describeError(err)}`);
+        });
+      });
     }
+    if (!(argv.onlyProblems && report.ok)) {
+      const mail = argv.mail;
+      const webhook = argv.webhook;
+      if (mail) await attempt(() => sendMail(mail, formatHeadline(report), text));
+      if (webhook) await attempt(() => postWebhook(webhook, `${formatHeadline(report)}\n\`\`\`\n${text}\`\`\``));
+    }
+    if (failures.length) return Math.max(...failures.map(exitCodeOf));
     return report.ok ? 0 : 1;
   }),
 } as DeaddropCommand;

@@ -136,3 +136,50 @@ test('--prom-file: written atomically with per-host gauges; --only-problems send
   assert.equal(quiet.code, 0, quiet.stdout);
   assert.equal(readFileSync(mailOut, 'utf8'), '');
 });
+
+test('every output is tried: a failed --prom-file and a hung sendmail (killed) do not skip the webhook', async () => {
+  const hungBin = join(dir, 'hung-bin');
+  mkdirSync(hungBin);
+  writeFileSync(join(hungBin, 'sendmail'), '#!/bin/sh\ncat > /dev/null\nexec sleep 600\n');
+  chmodSync(join(hungBin, 'sendmail'), 0o755);
+  const received: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/abc`;
+  try {
+    const started = Date.now();
+    const r = await runDeaddrop(
+      [
+        'check',
+        '--root',
+        root,
+        '--htpasswd',
+        htpasswd,
+        '--now',
+        String(NOW),
+        '--prom-file',
+        join(dir, 'no-such-dir', 'check.prom'),
+        '--mail',
+        'ops@example.org',
+        '--webhook',
+        url,
+      ],
+      { env: { ...process.env, PATH: `${hungBin}:${process.env.PATH}`, DEADDROP_SENDMAIL_TIMEOUT: '1' } },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(Date.now() - started < 30_000, 'sendmail was killed');
+    assert.match(r.stderr, /--prom-file .*no-such-dir.*check\.prom/);
+    assert.match(r.stderr, /sendmail did not finish in 1 s: killed/);
+    assert.equal(received.length, 1, r.stderr);
+    assert.match(r.stdout, /late\.lab/);
+  } finally {
+    server.close();
+  }
+});
