@@ -240,11 +240,16 @@ async function checkSet(
 
   // legacy plain manifest: the volume list and hashes
   let legacyVolumes = new Map<number, VolumeHash | undefined>();
+  const unreadable = new Set<string>();
   if (s.manifest && s.manifest.suffix === '' && !ours) {
     try {
       legacyVolumes = manifestVolumes(await readFile(byName.get(s.manifest.name)!.path, 'latin1'));
-    } catch {
-      /* unreadable manifest: name rules still apply */
+    } catch (err) {
+      // the name rules still apply; the set is not restorable as it stands
+      unreadable.add(s.manifest.name);
+      out.push(
+        problem('unreadable', `${s.manifest.name}: ${(err as Error).message}`, { file: s.manifest.name, set: s.key }),
+      );
     }
   }
 
@@ -297,6 +302,7 @@ async function checkSet(
   // per-file integrity
   const present = [...files, ...s.extras].filter((f) => byName.has(f.name));
   for (const f of present) {
+    if (unreadable.has(f.name)) continue;
     const sf = byName.get(f.name)!;
     const expected = listed.get(f.name);
     const legacyHash = f.file === 'volume' ? legacyVolumes.get(f.volume!) : undefined;

@@ -58,7 +58,8 @@ export async function checkFile(
   opts: { deep: boolean; mayBeBer: boolean; mustBeBer?: boolean; label?: string; progress?: Progress },
 ): Promise<FileCheck> {
   const sniff = opts.mayBeBer || opts.mustBeBer === true;
-  const first = sniff ? await firstByte(path) : undefined;
+  // every file is opened, sniffed or not: one the restore could not read must not pass
+  const first = await firstByte(path);
   const ber = sniff && looksLikeBer(first);
   const notBer: FileCheck = opts.mustBeBer && !ber ? { framing: first === undefined ? 'truncated' : 'invalid' } : {};
   if (!opts.deep) return ber ? { framing: checkFraming(path) } : notBer;

@@ -3,12 +3,14 @@
  * every file is readable): reported per host as `unreadable`, the check goes on.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { fullManifestName, fullSignaturesName, fullVolumeName } from '@deaddrop/client/format/names';
 import { deaddropArgv, runCommand, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
-import { DAY, testRecipients, writeChain } from './tree.js';
+import { DAY, setMtime, testRecipients, writeChain } from './tree.js';
 
 const NOW = 1_800_000_000;
 const ago = (d: number) => NOW - Math.round(d * DAY);
@@ -23,7 +25,22 @@ const EXPECTED: Record<string, string[]> = {
   'healthy.lab': [],
   // a host directory the checker may not list
   'locked.lab': ['unreadable'],
+  // legacy unencrypted sets: a volume nothing sniffs or hashes, and the plain manifest
+  'legacyvol.lab': ['unreadable'],
+  'legacyman.lab': ['unreadable'],
 };
+
+/** A legacy duplicity full (plain manifest, .gz volume and signatures) at time t. */
+function writeLegacyFull(hostDir: string, t: number): { volume: string; manifest: string } {
+  mkdirSync(hostDir, { recursive: true });
+  const volume = `${fullVolumeName(t, 1)}.gz`;
+  const manifest = fullManifestName(t);
+  writeFileSync(join(hostDir, volume), randomBytes(2000));
+  writeFileSync(join(hostDir, `${fullSignaturesName(t)}.gz`), randomBytes(500));
+  writeFileSync(join(hostDir, manifest), 'Hostname legacy\nVolume 1:\n    StartingPath   .\n    EndingPath     etc\n');
+  setMtime(hostDir, [volume, manifest, `${fullSignaturesName(t)}.gz`], t);
+  return { volume, manifest };
+}
 
 before(async () => {
   const rcp = await testRecipients(join(dir, 'keys'));
@@ -39,6 +56,8 @@ before(async () => {
     }),
   );
   // readable by everyone but what each case locks
+  chmodSync(join(h('legacyvol.lab'), writeLegacyFull(h('legacyvol.lab'), ago(1)).volume), 0o600);
+  chmodSync(join(h('legacyman.lab'), writeLegacyFull(h('legacyman.lab'), ago(1)).manifest), 0o600);
   for (const d of [dir, root, h('healthy.lab')]) chmodSync(d, 0o755);
   mkdirSync(h('locked.lab'), { recursive: true });
   chmodSync(h('locked.lab'), 0o700);
@@ -67,5 +86,7 @@ for (const mode of ['--deep', '--quick'])
       assert.deepEqual(codes(report), EXPECTED);
       const locked = report.hosts.find((h) => h.host === 'locked.lab')!;
       assert.match(locked.problems[0]!.message, /locked\.lab: directory cannot be read: EACCES/);
+      const man = report.hosts.find((h) => h.host === 'legacyman.lab')!.problems[0]!;
+      assert.deepEqual([man.file, man.set], [fullManifestName(ago(1)), `full.${man.file!.split('.')[1]}`]);
     },
   );
