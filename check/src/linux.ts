@@ -22,7 +22,7 @@ import {
 import type { VolumeHash } from '@deaddrop/client/format/manifest';
 import { parseSums } from '@deaddrop/client/format/sums';
 import type { Thresholds } from './hosts.js';
-import { days, problem, symlinkProblem, type Problem } from './report.js';
+import { DAY, days, problem, symlinkProblem, type Problem } from './report.js';
 import { isTempName, type SinkFile } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile, type Progress } from './verify.js';
@@ -114,7 +114,17 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
   const complete = new Set<BackupSet>();
   for (const s of sets) if (await checkSet(ctx, s, byName, problems)) complete.add(s);
 
-  const { chains, orphans } = linkChains(sets, (s) => s.manifest !== undefined || s.sums !== undefined);
+  // a set dated more than a day ahead (a wrong clock, a crafted name) is reported and left out
+  // of chains and freshness: it must not hide a host that stopped backing up
+  const dated: BackupSet[] = [];
+  for (const s of sets) {
+    if (s.time > ctx.now + DAY)
+      problems.push(
+        problem('future-time', `${s.key}: dated ${formatTimestamp(s.time)}, in the future`, { set: s.key }),
+      );
+    else dated.push(s);
+  }
+  const { chains, orphans } = linkChains(dated, (s) => s.manifest !== undefined || s.sums !== undefined);
   for (const s of orphans)
     problems.push(problem('orphan-set', `${s.key}: incremental does not continue any chain`, { set: s.key }));
 
@@ -152,7 +162,7 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
 
   // size sanity: the newest set of each type against the median of the earlier complete ones
   for (const type of ['full', 'inc'] as const) {
-    const ofType = sets.filter((s) => s.set === type && complete.has(s));
+    const ofType = dated.filter((s) => s.set === type && complete.has(s));
     const latest = ofType[ofType.length - 1];
     if (!latest) continue;
     const p = sizeProblem(
@@ -164,7 +174,7 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
     if (p) problems.push({ ...p, set: latest.key });
   }
 
-  const newestSet = sets.filter((s) => s.manifest || s.sums).at(-1);
+  const newestSet = dated.filter((s) => s.manifest || s.sums).at(-1);
   return {
     problems,
     lastFull,

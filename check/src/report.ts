@@ -24,6 +24,7 @@ export const PROBLEM_CODES = {
   'size-too-large': 'error',
   unreadable: 'error',
   symlink: 'error',
+  'future-time': 'error',
   // warnings: something to clean up or look at
   'unknown-host': 'warning',
   'unknown-file': 'warning',

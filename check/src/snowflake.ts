@@ -8,7 +8,7 @@ import {
   type SnowflakeKind,
 } from '@deaddrop/client/format/names';
 import type { HostContext } from './linux.js';
-import { days, problem, symlinkProblem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
+import { DAY, days, problem, symlinkProblem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
 import { isTempName } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile } from './verify.js';
@@ -116,10 +116,20 @@ export async function checkSnowflakeHost(
     );
   }
 
+  // a file dated more than a day ahead is reported and counts for neither freshness nor status
+  const current: SnowflakeFileName[] = [];
+  for (const d of data) {
+    if (d.time > ctx.now + DAY)
+      problems.push(
+        problem('future-time', `${d.name}: dated ${formatTimestamp(d.time)}, in the future`, { file: d.name }),
+      );
+    else current.push(d);
+  }
+
   // Freshness counts backups only: a data file without its .sha256 (an upload cut short, a
   // producer that failed) must not hide a stale kind; it is reported as missing-sha256 above.
   for (const rule of freshnessRules(kind, ctx)) {
-    const newest = data.filter((d) => rule.kinds.includes(d.kind) && companions.has(d.name)).at(-1);
+    const newest = current.filter((d) => rule.kinds.includes(d.kind) && companions.has(d.name)).at(-1);
     if (!newest) {
       problems.push(problem('missing-snowflake', `no ${rule.kinds.join(' or ')} file with its .sha256`));
       continue;
@@ -138,8 +148,8 @@ export async function checkSnowflakeHost(
   }
 
   const snowflakes: SnowflakeStatus[] = [];
-  for (const k of SNOWFLAKE_KINDS.filter((kind) => data.some((d) => d.kind === kind))) {
-    const ofKind = data.filter((d) => d.kind === k);
+  for (const k of SNOWFLAKE_KINDS.filter((kind) => current.some((d) => d.kind === kind))) {
+    const ofKind = current.filter((d) => d.kind === k);
     const newest = ofKind.at(-1)!;
     const size = byName.get(newest.name)!.size;
     const p = sizeProblem(

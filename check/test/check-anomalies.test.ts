@@ -61,6 +61,9 @@ const EXPECTED: Record<string, string[]> = {
   'farvol.lab': ['missing-volume', 'unlisted-file'],
   // a file name that is not UTF-8 is listed (lossily) as a stray, not an abort of the check
   'badname.lab': ['unknown-file'],
+  // a set or snowflake dated in the future does not hide a host that stopped backing up
+  'future.lab': ['future-time', 'stale-full', 'stale-incremental'],
+  'futurefw.lab': ['future-time', 'stale-snowflake'],
   // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
@@ -168,6 +171,12 @@ before(async () => {
   await writeOurSet(h('orphan.lab'), rcp, { time: ago(0.5), startTime: ago(1.5) });
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
+  await writeChain(h('future.lab'), rcp, ago(40), [ago(10)]);
+  await writeOurSet(h('future.lab'), rcp, { time: ago(-30) });
+  await writeSnowflake(h('futurefw.lab'), rcp, 'zroot-full', ago(20));
+  await writeSnowflake(h('futurefw.lab'), rcp, 'zroot-inc', ago(8));
+  await writeSnowflake(h('futurefw.lab'), rcp, 'conf-full', ago(1));
+  await writeSnowflake(h('futurefw.lab'), rcp, 'zroot-inc', ago(-10));
   await healthy('badname.lab');
   writeFileSync(Buffer.from(`${h('badname.lab')}/stray-\xff\xfe.bin`, 'latin1'), 'x');
   await healthy('farvol.lab');
@@ -196,6 +205,7 @@ before(async () => {
     'ap.lab': 'openwrt',
     'cutap.lab': 'openwrt',
     'fw.lab': 'opnsense',
+    'futurefw.lab': 'opnsense',
     'leftfull.lab': 'opnsense',
   };
   fleet = fleetFile(
@@ -299,7 +309,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /30 hosts, 3 ok, 6 with warnings, 21 with problems/);
+  assert.match(lines[0]!, /32 hosts, 3 ok, 6 with warnings, 23 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
