@@ -49,11 +49,16 @@ export const checkCommand = {
       throw new UsageError('check: give --fleet FILE or --htpasswd FILE (who should be on the sink)');
     if (argv.now !== undefined && !Number.isFinite(argv.now)) throw new UsageError('--now: not a number');
     if (argv.webhook) {
+      // the URL is a secret (its path is the webhook's token): never echoed
+      let url: URL;
       try {
-        if (!/^https?:$/.test(new URL(argv.webhook).protocol)) throw new Error();
+        url = new URL(argv.webhook);
+        if (!/^https?:$/.test(url.protocol)) throw new Error();
       } catch {
-        throw new UsageError(`--webhook: "${argv.webhook}" is not an http(s) URL`);
+        throw new UsageError('--webhook: the value is not an http(s) URL');
       }
+      if (url.username || url.password)
+        throw new UsageError(`--webhook ${url.origin}: user and password in the URL are refused (credentials)`);
     }
     const { stat } = await import('node:fs/promises');
     const st = await stat(argv.root).catch(() => undefined);

@@ -367,6 +367,15 @@ test('usage errors exit 2 with one line', async () => {
     [['check', '--root', root], /--fleet FILE or --htpasswd FILE/],
     [['check', '--root', join(root, 'nope'), '--fleet', fleet], /--root: .* is not a directory/],
     [['check', '--root', root, '--fleet', fleet, '--webhook', 'ftp://x'], /--webhook: .* not an http\(s\) URL/],
+    // credentials in the URL are refused, and not echoed
+    [
+      ['check', '--root', root, '--fleet', fleet, '--webhook', 'http://user:s3cret@127.0.0.1:1/hooks/t0ken'],
+      /--webhook http:\/\/127\.0\.0\.1:1: user and password in the URL are refused/,
+    ],
+    [
+      ['check', '--root', root, '--fleet', fleet, '--webhook', 'ftp://user:s3cret@x/t0ken'],
+      /--webhook: .* not an http\(s\) URL/,
+    ],
     [['check', '--root', root, '--fleet', fleet, '--deep', '--quick'], /mutually exclusive|conflict/i],
     [['check', '--root', root, '--fleet', join(root, 'missing.json')], /missing\.json/],
   ];
@@ -374,5 +383,6 @@ test('usage errors exit 2 with one line', async () => {
     const r = await runDeaddrop(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /s3cret|t0ken/);
   }
 });

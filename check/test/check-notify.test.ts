@@ -183,3 +183,22 @@ test('every output is tried: a failed --prom-file and a hung sendmail (killed) d
     server.close();
   }
 });
+
+test('--mail: a host directory named with a newline cannot inject a header into the Subject', async () => {
+  const evilRoot = join(dir, 'evil-root');
+  const { cpSync } = await import('node:fs');
+  cpSync(join(root, 'good.lab'), join(evilRoot, 'good.lab'), { recursive: true });
+  mkdirSync(join(evilRoot, 'x\nBcc: victim@example.org'));
+  const goodHtpasswd = join(dir, 'htpasswd-evil');
+  writeFileSync(goodHtpasswd, 'good.lab:x\n');
+  writeFileSync(mailOut, '');
+  const r = await runDeaddrop(
+    ['check', '--root', evilRoot, '--htpasswd', goodHtpasswd, '--now', String(NOW), '--mail', 'ops@example.org'],
+    { env: env() },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  const mail = readFileSync(mailOut, 'utf8');
+  assert.match(mail, /^Subject: deaddrop check: 0 problems, 1 warnings on x\\u000aBcc: victim@example\.org$/m);
+  assert.doesNotMatch(mail, /^Bcc:/m);
+  assert.doesNotMatch(r.stdout, /^Bcc:/m);
+});

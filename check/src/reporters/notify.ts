@@ -64,7 +64,9 @@ export async function postWebhook(url: string, text: string): Promise<void> {
       signal: AbortSignal.timeout(30_000),
     });
   } catch (err) {
-    throw new DeaddropError(`--webhook ${new URL(url).origin}: ${(err as Error).message}`);
+    // the message may quote the URL (undici does): only its origin is shown
+    const origin = new URL(url).origin;
+    throw new DeaddropError(`--webhook ${origin}: ${(err as Error).message.split(url).join(origin)}`);
   }
   await res.arrayBuffer();
   if (!res.ok) throw new DeaddropError(`--webhook ${new URL(url).origin}: HTTP ${res.status}`);
