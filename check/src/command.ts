@@ -6,6 +6,7 @@ interface Args {
   root: string;
   fleet?: string;
   htpasswd?: string;
+  reader?: string[];
   format: 'text' | 'json' | 'prom';
   promFile?: string;
   mail?: string;
@@ -25,6 +26,11 @@ export const checkCommand = {
       .option('root', { type: 'string', demandOption: true, describe: 'Sink root directory (ROOT/HOST/...)' })
       .option('fleet', { type: 'string', describe: 'Fleet file: hosts, kinds, per-host thresholds' })
       .option('htpasswd', { type: 'string', describe: "Without a fleet file: the sink's htpasswd users are the hosts" })
+      .option('reader', {
+        type: 'string',
+        array: true,
+        describe: 'An htpasswd user that is a reader account (sink serve --reader), not a host: left out (repeatable)',
+      })
       .option('format', {
         choices: ['text', 'json', 'prom'] as const,
         default: 'text' as const,
@@ -72,7 +78,11 @@ export const checkCommand = {
     const { sendMail, postWebhook } = await import('./reporters/notify.js');
     const { writeFileAtomic } = await import('@deaddrop/common/fs');
 
-    const hosts = argv.fleet ? hostsFromFleet(argv.fleet) : hostsFromHtpasswd(argv.htpasswd!);
+    // reader accounts (restore) share the sink's htpasswd but never back up: not hosts
+    const readers = new Set(argv.reader ?? []);
+    const hosts = (argv.fleet ? hostsFromFleet(argv.fleet) : hostsFromHtpasswd(argv.htpasswd!)).filter(
+      (h) => !readers.has(h.name),
+    );
     const report = await checkRoot({
       root: argv.root,
       hosts,

@@ -345,14 +345,29 @@ test('a healthy tree: all ok, exit 0 (text, json, prom)', async () => {
   );
 });
 
-test('htpasswd users as the enrolled hosts; kinds guessed from the files', async () => {
+test('htpasswd users as the enrolled hosts but --reader accounts; kinds guessed from the files', async () => {
   const dir = tempDir();
   const htpasswd = join(dir, 'htpasswd');
   writeFileSync(
     htpasswd,
-    '# sink users\nmanning.lab:$2y$05$abcdefghijklmnopqrstuv\nwifi.lab:{SHA}x\nfw.lab:$apr1$x$y\nnew.lab:$apr1$a$b\n',
+    '# sink users\nmanning.lab:$2y$05$abcdefghijklmnopqrstuv\nwifi.lab:{SHA}x\nfw.lab:$apr1$x$y\nnew.lab:$apr1$a$b\n' +
+      'admin:$2y$05$abcdefghijklmnopqrstuv\nauditor:{SHA}y\n',
   );
-  const r = await runDeaddrop(['check', '--root', healthyRoot, '--htpasswd', htpasswd, '--json', '--now', String(NOW)]);
+  // reader accounts (sink serve --reader) are no hosts: never missing-host
+  const r = await runDeaddrop([
+    'check',
+    '--root',
+    healthyRoot,
+    '--htpasswd',
+    htpasswd,
+    '--reader',
+    'admin',
+    '--reader',
+    'auditor',
+    '--json',
+    '--now',
+    String(NOW),
+  ]);
   assert.equal(r.code, 1);
   const report = JSON.parse(r.stdout) as CheckReport;
   assert.deepEqual(codes(report), { 'fw.lab': [], 'manning.lab': [], 'new.lab': ['missing-host'], 'wifi.lab': [] });
