@@ -1,15 +1,18 @@
 /**
  * A whole backup against one healthy sink and one faulty one: the faulty sink is down for the
  * run and the other gets the set (degraded, exit 4), in bounded time. A spooled set that
- * vanished from the spool before the lagging sink had it is recorded as dropped for it.
+ * vanished from the spool before the lagging sink had it is recorded as dropped for it. A PUT
+ * the sink published but whose answer was lost counts as uploaded.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
 import { Logger } from '@deaddrop/common/log';
+import { deliverSets, readOutgoingSet } from '@deaddrop/client/backup/deliver';
 import { runBackup } from '@deaddrop/client/backup/run';
 import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
@@ -134,3 +137,52 @@ test(
     assert.deepEqual(local.dropped, [], 'the sink that had it lacks nothing');
   },
 );
+
+test('a PUT published by the sink whose answer is lost counts as created with its bytes', async () => {
+  const tmp = tempDir('deaddrop-lost-answer-');
+  const setDir = join(tmp, 'outgoing', 'full.20261124T000000Z');
+  mkdirSync(setDir, { recursive: true });
+  const data = seededBytes('vol', 300_000);
+  writeFileSync(join(setDir, 'v.vol1.difftar.gz.p7m'), data);
+  const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
+  // forwards everything to the sink, but cuts the connection instead of passing on a PUT's answer
+  let cut = 0;
+  const proxy = createHttpServer((req, res) => {
+    const up = httpRequest(
+      { host: '127.0.0.1', port: sink.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        if (req.method === 'PUT') {
+          cut++;
+          answer.resume();
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as AddressInfo).port;
+  const t = new WebDavTarget({
+    name: 'a',
+    url: `http://127.0.0.1:${port}/webdav/h1/`,
+    credentials: creds,
+    retry: FAST,
+  });
+  try {
+    const set = (await readOutgoingSet(join(tmp, 'outgoing'), 'full.20261124T000000Z'))!;
+    const ledgers = new Map([['a', { version: 1 as const, sink: 'a', confirmed: [], dropped: [] }]]);
+    const r = await deliverSets({ sets: [set], targets: [t], ledgers, log: new Logger({ level: 'error' }) });
+    assert.equal(cut, 1, 'the sink published the file and its answer was lost');
+    assert.deepEqual(
+      { created: r.a!.created, existed: r.a!.existed, bytes: r.a!.bytes, confirmed: r.a!.confirmed },
+      { created: 1, existed: 0, bytes: data.length, confirmed: [set.key] },
+    );
+  } finally {
+    t.close();
+    proxy.close();
+    await sink.stop();
+  }
+});

@@ -37,7 +37,7 @@ export interface SinkDelivery {
   ok: boolean;
   /** Files PUT this run. */
   created: number;
-  /** Files the sink already had (listed, or 409 with the same size). */
+  /** Files the sink already had (listed at the start); one published by our own lost-answer PUT is created. */
   existed: number;
   /** Bytes uploaded this run. */
   bytes: number;
@@ -165,7 +165,9 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
         outcomes.forEach((o, i) => {
           const s = send[i]!;
           if (!o.ok) return fail(s, o.error, set.key);
-          if (o.outcome === 'created') {
+          // Only names the sink did not list are sent: one it has now appeared during our own
+          // attempt (published, then the answer was lost; or a 409 after such an attempt).
+          if (o.outcome === 'created' || !s.listing?.has(file.name)) {
             s.result.created++;
             s.result.bytes += file.size;
           } else s.result.existed++;

@@ -58,7 +58,9 @@ export class EarlyUpload implements SentAhead {
     outcomes.forEach((o, i) => {
       const t = to[i]!;
       if (o.ok) {
-        if (o.outcome === 'created') this.sent.get(t.name)!.set(name, size);
+        // 'exists' too: the set's names are new on every sink (set-time.ts), so a name there now
+        // was published by our own attempt whose answer was lost.
+        this.sent.get(t.name)!.set(name, size);
         return;
       }
       this.failed.set(t.name, o.error);
