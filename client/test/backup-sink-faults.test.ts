@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
@@ -17,6 +17,7 @@ import { runBackup } from '@deaddrop/client/backup/run';
 import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
 import {
+  blackholeSink,
   makeTestRecipient,
   missingTools,
   seededBytes,
@@ -27,25 +28,6 @@ import {
 
 const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
 const creds = { login: 'h1', password: 'pw-h1-secret' };
-
-/** Takes connections, reads what comes and never answers. */
-async function blackhole(): Promise<{ url: string; close: () => void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('data', () => {});
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webdav/h1/`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 test(
   'a sink that takes connections and never answers: the backup ends degraded, the other sink has the set',
@@ -58,7 +40,7 @@ test(
     const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
     const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
     const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
-    const hole = await blackhole();
+    const hole = await blackholeSink();
     const quick = { credentials: creds, retry: FAST, answerTimeoutMs: 300, idleTimeoutMs: 300 };
     try {
       const start = Date.now();

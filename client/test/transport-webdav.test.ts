@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { seededBytes, startEmbeddedSink } from '@deaddrop/test';
+import { blackholeSink, seededBytes, startEmbeddedSink } from '@deaddrop/test';
 import type { RetryPolicy } from '../src/transport/retry.js';
 import { WebDavTarget } from '../src/transport/webdav-target.js';
 
@@ -165,30 +165,8 @@ test('a refused connection is retried, then fails with a message that carries no
   t.close();
 });
 
-/** Takes connections, reads what comes and never answers (a hung sink, a black-holing firewall). */
-async function blackhole(): Promise<{ url: string; connections: () => number; close: () => void }> {
-  const sockets = new Set<Socket>();
-  let count = 0;
-  const server = createNetServer((s) => {
-    count++;
-    sockets.add(s);
-    s.on('data', () => {});
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webdav/h1/`,
-    connections: () => count,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 test('a sink that never answers a PROPFIND: each attempt times out, is retried, then the listing fails', async () => {
-  const hole = await blackhole();
+  const hole = await blackholeSink();
   const t = new WebDavTarget({ name: 'a', url: hole.url, credentials: creds, retry: FAST, answerTimeoutMs: 200 });
   try {
     const start = Date.now();

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bcryptHash } from '@deaddrop/sink/htpasswd';
@@ -340,4 +341,29 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A sink that takes connections, reads what comes and never answers (a hung server, a
+ * black-holing firewall): `url` is its /webdav/h1/ directory.
+ */
+export async function blackholeSink(): Promise<{ url: string; connections: () => number; close: () => void }> {
+  const sockets = new Set<Socket>();
+  let count = 0;
+  const server = createNetServer((s) => {
+    count++;
+    sockets.add(s);
+    s.on('data', () => {});
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webdav/h1/`,
+    connections: () => count,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
