@@ -61,7 +61,7 @@ function deaddropTool(): Tool {
       const sink = join(d, 'sink');
       writeFileSync(cfg, JSON.stringify({ host: 'bench', sources: [data], recipients: [join(d, 'cert.pem')],
         sinks: [{ name: 'local', url: `file://${sink}/bench/` }], archiveDir: join(d, 'archive') })); // prettier-ignore
-      mkdirSync(sink);
+      mkdirSync(join(sink, 'bench'), { recursive: true });
       return sink;
     },
     full: async () =>

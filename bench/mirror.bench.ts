@@ -77,6 +77,7 @@ async function main(): Promise<void> {
 
   mkdirSync(join(root, 'local'));
   const localSink = join(root, 'local', 'sink', 'bench');
+  mkdirSync(localSink, { recursive: true });
   const local = writeConfig(join(root, 'local'), [{ name: 'local', url: `file://${localSink}/` }]);
   local.sinkDirs = [localSink];
 

@@ -60,7 +60,7 @@ function deaddropTool(): Tool {
     name: 'deaddrop',
     backup(data) {
       rmSync(d, { recursive: true, force: true });
-      mkdirSync(sink, { recursive: true });
+      mkdirSync(join(sink, 'bench'), { recursive: true });
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-subj', '/CN=bench', '-days', '2',
         '-keyout', join(d, 'key.pem'), '-out', join(d, 'cert.pem')], { stdio: 'ignore' }); // prettier-ignore
       const cfg = join(d, 'client.json');

@@ -101,7 +101,7 @@ test('bad configuration: exit 2 with one line naming the file and the field', as
   assert.match(missing.stderr, /none\.json: no such file/);
   const both = await runDeaddrop(['backup', '--config', s.config, '--full', '--incremental']);
   assert.equal(both.code, 2);
-  assert.equal(existsSync(s.sink), false, 'nothing was written');
+  assert.deepEqual(readdirSync(join(s.sink, 'h1')), [], 'nothing was written');
 });
 
 test('--help documents the options; status before any run says the next is full', async () => {
@@ -143,7 +143,7 @@ test('--dry-run counts what would go into the set and writes nothing', async () 
   assert.equal(j.result, 'dry-run');
   assert.equal(j.type, 'full');
   assert.deepEqual(j.stats, { new: 4, changed: 0, deleted: 0 }); // root, a.txt, d/, d/b.bin
-  assert.equal(existsSync(s.sink), false);
+  assert.deepEqual(readdirSync(join(s.sink, 'h1')), []);
   const full = await runDeaddrop(['backup', '--config', s.config, '--json']);
   assert.equal(full.code, 0, full.stderr);
   writeFileSync(join(s.src, 'c.txt'), 'new\n');
@@ -174,9 +174,8 @@ test(
     for (const p of [s.tmp, join(s.tmp, 'keys')]) chmodSync(p, 0o755);
     chmodSync(s.cert, 0o644);
     mkdirSync(s.archive);
-    mkdirSync(s.sink);
     chownSync(s.archive, 65534, 65534);
-    chownSync(s.sink, 65534, 65534);
+    chownSync(join(s.sink, 'h1'), 65534, 65534);
     const [node, ...args] = deaddropArgv();
     const r = await runCommand(
       'runuser',

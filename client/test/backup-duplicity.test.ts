@@ -45,6 +45,7 @@ test(
     makeAwkwardTree(src);
     const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
     const sinks = [join(tmp, 'sinkA'), join(tmp, 'sinkB')];
+    for (const s of sinks) mkdirSync(join(s, 'testhost'), { recursive: true });
     const config = join(tmp, 'client.json');
     writeFileSync(
       config,

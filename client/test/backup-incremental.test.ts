@@ -43,6 +43,12 @@ test(
   },
 );
 
+/** `dir`, made first (a file:// sink's directory must exist). */
+function mkdirp(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 test('a new host name or a new sink starts a new chain, saying why', { skip: missingTools('openssl') }, async () => {
   const s = await setup();
   const edit = (patch: (c: { host: string; sinks: { name: string; url: string }[] }) => void) => {
@@ -54,7 +60,7 @@ test('a new host name or a new sink starts a new chain, saying why', { skip: mis
   assert.equal((await s.backup()).type, 'inc');
   edit((c) => {
     c.host = 'h2';
-    c.sinks[0]!.url = `file://${join(s.tmp, 'sink', 'h2')}/`;
+    c.sinks[0]!.url = `file://${mkdirp(join(s.tmp, 'sink', 'h2'))}/`;
   });
   const renamed = await s.backup();
   assert.equal(renamed.type, 'full');
@@ -64,7 +70,7 @@ test('a new host name or a new sink starts a new chain, saying why', { skip: mis
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(join(out, 'a.txt'), 'utf8'), 'a\n');
   assert.equal((await s.backup()).type, 'inc');
-  edit((c) => c.sinks.push({ name: 'more', url: `file://${join(s.tmp, 'more', 'h2')}/` }));
+  edit((c) => c.sinks.push({ name: 'more', url: `file://${mkdirp(join(s.tmp, 'more', 'h2'))}/` }));
   const added = await s.backup();
   assert.equal(added.type, 'full');
   assert.match(added.stdout, /new sink more \(file:.*\) has no part of the current chain: making a full backup/);

@@ -2,10 +2,11 @@
  * A whole backup against one healthy sink and one faulty one: the faulty sink is down for the
  * run and the other gets the set (degraded, exit 4), in bounded time. A spooled set that
  * vanished from the spool before the lagging sink had it is recorded as dropped for it. A PUT
- * the sink published but whose answer was lost counts as uploaded.
+ * the sink published but whose answer was lost counts as uploaded. A file:// sink whose
+ * directory is missing (not mounted) is down, and is never created on the local disk.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,10 +17,12 @@ import { deliverSets, readOutgoingSet } from '@deaddrop/client/backup/deliver';
 import { runBackup } from '@deaddrop/client/backup/run';
 import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
+import { compareTrees } from '@deaddrop/test/compare-trees';
 import {
   blackholeSink,
   makeTestRecipient,
   missingTools,
+  runDeaddrop,
   seededBytes,
   startEmbeddedSink,
   tempDir,
@@ -168,3 +171,40 @@ test('a PUT published by the sink whose answer is lost counts as created with it
     await sink.stop();
   }
 });
+
+test(
+  'a file:// sink whose directory is missing (not mounted) is down: nothing is created there, it catches up once mounted',
+  { skip: missingTools('openssl') },
+  async () => {
+    const tmp = tempDir('deaddrop-unmounted-');
+    const src = join(tmp, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.txt'), 'first\n');
+    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const mountPoint = join(tmp, 'mnt');
+    mkdirSync(mountPoint); // an empty mount point: the sink's host directory is on the unmounted disk
+    const hostDir = join(mountPoint, 'h1');
+    const config = JSON.parse(readFileSync(c.config, 'utf8')) as { sinks: { name: string; url: string }[] };
+    config.sinks.push({ name: 'nfs', url: `file://${hostDir}/` });
+    writeFileSync(c.config, JSON.stringify(config));
+    const log = new Logger({ level: 'error' });
+    const backup = () => runBackup({ config: loadClientConfig(c.config), configFile: c.config, mode: 'auto', log });
+
+    const first = await backup();
+    assert.equal(first.result, 'degraded');
+    assert.equal(existsSync(hostDir), false, 'the missing directory was not made on the local disk');
+    assert.match(first.delivery!.nfs!.error ?? '', /mnt\/h1\/ does not exist: mount the sink/);
+    assert.deepEqual(first.delivery!.nfs!.lagging, [first.set]);
+
+    mkdirSync(hostDir); // mounted again
+    writeFileSync(join(src, 'b.txt'), 'second\n');
+    const second = await backup();
+    assert.equal(second.result, 'ok', JSON.stringify(second.delivery));
+    assert.deepEqual(second.delivery!.nfs!.confirmed, [first.set, second.set]);
+    const out = join(tmp, 'restored');
+    const r = await runDeaddrop(['restore', '-q', '--from', hostDir, '--host', 'h1', '--key', key.plainKeyPath, '--to', out]); // prettier-ignore
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(compareTrees(src, out), [], 'the caught-up sink alone restores the latest tree');
+  },
+);

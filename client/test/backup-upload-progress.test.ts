@@ -28,6 +28,7 @@ test('a file put to two mirrors is counted once; a retry that reads it again add
   const dir = tempDir('deaddrop-upload-count-');
   const data = seededBytes('upload', 3 * 1024 * 1024 + 17);
   writeFileSync(join(dir, 'vol1'), data);
+  for (const d of ['a', 'b']) mkdirSync(join(dir, d));
   const a = new FileTarget('a', `file://${join(dir, 'a')}/`);
   const b = new FileTarget('b', `file://${join(dir, 'b')}/`);
   let counted = 0;

@@ -60,6 +60,7 @@ async function setup(pingBase: string): Promise<Setup> {
   writeFileSync(netrc, `machine sink.example login h1 password ${PASSWORD}\n`, { mode: 0o600 });
   // a file where a sink directory should be: that sink cannot take anything (even for root)
   writeFileSync(join(dir, 'blocked'), 'not a directory');
+  for (const sink of ['sinkA', 'sinkB']) mkdirSync(join(dir, sink, 'h1'), { recursive: true });
   const metrics = join(dir, 'prom', 'deaddrop-backup.prom');
   const archive = join(dir, 'archive');
   const config = join(dir, 'client.json');

@@ -61,6 +61,7 @@ export async function makeChain(
   makeAwkwardTree(src);
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
   const sinks = ['sinkA', 'sinkB'].slice(0, opts.sinks ?? 2).map((s) => join(tmp, s));
+  for (const s of sinks) mkdirSync(join(s, 'testhost'), { recursive: true });
   const config = join(tmp, 'client.json');
   writeFileSync(
     config,

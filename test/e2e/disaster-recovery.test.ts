@@ -60,6 +60,7 @@ async function makeChain(): Promise<Chain> {
   makeAwkwardTree(src, { bigSize: 700_000 });
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
   const sinks = { A: join(tmp, 'sinkA'), B: join(tmp, 'sinkB') };
+  for (const dir of Object.values(sinks)) mkdirSync(join(dir, HOST), { recursive: true });
   const config = join(tmp, 'client.json');
   writeFileSync(
     config,

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface LocalClientOptions {
@@ -28,6 +28,7 @@ export function writeLocalClientConfig(dir: string, o: LocalClientOptions): Loca
   const sinkRoot = o.sinkRoot ?? join(dir, 'sink');
   const config = join(dir, 'client.json');
   const archiveDir = join(dir, 'archive');
+  mkdirSync(join(sinkRoot, host), { recursive: true }); // a file:// sink's directory must exist
   writeFileSync(
     config,
     JSON.stringify({

@@ -3,10 +3,13 @@
  * rules as the WebDAV sinks. A file appears under its final name only when complete (temp
  * file in the same directory, fsync, hard link to the final name, which fails rather than
  * overwrite); an existing name with the same size counts as delivered, any other is an error.
+ * The directory is never created: on a sink that is not mounted, it is missing, and making it
+ * would fill the local disk while the run said the sink took the set. A missing directory is
+ * an unreachable sink (the set waits in the spool, as for a WebDAV sink that is down).
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,7 +41,7 @@ export class FileTarget implements SinkTargetLike {
   async put(remoteName: string, body: () => Readable, size: number): Promise<'created' | 'exists'> {
     if (remoteName.includes('/') || remoteName.startsWith('.'))
       throw new DeaddropError(`${this.name}: refusing to store "${remoteName}"`);
-    await mkdir(this.dir, { recursive: true });
+    await this.mustExist();
     const final = join(this.dir, remoteName);
     const existing = await stat(final).catch(() => undefined);
     if (existing) return this.same(remoteName, existing.size, size);
@@ -67,6 +70,19 @@ export class FileTarget implements SinkTargetLike {
     }
   }
 
+  /** A clear error for a sink directory that is missing (not mounted?) or not a directory. */
+  private async mustExist(): Promise<void> {
+    const st = await stat(this.dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw err;
+    });
+    if (!st?.isDirectory())
+      throw new DeaddropError(
+        `${this.name}: ${this.dir} ${st ? 'is not a directory' : 'does not exist'}: mount the sink or create the ` +
+          `directory (deaddrop does not create it, so an unmounted sink is not filled on the local disk)`,
+      );
+  }
+
   private same(remoteName: string, have: number, want: number): 'exists' {
     if (have === want) return 'exists';
     throw new DeaddropError(`${this.name}: ${remoteName} already exists with ${have} bytes (expected ${want})`);
@@ -74,13 +90,8 @@ export class FileTarget implements SinkTargetLike {
 
   async list(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-      throw err;
-    }
+    await this.mustExist();
+    const names = await readdir(this.dir);
     for (const n of names) {
       if (n.startsWith(TEMP_PREFIX)) continue;
       const st = await stat(join(this.dir, n)).catch(() => undefined);
