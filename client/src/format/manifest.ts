@@ -118,12 +118,16 @@ function parseBlock(text: Buffer | undefined, where: string): number | undefined
   return Number(s);
 }
 
+/** A manifest that lists no volume: damaged (cut short, emptied, or not a manifest at all). */
+export class NoVolumeError extends DeaddropError {}
+
 /**
  * Parse a manifest. Errors name `source` and the line. Like duplicity: Hostname/Localdir are
  * found anywhere, a block runs from `Volume N:` to the next `Volume` line, a volume listed
  * again replaces the earlier one and drops every higher number seen before it (a restarted
  * run lists 1,2,3,2; volumes come back sorted by number), and a volume without both paths is an error. A volume without any Hash
- * is an error too (duplicity would crash restoring it).
+ * is an error too (duplicity would crash restoring it), and so is a manifest without any volume:
+ * every set has volume 1 (an empty tar when nothing changed), so it is a cut or garbage file.
  */
 export function parseManifest(bytes: Uint8Array, source = 'manifest'): Manifest {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -204,6 +208,7 @@ export function parseManifest(bytes: Uint8Array, source = 'manifest'): Manifest 
     }
   });
   finishVolume();
+  if (byNumber.size === 0) throw new NoVolumeError(`${source}: corrupt manifest: it lists no volume`);
   m.volumes = [...byNumber.values()].sort((a, b) => a.number - b.number);
   return m;
 }

@@ -2,7 +2,8 @@
  * A stored set file as the bytes inside it: the layers are sniffed, not trusted from the name
  * (formats §8.2: duplicity 3.x --use-gpgsm writes CMS under `.gpg`): CMS (DER SEQUENCE 30 80 /
  * 30 8x) is decrypted, then gzip (1f8b, any number of members) is inflated, else the bytes are
- * taken as they are (tar or manifest text). Hashes are taken on the way and checked when the
+ * taken as they are (tar or manifest text). OpenPGP under `.gpg` (duplicity's default gpg) is
+ * refused: deaddrop does not decrypt it. Hashes are taken on the way and checked when the
  * data ends, so the last chunk only arrives from an intact file.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -113,6 +114,16 @@ function looksLikeCms(head: Buffer): boolean {
   return head[0] === 0x30 && head[1] !== undefined && head[1] >= 0x80 && head[1] <= 0x84;
 }
 
+const PGP_ARMOR = Buffer.from('-----BEGIN PGP');
+
+/**
+ * OpenPGP: ASCII armor, or a binary packet (its first byte has bit 7 set, RFC 4880 §4.2).
+ * Neither CMS (0x30), gzip (0x1f), tar nor manifest text start so.
+ */
+function looksLikeOpenPgp(head: Buffer): boolean {
+  return head.subarray(0, PGP_ARMOR.length).equals(PGP_ARMOR) || (head.length > 0 && (head[0]! & 0x80) !== 0);
+}
+
 /**
  * The content of a stored file. `what` names it in errors. Checks run at the end of the data:
  * a mismatch is a TamperedError thrown from the iteration. `onStored` counts the stored bytes
@@ -125,8 +136,14 @@ export async function openPayload(
   expect: Expected,
   onStored?: (bytes: number) => void,
 ): Promise<AsyncIterable<Buffer>> {
-  const { head, stream: stored } = await peek(await source.open(what), 4);
+  const { head, stream: stored } = await peek(await source.open(what), PGP_ARMOR.length);
   const encrypted = looksLikeCms(head);
+  if (!encrypted && what.endsWith('.gpg') && looksLikeOpenPgp(head)) {
+    stored.destroy();
+    throw new DeaddropError(
+      `${what}: OpenPGP-encrypted (duplicity's gpg): deaddrop cannot decrypt it; restore it with duplicity, see docs/RESTORE.md`,
+    );
+  }
   const stored256 = createHash('sha256');
   // the manifest's hash (SHA1 or MD5): of the duplicity file, inside our CMS or as stored
   const manifestHash = expect.hash?.algorithm ?? 'sha1';
