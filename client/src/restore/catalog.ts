@@ -43,10 +43,15 @@ export function setsAt(catalog: Catalog, t: number | undefined): { chain: Backup
     const oldest = Math.min(...catalog.chains.map((c) => c.full.time));
     throw new UsageError(`no backup at or before ${iso(t!)} (the oldest is ${iso(oldest)})`);
   }
-  // the chain with the newest full not after t (duplicity: get_backup_chain_at_time)
-  const chain = candidates.reduce((a, b) => (b.full.time > a.full.time ? b : a));
-  const sets = [chain.full, ...chain.incs.filter((s) => t === undefined || s.time <= t)];
-  return { chain, sets };
+  // the chain whose newest set at or before t is newest (duplicity: get_backup_chain_at_time),
+  // so chains that overlap in time (a legacy chain next to ours) give the newest state; on a
+  // tie, the newer full (fewer sets to apply)
+  const upTo = (c: BackupChain) => [c.full, ...c.incs.filter((s) => t === undefined || s.time <= t)];
+  const reach = (c: BackupChain) => upTo(c)[upTo(c).length - 1]!.time;
+  const chain = candidates.reduce((a, b) =>
+    reach(b) > reach(a) || (reach(b) === reach(a) && b.full.time > a.full.time) ? b : a,
+  );
+  return { chain, sets: upTo(chain) };
 }
 
 /**

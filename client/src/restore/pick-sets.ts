@@ -2,7 +2,7 @@
  * The sets to restore at a time, each loaded and checked (load-set.ts), before anything is
  * written. Without a time: the newest state that can be restored. Incomplete sets at the end
  * of the chain (an upload cut, or still going on) are left out with a warning naming them, and
- * an incomplete newest full falls back to the chain before it. With an explicit time, a set it
+ * an incomplete full falls back to the chain before it. With an explicit time, a set it
  * needs that is incomplete is refused. A gap is refused either way: a complete set after an
  * incomplete one, or a set whose predecessor is missing altogether. The error names the set at
  * fault and the --time of the last state that can be restored.
