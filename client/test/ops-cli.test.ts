@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseSamples } from '@deaddrop/client/ops/metrics-parse';
-import { makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
+import { deaddropArgv, makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 
 const TOKEN = 'b7f1c0de-secret-ping-token';
 const PASSWORD = 'netrc-password-never-shown';
@@ -224,4 +224,70 @@ test('pings that fail are retried and only warned about; --dry-run neither pings
   assert.match(r.stderr, /warn: start ping to 127\.0\.0\.1:\d+ failed: HTTP 503/);
   assert.match(r.stderr, /warn: success ping to 127\.0\.0\.1:\d+ failed: HTTP 503/);
   assertNoSecrets(r.stderr, s, 'log');
+});
+
+test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run recorded, lock released, exit 143', async () => {
+  const srv = await pingServer();
+  const s = await setup(srv.base);
+  const ok = await runDeaddrop(['backup', '--config', s.config]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const stateBefore = JSON.parse(readFileSync(join(s.archive, 'state.json'), 'utf8')) as { chain: unknown[] };
+  srv.pings.length = 0;
+
+  // a WebDAV sink that takes the connection and never answers holds the run at its first PROPFIND
+  const sockets: Socket[] = [];
+  let asked: () => void;
+  const reached = new Promise<void>((r) => (asked = r));
+  const hang = createTcpServer((sock) => {
+    sockets.push(sock);
+    sock.once('data', () => asked());
+  });
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  after(() => {
+    for (const sock of sockets) sock.destroy();
+    hang.close();
+  });
+  const { port } = hang.address() as AddressInfo;
+  appendFileSync(join(s.dir, 'netrc'), 'machine 127.0.0.1 login h1 password x\n');
+  const sinks = [
+    { name: 'A', url: `file://${s.dir}/sinkA/h1/` },
+    { name: 'B', url: `file://${s.dir}/sinkB/h1/` },
+  ];
+  s.write({ sinks: [...sinks, { name: 'C', url: `http://127.0.0.1:${port}/h1/` }] });
+  const [node, ...args] = deaddropArgv();
+  const child = spawn(node!, [...args, 'backup', '--config', s.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await reached;
+  child.kill('SIGTERM');
+  const [code, signal] = (await new Promise((r) => child.once('close', (c, sig) => r([c, sig])))) as [
+    number | null,
+    string | null,
+  ];
+  assert.deepEqual([code, signal], [143, null], stderr);
+  assert.match(stderr, /interrupted by SIGTERM/);
+
+  const m = readMetrics(s.metrics);
+  assert.equal(m.get('last_status'), 0);
+  assert.equal(m.get('runs_total', { status: 'failed' }), 1);
+  assert.equal(m.get('runs_total', { status: 'ok' }), 1);
+  assert.deepEqual(pingList(srv.pings), [`GET /ping/${TOKEN}/start`, `POST /ping/${TOKEN}/fail`]);
+  assert.match(srv.pings[1]!.body, /: failed: interrupted by SIGTERM/);
+  const state = JSON.parse(readFileSync(join(s.archive, 'state.json'), 'utf8')) as {
+    chain: unknown[];
+    runs: { result: string; error?: string }[];
+  };
+  assert.deepEqual(state.chain, stateBefore.chain, 'nothing of the unfinished run is recorded');
+  assert.deepEqual(
+    state.runs.map((r) => r.result),
+    ['ok', 'failed'],
+  );
+  assert.match(state.runs[1]!.error!, /interrupted by SIGTERM/);
+  assert.equal(existsSync(join(s.archive, 'lock')), false, 'the lock is released');
+
+  // the next run goes on from the recorded chain
+  s.write({ sinks });
+  const next = await runDeaddrop(['backup', '--config', s.config, '--json']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.equal(JSON.parse(next.stdout.trim().split('\n').pop()!).type, 'inc');
 });

@@ -1,6 +1,7 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
-import { UsageError } from '@deaddrop/common/errors';
+import { hostname } from 'node:os';
+import { describeError, UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
 import { formatBytes, parseSize } from '@deaddrop/common/units';
 
@@ -34,6 +35,9 @@ export const backupCommand = {
     const { RunReporter } = await import('../ops/unattended.js');
     const { progressReporter } = await import('../ops/progress.js');
     const { uploadProgressReporter } = await import('../ops/upload-progress.js');
+    const { onInterrupt } = await import('../ops/interrupt.js');
+    const { appendRunSync, statePath } = await import('./state.js');
+    const { releaseOwnLockSync } = await import('./lock.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const volumeSize = argv.volumeSize === undefined ? undefined : parseSize(argv.volumeSize, '--volume-size');
@@ -44,6 +48,24 @@ export const backupCommand = {
     // one line at a time: uploads that start during the walk show once the walk is done
     let walked = false;
     const uploads = uploadProgressReporter({ log, quiet: argv.quiet, held: () => !walked });
+    // A signal stops the run, which then reports like a failed one (nothing about its set:
+    // the state names a set only once it is complete, so the next run goes on consistently).
+    const started = new Date().toISOString();
+    const interruption = onInterrupt(async (err) => {
+      log.clearProgress();
+      log.error(`${err.message}: stopping the backup`);
+      try {
+        await ops?.finish({ kind: 'thrown', error: err }, { hurried: true });
+        if (!argv.dryRun) {
+          const run = { started, finished: new Date().toISOString(), result: 'failed', error: err.message } as const;
+          appendRunSync(config.archiveDir, run, hostname());
+        }
+      } catch (e) {
+        log.warn(`${statePath(config.archiveDir)}: cannot record the run: ${describeError(e)}`);
+      } finally {
+        releaseOwnLockSync(config.archiveDir);
+      }
+    });
     let r: Awaited<ReturnType<typeof runBackup>>;
     try {
       r = await runBackup({
@@ -61,10 +83,14 @@ export const backupCommand = {
         onUploadProgress: uploads,
       });
     } catch (err) {
+      await interruption.settled();
+      interruption.dispose();
       log.clearProgress();
       await ops?.finish({ kind: 'thrown', error: err });
       throw err;
     }
+    await interruption.settled();
+    interruption.dispose();
     await ops?.finish({ kind: 'finished', run: r });
     if (argv.json) process.stdout.write(JSON.stringify(r) + '\n');
     else if (r.result === 'dry-run') {

@@ -4,6 +4,7 @@
  * sets still to be delivered, and the last runs. Without it (or its cache files) the next run
  * is a full backup: the client never reads from a sink.
  */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@deaddrop/common/fs';
@@ -36,7 +37,7 @@ export interface BackupState {
   version: 1;
   /** The machine's host name (the manifests' Hostname). */
   host: string;
-  /** The backup root the chain was made of (Localdir). */
+  /** The backup root the chain was made of (Localdir); empty while there is no chain. */
   localdir: string;
   /** config.host and the sink URLs the chain went to (absent in older states: not compared). */
   configHost?: string;
@@ -60,6 +61,10 @@ export async function readState(archiveDir: string): Promise<BackupState | undef
   } catch {
     return undefined;
   }
+  return parseState(text);
+}
+
+function parseState(text: string): BackupState | undefined {
   try {
     const s = JSON.parse(text) as BackupState;
     if (s.version !== 1 || !Array.isArray(s.chain)) return undefined;
@@ -71,9 +76,44 @@ export async function readState(archiveDir: string): Promise<BackupState | undef
   }
 }
 
+const stateText = (state: BackupState) => JSON.stringify(state, null, 2) + '\n';
+
 export async function writeState(archiveDir: string, state: BackupState): Promise<void> {
   state.runs = state.runs.slice(-KEEP_RUNS);
-  await writeFileAtomic(statePath(archiveDir), JSON.stringify(state, null, 2) + '\n', 0o600);
+  await writeFileAtomic(statePath(archiveDir), stateText(state), 0o600);
+}
+
+/**
+ * Add a run to the state on disk all at once: for a run stopped by a signal while its own
+ * code still runs, which must not get to write the state in between. Without a readable
+ * state, one with no chain (the next run is a full) records it.
+ */
+export function appendRunSync(archiveDir: string, run: RunRecord, host: string): void {
+  const file = statePath(archiveDir);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // none yet
+  }
+  const state = (text !== undefined ? parseState(text) : undefined) ?? {
+    version: 1,
+    host,
+    localdir: '',
+    chain: [],
+    pending: [],
+    runs: [],
+  };
+  state.runs = [...state.runs, run].slice(-KEEP_RUNS);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, stateText(state));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
 }
 
 /** The chain's end time (the start time of the next incremental). */

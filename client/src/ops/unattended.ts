@@ -4,6 +4,9 @@
  *
  * A locked run (another run holds the lock) writes status 2 but sends no end ping: the run
  * holding the lock will report, and a hung one shows as a missing success ping.
+ *
+ * A run stopped by a signal finishes in a hurry (systemd kills what is left after
+ * TimeoutStopSec): its end ping gets one short try, and waits for the start ping no longer.
  */
 import type { ClientConfig } from '@deaddrop/common/config/client';
 import { describeError } from '@deaddrop/common/errors';
@@ -23,6 +26,9 @@ export interface OpsOptions {
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** The end ping's one try, and the most it waits for the start ping, when in a hurry. */
+const HURRIED_PING_MS = 3000;
 
 export class RunReporter {
   private readonly startedAt = Date.now();
@@ -59,7 +65,7 @@ export class RunReporter {
     return r;
   }
 
-  async finish(outcome: RunOutcome): Promise<void> {
+  async finish(outcome: RunOutcome, opts: { hurried?: boolean } = {}): Promise<void> {
     const { config, log } = this.opts;
     const kind = runKind(outcome);
     if (config.metricsFile && this.metrics) {
@@ -77,9 +83,13 @@ export class RunReporter {
       }
     }
     // healthchecks counts start -> end, so the end ping waits for the start ping
-    await this.startPing;
+    if (opts.hurried) await Promise.race([this.startPing, new Promise((r) => setTimeout(r, HURRIED_PING_MS).unref())]);
+    else await this.startPing;
     const url = kind === 'ok' ? config.pings?.success : kind === 'locked' ? undefined : config.pings?.fail;
-    if (url) await ping(url, kind === 'ok' ? 'success' : 'fail', runSummary(config.host, outcome), this.pingOptions());
+    const pingOpts = opts.hurried
+      ? { ...this.pingOptions(), timeoutMs: HURRIED_PING_MS, retries: 0 }
+      : this.pingOptions();
+    if (url) await ping(url, kind === 'ok' ? 'success' : 'fail', runSummary(config.host, outcome), pingOpts);
   }
 
   private pingOptions(): PingOptions {
