@@ -1,10 +1,10 @@
 /**
  * One set ready to restore: its sums file (ours; legacy sets have none), its manifest decrypted
  * and checked, and every volume the manifest lists present on disk. A set that lacks any of
- * them is refused with the names of what is missing.
+ * them, or whose manifest lists no volume, is refused as incomplete with the names at fault.
  */
 import { DeaddropError } from '@deaddrop/common/errors';
-import { parseManifest, type Manifest } from '../format/manifest.js';
+import { NoVolumeError, parseManifest, type Manifest } from '../format/manifest.js';
 import { parseDuplicityName, setKey, sumsFileNameOf, type BackupSet, type DuplicityFileName } from '../format/names.js';
 import { parseSums } from '../format/sums.js';
 import type { KeySource } from './key.js';
@@ -53,7 +53,8 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
   if (missing.length) throw new IncompleteSetError(set, `${label} is incomplete: missing ${missing.join(', ')}`);
   const manifestName = set.manifest!.name;
   if (ours) requireListed(set, sums, [manifestName]);
-  const manifest = parseManifest(
+  const manifest = readManifest(
+    set,
     withoutFilelist(await readPayload(source, manifestName, key, { sha256: sums.get(manifestName) })),
     manifestName,
   );
@@ -75,6 +76,20 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
       [...volumes.values()].map((f) => f.name),
     );
   return { set, manifest, volumes, sums };
+}
+
+/**
+ * The set's manifest. One that lists no volume was cut short or emptied (a legacy set has no
+ * sums file to tell): the set is incomplete, like one missing a file, never a set without changes.
+ */
+function readManifest(set: BackupSet, text: Buffer, name: string): Manifest {
+  try {
+    return parseManifest(text, name);
+  } catch (err) {
+    if (err instanceof NoVolumeError)
+      throw new IncompleteSetError(set, `set ${setKey(set)} is incomplete: its manifest ${name} lists no volume`);
+    throw err;
+  }
 }
 
 /**
