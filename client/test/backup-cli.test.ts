@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -248,3 +248,67 @@ test(
     assert.equal(diff.status, 0, diff.stdout.toString());
   },
 );
+
+test('a damaged or unreadable state.json: status says so (exit 1), backup warns and starts a new chain', async () => {
+  const s = await setup();
+  const first = await runDeaddrop(['backup', '--config', s.config]);
+  assert.equal(first.code, 0, first.stderr);
+  writeFileSync(join(s.src, 'a.txt'), 'changed\n');
+  const second = await runDeaddrop(['backup', '--config', s.config]);
+  assert.equal(second.code, 0, second.stderr);
+  const file = join(s.archive, 'state.json');
+  const good = readFileSync(file, 'utf8');
+  const parsed = JSON.parse(good) as { chain: Record<string, unknown>[] };
+  const damaged: [string, string, RegExp][] = [
+    ['truncated', good.slice(0, 200), /not valid JSON/],
+    [
+      'a set without its fields',
+      JSON.stringify({ ...parsed, chain: [parsed.chain[0], { type: 'inc' }] }),
+      /chain\[1\]\.time/,
+    ],
+    ['runs not a list', '{"version":1,"chain":[],"runs":{}}', /state\.json: /],
+    [
+      'a cache name with a slash',
+      JSON.stringify({ ...parsed, chain: [{ ...parsed.chain[0], manifest: '../x' }] }),
+      /chain\[0\]\.manifest/,
+    ],
+  ];
+  for (const [what, text, problem] of damaged) {
+    writeFileSync(file, text);
+    const st = await runDeaddrop(['status', '--config', s.config]);
+    assert.equal(st.code, 1, `${what}: ${st.stderr}`);
+    assert.match(st.stdout, new RegExp(`state: ${file.replace(/[.]/g, '\\.')}: damaged`), what);
+    assert.match(st.stdout, problem, what);
+    assert.doesNotMatch(st.stdout, /chain: none/, what);
+    const j = await runDeaddrop(['status', '--config', s.config, '--json']);
+    assert.equal(j.code, 1, what);
+    assert.equal((JSON.parse(j.stdout) as { state: string }).state, 'damaged', what);
+  }
+  // unreadable (a directory in its place: EISDIR even for root)
+  rmSync(file);
+  mkdirSync(file);
+  const st = await runDeaddrop(['status', '--config', s.config, '--json']);
+  assert.equal(st.code, 1, st.stderr);
+  const report = JSON.parse(st.stdout) as { state: string; stateProblem: string };
+  assert.equal(report.state, 'unreadable');
+  assert.match(report.stateProblem, /state\.json: cannot be read/);
+  rmSync(file, { recursive: true });
+
+  // backup: one warning naming the file, then a full (a new chain)
+  writeFileSync(file, JSON.stringify({ ...parsed, chain: [parsed.chain[0], { type: 'inc' }] }));
+  const r = await runDeaddrop(['backup', '--config', s.config, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lastJson(r.stdout).type, 'full');
+  const warnings = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { level?: string; message?: string })
+    .filter((e) => e.level === 'warn');
+  assert.ok(
+    warnings.some((w) => w.message!.includes(`${file}: damaged`) && /new chain/.test(w.message!)),
+    JSON.stringify(warnings),
+  );
+  const after = await runDeaddrop(['status', '--config', s.config]);
+  assert.equal(after.code, 0, after.stderr);
+  assert.match(after.stdout, /chain: 1 set/);
+});

@@ -36,7 +36,7 @@ export const backupCommand = {
     const { progressReporter } = await import('../ops/progress.js');
     const { uploadProgressReporter } = await import('../ops/upload-progress.js');
     const { onInterrupt } = await import('../ops/interrupt.js');
-    const { appendRunSync, statePath } = await import('./state.js');
+    const { appendRunSync, loadState, statePath } = await import('./state.js');
     const { releaseOwnLockSync } = await import('./lock.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
@@ -48,6 +48,9 @@ export const backupCommand = {
     // one line at a time: uploads that start during the walk show once the walk is done
     let walked = false;
     const uploads = uploadProgressReporter({ log, quiet: argv.quiet, held: () => !walked });
+    // A state that cannot be used is left to be replaced by a new chain, but not in silence.
+    const state = await loadState(config.archiveDir);
+    if ('problem' in state) log.warn(`${state.problem}: starting a new chain (a full backup)`);
     // A signal stops the run, which then reports like a failed one (nothing about its set:
     // the state names a set only once it is complete, so the next run goes on consistently).
     const started = new Date().toISOString();

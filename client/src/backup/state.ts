@@ -2,11 +2,15 @@
  * The client's local state in the archive directory (`state.json`, written atomically): the
  * current chain (its sets, whose plaintext manifests and signature archives are in `cache/`),
  * sets still to be delivered, and the last runs. Without it (or its cache files) the next run
- * is a full backup: the client never reads from a sink.
+ * is a full backup: the client never reads from a sink. A state that does not pass its schema
+ * (common/src/config/backup-state.ts) counts as none, with a warning.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { backupStateSchema } from '@deaddrop/common/config/backup-state';
+import { parseConfig } from '@deaddrop/common/config/load';
+import { ConfigError, describeError } from '@deaddrop/common/errors';
 import { writeFileAtomic } from '@deaddrop/common/fs';
 
 export interface ChainSet {
@@ -54,25 +58,46 @@ export function statePath(archiveDir: string): string {
   return join(archiveDir, 'state.json');
 }
 
-export async function readState(archiveDir: string): Promise<BackupState | undefined> {
+/** What is in the archive dir's state file: nothing yet, a valid state, or why there is none. */
+export type StateRead =
+  | { status: 'none' }
+  | { status: 'ok'; state: BackupState }
+  /** `problem` names the file. */
+  | { status: 'damaged' | 'unreadable'; problem: string };
+
+export async function loadState(archiveDir: string): Promise<StateRead> {
+  const file = statePath(archiveDir);
   let text: string;
   try {
-    text = await readFile(statePath(archiveDir), 'utf8');
-  } catch {
-    return undefined;
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { status: 'none' };
+    return { status: 'unreadable', problem: `${file}: cannot be read (${code ?? describeError(err)})` };
   }
-  return parseState(text);
+  return parseState(file, text);
 }
 
-function parseState(text: string): BackupState | undefined {
+/** The state, or undefined when there is none or it is damaged or unreadable: start a new chain. */
+export async function readState(archiveDir: string): Promise<BackupState | undefined> {
+  const r = await loadState(archiveDir);
+  return r.status === 'ok' ? r.state : undefined;
+}
+
+function parseState(file: string, text: string): StateRead {
+  let data: unknown;
   try {
-    const s = JSON.parse(text) as BackupState;
-    if (s.version !== 1 || !Array.isArray(s.chain)) return undefined;
-    s.pending ??= [];
-    s.runs ??= [];
-    return s;
-  } catch {
-    return undefined; // a damaged state file means: start a new chain
+    data = JSON.parse(text);
+  } catch (err) {
+    return { status: 'damaged', problem: `${file}: damaged: not valid JSON (${describeError(err)})` };
+  }
+  try {
+    const state: BackupState = parseConfig(file, backupStateSchema, data);
+    return { status: 'ok', state };
+  } catch (err) {
+    // parseConfig's message is "FILE: FIELD: PROBLEM"
+    const detail = err instanceof ConfigError ? err.message.slice(file.length + 2) : describeError(err);
+    return { status: 'damaged', problem: `${file}: damaged: ${detail}` };
   }
 }
 
@@ -94,16 +119,20 @@ export function appendRunSync(archiveDir: string, run: RunRecord, host: string):
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    // none yet
+    // none yet (or unreadable: replaced, as the next run would)
   }
-  const state = (text !== undefined ? parseState(text) : undefined) ?? {
-    version: 1,
-    host,
-    localdir: '',
-    chain: [],
-    pending: [],
-    runs: [],
-  };
+  const read = text !== undefined ? parseState(file, text) : undefined;
+  const state: BackupState =
+    read?.status === 'ok'
+      ? read.state
+      : {
+          version: 1,
+          host,
+          localdir: '',
+          chain: [],
+          pending: [],
+          runs: [],
+        };
   state.runs = [...state.runs, run].slice(-KEEP_RUNS);
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);

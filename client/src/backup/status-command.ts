@@ -2,11 +2,12 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
+import { ExitCode } from '@deaddrop/common/errors';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { ledgerDir, readLedger } from '../transport/ledger.js';
 import { laggingSets } from '../transport/spool.js';
-import { readState } from './state.js';
+import { loadState } from './state.js';
 
 interface Args {
   config: string;
@@ -17,6 +18,9 @@ const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z'
 export interface StatusReport {
   host: string;
   archiveDir: string;
+  /** state.json: none yet, ok, or damaged/unreadable (stateProblem says why; exit 1). */
+  state: 'none' | 'ok' | 'damaged' | 'unreadable';
+  stateProblem?: string;
   localdir?: string;
   chain: {
     type: 'full' | 'inc';
@@ -48,7 +52,8 @@ async function dirSize(dir: string): Promise<{ files: number; bytes: number }> {
 }
 
 export async function statusReport(archiveDir: string, host: string): Promise<StatusReport> {
-  const state = await readState(archiveDir);
+  const read = await loadState(archiveDir);
+  const state = read.status === 'ok' ? read.state : undefined;
   const chain = [];
   for (const s of state?.chain ?? []) {
     const cached =
@@ -80,7 +85,9 @@ export async function statusReport(archiveDir: string, host: string): Promise<St
   return {
     host,
     archiveDir,
-    ...(state ? { localdir: state.localdir } : {}),
+    state: read.status,
+    ...('problem' in read ? { stateProblem: read.problem } : {}),
+    ...(state?.localdir ? { localdir: state.localdir } : {}),
     chain,
     chainStoredBytes: chain.reduce((n, s) => n + s.storedBytes, 0),
     pending,
@@ -95,14 +102,25 @@ export const statusCommand = {
   builder: (y) =>
     y
       .option('config', { type: 'string', default: DEFAULT_CLIENT_CONFIG, describe: 'Client configuration file' })
-      .epilog('Reads only the local archive directory (the client never reads from a sink).'),
+      .epilog(
+        'Reads only the local archive directory (the client never reads from a sink).\n' +
+          'Exit codes: 0 ok, 1 the state file is damaged or unreadable (the next backup starts a new chain), ' +
+          '2 configuration error.',
+      ),
   handler: handler<Args>(async (argv) => {
     const { loadClientConfig } = await import('@deaddrop/common/config/client');
     const config = loadClientConfig(argv.config);
     const r = await statusReport(config.archiveDir, config.host);
     printResult(argv.json, r, (s) => {
       const lines = [`host ${s.host}, archive ${s.archiveDir}${s.localdir ? `, source ${s.localdir}` : ''}`];
-      if (s.chain.length === 0) lines.push('chain: none (the next backup is a full one)');
+      if (s.stateProblem)
+        lines.push(
+          `state: ${s.stateProblem} ` +
+            (s.state === 'damaged'
+              ? '(the next backup starts a new chain: a full)'
+              : '(a backup that cannot read it either starts a new chain)'),
+        );
+      else if (s.chain.length === 0) lines.push('chain: none (the next backup is a full one)');
       else {
         lines.push(`chain: ${s.chain.length} set(s), ${formatBytes(s.chainStoredBytes)} stored per sink`);
         for (const c of s.chain)
@@ -125,5 +143,6 @@ export const statusCommand = {
         );
       return lines;
     });
+    return r.stateProblem ? ExitCode.FAILED : ExitCode.OK;
   }),
 } as DeaddropCommand;
