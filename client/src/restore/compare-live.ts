@@ -1,13 +1,14 @@
 /**
  * Differences between a restored tree and a live one, for `deaddrop verify`: walks both with
  * lstat (never following links) and compares type, permission bits, integer mtime, size,
- * content (SHA-256, streamed), link target, device number, and owner when run as root.
- * Sockets are ignored (backups skip them).
+ * content (SHA-256, streamed), link target (as bytes), device number, and owner when run as
+ * root. Sockets are ignored (backups skip them). Names and targets are shown by showBytes.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { entryTypeOf } from '../scan/entry.js';
+import { showBytes } from './show-bytes.js';
 
 export interface Difference {
   path: string;
@@ -43,7 +44,7 @@ export async function compareWithLive(
 ): Promise<Difference[]> {
   const out: Difference[] = [];
   const at = (root: Buffer, rel: Buffer) => (rel.length ? Buffer.concat([root, SLASH, rel]) : root);
-  const show = (rel: Buffer) => (rel.length ? rel.toString('utf8') : '.');
+  const show = (rel: Buffer) => (rel.length ? showBytes(rel) : '.');
   const walk = async (rel: Buffer): Promise<void> => {
     const a = await lstat(at(backup, rel));
     const b = await lstat(at(live, rel)).catch(() => undefined);
@@ -62,9 +63,9 @@ export async function compareWithLive(
       if (a.size !== b.size) out.push({ path, what: 'size', backup: a.size, live: b.size });
       else if ((await sha256(at(backup, rel))) !== (await sha256(at(live, rel)))) out.push({ path, what: 'content' });
     } else if (a.isSymbolicLink()) {
-      const ta = (await readlink(at(backup, rel), { encoding: 'buffer' })).toString('utf8');
-      const tb = (await readlink(at(live, rel), { encoding: 'buffer' })).toString('utf8');
-      if (ta !== tb) out.push({ path, what: 'target', backup: ta, live: tb });
+      const ta = await readlink(at(backup, rel), { encoding: 'buffer' });
+      const tb = await readlink(at(live, rel), { encoding: 'buffer' });
+      if (!ta.equals(tb)) out.push({ path, what: 'target', backup: showBytes(ta), live: showBytes(tb) });
     } else if ((a.isCharacterDevice() || a.isBlockDevice()) && a.rdev !== b.rdev)
       out.push({ path, what: 'device', backup: a.rdev, live: b.rdev });
     else if (a.isDirectory()) {

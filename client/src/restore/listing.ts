@@ -1,16 +1,17 @@
 /**
  * What the backup holds at a time, without writing anything: the sets' entries merged in
  * memory (the newest entry of each path wins, deletions remove it). Sizes of patched files
- * come from their deltas.
+ * come from their deltas. Paths and link targets as showBytes shows them.
  */
 import { ENTRY_TYPE_OF_FLAG, TarType } from '../archive/tar-header.js';
-import { compareIndex, indexToDisplay, type PathIndex } from '../scan/path-index.js';
+import { compareIndex, type PathIndex } from '../scan/path-index.js';
 import { DeltaSize } from './delta-size.js';
 import type { VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
 import type { LoadedSet } from './load-set.js';
 import { progressCounter, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
+import { showBytes, showIndex } from './show-bytes.js';
 import type { RestoreSource } from './source.js';
 
 export interface ListedFile {
@@ -48,14 +49,14 @@ export async function filesAt(
         if (e.kind === 'deleted') return void files.delete(k);
         const h = e.header;
         const file: ListedFile = {
-          path: indexToDisplay(e.index),
+          path: showIndex(e.index),
           type: ENTRY_TYPE_OF_FLAG[h.type] ?? (h.type === '\0' || h.type === '7' ? 'file' : 'other'),
           mode: h.mode,
           mtime: h.mtime,
           size: 0,
           uid: h.uid,
           gid: h.gid,
-          ...(h.type === TarType.SYMLINK ? { target: h.linkname.toString('utf8') } : {}),
+          ...(h.type === TarType.SYMLINK ? { target: showBytes(h.linkname) } : {}),
         };
         files.set(k, { index: e.index, file });
         if (file.type !== 'file') return;

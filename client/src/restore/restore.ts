@@ -11,7 +11,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
-import { bytesToIndex, indexToDisplay, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
+import { bytesToIndex, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { iso, readCatalog } from './catalog.js';
 import { DestTree } from './dest-tree.js';
@@ -20,6 +20,7 @@ import { ownersWhenRoot } from './metadata.js';
 import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
+import { showIndex } from './show-bytes.js';
 import { openSource, type RestoreSource } from './source.js';
 
 export interface RestoreOptions {
@@ -157,7 +158,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   applier.finish();
   progress.done();
   // after finish(): the paths that were there are restored whole, directory attributes included
-  const absent = paths.filter((_, i) => !found.has(i)).map(indexToDisplay);
+  const absent = paths.filter((_, i) => !found.has(i)).map(showIndex);
   if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.join(', ')}`);
   const last = loaded[loaded.length - 1]!.set;
   return {
