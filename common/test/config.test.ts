@@ -40,6 +40,14 @@ test('client config errors name the file and the field, exit 2', () => {
     [{ ...minimal, sinks: [{ name: 'a', url: 'ftp://x/' }] }, /c\.json: sinks\[0\]\.url: must be an http/],
     [{ ...minimal, sources: ['relative'] }, /c\.json: sources\[0\]: must be an absolute path/],
     [{ ...minimal, host: undefined }, /c\.json: host: /],
+    // relative paths would be resolved against the cwd, which is / under systemd
+    [{ ...minimal, recipients: ['recipient.pem'] }, /c\.json: recipients\[0\]: must be an absolute path/],
+    [{ ...minimal, metricsFile: 'deaddrop.prom' }, /c\.json: metricsFile: must be an absolute path/],
+    [{ ...minimal, netrc: 'netrc' }, /c\.json: netrc: must be an absolute path/],
+    [
+      { ...minimal, sinks: [{ name: 'a', url: 'https://x/h/', ca: 'ca.pem' }] },
+      /c\.json: sinks\[0\]\.ca: must be an absolute path/,
+    ],
     ['{ not json', /c\.json: not valid JSON/],
   ];
   for (const [data, re] of cases) {

@@ -5,11 +5,17 @@ import { DEFAULT_CLIENT_CONFIG } from './paths.js';
 
 export { DEFAULT_CLIENT_CONFIG };
 
+/**
+ * Every path in client.json is absolute: a relative one would be resolved against the working
+ * directory, which is / under systemd and wherever the operator stands by hand.
+ */
+const absolutePath = z.string().startsWith('/', 'must be an absolute path');
+
 export const clientSinkSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a short name (letters, digits, ".", "-", "_")'),
   url: sinkUrlField,
   /** PEM file of the CA that signed an https sink's certificate. */
-  ca: z.string().optional(),
+  ca: absolutePath.optional(),
 });
 
 /** The same URL however it is spelled (case of the host, a missing final "/"). */
@@ -36,18 +42,19 @@ function uniqueSinks(sinks: { name: string; url: string }[], ctx: z.RefinementCt
 /** /etc/deaddrop/client.json (SPEC §7). Unknown keys are errors. */
 export const clientConfigSchema = z.strictObject({
   host: hostNameField,
-  sources: z.array(z.string().startsWith('/', 'must be an absolute path')).min(1),
+  sources: z.array(absolutePath).min(1),
   exclude: z.array(z.string()).default([]),
-  recipients: z.array(z.string()).min(1),
+  /** Recipient certificate files (PEM). */
+  recipients: z.array(absolutePath).min(1),
   /** Unique names (ledgers, early uploads and results are keyed by them) and unique URLs. */
   sinks: z.array(clientSinkSchema).min(1).superRefine(uniqueSinks),
-  netrc: z.string().default('/etc/deaddrop/netrc'),
-  /** Absolute: a relative one would depend on the cwd (and could land inside a source). */
-  archiveDir: z.string().startsWith('/', 'must be an absolute path').default('/var/lib/deaddrop'),
+  netrc: absolutePath.default('/etc/deaddrop/netrc'),
+  /** (A relative one could also land inside a source.) */
+  archiveDir: absolutePath.default('/var/lib/deaddrop'),
   volumeSize: sizeField.default(200 * 2 ** 20),
   fullEvery: durationField.default(30 * 86400),
   spoolLimit: sizeField.default(2e9),
-  metricsFile: z.string().optional(),
+  metricsFile: absolutePath.optional(),
   /** Stay on the filesystem of each source root (like duplicity's default). */
   oneFileSystem: z.boolean().default(true),
   /** healthchecks.io-style URLs pinged at start, success and failure. */
