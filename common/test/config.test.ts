@@ -40,6 +40,8 @@ test('client config errors name the file and the field, exit 2', () => {
     [{ ...minimal, sinks: [{ name: 'a', url: 'ftp://x/' }] }, /c\.json: sinks\[0\]\.url: must be an http/],
     [{ ...minimal, sources: ['relative'] }, /c\.json: sources\[0\]: must be an absolute path/],
     [{ ...minimal, host: undefined }, /c\.json: host: /],
+    [{ ...minimal, pings: { fail: 'https://u:p@hc.example/x' } }, /c\.json: pings\.fail: must be an http/],
+    [{ ...minimal, pings: { start: 'ftp://hc.example/x' } }, /c\.json: pings\.start: must be an http/],
     // relative paths would be resolved against the cwd, which is / under systemd
     [{ ...minimal, recipients: ['recipient.pem'] }, /c\.json: recipients\[0\]: must be an absolute path/],
     [{ ...minimal, metricsFile: 'deaddrop.prom' }, /c\.json: metricsFile: must be an absolute path/],

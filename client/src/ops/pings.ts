@@ -25,6 +25,11 @@ function where(url: string): string {
   }
 }
 
+/** Text with every URL in it cut down to its host: the rest may be a secret. */
+function withoutUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, (u) => where(u));
+}
+
 /** Worth another try: the network, a timeout, the server's own trouble or rate limit. */
 const retryable = (status: number) => status >= 500 || status === 408 || status === 429;
 
@@ -48,9 +53,10 @@ export async function ping(url: string, kind: PingKind, body: string | undefined
       problem = `HTTP ${res.status}`;
       if (!retryable(res.status)) break;
     } catch (err) {
-      // fetch errors hide the reason in .cause; neither carries the URL's path
+      // fetch errors hide the reason in .cause (a network error's code); others say it in
+      // their message, which may quote the URL
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      problem = cause?.code ?? cause?.message ?? (err as Error).name;
+      problem = cause?.code ?? withoutUrls(cause?.message ?? (err as Error).message ?? String(err));
     }
   }
   opts.log.warn(`${kind} ping to ${where(url)} failed: ${problem}`, { ping: kind });

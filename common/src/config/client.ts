@@ -39,6 +39,19 @@ function uniqueSinks(sinks: { name: string; url: string }[], ctx: z.RefinementCt
   }
 }
 
+/**
+ * A ping URL: http(s) only (fetch takes nothing else), and no user:password@ (fetch refuses
+ * it): healthchecks-style services carry the secret in the path.
+ */
+const pingUrl = z.string().refine((u) => {
+  try {
+    const url = new URL(u);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL without user:password@');
+
 /** /etc/deaddrop/client.json (SPEC §7). Unknown keys are errors. */
 export const clientConfigSchema = z.strictObject({
   host: hostNameField,
@@ -60,9 +73,9 @@ export const clientConfigSchema = z.strictObject({
   /** healthchecks.io-style URLs pinged at start, success and failure. */
   pings: z
     .strictObject({
-      start: z.string().url().optional(),
-      success: z.string().url().optional(),
-      fail: z.string().url().optional(),
+      start: pingUrl.optional(),
+      success: pingUrl.optional(),
+      fail: pingUrl.optional(),
     })
     .optional(),
 });
