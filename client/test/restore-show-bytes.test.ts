@@ -50,5 +50,5 @@ test('verify: symlink targets that differ only in non-UTF-8 bytes are a differen
     utimesSync(dir, 1e9, 1e9);
   }
   const d = await compareWithLive(Buffer.from(backup), Buffer.from(live), { owners: false });
-  assert.deepEqual(d, [{ path: 'l', what: 'target', backup: '\\xfe', live: '\\xfd' }]);
+  assert.deepEqual(d.differences, [{ path: 'l', what: 'target', backup: '\\xfe', live: '\\xfd' }]);
 });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { entryTypeOf } from '../scan/entry.js';
 import { showBytes } from './show-bytes.js';
 
@@ -33,22 +33,31 @@ async function names(dir: Buffer): Promise<Map<string, Buffer>> {
   return m;
 }
 
+export interface Comparison {
+  differences: Difference[];
+  /** Objects of the backup compared (each once, whatever number of sets it came from). */
+  compared: number;
+}
+
 /**
- * Compare `backup` (a restore) with `live` from `rel` down (`rel` empty: the roots). `skip`
- * leaves names out of the backup side (the restore's own staging).
+ * Compare `backup` (a restore) with `live` from `rel` down (`rel` empty: the roots; the live
+ * root is followed when it is a symlink, so --against may be one). `skipRoot` leaves the
+ * root's attributes out.
  */
 export async function compareWithLive(
   backup: Buffer,
   live: Buffer,
   opts: { owners: boolean; rel?: Buffer; skipRoot?: boolean },
-): Promise<Difference[]> {
+): Promise<Comparison> {
   const out: Difference[] = [];
+  let compared = 0;
   const at = (root: Buffer, rel: Buffer) => (rel.length ? Buffer.concat([root, SLASH, rel]) : root);
   const show = (rel: Buffer) => (rel.length ? showBytes(rel) : '.');
   const walk = async (rel: Buffer): Promise<void> => {
     const a = await lstat(at(backup, rel));
-    const b = await lstat(at(live, rel)).catch(() => undefined);
+    const b = await (rel.length ? lstat : stat)(at(live, rel)).catch(() => undefined);
     const path = show(rel);
+    compared++;
     if (!b) return void out.push({ path, what: 'missing' });
     if (typeOf(a) !== typeOf(b)) return void out.push({ path, what: 'type', backup: typeOf(a), live: typeOf(b) });
     if (!(rel.length === 0 && opts.skipRoot)) {
@@ -74,7 +83,10 @@ export async function compareWithLive(
       const child = (n: Buffer) => (rel.length ? Buffer.concat([rel, SLASH, n]) : n);
       for (const [k, n] of [...na].sort()) {
         if (nb.has(k)) await walk(child(n));
-        else out.push({ path: show(child(n)), what: 'missing' });
+        else {
+          compared++;
+          out.push({ path: show(child(n)), what: 'missing' });
+        }
       }
       for (const [k, n] of [...nb].sort()) {
         if (na.has(k)) continue;
@@ -83,5 +95,5 @@ export async function compareWithLive(
     }
   };
   await walk(opts.rel ?? Buffer.alloc(0));
-  return out;
+  return { differences: out, compared };
 }

@@ -33,6 +33,7 @@ export const verifyCommand = {
         onProgress,
       }),
     );
+    if (!argv.json) for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     printResult(argv.json, r, (x) => [
       ...x.differences.map(
         (d) => `${d.what}: ${d.path}${d.backup !== undefined ? ` (backup ${d.backup}, live ${d.live})` : ''}`,

@@ -1,10 +1,12 @@
 /**
  * `deaddrop verify`: restore the backup at a time into a private temporary directory (with
- * every check restore makes), compare it with the live tree, remove it.
+ * every check restore makes), compare it with the live tree, remove it. The restore's warnings
+ * are passed on; --against must be a directory (a usage error otherwise).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UsageError } from '@deaddrop/common/errors';
 import { indexToBytes } from '../scan/path-index.js';
 import { compareWithLive, type Difference } from './compare-live.js';
 import type { KeySource } from './key.js';
@@ -29,11 +31,23 @@ export interface VerifyReport {
   host: string;
   time: string;
   against: string;
+  /** Objects of the backup compared with the live tree. */
   compared: number;
   differences: Difference[];
+  /** The restore's warnings (e.g. an incomplete set left out). */
+  warnings: string[];
+}
+
+/** --against must be a directory (a symlink to one will do): a typo is a usage error, not a difference. */
+async function checkAgainst(against: string): Promise<void> {
+  const st = await stat(against).catch((err: NodeJS.ErrnoException) => err);
+  if (st instanceof Error)
+    throw new UsageError(`--against ${against}: ${st.code === 'ENOENT' ? 'no such directory' : st.message}`);
+  if (!st.isDirectory()) throw new UsageError(`--against ${against}: not a directory`);
 }
 
 export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
+  await checkAgainst(o.against);
   const work = await mkdtemp(join(o.tmp ?? tmpdir(), 'deaddrop-verify-'));
   try {
     const dest = join(work, 'tree');
@@ -51,16 +65,13 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     const owners = process.getuid?.() === 0;
     const roots = o.paths.length ? o.paths.map((p) => indexToBytes(pathArgument(p))) : [Buffer.alloc(0)];
     const differences: Difference[] = [];
-    for (const rel of roots)
-      differences.push(...(await compareWithLive(Buffer.from(dest), Buffer.from(o.against), { owners, rel })));
-    const s = r.stats;
-    return {
-      host: o.host,
-      time: r.time,
-      against: o.against,
-      compared: s.files + s.dirs + s.links + s.special,
-      differences,
-    };
+    let compared = 0;
+    for (const rel of roots) {
+      const c = await compareWithLive(Buffer.from(dest), Buffer.from(o.against), { owners, rel });
+      differences.push(...c.differences);
+      compared += c.compared;
+    }
+    return { host: o.host, time: r.time, against: o.against, compared, differences, warnings: r.warnings };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
