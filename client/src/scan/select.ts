@@ -74,6 +74,7 @@ export function makeSelection(sources: string[], exclude: string[], alsoExclude:
   const prefixes: string[] = [...ALWAYS_EXCLUDED, ...alsoExclude.map(canonicalPath)].map(asBytes);
   const globs: RegExp[] = [];
   exclude.forEach((e, i) => {
+    // client.json's schema refuses these already, naming the file
     if (!e.startsWith('/')) throw new UsageError(`exclude[${i}]: "${e}" must be an absolute path or glob`);
     if (/[*?]/.test(e)) globs.push(globRegex(asBytes(canonicalPath(e))));
     else prefixes.push(asBytes(canonicalPath(e)));

@@ -56,7 +56,8 @@ const pingUrl = z.string().refine((u) => {
 export const clientConfigSchema = z.strictObject({
   host: hostNameField,
   sources: z.array(absolutePath).min(1),
-  exclude: z.array(z.string()).default([]),
+  /** Absolute paths or globs (client/src/scan/select.ts matches them). */
+  exclude: z.array(z.string().startsWith('/', 'must be an absolute path or glob')).default([]),
   /** Recipient certificate files (PEM). */
   recipients: z.array(absolutePath).min(1),
   /** Unique names (ledgers, early uploads and results are keyed by them) and unique URLs. */
