@@ -312,3 +312,22 @@ test('a damaged or unreadable state.json: status says so (exit 1), backup warns 
   assert.equal(after.code, 0, after.stderr);
   assert.match(after.stdout, /chain: 1 set/);
 });
+
+test('status lists the sinks of client.json: a new one has nothing yet, a removed one is left out', async () => {
+  const s = await setup();
+  const r = await runDeaddrop(['backup', '--config', s.config]);
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(readFileSync(s.config, 'utf8')) as { sinks: { name: string; url: string }[] };
+  mkdirSync(join(s.tmp, 'other', 'h1'), { recursive: true });
+  writeFileSync(s.config, JSON.stringify({ ...config, sinks: [{ name: 'other', url: `file://${s.tmp}/other/h1/` }] }));
+  const st = await runDeaddrop(['status', '--config', s.config]);
+  assert.equal(st.code, 0, st.stderr);
+  const sinkLines = st.stdout.split('\n').filter((l) => l.startsWith('sink '));
+  assert.deepEqual(sinkLines, ['sink other: nothing delivered yet']);
+  const j = await runDeaddrop(['status', '--config', s.config, '--json']);
+  const report = JSON.parse(j.stdout) as { sinks: { name: string; confirmed: number }[] };
+  assert.deepEqual(
+    report.sinks.map((k) => [k.name, k.confirmed]),
+    [['other', 0]],
+  );
+});

@@ -5,7 +5,7 @@ import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
 import { ExitCode } from '@deaddrop/common/errors';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
-import { ledgerDir, readLedger } from '../transport/ledger.js';
+import { readLedger } from '../transport/ledger.js';
 import { laggingSets } from '../transport/spool.js';
 import { loadState } from './state.js';
 
@@ -33,7 +33,7 @@ export interface StatusReport {
   chainStoredBytes: number;
   /** Sets written but not yet on every sink, with their outgoing bytes. */
   pending: { set: string; files: number; bytes: number }[];
-  /** Per sink (from its ledger): sets confirmed, when last, and the sets it still lacks. */
+  /** Per configured sink (from its ledger): sets confirmed, when last, and the sets it still lacks. */
   sinks: { name: string; confirmed: number; lastConfirmed?: string; lagging: string[] }[];
   lastRuns: { started: string; finished: string; result: string; set?: string; storedBytes?: number; error?: string }[];
 }
@@ -51,7 +51,7 @@ async function dirSize(dir: string): Promise<{ files: number; bytes: number }> {
   return { files, bytes };
 }
 
-export async function statusReport(archiveDir: string, host: string): Promise<StatusReport> {
+export async function statusReport(archiveDir: string, host: string, sinkNames: string[]): Promise<StatusReport> {
   const read = await loadState(archiveDir);
   const state = read.status === 'ok' ? read.state : undefined;
   const chain = [];
@@ -71,10 +71,10 @@ export async function statusReport(archiveDir: string, host: string): Promise<St
   const pending = [];
   for (const key of state?.pending ?? [])
     pending.push({ set: key, ...(await dirSize(join(archiveDir, 'outgoing', key))) });
+  // the sinks of client.json: ledgers of sinks no longer configured are history
   const sinks = [];
-  for (const f of (await readdir(ledgerDir(archiveDir)).catch(() => [] as string[])).sort()) {
-    if (!f.endsWith('.json')) continue;
-    const l = await readLedger(archiveDir, f.slice(0, -'.json'.length));
+  for (const name of sinkNames) {
+    const l = await readLedger(archiveDir, name);
     sinks.push({
       name: l.sink,
       confirmed: l.confirmed.length,
@@ -110,7 +110,11 @@ export const statusCommand = {
   handler: handler<Args>(async (argv) => {
     const { loadClientConfig } = await import('@deaddrop/common/config/client');
     const config = loadClientConfig(argv.config);
-    const r = await statusReport(config.archiveDir, config.host);
+    const r = await statusReport(
+      config.archiveDir,
+      config.host,
+      config.sinks.map((k) => k.name),
+    );
     printResult(argv.json, r, (s) => {
       const lines = [`host ${s.host}, archive ${s.archiveDir}${s.localdir ? `, source ${s.localdir}` : ''}`];
       if (s.stateProblem)
@@ -129,11 +133,13 @@ export const statusCommand = {
               (c.cached ? '' : '  (cache missing: next run is full)'),
           );
       }
-      for (const k of s.sinks)
+      for (const k of s.sinks) {
+        const lacks = k.lagging.length ? `lacks ${k.lagging.join(', ')}` : undefined;
+        const what = k.confirmed === 0 ? ['nothing delivered yet', ...(lacks ? [lacks] : [])].join(', ') : lacks;
         lines.push(
-          `sink ${k.name}: ${k.lagging.length ? `lacks ${k.lagging.join(', ')}` : 'up to date'}` +
-            (k.lastConfirmed ? ` (last confirmed ${k.lastConfirmed})` : ''),
+          `sink ${k.name}: ${what ?? 'up to date'}` + (k.lastConfirmed ? ` (last confirmed ${k.lastConfirmed})` : ''),
         );
+      }
       for (const p of s.pending) lines.push(`pending delivery: ${p.set} (${p.files} files, ${formatBytes(p.bytes)})`);
       for (const run of s.lastRuns.slice(0, 5))
         lines.push(
