@@ -1,6 +1,10 @@
-/** A host directory on disk: a sink's root (DIR/HOST/...), a copy of it, or the host directory itself. */
+/**
+ * A host directory on disk: a sink's root (DIR/HOST/...), a copy of it, or the host directory
+ * itself. Only regular files in it are set files: a symlink named like one (to /etc/passwd,
+ * say) is not followed, and is named at debug level.
+ */
 import { once } from 'node:events';
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -23,16 +27,23 @@ export async function hostDirectory(from: string, host: string): Promise<string>
   throw new UsageError(`--from ${from}: no ${host}/ directory and no backup sets in it`);
 }
 
-export class DirSource implements RestoreSource {
-  constructor(readonly where: string) {}
+const kindOf = (st: Stats): string =>
+  st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'not a regular file';
 
-  /** Synchronous stats: one per name, far cheaper than a thread-pool round trip each. */
+export class DirSource implements RestoreSource {
+  constructor(
+    readonly where: string,
+    private readonly debug: (message: string) => void = () => {},
+  ) {}
+
+  /** Synchronous lstats: one per name, far cheaper than a thread-pool round trip each. */
   async list(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    // stat every name: some mounts (sshfs, older NFS) report no entry type in readdir
+    // lstat every name: some mounts (sshfs, older NFS) report no entry type in readdir
     for (const name of readdirSync(this.where)) {
-      const st = statSync(join(this.where, name), { throwIfNoEntry: false });
+      const st = lstatSync(join(this.where, name), { throwIfNoEntry: false });
       if (st?.isFile()) out.set(name, st.size);
+      else if (st) this.debug(`${join(this.where, name)}: ${kindOf(st)}, ignored (set files are regular files)`);
     }
     return out;
   }
@@ -51,6 +62,6 @@ export class DirSource implements RestoreSource {
   close(): void {}
 }
 
-export async function openDirSource(from: string, host: string): Promise<DirSource> {
-  return new DirSource(await hostDirectory(from, host));
+export async function openDirSource(from: string, host: string, debug?: (message: string) => void): Promise<DirSource> {
+  return new DirSource(await hostDirectory(from, host), debug);
 }

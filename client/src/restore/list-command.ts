@@ -1,7 +1,7 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
-import { sourceOptions, type SourceArgs } from './source-options.js';
+import { debugLines, sourceOptions, type SourceArgs } from './source-options.js';
 import type { RestoreSource } from './source.js';
 
 interface Args extends SourceArgs {
@@ -19,7 +19,13 @@ export const listCommand = {
       .option('time', { type: 'string', describe: 'With --files: as of this time (default latest)' }),
   handler: handler<Args>(async (argv) => {
     const { openSource } = await import('./source.js');
-    const source = await openSource({ from: argv.from, host: argv.host, netrc: argv.netrc, ca: argv.ca });
+    const source = await openSource({
+      from: argv.from,
+      host: argv.host,
+      netrc: argv.netrc,
+      ca: argv.ca,
+      debug: debugLines(argv.verbose),
+    });
     try {
       await list(argv, source);
     } finally {

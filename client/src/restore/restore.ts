@@ -30,6 +30,8 @@ export interface RestoreOptions {
   /** With a URL: netrc file and https CA. */
   netrc?: string;
   ca?: string;
+  /** Debug-level messages (--verbose). */
+  debug?: (message: string) => void;
   key: KeySource;
   dest: string;
   /** Epoch seconds; undefined: the latest backup. */

@@ -34,8 +34,13 @@ export function sourceOptions(keyUse: string) {
   } as const;
 }
 
+/** Debug-level lines on stderr with --verbose, else none. */
+export function debugLines(verbose: boolean | undefined): ((message: string) => void) | undefined {
+  return verbose ? (message) => void process.stderr.write(`debug: ${message}\n`) : undefined;
+}
+
 /** The source, key and time of a restore or verify, from its arguments (loaded when it runs). */
-export async function restoreInputs(argv: SourceArgs & { time?: string }) {
+export async function restoreInputs(argv: SourceArgs & { time?: string; verbose?: boolean }) {
   const { keyLoader } = await import('./key.js');
   const { parseRestoreTime } = await import('./when.js');
   return {
@@ -45,5 +50,6 @@ export async function restoreInputs(argv: SourceArgs & { time?: string }) {
     ca: argv.ca,
     key: keyLoader(argv.key, argv.passphraseFile),
     time: argv.time === undefined ? undefined : parseRestoreTime(argv.time),
+    debug: debugLines(argv.verbose),
   };
 }

@@ -27,6 +27,8 @@ export interface SourceSpec {
   netrc?: string;
   /** PEM CA for an https sink (URL only). */
   ca?: string;
+  /** Debug-level messages (--verbose), e.g. names in a host directory that are ignored. */
+  debug?: (message: string) => void;
 }
 
 export const isUrl = (from: string): boolean => /^https?:\/\//i.test(from);
@@ -39,5 +41,5 @@ export async function openSource(spec: SourceSpec): Promise<RestoreSource> {
   if (spec.netrc !== undefined || spec.ca !== undefined)
     throw new UsageError(`--netrc and --ca are for --from URL; ${spec.from} is a directory`);
   const { openDirSource } = await import('./dir-source.js');
-  return openDirSource(spec.from, spec.host);
+  return openDirSource(spec.from, spec.host, spec.debug);
 }

@@ -18,6 +18,8 @@ export interface VerifyOptions {
   host: string;
   netrc?: string;
   ca?: string;
+  /** Debug-level messages (--verbose). */
+  debug?: (message: string) => void;
   key: KeySource;
   against: string;
   time?: number;
@@ -56,6 +58,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       host: o.host,
       netrc: o.netrc,
       ca: o.ca,
+      debug: o.debug,
       key: o.key,
       dest,
       time: o.time,
