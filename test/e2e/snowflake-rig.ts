@@ -372,3 +372,37 @@ export async function assertCheckOk(rig: Rig): Promise<void> {
     assert.equal(r.code, 0, `check on ${sink.root}: ${r.stdout}${r.stderr}`);
   }
 }
+
+/**
+ * Restore the newest point in time from one sink alone, as docs/RESTORE.md says (the newest
+ * zroot-full, then every zroot-inc after it, oldest first), checking each stream the way
+ * `zfs receive` would: a full starts the pool, an incremental applies only on top of the
+ * snapshot it was sent from (the stub's header names it; the host renames pending-T to base-T
+ * after sending, and receive matches snapshots by identity, not name). Only files with their
+ * .sha256 count. Returns the stamps received, in order; fails naming the first gap.
+ */
+export function replayZfsChain(rig: Rig, sink: SinkLike): string[] {
+  const streams = sinkFiles(sink, rig.host)
+    .map((n) => /^zroot-(full|inc)\.(\d{8}T\d{6}Z)\.zfs\.p7m\.sha256$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ kind: m[1]!, t: m[2]!, name: m[0].slice(0, -'.sha256'.length) }))
+    .sort((a, b) => a.t.localeCompare(b.t));
+  const from = streams.map((s) => s.kind).lastIndexOf('full');
+  assert.ok(from >= 0, `no zroot-full on ${sink.url}: ${streams.map((s) => s.name).join(' ')}`);
+  const received: string[] = [];
+  for (const s of streams.slice(from)) {
+    const plain = decrypt(join(sink.root, rig.host, s.name), rig.recipient.plainKeyPath);
+    const header = /^zfs stream of zroot@deaddrop-pending-(\S+) from (\S+)\n/.exec(plain.toString('latin1', 0, 200));
+    assert.ok(header, `${s.name}: not a stub stream`);
+    assert.equal(header[1], s.t, `${s.name}: stream of another snapshot`);
+    const base = header[2] === 'none' ? 'none' : header[2]!.replace(/^zroot@deaddrop-base-/, '');
+    const newest = received.at(-1) ?? 'none';
+    assert.equal(
+      base,
+      s.kind === 'full' ? 'none' : newest,
+      `restoring from ${sink.url} alone: ${s.name} applies on top of ${base}, the pool's newest is ${newest}`,
+    );
+    received.push(s.t);
+  }
+  return received;
+}

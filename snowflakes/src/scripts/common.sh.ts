@@ -108,18 +108,27 @@ hash_stdin() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1; else sha256 -q; fi
 }
 
-# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin). The password comes from the netrc
-# file, never argv; a sink with its own CA has it embedded as ca<index>.pem. A sink that stalls
-# (under 1 byte/s for 5 minutes) is dropped so tee keeps feeding the others. Only a regular file
-# is retried: curl cannot rewind a pipe, and would PUT what is left of it (usually nothing) as
-# if it were the whole file.
+# sink_curl SINK_INDEX exec|run CURL_ARGS...: curl as every request to a sink runs it. The
+# password comes from the netrc file, never argv; a sink with its own CA has it embedded as
+# ca<index>.pem. A sink that stalls (under 1 byte/s for 5 minutes) is dropped so tee keeps
+# feeding the others.
+sink_curl() {
+  sc_ca="$WORK/ca$1.pem" sc_exec=$2
+  shift 2
+  set -- -sS --connect-timeout 20 --speed-limit 1 --speed-time 300 --netrc-file "$NETRC" "$@"
+  if [ -e "$sc_ca" ]; then set -- --cacert "$sc_ca" "$@"; fi
+  if [ "$sc_exec" = exec ]; then exec curl "$@"; fi
+  curl "$@"
+}
+
+# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin). Only a regular file is retried:
+# curl cannot rewind a pipe, and would PUT what is left of it (usually nothing) as if it were
+# the whole file.
 curl_put() {
-  put_url=$1 put_ca="$WORK/ca$2.pem" put_file=$3 put_exec=\${4:-}
-  set -- -fsS --connect-timeout 20 --speed-limit 1 --speed-time 300 --netrc-file "$NETRC"
-  if [ -e "$put_ca" ]; then set -- "$@" --cacert "$put_ca"; fi
+  put_url=$1 put_i=$2 put_file=$3 put_exec=\${4:-run}
+  set -- -f
   if [ "$put_file" != - ]; then set -- "$@" --retry 2 --retry-delay 1; fi
-  if [ "$put_exec" = exec ]; then exec curl "$@" -T "$put_file" "$put_url"; fi
-  curl "$@" -T "$put_file" "$put_url"
+  sink_curl "$put_i" "$put_exec" "$@" -T "$put_file" "$put_url"
 }
 
 # abort_send DIR WHAT: the producer or openssl failed while the stream to the curls is still open
@@ -139,7 +148,8 @@ abort_send() {
 
 # send NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per sink (a curl
 # reading each) and the hash on the way, so no temp copy of the stream is ever written.
-# Sets SENT to the number of sinks that stored the whole file and its .sha256.
+# Sets SENT to the number of sinks that stored the whole file and its .sha256, and MISSED to the
+# URLs of the others.
 send() {
   name=$1 d="$WORK/$1"
   shift
@@ -166,7 +176,7 @@ send() {
     | { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS || abort_send "$d" encrypting; } \
     | tee $fifos | hash_stdin > "$d/sha256"
   wait
-  SENT=0
+  SENT=0 MISSED=$SINKS
   if [ -e "$d/failed" ]; then
     log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"
     FAILED=1
@@ -174,12 +184,13 @@ send() {
   fi
   sum=$(cat "$d/sha256")
   printf '%s  %s\n' "$sum" "$name" > "$d/companion"
-  i=0
+  i=0 MISSED=
   for url in $SINKS; do
     i=$((i + 1))
     if [ -e "$d/ok$i" ] && curl_put "$url$name.sha256" "$i" "$d/companion"; then
       SENT=$((SENT + 1))
     else
+      MISSED="$MISSED $url"
       log "$name: not stored on $url"
     fi
   done

@@ -16,6 +16,9 @@ export const OPNSENSE_FULL_EVERY = 31 * 86400;
  * incremental from the base.
  * Snapshots: @deaddrop-pending-T while sending, renamed to @deaddrop-base-T once a sink has the
  * whole stream; older bases and pending leftovers of killed runs are destroyed at the start.
+ * The base advancing past a sink that missed the stream leaves a gap in that sink's chain: such
+ * sinks are listed in STATE/zfs.lagging, and the first run where one of them answers a probe
+ * sends a full (to every sink: one stream, one snapshot).
  */
 export function opnsenseScript(s: ScriptSettings & { dataset: string }): string {
   return (
@@ -41,6 +44,63 @@ tidy_snapshots() {
   BASE=$newest
 }
 
+LAGGING="$STATE/zfs.lagging"
+
+# sink_index URL: its position in SINKS (as in ca<index>.pem), 0 when it is no longer a sink.
+sink_index() {
+  si_i=0
+  for si_url in $SINKS; do
+    si_i=$((si_i + 1))
+    if [ "$si_url" = "$1" ]; then echo "$si_i" && return 0; fi
+  done
+  echo 0
+}
+
+# sink_answers URL INDEX: a PROPFIND of the host directory (the sinks allow PUT and PROPFIND
+# only) gets an answer: 207, or 404 from a sink rebuilt empty, which needs a full all the more.
+sink_answers() {
+  sa_code=$(sink_curl "$2" run -o /dev/null -w '%{http_code}' --max-time 60 -X PROPFIND -H 'Depth: 0' "$1" </dev/null || true)
+  case $sa_code in 2?? | 404) return 0 ;; *) return 1 ;; esac
+}
+
+# catch_up: zfs.lagging lists "URL FILE" per sink whose chain has a gap (FILE: the first stream
+# it missed), so no later incremental restores there. Sets why when one of them answers: a full
+# closes the gap. Else incrementals go on, not a full every day while a sink is down.
+catch_up() {
+  while read -r cu_url cu_file; do
+    cu_i=$(sink_index "$cu_url")
+    if [ "$cu_i" -eq 0 ]; then continue; fi
+    if sink_answers "$cu_url" "$cu_i"; then
+      why="sink $cu_i missed $cu_file: catching it up with a full"
+      return 0
+    fi
+    log "sink $cu_i ($cu_url) missed $cu_file and does not answer: it stays behind until it does"
+  done < "$LAGGING"
+}
+
+# note_lagging KIND FILE: after FILE reached a sink, zfs.lagging lists the sinks that missed it
+# and, after an incremental, those still behind (a full restarts every chain that has it).
+# Written whole under a temp name; removed once no sink is behind.
+note_lagging() {
+  : > "$LAGGING.new"
+  if [ "$1" = zroot-inc ] && [ -e "$LAGGING" ]; then
+    while read -r nl_url nl_file; do
+      if [ "$(sink_index "$nl_url")" -gt 0 ]; then echo "$nl_url $nl_file" >> "$LAGGING.new"; fi
+    done < "$LAGGING"
+  fi
+  for nl_missed in $MISSED; do
+    nl_seen=
+    while read -r nl_url _; do
+      if [ "$nl_url" = "$nl_missed" ]; then nl_seen=1; fi
+    done < "$LAGGING.new"
+    if [ -z "$nl_seen" ]; then
+      echo "$nl_missed $2" >> "$LAGGING.new"
+      log "sink $(sink_index "$nl_missed") missed $2: no later incremental restores there until a full reaches it"
+    fi
+  done
+  if [ -s "$LAGGING.new" ]; then mv "$LAGGING.new" "$LAGGING"; else rm -f "$LAGGING.new" "$LAGGING"; fi
+}
+
 # shellcheck disable=SC2317 # called indirectly, through send
 zfs_stream() {
   if [ -n "$BASE" ]; then zfs send -c -R -i "$BASE" "$1"; else zfs send -c -R "$1"; fi
@@ -59,6 +119,7 @@ backup_zfs() {
   elif [ "$day" = 01 ]; then why="1st of the month"
   elif due full.last "$FULL_EVERY"; then
     if [ "$due_last" ]; then why="last full started $(((START - due_last) / 86400)) days ago"; else why="no full recorded"; fi
+  elif [ -e "$LAGGING" ]; then catch_up
   fi
   kept=$BASE
   if [ -n "$why" ]; then BASE="" kind=zroot-full; else kind=zroot-inc; fi
@@ -69,6 +130,8 @@ backup_zfs() {
   if [ "$SENT" -gt 0 ]; then
     # the start of this run: the age rule counts from it
     if [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
+    # before the rename: a run killed between the two errs towards a needless full, not a gap
+    note_lagging "$kind" "$kind.$STAMP.zfs.p7m"
     zfs rename -r "$pending" "$DATASET@deaddrop-base-$STAMP"
     if [ -n "$BASE" ]; then zfs destroy -r "$BASE"; fi
     # a full on the 1st leaves the old base behind; tidy removes it now

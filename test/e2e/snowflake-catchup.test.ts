@@ -1,0 +1,129 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  makeRig,
+  needs,
+  replayZfsChain,
+  runScript,
+  SHELLS,
+  sinkFiles,
+  stamp,
+  type Rig,
+  type ScriptRun,
+} from './snowflake-rig.js';
+
+/*
+ * OPNsense: a sink that missed a zroot stream has a gap in its chain, so every later incremental
+ * is useless there. The script notes it in STATE/zfs.lagging and, once that sink answers a
+ * PROPFIND again, sends a full to every sink; while it stays down, incrementals go on.
+ */
+
+/** The zroot kind each sink stored (with its .sha256) for stamp t. */
+const kinds = (rig: Rig, t: string): (string | undefined)[] =>
+  rig.sinks.map(
+    (s) =>
+      sinkFiles(s, rig.host)
+        .find((n) => n.endsWith(`.${t}.zfs.p7m.sha256`))
+        ?.split('.')[0],
+  );
+
+/** The status of each PROPFIND sink i answered. */
+const propfinds = (rig: Rig, i: number): number[] =>
+  rig.sinks[i]!.accessLog()
+    .filter((r) => r.method === 'PROPFIND')
+    .map((r) => r.status);
+
+for (const [shellName, shell] of SHELLS) {
+  const daily = async (rig: Rig, t: string): Promise<ScriptRun> =>
+    runScript(rig, shell, { DEADDROP_DAY: '15', DEADDROP_STAMP: t });
+
+  test(
+    `${shellName}: a sink down for one run gets a full the next day; it alone restores the latest`,
+    {
+      skip: needs,
+    },
+    async () => {
+      // (the probe uses each sink's own CA, as the PUTs do: over HTTPS under busybox)
+      const rig = await makeRig('opnsense', { tls: shellName === 'busybox ash' });
+      const lagging = join(rig.hostState, 'zfs.lagging');
+      const [t1, t2, t3, t4, t5] = [stamp(50), stamp(40), stamp(30), stamp(20), stamp(10)];
+      try {
+        let r = await daily(rig, t1);
+        assert.equal(r.code, 0, r.stderr);
+        r = await daily(rig, t2);
+        assert.deepEqual(kinds(rig, t2), ['zroot-inc', 'zroot-inc']);
+        assert.ok(!existsSync(lagging));
+
+        await rig.sinks[1]!.stop();
+        r = await daily(rig, t3);
+        assert.equal(r.code, 4, r.stderr);
+        assert.deepEqual(kinds(rig, t3), ['zroot-inc', undefined]);
+        assert.equal(readFileSync(lagging, 'utf8'), `${rig.sinks[1]!.url}${rig.host}/ zroot-inc.${t3}.zfs.p7m\n`);
+
+        await rig.sinks[1]!.restart();
+        r = await daily(rig, t4);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`sink 2 missed zroot-inc\\.${t3}\\.zfs\\.p7m: catching it up with a full`));
+        assert.deepEqual(kinds(rig, t4), ['zroot-full', 'zroot-full']);
+        assert.ok(!existsSync(lagging), 'zfs.lagging is gone once a full reached every sink');
+        assert.deepEqual(propfinds(rig, 1), [207], 'the lagging sink was probed once');
+        assert.deepEqual(propfinds(rig, 0), [], 'a sink that has every stream is not probed');
+
+        // back to incrementals, and either sink alone restores the newest state
+        r = await daily(rig, t5);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(kinds(rig, t5), ['zroot-inc', 'zroot-inc']);
+        assert.deepEqual(replayZfsChain(rig, rig.sinks[1]!), [t4, t5]);
+        assert.deepEqual(replayZfsChain(rig, rig.sinks[0]!), [t4, t5]);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+
+  test(
+    `${shellName}: no daily full while the sink stays down; a full once it answers, even rebuilt empty`,
+    {
+      skip: needs,
+    },
+    async () => {
+      const rig = await makeRig('opnsense');
+      const lagging = join(rig.hostState, 'zfs.lagging');
+      const [t1, t2, t3, t4, t5] = [stamp(50), stamp(40), stamp(30), stamp(20), stamp(10)];
+      const line = `${rig.sinks[1]!.url}${rig.host}/ zroot-inc.${t2}.zfs.p7m\n`;
+      try {
+        let r = await daily(rig, t1);
+        assert.equal(r.code, 0, r.stderr);
+        await rig.sinks[1]!.stop();
+        r = await daily(rig, t2);
+        assert.equal(r.code, 4, r.stderr);
+        assert.equal(readFileSync(lagging, 'utf8'), line);
+
+        // still down: an incremental, and the note stays (with the first stream it missed)
+        r = await daily(rig, t3);
+        assert.equal(r.code, 4, r.stderr);
+        assert.deepEqual(kinds(rig, t3), ['zroot-inc', undefined]);
+        assert.match(r.stderr, /sink 2 .* does not answer: it stays behind until it does/);
+        assert.equal(readFileSync(lagging, 'utf8'), line);
+
+        // it comes back rebuilt, without the host directory (PROPFIND: 404): still an answer
+        rmSync(join(rig.sinks[1]!.root, rig.host), { recursive: true });
+        await rig.sinks[1]!.restart();
+        r = await daily(rig, t4);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`sink 2 missed zroot-inc\\.${t2}\\.zfs\\.p7m: catching it up with a full`));
+        assert.deepEqual(kinds(rig, t4), ['zroot-full', 'zroot-full']);
+        assert.ok(!existsSync(lagging));
+        assert.deepEqual(propfinds(rig, 1), [404]);
+
+        r = await daily(rig, t5);
+        assert.deepEqual(kinds(rig, t5), ['zroot-inc', 'zroot-inc']);
+        assert.deepEqual(replayZfsChain(rig, rig.sinks[1]!), [t4, t5]);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
