@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
-import { loadCommands } from './registry.js';
+import { printFailureJson } from '@deaddrop/common/output';
+import { commandWord, isCommand, loadCommands } from './registry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,7 +20,22 @@ async function runRdiffDirectly(argv: string[]): Promise<boolean> {
   return true;
 }
 
+/** Whether the command line asks for --json (the last of --json, --json=BOOL, --no-json counts). */
+function wantsJson(argv: string[]): boolean {
+  let json = false;
+  for (const a of argv) {
+    if (a === '--') break;
+    if (a === '--json' || a === '--json=true') json = true;
+    else if (a === '--no-json' || a === '--json=false') json = false;
+  }
+  return json;
+}
+
 async function runWithYargs(argv: string[]): Promise<void> {
+  // yargs shows the top-level help for `deaddrop typo --help`, exit 0: a script would not notice
+  const word = commandWord(argv);
+  if (word !== undefined && word !== 'help' && !isCommand(word) && argv.some((a) => a === '--help' || a === '-h'))
+    throw new UsageError(`unknown command "${word}": deaddrop --help lists the commands`);
   // yargs 17's CommonJS build: one file, so every command starts ~80 ms sooner and with ~4 MiB
   // less RSS than yargs 18, whose ESM modules load one by one and whose string-width builds an
   // Intl.Segmenter at load. (yargs 17's own ESM build wraps help text in the middle of words.)
@@ -54,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     process.stderr.write(`deaddrop: ${describeError(err)}\n`);
+    if (wantsJson(argv)) printFailureJson(err);
     if (process.env.DEADDROP_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     return exitCodeOf(err);
   }

@@ -59,8 +59,12 @@ export const commandLoaders: Record<string, CommandLoader> = {
 };
 
 /** The first word that is not an option names the command. */
-function commandWord(argv: string[]): string | undefined {
+export function commandWord(argv: string[]): string | undefined {
   return argv.find((a) => !a.startsWith('-'));
+}
+
+export function isCommand(word: string): boolean {
+  return Object.hasOwn(commandLoaders, word);
 }
 
 export async function loadAllCommands(): Promise<DeaddropCommand[]> {
@@ -72,7 +76,7 @@ export async function loadCommands(argv: string[]): Promise<DeaddropCommand[]> {
   const word = commandWord(argv);
   // --version needs no command at all
   if (word === undefined && argv.includes('--version') && !argv.some((a) => a === '--help' || a === '-h')) return [];
-  const load = word === undefined ? undefined : commandLoaders[word];
+  const load = word === undefined || !isCommand(word) ? undefined : commandLoaders[word];
   if (load === undefined) return loadAllCommands();
   return [await load()];
 }

@@ -255,9 +255,13 @@ test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run record
   ];
   s.write({ sinks: [...sinks, { name: 'C', url: `http://127.0.0.1:${port}/h1/` }] });
   const [node, ...args] = deaddropArgv();
-  const child = spawn(node!, [...args, 'backup', '--config', s.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node!, [...args, 'backup', '--config', s.config, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   await reached;
   child.kill('SIGTERM');
   const [code, signal] = (await new Promise((r) => child.once('close', (c, sig) => r([c, sig])))) as [
@@ -265,7 +269,13 @@ test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run record
     string | null,
   ];
   assert.deepEqual([code, signal], [143, null], stderr);
-  assert.match(stderr, /interrupted by SIGTERM/);
+  assert.match(stderr, /^deaddrop: interrupted by SIGTERM$/m);
+  // --json: the last line is the result
+  assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), {
+    result: 'failed',
+    exitCode: 143,
+    error: 'interrupted by SIGTERM',
+  });
 
   const m = readMetrics(s.metrics);
   assert.equal(m.get('last_status'), 0);

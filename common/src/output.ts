@@ -1,3 +1,5 @@
+import { describeError, ExitCode, exitCodeOf } from './errors.js';
+
 /** Machine output: one JSON document on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -9,4 +11,14 @@ export function printResult<T>(json: boolean | undefined, value: T, text: (v: T)
   const out = text(value);
   const lines = Array.isArray(out) ? out : [out];
   if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+}
+
+/**
+ * With --json, a command that fails says so on stdout too: one line, so that it is also the
+ * last of backup's JSON lines. The human message goes to stderr as without --json.
+ */
+export function printFailureJson(err: unknown): void {
+  const exitCode = exitCodeOf(err);
+  const result = exitCode === ExitCode.LOCKED ? 'locked' : 'failed';
+  process.stdout.write(JSON.stringify({ result, exitCode, error: describeError(err) }) + '\n');
 }

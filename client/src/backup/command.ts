@@ -3,6 +3,7 @@ import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
 import { hostname } from 'node:os';
 import { describeError, UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
+import { printFailureJson } from '@deaddrop/common/output';
 import { formatBytes, parseSize } from '@deaddrop/common/units';
 
 interface Args {
@@ -26,7 +27,8 @@ export const backupCommand = {
       .option('volume-size', { type: 'string', describe: 'Volume size (e.g. 200MB), overrides volumeSize' })
       .epilog(
         'Default: full when there is no local chain or the last full is older than fullEvery, else incremental.\n' +
-          'With --json, stdout is JSON lines: one per warning, the last one the result.\n' +
+          'With --json, stdout is JSON lines: one per warning, the last one the result ' +
+          '({"result":"failed"|"locked","exitCode":N,"error":"..."} when the run stops on an error).\n' +
           'Exit codes: 0 ok, 1 failed, 2 configuration error, 3 another run holds the lock, 4 some sinks missed the set.',
       ),
   handler: handler<Args>(async (argv) => {
@@ -56,7 +58,7 @@ export const backupCommand = {
     const started = new Date().toISOString();
     const interruption = onInterrupt(async (err) => {
       log.clearProgress();
-      log.error(`${err.message}: stopping the backup`);
+      log.warn(`${err.message}: stopping the backup`);
       try {
         await ops?.finish({ kind: 'thrown', error: err }, { hurried: true });
         if (!argv.dryRun) {
@@ -67,6 +69,9 @@ export const backupCommand = {
         log.warn(`${statePath(config.archiveDir)}: cannot record the run: ${describeError(e)}`);
       } finally {
         releaseOwnLockSync(config.archiveDir);
+        // what cli/src/main.ts prints for an error, as the process exits without it
+        process.stderr.write(`deaddrop: ${err.message}\n`);
+        if (argv.json) printFailureJson(err);
       }
     });
     let r: Awaited<ReturnType<typeof runBackup>>;
