@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runDeaddrop } from '@deaddrop/test';
 import {
   makeRig,
   needs,
@@ -17,7 +18,8 @@ import {
 /*
  * OPNsense: a sink that missed a zroot stream has a gap in its chain, so every later incremental
  * is useless there. The script notes it in STATE/zfs.lagging and, once that sink answers a
- * PROPFIND again, sends a full to every sink; while it stays down, incrementals go on.
+ * PROPFIND again, sends a full to every sink; while it stays down, incrementals go on. A sink
+ * added to the fleet has none of the chain and is caught up the same way.
  */
 
 /** The zroot kind each sink stored (with its .sha256) for stamp t. */
@@ -126,4 +128,31 @@ for (const [shellName, shell] of SHELLS) {
       }
     },
   );
+
+  test(`${shellName}: a sink added to the fleet gets a full at the next run`, { skip: needs }, async () => {
+    const rig = await makeRig('opnsense');
+    const [t1, t2, t3, t4] = [stamp(40), stamp(30), stamp(20), stamp(10)];
+    try {
+      // the script of a fleet with sink 1 only, then the fleet's script with both
+      const fleet = JSON.parse(readFileSync(rig.fleet, 'utf8')) as { sinks: unknown[] };
+      const oneSink = join(rig.dir, 'fleet-one.json');
+      writeFileSync(oneSink, JSON.stringify({ ...fleet, sinks: fleet.sinks.slice(0, 1) }));
+      const out = join(rig.dir, 'out-one');
+      const gen = await runDeaddrop(['snowflake', 'opnsense', '--fleet', oneSink, '--host', rig.host, '--out', out]);
+      assert.equal(gen.code, 0, gen.stderr);
+      const before = { ...rig, script: join(out, 'deaddrop-opnsense.sh') };
+      for (const t of [t1, t2]) assert.equal((await daily(before, t)).code, 0);
+      assert.deepEqual(kinds(rig, t2), ['zroot-inc', undefined]);
+
+      const r = await daily(rig, t3);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /sink 2 is new: catching it up with a full/);
+      assert.deepEqual(kinds(rig, t3), ['zroot-full', 'zroot-full']);
+      assert.ok(!existsSync(join(rig.hostState, 'zfs.lagging')));
+      assert.equal((await daily(rig, t4)).code, 0);
+      assert.deepEqual(replayZfsChain(rig, rig.sinks[1]!), [t3, t4], 'the new sink alone restores the latest');
+    } finally {
+      await rig.stop();
+    }
+  });
 }

@@ -70,12 +70,34 @@ catch_up() {
   while read -r cu_url cu_file; do
     cu_i=$(sink_index "$cu_url")
     if [ "$cu_i" -eq 0 ]; then continue; fi
+    if [ "$cu_file" = new-sink ]; then cu_what="is new"; else cu_what="missed $cu_file"; fi
     if sink_answers "$cu_url" "$cu_i"; then
-      why="sink $cu_i missed $cu_file: catching it up with a full"
+      why="sink $cu_i $cu_what: catching it up with a full"
       return 0
     fi
-    log "sink $cu_i ($cu_url) missed $cu_file and does not answer: it stays behind until it does"
+    log "sink $cu_i ($cu_url) $cu_what and does not answer: it stays behind until it does"
   done < "$LAGGING"
+}
+
+SINKS_SEEN="$STATE/zfs.sinks"
+
+# note_new_sinks: a sink added to the fleet since the last stream (zfs.sinks) has none of the
+# chain, so it is listed in zfs.lagging as new-sink: the next full it answers for reaches it.
+note_new_sinks() {
+  if [ ! -e "$SINKS_SEEN" ]; then return 0; fi
+  for ns_url in $SINKS; do
+    if grep -qxF "$ns_url" "$SINKS_SEEN"; then continue; fi
+    if [ -e "$LAGGING" ] && grep -qF "$ns_url " "$LAGGING"; then continue; fi
+    { cat "$LAGGING" 2>/dev/null || true; echo "$ns_url new-sink"; } > "$LAGGING.new"
+    mv "$LAGGING.new" "$LAGGING"
+    log "sink $(sink_index "$ns_url") is new: it has none of the chain"
+  done
+}
+
+# note_sinks: the sinks this stream was sent to (whether or not each took it: zfs.lagging says).
+note_sinks() {
+  for ns_url in $SINKS; do echo "$ns_url"; done > "$SINKS_SEEN.new"
+  mv "$SINKS_SEEN.new" "$SINKS_SEEN"
 }
 
 # note_lagging KIND FILE: after FILE reached a sink, zfs.lagging lists the sinks that missed it
@@ -111,6 +133,7 @@ conf_tar() { tar -cf - -C "$ROOT/" conf; }
 
 backup_zfs() {
   tidy_snapshots
+  if [ -n "$BASE" ]; then note_new_sinks; fi
   # the day of the month of STAMP (YYYYMMDDTHHMMSSZ)
   day=\${STAMP#??????}
   day=\${DEADDROP_DAY:-\${day%"\${day#??}"}}
@@ -132,6 +155,7 @@ backup_zfs() {
     if [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
     # before the rename: a run killed between the two errs towards a needless full, not a gap
     note_lagging "$kind" "$kind.$STAMP.zfs.p7m"
+    note_sinks
     zfs rename -r "$pending" "$DATASET@deaddrop-base-$STAMP"
     if [ -n "$BASE" ]; then zfs destroy -r "$BASE"; fi
     # a full on the 1st leaves the old base behind; tidy removes it now
