@@ -263,12 +263,15 @@ test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run record
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   await reached;
+  const killedIn = Math.floor(Date.now() / 1000);
   child.kill('SIGTERM');
   const [code, signal] = (await new Promise((r) => child.once('close', (c, sig) => r([c, sig])))) as [
     number | null,
     string | null,
   ];
   assert.deepEqual([code, signal], [143, null], stderr);
+  // the lock is held into the next second: a run started at once never gets this run's set name
+  assert.ok(Math.floor(Date.now() / 1000) > killedIn, 'the run ended in the second it was stopped');
   assert.match(stderr, /^deaddrop: interrupted by SIGTERM$/m);
   // --json: the last line is the result
   assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), {

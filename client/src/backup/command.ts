@@ -40,6 +40,7 @@ export const backupCommand = {
     const { onInterrupt } = await import('../ops/interrupt.js');
     const { appendRunSync, loadState, statePath } = await import('./state.js');
     const { releaseOwnLockSync } = await import('./lock.js');
+    const { nowSeconds, waitUntilAfter } = await import('./set-time.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const volumeSize = argv.volumeSize === undefined ? undefined : parseSize(argv.volumeSize, '--volume-size');
@@ -68,6 +69,9 @@ export const backupCommand = {
       } catch (e) {
         log.warn(`${statePath(config.archiveDir)}: cannot record the run: ${describeError(e)}`);
       } finally {
+        // held until the clock is past this second (and so past the set's, never later than
+        // now): a run started at once would otherwise be free to take the same set name
+        await waitUntilAfter(nowSeconds());
         releaseOwnLockSync(config.archiveDir);
         // what cli/src/main.ts prints for an error, as the process exits without it
         process.stderr.write(`deaddrop: ${err.message}\n`);

@@ -15,7 +15,7 @@ import type { Logger } from '@deaddrop/common/log';
 import { parseSinkName } from '../format/names.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** Wait until the wall clock's second is later than `t`; returns that second. */
 export async function waitUntilAfter(t: number): Promise<number> {
