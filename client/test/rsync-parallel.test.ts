@@ -89,6 +89,31 @@ test(
 );
 
 test(
+  'big blocks: ranges hold 64 blocks at least, and above 64 KiB one pass; an insertion costs 1/64 at most',
+  { skip },
+  async () => {
+    const dir = tempDir();
+    const old = pseudoRandom('old', SIZE);
+    const data = Buffer.concat([old.subarray(0, 1000), Buffer.from('!'), old.subarray(1000)]);
+    writeFileSync(join(dir, 'old'), old);
+    writeFileSync(join(dir, 'new'), data);
+    for (const block of [65536, 1 << 20]) {
+      const args = ['-H', 'md4', '-R', 'rollsum', '-b', String(block)];
+      const theirs = rdiff(dir, [...args, 'signature', '@old', '@sig'], {}, 'sig');
+      assert.ok(theirs.length > 0);
+      await ours(['delta', join(dir, 'sig'), join(dir, 'new'), join(dir, `${block}.delta`)]);
+      const delta = readFileSync(join(dir, `${block}.delta`));
+      const rd = rdiff(dir, ['delta', '@sig', '@new', `@${block}.rd`], {}, `${block}.rd`);
+      const patched = rdiff(dir, ['patch', '@old', `@${block}.delta`, `@${block}.out`], {}, `${block}.out`);
+      assert.ok(patched.equals(data), `-b ${block}: rdiff patch of our delta gives the new file`);
+      if (block > 65536) assert.ok(delta.equals(rd), `-b ${block}: one pass, the same delta as rdiff's`);
+      else
+        assert.ok(delta.length <= rd.length + data.length / 64, `-b ${block}: ${delta.length} vs rdiff's ${rd.length}`);
+    }
+  },
+);
+
+test(
   'without WebAssembly SIMD (DEADDROP_NO_SIMD=1) MD4 goes block by block: the same signature and delta',
   { skip },
   async () => {

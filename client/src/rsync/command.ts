@@ -84,7 +84,7 @@ export async function runRdiff(argv: RdiffArgs): Promise<void> {
     const params = rsync.rdiffDefaultParams(size, argv.hash, argv.rollsum, argv.blockSize, argv.sumSize);
     rsync.checkParams(params, '--block-size/--sum-size');
     const named = isStd(argv.first) ? undefined : size;
-    const workers = rsync.parallelThreads(named);
+    const workers = rsync.parallelThreads(named, params.blockLen);
     bytes = workers
       ? await generatedToOutput(rsync.parallelSignature(argv.first!, named!, params, workers), to(output))
       : await runToOutput(argv.first, rsync.createSignatureStream(params), to(output));
@@ -93,12 +93,13 @@ export async function runRdiff(argv: RdiffArgs): Promise<void> {
     inputName = argv.second;
     output = argv.third;
     const size = await namedFileSize(argv.second);
-    const workers = rsync.parallelThreads(size);
-    if (workers) {
-      const signature = rsync.loadSharedSignature(argv.first!);
-      bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, signature, workers), to(output));
+    // the signature's block length says whether ranges pay (parallel.ts RANGE_BLOCK_MAX)
+    const shared = rsync.parallelThreads(size, 1) === undefined ? undefined : rsync.loadSharedSignature(argv.first!);
+    const workers = shared && rsync.parallelThreads(size, shared.sig.blockLen);
+    if (shared && workers) {
+      bytes = await generatedToOutput(rsync.parallelDelta(argv.second!, size!, shared, workers), to(output));
     } else {
-      const sig = await rsync.readSignature(createReadStream(argv.first!), argv.first);
+      const sig = shared?.sig ?? (await rsync.readSignature(createReadStream(argv.first!), argv.first));
       bytes = await runToOutput(argv.second, rsync.createDeltaStream(sig), to(output));
     }
   } else {

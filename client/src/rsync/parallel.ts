@@ -29,6 +29,14 @@ const MiB = 1 << 20;
 export const PARALLEL_MIN = 32 * MiB;
 /** Bytes per range (rounded to whole blocks). */
 const RANGE_TARGET = 1 * MiB;
+/**
+ * Blocks per range at least: a delta loses up to one block of matches at each range cut (a
+ * match that straddles it goes as LITERAL), so at most 1/64 of the file, not all of it when
+ * blocks are as big as a range.
+ */
+const MIN_BLOCKS_PER_RANGE = 64;
+/** Above this block length a range of 64 blocks would hold too much in flight: one pass. */
+export const RANGE_BLOCK_MAX = 64 * 1024;
 /** Ranges taken but not yet written, per thread: bounds memory when the output is slow. */
 const AHEAD_PER_THREAD = 2;
 /**
@@ -65,16 +73,19 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 export type RangeReply = { index: number; result: Uint8Array } | { index: number; error: string };
 
-/** Threads (this one included) for a file of `size` bytes, or undefined to stay on one thread. */
-export function parallelThreads(size: number | undefined): number | undefined {
+/**
+ * Threads (this one included) for a file of `size` bytes in blocks of `blockLen`, or undefined
+ * to stay on one thread.
+ */
+export function parallelThreads(size: number | undefined, blockLen: number): number | undefined {
   const count = defaultWorkerCount();
-  if (size === undefined || size < PARALLEL_MIN || count < 2) return undefined;
+  if (size === undefined || size < PARALLEL_MIN || count < 2 || blockLen > RANGE_BLOCK_MAX) return undefined;
   return workerEntry(import.meta.url, 'range-worker') ? count : undefined;
 }
 
-/** A range: whole blocks, about RANGE_TARGET bytes. */
+/** A range: whole blocks, about RANGE_TARGET bytes, at least MIN_BLOCKS_PER_RANGE blocks. */
 export function rangeLength(blockLen: number): number {
-  return Math.max(1, Math.floor(RANGE_TARGET / blockLen)) * blockLen;
+  return Math.max(MIN_BLOCKS_PER_RANGE, Math.floor(RANGE_TARGET / blockLen)) * blockLen;
 }
 
 /**
