@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { magicFor, readSignature } from '@deaddrop/client/rsync/index';
 import { readSharedSignature } from '@deaddrop/client/rsync/read-signature';
+import { MAX_INDEXED_BLOCKS, SumIndex } from '@deaddrop/client/rsync/sum-index';
 import { runDeaddrop, tempDir } from '@deaddrop/test';
 import { ourDelta, ourPatch, ourSignature, prng, randomBytes } from './rsync-helpers.js';
 
@@ -164,4 +165,31 @@ test('patch: a COPY of the whole basis waits for the reader (bounded buffering)'
   }
   assert.equal(total, size);
   assert.ok(maxBuffered <= 2 << 20, `buffered ${maxBuffered} bytes`);
+});
+
+test('a signature of more blocks than the index holds is refused, not indexed forever', () => {
+  // 2^29 + 1 blocks: the table size doubled past 2^30 wrapped to negative and never stopped
+  const sig = {
+    ...params,
+    count: MAX_INDEXED_BLOCKS + 1,
+    weak: new Uint32Array(0),
+    strong: new Uint8Array(0),
+  };
+  assert.throws(() => new SumIndex(sig), /signature of 536870913 blocks: more than 536870912/);
+});
+
+test('rdiff patch with a basis that is missing or a directory fails naming it, even with no COPY', async () => {
+  const dir = tempDir();
+  // a delta of literals only: the basis is never read
+  const delta = await ourDelta(await ourSignature(Buffer.alloc(0), params), Buffer.from('abc'));
+  writeFileSync(join(dir, 'delta'), delta);
+  for (const [basis, message] of [
+    [join(dir, 'missing'), /basis .*missing: ENOENT/],
+    [dir, /basis .*: is a directory/],
+  ] as const) {
+    const r = await runDeaddrop(['rdiff', 'patch', basis, join(dir, 'delta'), join(dir, 'out')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, message);
+    assert.equal(existsSync(join(dir, 'out')), false, 'no output file');
+  }
 });

@@ -2,7 +2,7 @@ import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, type Transform } from 'node:stream';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { UsageError } from '@deaddrop/common/errors';
+import { DeaddropError, describeError, UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
 import { pipeInto, refuseExisting, writeThroughTemp, type Source } from '@deaddrop/common/output-file';
 import { printJson } from '@deaddrop/common/output';
@@ -65,6 +65,14 @@ async function namedFileSize(path: string | undefined): Promise<number | undefin
   return st.isFile() ? st.size : undefined;
 }
 
+/** The patch basis exists and is not a directory (it is read at the COPY offsets). */
+async function checkBasis(path: string): Promise<void> {
+  const st = await stat(path).catch((err: unknown) => {
+    throw new DeaddropError(`basis ${path}: ${describeError(err)}`);
+  });
+  if (st.isDirectory()) throw new DeaddropError(`basis ${path}: is a directory`);
+}
+
 /** One rdiff action on parsed arguments (from yargs, or from plainRdiffArgs when the CLI skips yargs). */
 export async function runRdiff(argv: RdiffArgs): Promise<void> {
   const outArg = argv.action === 'signature' ? argv.second : argv.third;
@@ -107,6 +115,8 @@ export async function runRdiff(argv: RdiffArgs): Promise<void> {
       throw new UsageError('rdiff patch needs a seekable basis file: rdiff patch BASIS [DELTA [NEW]]');
     inputName = argv.second;
     output = argv.third;
+    // opened at the first COPY only: a mistyped basis would go unnoticed by a delta without one
+    await checkBasis(argv.first!);
     bytes = await runToOutput(
       argv.second,
       rsync.createPatchStream(argv.first!, argv.second ?? 'delta'),

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DeaddropError } from '@deaddrop/common/errors';
 import { checkParams, type SignatureParams } from './magic.js';
+import { MAX_INDEXED_BLOCKS } from './sum-index.js';
 
 /** A loaded signature: per-block weak sums and truncated strong sums, plus a weak-sum hash index. */
 export interface Signature extends SignatureParams {
@@ -109,6 +110,10 @@ class SignatureReader {
     const sl = this.params!.strongLen;
     const recLen = 4 + sl;
     const whole = Math.floor((chunk.length - i) / recLen);
+    if (this.count + whole > MAX_INDEXED_BLOCKS)
+      throw new DeaddropError(
+        `${this.what}: more than ${MAX_INDEXED_BLOCKS} blocks, too many to index (make it with a larger block length)`,
+      );
     if (this.count + whole > this.weak.length) this.grow(this.count + whole);
     const { weak, strong } = this;
     for (let r = 0; r < whole; r++, i += recLen) {

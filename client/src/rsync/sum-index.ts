@@ -1,4 +1,11 @@
+import { DeaddropError } from '@deaddrop/common/errors';
 import type { Signature } from './read-signature.js';
+
+/**
+ * Most blocks a signature may have: the hash table's size is the next power of two above twice
+ * the count, as an Int32Array index (2^30 at most). A 1 TiB file in 2 KiB blocks has 2^29.
+ */
+export const MAX_INDEXED_BLOCKS = 2 ** 29;
 
 /** The index's arrays; on SharedArrayBuffers they serve every thread of a parallel delta. */
 export interface SumIndexTables {
@@ -86,6 +93,10 @@ export class SumIndex {
 }
 
 function emptyTables(sig: Signature, shared: boolean): SumIndexTables {
+  if (sig.count > MAX_INDEXED_BLOCKS)
+    throw new DeaddropError(
+      `signature of ${sig.count} blocks: more than ${MAX_INDEXED_BLOCKS} (make it with a larger block length)`,
+    );
   let bits = 4;
   while (1 << bits < sig.count * 2) bits++;
   const ints = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n)).fill(-1);
