@@ -13,6 +13,7 @@ import {
   closeSync,
   constants,
   copyFileSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -20,6 +21,7 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  type Stats,
   writeSync,
 } from 'node:fs';
 import { chmod, open, type FileHandle } from 'node:fs/promises';
@@ -76,6 +78,7 @@ export class TreeApplier {
   private ops: Op[] = [];
   private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes }>();
   private seq = 0;
+  private rootCounted = false;
 
   constructor(
     private readonly dest: DestTree,
@@ -171,6 +174,7 @@ export class TreeApplier {
         await f.basis!.close();
       }
       f.fd = openSync(this.tempPath(f.temp), 'r+');
+      f.size = fstatSync(f.fd).size;
     }
     try {
       setFdAttributes(f.fd!, f.attrs);
@@ -186,6 +190,7 @@ export class TreeApplier {
   private place(rel: Buffer, temp: number): void {
     if (rel.length === 0) throw new DeaddropError('the backup root is not a directory: cannot restore it here');
     this.dest.parents(rel, true);
+    this.uncount(this.dest.stat(rel));
     const final = this.dest.pathOf(rel);
     const staged = this.tempPath(temp);
     try {
@@ -214,14 +219,33 @@ export class TreeApplier {
     }
   }
 
+  /**
+   * Stats count the restored tree: an object replaced or deleted by a later set no longer counts
+   * (each set's entry for it was counted as it came).
+   */
+  private uncount(st: Stats | undefined): void {
+    if (!st) return;
+    if (st.isFile()) {
+      this.stats.files--;
+      this.stats.bytes -= st.size;
+    } else if (st.isDirectory()) this.stats.dirs--;
+    else if (st.isSymbolicLink()) this.stats.links--;
+    else this.stats.special--;
+  }
+
   private makeDir(rel: Buffer): void {
-    this.stats.dirs++;
-    if (rel.length === 0) return;
+    if (rel.length === 0) {
+      if (!this.rootCounted) this.stats.dirs++;
+      this.rootCounted = true;
+      return;
+    }
     this.dest.parents(rel, true);
     const st = this.dest.stat(rel);
     if (st?.isDirectory()) return;
+    this.uncount(st);
     if (st) rmSync(this.dest.pathOf(rel), { force: true });
     mkdirSync(this.dest.pathOf(rel), { mode: 0o700 }); // its own mode comes last (writable meanwhile)
+    this.stats.dirs++;
   }
 
   /** The volume passed its checks: move what it completed into place. */
@@ -232,6 +256,7 @@ export class TreeApplier {
       if (o.op === 'place') this.place(o.rel, o.temp);
       else if (o.op === 'dir') this.makeDir(o.rel);
       else {
+        if (o.rel.length > 0 && this.dest.parents(o.rel, false)) this.uncount(this.dest.stat(o.rel));
         this.dest.remove(o.rel);
         this.stats.deleted++;
       }
