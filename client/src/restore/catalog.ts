@@ -20,7 +20,7 @@ export interface Catalog {
   /** Stored name → size. */
   sizes: Map<string, number>;
   chains: BackupChain[];
-  /** Sets that belong to no chain (their start does not meet a chain's end). */
+  /** Sets that belong to no chain (their start does not meet a chain's end), and killed fulls. */
   orphans: BackupSet[];
 }
 
@@ -28,11 +28,32 @@ export async function readCatalog(source: RestoreSource): Promise<Catalog> {
   const sizes = await source.list();
   const parsed = [...sizes.keys()].map(parseSinkName).filter((n): n is SinkFileName => n !== undefined);
   // a set missing its manifest still takes its place in the chain, so restore can name what is missing
-  const { chains, orphans } = linkChains(
+  const linked = linkChains(
     groupSets(parsed),
     (s) => s.manifest !== undefined || s.volumes.size > 0 || s.sums !== undefined,
   );
-  return { dir: source.where, source, sizes, chains, orphans };
+  return { dir: source.where, source, sizes, ...withoutKilledFulls(linked.chains, linked.orphans) };
+}
+
+/** A set that lacks its manifest, or (ours, encrypted) its sums file: its upload never finished. */
+export function lacksFiles(s: BackupSet): boolean {
+  const ours = [s.manifest, ...s.volumes.values()].some((f) => f?.encryption === 'cms');
+  return s.manifest === undefined || (ours && s.sums === undefined);
+}
+
+/**
+ * A full that lacks files and has no incrementals is a run that was cut (a killed `--full`);
+ * when another chain has sets at or after its time, the runs after it continued that chain,
+ * so it heads no chain (duplicity: an orphan) and cannot hide those sets from a restore.
+ */
+function withoutKilledFulls(chains: BackupChain[], orphans: BackupSet[]): Omit<Catalog, 'dir' | 'source' | 'sizes'> {
+  const killed = chains.filter(
+    (c) => c.incs.length === 0 && lacksFiles(c.full) && chains.some((o) => o !== c && o.endTime >= c.full.time),
+  );
+  return {
+    chains: chains.filter((c) => !killed.includes(c)),
+    orphans: [...orphans, ...killed.map((c) => c.full)].sort((a, b) => a.time - b.time),
+  };
 }
 
 /** The sets to apply for time `t` (undefined: the latest): the chain's full, then its incrementals up to t. */

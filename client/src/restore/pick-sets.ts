@@ -8,36 +8,48 @@
  * fault and the --time of the last state that can be restored.
  */
 import { DeaddropError } from '@deaddrop/common/errors';
-import { setKey, type BackupSet } from '../format/names.js';
+import { setKey, type BackupChain, type BackupSet } from '../format/names.js';
 import { iso, setAfterGap, setsAt, type Catalog } from './catalog.js';
 import type { KeySource } from './key.js';
 import { IncompleteSetError, loadSet, type LoadedSet } from './load-set.js';
 
 export interface PickedSets {
   loaded: LoadedSet[];
-  /** Incomplete sets left out (latest restore only). */
+  /** Incomplete sets left out: at the end of the chain (latest restore only), or a killed full. */
   warnings: string[];
 }
 
+const incompleteWarning = (s: BackupSet) =>
+  `set ${setKey(s)} is incomplete (its upload was cut or is under way): not restored`;
+
 export async function loadSetsAt(catalog: Catalog, t: number | undefined, key: KeySource): Promise<PickedSets> {
   const warnings: string[] = [];
-  let at = t;
+  let left = catalog;
   for (;;) {
-    const { chain, sets } = setsAt(catalog, at);
-    refuseGap(catalog, sets[sets.length - 1]!, at);
+    const { chain, sets } = setsAt(left, t);
+    refuseGap(catalog, sets[sets.length - 1]!, t);
     const { loaded, incomplete } = await loadUntilIncomplete(catalog, sets, key);
-    if (!incomplete) return { loaded, warnings };
+    if (!incomplete)
+      return { loaded, warnings: [...killedFulls(catalog, chain, t).map(incompleteWarning), ...warnings] };
     const restorable = loaded.length ? loaded[loaded.length - 1]!.set.time : olderChainEnd(catalog, chain.full);
     if (t !== undefined) throw withTimeHint(incomplete, restorable);
     // latest: the rest of the chain must be incomplete too, else the newest state is out of reach
     for (const later of sets.slice(loaded.length + 1))
       await refuseComplete(catalog, later, key, incomplete, restorable);
-    for (const s of sets.slice(loaded.length))
-      warnings.push(`set ${setKey(s)} is incomplete (its upload was cut or is under way): not restored`);
-    if (loaded.length) return { loaded, warnings };
+    for (const s of sets.slice(loaded.length)) warnings.push(incompleteWarning(s));
+    if (loaded.length)
+      return { loaded, warnings: [...killedFulls(catalog, chain, t).map(incompleteWarning), ...warnings] };
     if (restorable === undefined) throw withTimeHint(incomplete, restorable);
-    at = chain.full.time - 1; // the chain's full itself is incomplete: the chain before it
+    // the chain's full itself is incomplete: the chain before it, whole (not cut at this full's time)
+    left = { ...left, chains: left.chains.filter((c) => c !== chain) };
   }
+}
+
+/** Fulls of killed runs (orphans, catalog.ts) after the chain's full and at or before `t`: left out. */
+function killedFulls(catalog: Catalog, chain: BackupChain, t: number | undefined): BackupSet[] {
+  return catalog.orphans.filter(
+    (o) => o.set === 'full' && o.time > chain.full.time && (t === undefined || o.time <= t),
+  );
 }
 
 /** Load `sets` in order up to the first incomplete one (other errors are thrown). */
