@@ -6,12 +6,12 @@
  * one left by a run killed outright is removed by the next restore into the same DEST.
  */
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
 import { setKey } from '../format/names.js';
-import { bytesToIndex, isPrefixIndex, type PathIndex } from '../scan/path-index.js';
+import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { iso, readCatalog } from './catalog.js';
 import { DestTree } from './dest-tree.js';
@@ -106,6 +106,20 @@ function removeOnSignal(staging: string, dest: string): () => void {
   return () => SIGNALS.forEach((s) => process.off(s, onSignal));
 }
 
+/**
+ * A --path under a directory that a later set deleted leaves that directory, made empty, in
+ * DEST: remove the empty directories above each absent path (only into a DEST that was empty).
+ */
+async function removeEmptyParents(dest: string, paths: PathIndex[]): Promise<void> {
+  for (const p of paths)
+    for (let n = p.length - 1; n > 0; n--) {
+      const dir = Buffer.concat([Buffer.from(`${dest}/`), joinIndex(p.slice(0, n))]);
+      const isDir = (await lstat(dir).catch(() => undefined))?.isDirectory();
+      if (!isDir || (await readdir(dir)).length > 0) break;
+      await rmdir(dir);
+    }
+}
+
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   const paths = (o.paths ?? []).map(pathArgument);
   const source = await openSource(o);
@@ -123,11 +137,14 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   // every set is checked (complete, manifest readable with this key) before anything is written
   const { loaded, warnings } = await loadSetsAt(catalog, o.time, o.key);
   await prepareDest(o.dest, o.force, warnings);
+  const destWasEmpty = (await readdir(o.dest)).length === 0;
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const stopSignals = removeOnSignal(staging, o.dest);
   const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
   const volumes: string[] = [];
-  const found = new Set<number>();
+  // per --path: there after the last entry that bears on it (the sets before may have held
+  // it): an entry at or below it puts it there, a deleted entry for it or a parent removes it
+  const present = new Map<number, boolean>();
   const progress = progressCounter(
     startProgress(loaded, paths, catalog.sizes),
     o.onProgress,
@@ -137,8 +154,12 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
     for (const ls of loaded) {
       await readVolumes(source, ls, o.key, paths, {
         entry: async (e, volume) => {
+          paths.forEach((p, i) => {
+            if (e.kind === 'deleted') {
+              if (isPrefixIndex(e.index, p)) present.set(i, false);
+            } else if (isPrefixIndex(p, e.index)) present.set(i, true);
+          });
           if (!wanted(e.index)) return;
-          paths.forEach((p, i) => isPrefixIndex(p, e.index) && found.add(i));
           await applier.add(e, volume);
         },
         verified: async (volume) => {
@@ -160,8 +181,9 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   applier.finish();
   progress.done();
   // after finish(): the paths that were there are restored whole, directory attributes included
-  const absent = paths.filter((_, i) => !found.has(i)).map(showIndex);
-  if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.join(', ')}`);
+  const absent = paths.filter((_, i) => present.get(i) !== true);
+  if (absent.length && destWasEmpty) await removeEmptyParents(o.dest, absent);
+  if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.map(showIndex).join(', ')}`);
   const last = loaded[loaded.length - 1]!.set;
   return {
     host: o.host,
