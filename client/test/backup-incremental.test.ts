@@ -3,7 +3,7 @@
  * name), and a new full starts when what the chain was made for changes (the host, the sinks).
  */
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isRoot, makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
@@ -93,5 +93,36 @@ test(
     assert.equal(r.type, 'full');
     assert.ok(r.stdout.includes(`${join(cache, sigtar)}: cannot be read`), r.stdout);
     assert.equal((await s.backup()).type, 'inc');
+  },
+);
+
+test(
+  'a file stored with an mtime in its set second is read again: a rewrite in that second is not lost',
+  { skip: missingTools('openssl') },
+  async () => {
+    const s = await setup();
+    const file = join(s.src, 'racy.conf');
+    // written in the second the full reads it: its mtime second is that of the set or later
+    // (here 2.5 s later, so the full is sure to store an mtime at or after its own time)
+    writeFileSync(file, 'setting = 1\n');
+    const racy = new Date(Date.now() + 2500);
+    utimesSync(file, racy, racy);
+    const full = await s.backup();
+    assert.equal(full.type, 'full');
+    // rewritten in that same second: same size, same mtime second
+    writeFileSync(file, 'setting = 2\n');
+    utimesSync(file, racy, racy);
+    await new Promise((r) => setTimeout(r, Math.max(0, racy.getTime() - Date.now() + 1100)));
+    const inc = await s.backup();
+    assert.equal(inc.type, 'inc');
+    assert.equal(inc.stats.changedFiles, 1, JSON.stringify(inc.stats));
+    // stored again, its mtime now before its set: unchanged from here on
+    const again = await s.backup();
+    assert.equal(again.stats.changedFiles, 0, JSON.stringify(again.stats));
+
+    const out = join(s.tmp, 'out');
+    const r = await runDeaddrop(['restore', '-q', '--from', s.sinkHostDir, '--host', 'h1', '--key', s.key.plainKeyPath, '--to', out]); // prettier-ignore
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(out, 'racy.conf'), 'utf8'), 'setting = 2\n');
   },
 );

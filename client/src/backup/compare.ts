@@ -4,12 +4,18 @@
  * all equal); for symlinks only the target; for devices mode, owner and device numbers. Size
  * and content are not looked at. The old owner is resolved from the stored names when they
  * exist here, as duplicity does.
+ *
+ * One addition (git's "racy" rule): a regular file whose stored mtime second is at or after
+ * `racySince`, the time of the set that stored it (chosen before that run read anything), may
+ * have been written again in that same second after it was read, which mtime's one-second
+ * resolution cannot show. It counts as changed: read again and sent as a delta (a few COPY
+ * commands when nothing changed), after which its stored mtime is older than its set.
  */
 import type { ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
 import type { OldEntry } from './old-signatures.js';
 
-export function isChanged(now: ScanEntry, old: OldEntry, owners: OwnerNames): boolean {
+export function isChanged(now: ScanEntry, old: OldEntry, owners: OwnerNames, racySince?: number): boolean {
   if (old.kind === 'deleted' || old.type !== now.type) return true;
   const h = old.header;
   if (now.type === 'symlink') return !h.linkname.equals(now.linkTarget ?? Buffer.alloc(0));
@@ -19,6 +25,7 @@ export function isChanged(now: ScanEntry, old: OldEntry, owners: OwnerNames): bo
   if ((h.mode & 0o7777) !== now.mode || uid !== now.uid || gid !== now.gid) return true;
   if (now.type === 'chardev' || now.type === 'blockdev')
     return h.devmajor !== now.devmajor || h.devminor !== now.devminor;
+  if (now.type === 'file' && racySince !== undefined && h.mtime >= racySince) return true;
   if (h.mtime === now.mtime) return false;
   return !(h.mtime <= 0 && now.mtime <= 0);
 }

@@ -17,10 +17,12 @@ export type Action =
 
 async function* none(): AsyncGenerator<OldEntry> {}
 
+/** `racySince`: the time of the chain's last set (compare.ts: a file stored in its second is read again). */
 export async function* planActions(
   tree: AsyncIterable<ScanEntry>,
   oldState: AsyncGenerator<OldEntry> = none(),
   owners: OwnerNames,
+  racySince?: number,
 ): AsyncGenerator<Action> {
   const scan = tree[Symbol.asyncIterator]();
   let s = await scan.next();
@@ -46,7 +48,7 @@ export async function* planActions(
         const old = o.value as OldEntry;
         if (entry.unlisted) keepUnder = entry.index;
         if (old.kind === 'deleted') yield { op: 'new', entry };
-        else if (isChanged(entry, old, owners)) {
+        else if (isChanged(entry, old, owners, racySince)) {
           const diffable = entry.type === 'file' && old.kind === 'signature' && old.type === 'file';
           yield diffable
             ? { op: 'changed', entry, old, signature: await old.readSignature() }

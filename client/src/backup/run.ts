@@ -240,7 +240,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const walk = walkTree({ selection, oneFileSystem: config.oneFileSystem, onProblem: report });
     const tree = countScan(walk, opts.onProgress);
     const oldState = type === 'inc' ? mergedSignatures(chain.map((s) => join(dirs.cache, s.signatures))) : undefined;
-    const actions = planActions(tree, oldState, owners);
+    const actions = planActions(tree, oldState, owners, type === 'inc' ? chainEnd(chain) : undefined);
     const base = {
       type,
       time: iso(time),
