@@ -7,7 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -55,6 +64,9 @@ async function setup(pingBase: string): Promise<Setup> {
   mkdirSync(join(src, 'sub'), { recursive: true });
   writeFileSync(join(src, 'one.txt'), 'one\n');
   writeFileSync(join(src, 'sub', 'two.bin'), seededBytes('two', 50_000));
+  // older than the full's second, or the next incremental reads them again (compare.ts, racy files)
+  const past = new Date(Date.now() - 3600_000);
+  for (const f of ['one.txt', 'sub/two.bin']) utimesSync(join(src, f), past, past);
   const key = await makeTestRecipient(join(dir, 'keys'), { bits: 2048 });
   const netrc = join(dir, 'netrc');
   writeFileSync(netrc, `machine sink.example login h1 password ${PASSWORD}\n`, { mode: 0o600 });
