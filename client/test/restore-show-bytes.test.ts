@@ -8,7 +8,8 @@ import { mkdirSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compareWithLive } from '@deaddrop/client/restore/compare-live';
-import { showBytes, showIndex } from '@deaddrop/client/restore/show-bytes';
+import { pathArgument } from '@deaddrop/client/restore/restore';
+import { bytesOfShown, showBytes, showIndex } from '@deaddrop/client/restore/show-bytes';
 import { tempDir } from '@deaddrop/test';
 
 const b = (x: string | number[]) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from(x));
@@ -33,6 +34,16 @@ test('showBytes: UTF-8 kept, other bytes as \\xNN, backslash doubled', () => {
       assert.ok(!seen.has(text) || seen.get(text) === bytes.toString('hex'), text);
       seen.set(text, bytes.toString('hex'));
     }
+});
+
+test('--path takes names as shown: \\xNN and \\\\ back to their bytes', () => {
+  for (let x = 0; x < 256; x++)
+    for (const y of [0x00, 0x41, 0x5c, 0x78, 0x80, 0xa9, 0xbf, 0xc3, 0xff]) {
+      const bytes = b([x, y, 0x5c, 0x78, 0x34, 0x31]); // and a literal "\x41" after them
+      assert.equal(bytesOfShown(showBytes(bytes)).toString('hex'), bytes.toString('hex'));
+    }
+  assert.deepEqual(pathArgument('d/caf\\xe9/'), [b('d'), b([0x63, 0x61, 0x66, 0xe9])]);
+  assert.deepEqual(pathArgument('a\\b'), [b('a\\b')], 'a lone backslash is taken as it is');
 });
 
 test('verify: symlink targets that differ only in non-UTF-8 bytes are a difference', async () => {

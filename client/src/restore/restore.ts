@@ -20,7 +20,7 @@ import { ownersWhenRoot } from './metadata.js';
 import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
-import { showIndex } from './show-bytes.js';
+import { bytesOfShown, showIndex } from './show-bytes.js';
 import { openSource, type RestoreSource } from './source.js';
 
 export interface RestoreOptions {
@@ -59,7 +59,8 @@ export interface RestoreReport {
 /** A --path argument as an index: `./a/b/` → [a, b]. */
 export function pathArgument(p: string): PathIndex {
   const clean = p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-  const index = bytesToIndex(Buffer.from(clean));
+  // names are shown with \xNN for bytes that are not UTF-8 (show-bytes.ts): taken back here
+  const index = bytesToIndex(bytesOfShown(clean));
   if (index.some((c) => c.length === 0 || c.toString() === '..' || c.toString() === '.'))
     throw new UsageError(`--path ${p}: give a path relative to the backup root, without . or .. parts`);
   return index;

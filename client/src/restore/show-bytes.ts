@@ -54,3 +54,29 @@ export function showBytes(b: Buffer): string {
 export function showIndex(index: PathIndex): string {
   return index.length === 0 ? '.' : index.map(showBytes).join('/');
 }
+
+/**
+ * The bytes of a name as showBytes shows it (for --path): `\\` is a backslash and `\xNN` the
+ * byte NN; a backslash before anything else is taken as it is; the rest as UTF-8.
+ */
+export function bytesOfShown(text: string): Buffer {
+  const out: Buffer[] = [];
+  let plain = '';
+  const flush = () => {
+    if (plain) out.push(Buffer.from(plain, 'utf8'));
+    plain = '';
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && text[i + 1] === '\\') {
+      plain += '\\';
+      i++;
+    } else if (c === '\\' && /^x[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 4))) {
+      flush();
+      out.push(Buffer.from([parseInt(text.slice(i + 2, i + 4), 16)]));
+      i += 3;
+    } else plain += c;
+  }
+  flush();
+  return Buffer.concat(out);
+}
