@@ -6,7 +6,7 @@
  * directory is missing (not mounted) is down, and is never created on the local disk.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -206,5 +206,29 @@ test(
     const r = await runDeaddrop(['restore', '-q', '--from', hostDir, '--host', 'h1', '--key', key.plainKeyPath, '--to', out]); // prettier-ignore
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(compareTrees(src, out), [], 'the caught-up sink alone restores the latest tree');
+  },
+);
+
+test(
+  "a file:// sink: a killed run's upload temp file is removed after an hour, a fresh one is left",
+  { skip: missingTools('openssl') },
+  async () => {
+    const tmp = tempDir('deaddrop-stale-temp-');
+    const src = join(tmp, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.txt'), 'a\n');
+    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const stale = join(c.sinkHostDir, '.deaddrop-upload-0123456789ab');
+    const fresh = join(c.sinkHostDir, '.deaddrop-upload-ba9876543210');
+    writeFileSync(stale, seededBytes('cut', 100_000));
+    writeFileSync(fresh, seededBytes('going', 1000));
+    const twoHoursAgo = new Date(Date.now() - 7200_000);
+    utimesSync(stale, twoHoursAgo, twoHoursAgo);
+    const log = new Logger({ level: 'error' });
+    const r = await runBackup({ config: loadClientConfig(c.config), configFile: c.config, mode: 'auto', log });
+    assert.equal(r.result, 'ok');
+    assert.equal(existsSync(stale), false, 'the stale temp file is gone');
+    assert.equal(existsSync(fresh), true, 'a temp file that may be an upload under way is left');
   },
 );

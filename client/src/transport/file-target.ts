@@ -27,6 +27,7 @@ export interface SinkTargetLike {
 }
 
 const TEMP_PREFIX = '.deaddrop-upload-';
+const STALE_TEMP_MS = 3600_000;
 
 export class FileTarget implements SinkTargetLike {
   readonly dir: string;
@@ -88,12 +89,25 @@ export class FileTarget implements SinkTargetLike {
     throw new DeaddropError(`${this.name}: ${remoteName} already exists with ${have} bytes (expected ${want})`);
   }
 
+  /**
+   * A temp file of a run that was killed mid-upload (up to a volume's size) would stay forever:
+   * only this host writes here, under its lock, so one untouched for an hour is no upload's.
+   */
+  private async removeIfStale(name: string): Promise<void> {
+    const path = join(this.dir, name);
+    const st = await stat(path).catch(() => undefined);
+    if (st?.isFile() && Date.now() - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
+  }
+
   async list(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     await this.mustExist();
     const names = await readdir(this.dir);
     for (const n of names) {
-      if (n.startsWith(TEMP_PREFIX)) continue;
+      if (n.startsWith(TEMP_PREFIX)) {
+        await this.removeIfStale(n);
+        continue;
+      }
       const st = await stat(join(this.dir, n)).catch(() => undefined);
       if (st?.isFile()) out.set(n, st.size);
     }
