@@ -22,6 +22,7 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseSamples } from '@deaddrop/client/ops/metrics-parse';
+import { parseTimestamp } from '@deaddrop/common/units';
 import { deaddropArgv, makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 
 const TOKEN = 'b7f1c0de-secret-ping-token';
@@ -275,15 +276,12 @@ test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run record
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   await reached;
-  const killedIn = Math.floor(Date.now() / 1000);
   child.kill('SIGTERM');
   const [code, signal] = (await new Promise((r) => child.once('close', (c, sig) => r([c, sig])))) as [
     number | null,
     string | null,
   ];
   assert.deepEqual([code, signal], [143, null], stderr);
-  // the lock is held into the next second: a run started at once never gets this run's set name
-  assert.ok(Math.floor(Date.now() / 1000) > killedIn, 'the run ended in the second it was stopped');
   assert.match(stderr, /^deaddrop: interrupted by SIGTERM$/m);
   // --json: the last line is the result
   assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), {
@@ -315,4 +313,46 @@ test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run record
   const next = await runDeaddrop(['backup', '--config', s.config, '--json']);
   assert.equal(next.code, 0, next.stderr);
   assert.equal(JSON.parse(next.stdout.trim().split('\n').pop()!).type, 'inc');
+});
+
+test('SIGTERM while the set is written: the run stops, is recorded once (failed), and holds its lock past its second', async () => {
+  const srv = await pingServer();
+  const s = await setup(srv.base);
+  const first = await runDeaddrop(['backup', '--config', s.config]);
+  assert.equal(first.code, 0, first.stderr);
+  // a fail ping that never answers: stopping takes its 3 s, time enough for the set to finish
+  // if the run went on meanwhile
+  const sockets: Socket[] = [];
+  const hang = createTcpServer((sock) => void sockets.push(sock));
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  after(() => {
+    for (const sock of sockets) sock.destroy();
+    hang.close();
+  });
+  const { port } = hang.address() as AddressInfo;
+  s.write({ pings: { start: `${srv.base}/start`, success: srv.base, fail: `http://127.0.0.1:${port}/fail` } });
+  writeFileSync(join(s.dir, 'src', 'big.bin'), seededBytes('big', 40_000_000));
+  const [node, ...args] = deaddropArgv();
+  const child = spawn(node!, [...args, 'backup', '--config', s.config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const started = new Promise<string>((resolve) =>
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /incremental backup of .* as inc\.\w+\.to\.(\w+)/.exec(stderr);
+      if (m) resolve(m[1]!);
+    }),
+  );
+  const setTime = parseTimestamp(await started)!;
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.once('close', r));
+  assert.equal(code, 143, stderr);
+  assert.ok(Math.floor(Date.now() / 1000) > setTime, 'the lock was held until the clock passed the set time');
+  const state = JSON.parse(readFileSync(join(s.archive, 'state.json'), 'utf8')) as { runs: { result: string }[] };
+  assert.deepEqual(
+    state.runs.map((r) => r.result),
+    ['ok', 'failed'],
+    'one record for the stopped run, never both an outcome and the interruption',
+  );
+  assert.equal(readMetrics(s.metrics).get('last_status'), 0);
+  assert.equal(existsSync(join(s.archive, 'lock')), false);
 });

@@ -1,7 +1,6 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { DEFAULT_CLIENT_CONFIG } from '@deaddrop/common/config/paths';
-import { hostname } from 'node:os';
-import { describeError, UsageError } from '@deaddrop/common/errors';
+import { UsageError } from '@deaddrop/common/errors';
 import { Logger } from '@deaddrop/common/log';
 import { printFailureJson } from '@deaddrop/common/output';
 import { formatBytes, parseSize } from '@deaddrop/common/units';
@@ -37,10 +36,8 @@ export const backupCommand = {
     const { RunReporter } = await import('../ops/unattended.js');
     const { progressReporter } = await import('../ops/progress.js');
     const { uploadProgressReporter } = await import('../ops/upload-progress.js');
-    const { onInterrupt } = await import('../ops/interrupt.js');
-    const { appendRunSync, loadState, statePath } = await import('./state.js');
-    const { releaseOwnLockSync } = await import('./lock.js');
-    const { nowSeconds, waitUntilAfter } = await import('./set-time.js');
+    const { InterruptedError, onInterrupt } = await import('../ops/interrupt.js');
+    const { loadState } = await import('./state.js');
     const config = loadClientConfig(argv.config);
     const log = new Logger({ json: argv.json, level: argv.quiet ? 'error' : argv.verbose ? 'debug' : 'info' });
     const volumeSize = argv.volumeSize === undefined ? undefined : parseSize(argv.volumeSize, '--volume-size');
@@ -54,29 +51,19 @@ export const backupCommand = {
     // A state that cannot be used is left to be replaced by a new chain, but not in silence.
     const state = await loadState(config.archiveDir);
     if ('problem' in state) log.warn(`${state.problem}: starting a new chain (a full backup)`);
-    // A signal stops the run, which then reports like a failed one (nothing about its set:
-    // the state names a set only once it is complete, so the next run goes on consistently).
-    const started = new Date().toISOString();
+    // A signal stops the run at its next step; it records itself as failed (runBackup). Only a
+    // run stuck past the grace time is reported from here, without a record.
     const interruption = onInterrupt(async (err) => {
       log.clearProgress();
-      log.warn(`${err.message}: stopping the backup`);
-      try {
-        await ops?.finish({ kind: 'thrown', error: err }, { hurried: true });
-        if (!argv.dryRun) {
-          const run = { started, finished: new Date().toISOString(), result: 'failed', error: err.message } as const;
-          appendRunSync(config.archiveDir, run, hostname());
-        }
-      } catch (e) {
-        log.warn(`${statePath(config.archiveDir)}: cannot record the run: ${describeError(e)}`);
-      } finally {
-        // held until the clock is past this second (and so past the set's, never later than
-        // now): a run started at once would otherwise be free to take the same set name
-        await waitUntilAfter(nowSeconds());
-        releaseOwnLockSync(config.archiveDir);
-        // what cli/src/main.ts prints for an error, as the process exits without it
-        process.stderr.write(`deaddrop: ${err.message}\n`);
-        if (argv.json) printFailureJson(err);
-      }
+      log.error(`${err.message}: the run did not stop in time, giving up`);
+      await ops?.finish({ kind: 'thrown', error: err }, { hurried: true });
+      // what cli/src/main.ts prints for an error, as the process exits without it
+      process.stderr.write(`deaddrop: ${err.message}\n`);
+      if (argv.json) printFailureJson(err);
+    });
+    interruption.signal.addEventListener('abort', () => {
+      log.clearProgress();
+      log.warn(`${(interruption.signal.reason as Error).message}: stopping the backup`);
     });
     let r: Awaited<ReturnType<typeof runBackup>>;
     try {
@@ -93,15 +80,17 @@ export const backupCommand = {
           walked ||= p.done;
         },
         onUploadProgress: uploads,
+        signal: interruption.signal,
       });
     } catch (err) {
-      await interruption.settled();
       interruption.dispose();
       log.clearProgress();
-      await ops?.finish({ kind: 'thrown', error: err });
+      await ops?.finish({ kind: 'thrown', error: err }, { hurried: err instanceof InterruptedError });
+      // stopped: what it left under way (an upload, a sink that never answers) is not waited
+      // for; the CLI prints the error first, in this turn of the event loop
+      if (err instanceof InterruptedError) setImmediate(() => process.exit(err.exitCode));
       throw err;
     }
-    await interruption.settled();
     interruption.dispose();
     await ops?.finish({ kind: 'finished', run: r });
     if (argv.json) process.stdout.write(JSON.stringify(r) + '\n');

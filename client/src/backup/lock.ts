@@ -2,9 +2,8 @@
  * One backup run at a time per archive directory (common/src/pid-lock.ts: a lock file naming
  * its owner; a dead owner's lock is taken over).
  */
-import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { acquirePidLock, parseOwner } from '@deaddrop/common/pid-lock';
+import { acquirePidLock } from '@deaddrop/common/pid-lock';
 
 export interface Lock {
   path: string;
@@ -18,14 +17,4 @@ export async function acquireLock(dir: string): Promise<Lock> {
   // would meet them on the sinks. Start in a later second than it.
   if (lock.tookOver) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 1));
   return lock;
-}
-
-/** Remove the lock if this process holds it: for a run that exits before its own release. */
-export function releaseOwnLockSync(dir: string): void {
-  const path = join(dir, 'lock');
-  try {
-    if (parseOwner(readFileSync(path, 'utf8'))?.pid === process.pid) unlinkSync(path);
-  } catch {
-    // no lock file: nothing to release
-  }
 }

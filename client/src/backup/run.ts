@@ -45,6 +45,7 @@ import { SigtarWriter } from './sigtar-writer.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
 import { chainEnd, readState, writeState, type BackupState, type ChainSet, type RunRecord } from './state.js';
 import { VolumeWriter } from './volume-writer.js';
+import { untilAborted } from '../ops/interrupt.js';
 
 export type BackupMode = 'auto' | 'full' | 'incremental';
 
@@ -63,6 +64,11 @@ export interface BackupRunOptions {
   onProgress?: (p: ScanProgress) => void;
   /** Files and bytes uploaded so far (progress display; see ops/upload-progress.ts). */
   onUploadProgress?: (p: UploadProgress) => void;
+  /**
+   * Aborted by a signal (ops/interrupt.ts): the run stops at its next step and records itself
+   * as failed. A state write under way is finished first, so the run never says both.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Problem {
@@ -183,6 +189,7 @@ async function usableChain(
 export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult> {
   const started = Date.now();
   const { config, configFile, log } = opts;
+  const until = <T>(p: Promise<T>) => untilAborted(p, opts.signal);
   const archiveDir = config.archiveDir;
   const dirs = {
     cache: join(archiveDir, 'cache'),
@@ -197,6 +204,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
 
   await mkdir(archiveDir, { recursive: true, mode: 0o700 });
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
+  opts.signal?.throwIfAborted(); // (before the lock: another run may hold it, nothing is recorded)
   const lock = await acquireLock(archiveDir);
   /** The new set's time, once chosen: the lock is kept until the clock is past it. */
   let setTime: number | undefined;
@@ -224,7 +232,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const lastTime = Math.max(chainEnd(chain) ?? 0, ...(state?.chain ?? []).map((s) => s.time), 0);
     const time = opts.dryRun
       ? Math.floor(Date.now() / 1000)
-      : await freeSetTime(lastTime, await setTimesOnSinks(targets, log));
+      : await freeSetTime(lastTime, await until(setTimesOnSinks(targets, log)));
     if (!opts.dryRun) setTime = time;
     const names = setNames(type, time, type === 'inc' ? chainEnd(chain) : undefined);
 
@@ -250,7 +258,10 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
 
     if (opts.dryRun) {
       const counts = { new: 0, changed: 0, deleted: 0 };
-      for await (const a of actions) counts[a.op === 'new' ? 'new' : a.op === 'changed' ? 'changed' : 'deleted']++;
+      for await (const a of actions) {
+        opts.signal?.throwIfAborted();
+        counts[a.op === 'new' ? 'new' : a.op === 'changed' ? 'changed' : 'deleted']++;
+      }
       return {
         result: 'dry-run',
         exitCode: ExitCode.OK,
@@ -274,19 +285,21 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       targets.filter((t) => laggingSets(ledgers.get(t.name)!, state?.pending ?? []).length === 0),
       meter,
     );
-    const written = await writeSet({
-      names,
-      setDir,
-      workDir: dirs.work,
-      recipients,
-      volumeSize,
-      level: type === 'full' ? LEVEL_FULL : LEVEL_INC,
-      manifestHead: { hostname: host, localdir: Buffer.from(localdir) },
-      actions,
-      owners,
-      report,
-      onStoredVolume: (name, size) => ahead.add(join(setDir, name), name, size),
-    }).finally(() => ahead.settled());
+    const written = await until(
+      writeSet({
+        names,
+        setDir,
+        workDir: dirs.work,
+        recipients,
+        volumeSize,
+        level: type === 'full' ? LEVEL_FULL : LEVEL_INC,
+        manifestHead: { hostname: host, localdir: Buffer.from(localdir) },
+        actions,
+        owners,
+        report,
+        onStoredVolume: (name, size) => ahead.add(join(setDir, name), name, size),
+      }).finally(() => ahead.settled()),
+    );
 
     // The set is complete on local disk: cache its plaintext metadata (on disk before the
     // state names it: a crash must not leave a recorded chain with short files), then record it.
@@ -315,20 +328,23 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       pending: [...(state?.pending ?? []), names.key],
       runs: state?.runs ?? [],
     };
+    opts.signal?.throwIfAborted();
     await writeState(archiveDir, newState);
     if (type === 'full') await dropCacheFiles(dirs.cache, oldChain, newState.chain);
 
-    const shipped = await deliverSpool({
-      archiveDir,
-      outgoing: dirs.outgoing,
-      pending: newState.pending,
-      targets,
-      ledgers,
-      spoolLimit: config.spoolLimit,
-      ahead,
-      log,
-      meter,
-    });
+    const shipped = await until(
+      deliverSpool({
+        archiveDir,
+        outgoing: dirs.outgoing,
+        pending: newState.pending,
+        targets,
+        ledgers,
+        spoolLimit: config.spoolLimit,
+        ahead,
+        log,
+        meter,
+      }),
+    );
     meter.finish();
     newState.pending = shipped.pending;
     for (const key of shipped.dropped)
@@ -349,6 +365,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       problems: problemCount,
     };
     newState.runs.push(record);
+    opts.signal?.throwIfAborted();
     await writeState(archiveDir, newState);
     return {
       result,

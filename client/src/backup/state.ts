@@ -5,7 +5,6 @@
  * is a full backup: the client never reads from a sink. A state that does not pass its schema
  * (common/src/config/backup-state.ts) counts as none, with a warning.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backupStateSchema } from '@deaddrop/common/config/backup-state';
@@ -106,43 +105,6 @@ const stateText = (state: BackupState) => JSON.stringify(state, null, 2) + '\n';
 export async function writeState(archiveDir: string, state: BackupState): Promise<void> {
   state.runs = state.runs.slice(-KEEP_RUNS);
   await writeFileAtomic(statePath(archiveDir), stateText(state), 0o600);
-}
-
-/**
- * Add a run to the state on disk all at once: for a run stopped by a signal while its own
- * code still runs, which must not get to write the state in between. Without a readable
- * state, one with no chain (the next run is a full) records it.
- */
-export function appendRunSync(archiveDir: string, run: RunRecord, host: string): void {
-  const file = statePath(archiveDir);
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    // none yet (or unreadable: replaced, as the next run would)
-  }
-  const read = text !== undefined ? parseState(file, text) : undefined;
-  const state: BackupState =
-    read?.status === 'ok'
-      ? read.state
-      : {
-          version: 1,
-          host,
-          localdir: '',
-          chain: [],
-          pending: [],
-          runs: [],
-        };
-  state.runs = [...state.runs, run].slice(-KEEP_RUNS);
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, stateText(state));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 /** The chain's end time (the start time of the next incremental). */
