@@ -17,6 +17,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readlinkSync,
   renameSync,
   rmSync,
@@ -69,6 +70,7 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
+const SLASH = Buffer.from('/');
 const show = (rel: Buffer) => (rel.length ? rel.toString('utf8') : '.');
 
 export class TreeApplier {
@@ -78,7 +80,8 @@ export class TreeApplier {
   private ops: Op[] = [];
   private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes }>();
   private seq = 0;
-  private rootCounted = false;
+  /** What this restore made has a ctime from here on; what DEST held before (--force) is older. */
+  private readonly since = Date.now() - 1;
 
   constructor(
     private readonly dest: DestTree,
@@ -190,7 +193,7 @@ export class TreeApplier {
   private place(rel: Buffer, temp: number): void {
     if (rel.length === 0) throw new DeaddropError('the backup root is not a directory: cannot restore it here');
     this.dest.parents(rel, true);
-    this.uncount(this.dest.stat(rel));
+    this.uncountTree(this.dest.pathOf(rel));
     const final = this.dest.pathOf(rel);
     const staged = this.tempPath(temp);
     try {
@@ -224,28 +227,33 @@ export class TreeApplier {
    * (each set's entry for it was counted as it came).
    */
   private uncount(st: Stats | undefined): void {
-    if (!st) return;
+    if (!st || st.ctimeMs < this.since) return;
     if (st.isFile()) {
       this.stats.files--;
       this.stats.bytes -= st.size;
-    } else if (st.isDirectory()) this.stats.dirs--;
+    } else if (st.isDirectory())
+      return; // counted in finish()
     else if (st.isSymbolicLink()) this.stats.links--;
     else this.stats.special--;
   }
 
+  /** uncount for an object about to be removed with all below it (a directory's deletion). */
+  private uncountTree(path: Buffer): void {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st?.isDirectory())
+      for (const name of readdirSync(path, { encoding: 'buffer' }))
+        this.uncountTree(Buffer.concat([path, SLASH, name]));
+    this.uncount(st);
+  }
+
   private makeDir(rel: Buffer): void {
-    if (rel.length === 0) {
-      if (!this.rootCounted) this.stats.dirs++;
-      this.rootCounted = true;
-      return;
-    }
+    if (rel.length === 0) return;
     this.dest.parents(rel, true);
     const st = this.dest.stat(rel);
     if (st?.isDirectory()) return;
     this.uncount(st);
     if (st) rmSync(this.dest.pathOf(rel), { force: true });
     mkdirSync(this.dest.pathOf(rel), { mode: 0o700 }); // its own mode comes last (writable meanwhile)
-    this.stats.dirs++;
   }
 
   /** The volume passed its checks: move what it completed into place. */
@@ -256,7 +264,7 @@ export class TreeApplier {
       if (o.op === 'place') this.place(o.rel, o.temp);
       else if (o.op === 'dir') this.makeDir(o.rel);
       else {
-        if (o.rel.length > 0 && this.dest.parents(o.rel, false)) this.uncount(this.dest.stat(o.rel));
+        if (o.rel.length > 0 && this.dest.parents(o.rel, false)) this.uncountTree(this.dest.pathOf(o.rel));
         this.dest.remove(o.rel);
         this.stats.deleted++;
       }
@@ -274,7 +282,9 @@ export class TreeApplier {
     const dirs = [...this.dirs.values()].sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
       if (d.rel.length > 0 && !this.dest.parents(d.rel, false)) continue;
-      if (this.dest.stat(d.rel)?.isDirectory()) setPathAttributes(this.dest.pathOf(d.rel), d.attrs);
+      if (!this.dest.stat(d.rel)?.isDirectory()) continue;
+      setPathAttributes(this.dest.pathOf(d.rel), d.attrs);
+      this.stats.dirs++; // the directories of the restored tree: those still there
     }
   }
 
