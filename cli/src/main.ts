@@ -33,8 +33,11 @@ function wantsJson(argv: string[]): boolean {
 
 async function runWithYargs(argv: string[]): Promise<void> {
   // yargs shows the top-level help for `deaddrop typo --help`, exit 0: a script would not notice
+  // (a word that is no command may be an option's value, as in `--config F status --help`)
   const word = commandWord(argv);
-  if (word !== undefined && word !== 'help' && !isCommand(word) && argv.some((a) => a === '--help' || a === '-h'))
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const help = argv.some((a) => a === '--help' || a === '-h');
+  if (word !== undefined && help && !words.some((w) => w === 'help' || isCommand(w)))
     throw new UsageError(`unknown command "${word}": deaddrop --help lists the commands`);
   // yargs 17's CommonJS build: one file, so every command starts ~80 ms sooner and with ~4 MiB
   // less RSS than yargs 18, whose ESM modules load one by one and whose string-width builds an

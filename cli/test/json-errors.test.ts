@@ -62,4 +62,8 @@ test('an unknown command with --help is a usage error naming it', async () => {
   assert.doesNotMatch(r.stdout, /Usage: deaddrop/);
   const known = await runDeaddrop(['status', '--help']);
   assert.equal(known.code, 0, known.stderr);
+  // an option's value before the command is no command
+  const after = await runDeaddrop(['--config', '/x', 'status', '--help']);
+  assert.equal(after.code, 0, after.stderr);
+  assert.match(after.stdout, /deaddrop status/);
 });

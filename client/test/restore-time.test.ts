@@ -24,6 +24,8 @@ test('the accepted forms', () => {
   assert.equal(parseRestoreTime('2026-11-23T03:00:00Z', now), utc('2026-11-23T03:00:00Z'));
   assert.equal(parseRestoreTime('2026-11-23T03:00:00+01:00', now), utc('2026-11-23T02:00:00Z'));
   assert.equal(parseRestoreTime('2026-12-31T23:59:59-05:30', now), utc('2027-01-01T05:29:59Z'));
+  assert.equal(parseRestoreTime('2026-11-23Z', now), utc('2026-11-23T00:00:00Z'), 'a date with its zone');
+  assert.equal(parseRestoreTime('2026-11-23+01:00', now), utc('2026-11-22T23:00:00Z'));
 });
 
 test('out-of-range fields are a usage error naming the value', () => {

@@ -45,7 +45,7 @@ function fromFields(text: string, f: Fields): number {
   return t - (f.offset ?? 0) * 60;
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/i;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|([+-])(\d{2}):?(\d{2}))?$/i;
 
 export function parseRestoreTime(text: string, now = Date.now() / 1000): number {
   const t = text.trim();
