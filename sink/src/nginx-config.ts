@@ -23,6 +23,10 @@ function quote(value: string): string {
 /** One path segment, as names.ts allows it (nginx sees the decoded, normalised URI). */
 const SEG = '[A-Za-z0-9_][A-Za-z0-9._~+=,@-]{0,254}';
 
+/**
+ * Every regex below ends in `\z`, never `$`: PCRE's `$` also matches before a final newline,
+ * so `PUT NAME%0a` passed the name check and the rewrite dropped the newline, writing over NAME.
+ */
 function regexEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
@@ -50,7 +54,7 @@ export function nginxConfig(o: NginxConfigOptions): string {
   // as reader rdr), and a name like `default` or `include` would be a map keyword.
   const readerMap = R
     ? `\n# Reader accounts (--reader): GET and PROPFIND anywhere under ${prefix}, no writing.\n` +
-      `map $remote_user $deaddrop_reader {\n    default 0;\n${readers.map((r) => `    "~^${regexEscape(r)}$" 1;\n`).join('')}}\n`
+      `map $remote_user $deaddrop_reader {\n    default 0;\n${readers.map((r) => `    "~^${regexEscape(r)}\\z" 1;\n`).join('')}}\n`
     : '';
   const methods = R ? 'PROPFIND|PUT|GET' : 'PROPFIND|PUT';
   const readerRules = R
@@ -123,8 +127,8 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
         dav_ext_methods PROPFIND;
 
         # The same names the embedded sink accepts (no leading dot, no backslash, bounded length).
-        location ~ "^${p}(?<deaddrop_host>[A-Za-z0-9][A-Za-z0-9._-]{0,62})/(${SEG}/)*(${SEG})?$" {
-            if ($request_method !~ ^(${methods})$) { return 405; }
+        location ~ "^${p}(?<deaddrop_host>[A-Za-z0-9][A-Za-z0-9._-]{0,62})/(${SEG}/)*(${SEG})?\\z" {
+            if ($request_method !~ "^(${methods})\\z") { return 405; }
             if ($remote_user = "") { break; }      # no credentials: auth_basic answers 401${readerRules}
             if ($deaddrop_host != $remote_user) { return 403; }
             # try_files runs after auth_basic, so only an authenticated owner learns whether a
@@ -134,7 +138,7 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
         }
         # PROPFIND of the host directory without the slash (what WebDAV clients send for the
         # base of their URL): answered, href with the slash added by dav-ext for a collection.
-        location ~ "^${p}(?<deaddrop_top>[A-Za-z0-9][A-Za-z0-9._-]{0,62})$" {
+        location ~ "^${p}(?<deaddrop_top>[A-Za-z0-9][A-Za-z0-9._-]{0,62})\\z" {
             if ($request_method != PROPFIND) { return 403; }
             if ($remote_user = "") { break; }${readerTop}
             if ($deaddrop_top != $remote_user) { return 403; }
@@ -144,7 +148,7 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
 
     location @deaddrop_put_new {
         if ($request_method != PUT) { return 404; }
-        rewrite ^${p}(.*)$ /$1 break;
+        rewrite "^${p}(.*)\\z" /$1 break;
         root ${root};
         dav_methods PUT;
         dav_access user:rw;

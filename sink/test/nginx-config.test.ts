@@ -71,9 +71,9 @@ test(
     assert.equal(rd.code, 0, rd.stderr);
     assert.match(
       rd.stdout,
-      /map \$remote_user \$deaddrop_reader \{\s+default 0;\s+"~\^admin\$" 1;\s+"~\^backup\\\.ro\$" 1;\s+"~\^default\$" 1;\s+\}/,
+      /map \$remote_user \$deaddrop_reader \{\s+default 0;\s+"~\^admin\\z" 1;\s+"~\^backup\\\.ro\\z" 1;\s+"~\^default\\z" 1;\s+\}/,
     );
-    assert.match(rd.stdout, /\^\(PROPFIND\|PUT\|GET\)\$/);
+    assert.match(rd.stdout, /"\^\(PROPFIND\|PUT\|GET\)\\z"/);
     const badReader = await runDeaddrop([...args, '--reader', 'a b']);
     assert.equal(badReader.code, 2);
     const rootPrefix = await runDeaddrop([...args, '--prefix', '/']);

@@ -229,6 +229,21 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
           body: 'EVIL',
           expect: [400, 409],
         },
+        // PCRE's `$` also matches before a final newline: nginx would store NAME%0a as NAME
+        ...['%0a', '%0d', '%0d%0a'].map((tail): Probe => ({
+          name: `overwrite via NAME${tail}`,
+          method: 'PUT',
+          path: `/webdav/alice/exists.p7m${tail}`,
+          body: 'EVIL',
+          expect: [400, 403],
+        })),
+        {
+          name: 'new dir via NAME%0a/',
+          method: 'PUT',
+          path: '/webdav/alice/sub%0a/x.p7m',
+          body: 'EVIL',
+          expect: [400, 403],
+        },
         { name: 'PUT over a directory', method: 'PUT', path: '/webdav/alice/sub', body: 'EVIL', expect: [409] },
         { name: 'PUT to the collection', method: 'PUT', path: '/webdav/alice/', body: 'EVIL', expect: [409] },
         {
