@@ -155,4 +155,27 @@ for (const [shellName, shell] of SHELLS) {
       await rig.stop();
     }
   });
+
+  test(
+    `${shellName}: a run killed after its stream reached the sinks, before the new base: no gap`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('opnsense');
+      const [t1, t2, t3] = [stamp(30), stamp(20), stamp(10)];
+      try {
+        assert.equal((await daily(rig, t1)).code, 0);
+        // killed (SIGKILL) by the zfs stub as it is asked to rename pending-t2 to base-t2
+        const killed = await runScript(rig, shell, { DEADDROP_DAY: '15', DEADDROP_STAMP: t2, ZFS_RENAME_KILL: '1' });
+        assert.notEqual(killed.code, 0);
+        assert.deepEqual(kinds(rig, t2), ['zroot-inc', 'zroot-inc'], 'the stream reached both sinks');
+        const r = await daily(rig, t3);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /stopped after .*pending-.* reached a sink: it is the base/);
+        assert.deepEqual(kinds(rig, t3), ['zroot-inc', 'zroot-inc']);
+        for (const sink of rig.sinks) assert.deepEqual(replayZfsChain(rig, sink), [t1, t2, t3]);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
 }

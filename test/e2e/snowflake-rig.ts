@@ -41,7 +41,10 @@ case "$cmd" in
   list) cat "$s/snapshots" ;;
   snapshot) [ "$1" = -r ] && shift; echo "$1" >> "$s/snapshots" ;;
   destroy) [ "$1" = -r ] && shift; grep -vx "$1" "$s/snapshots" > "$s/n" || true; mv "$s/n" "$s/snapshots" ;;
-  rename) [ "$1" = -r ] && shift; sed "s|^$1\\$|$2|" "$s/snapshots" > "$s/n"; mv "$s/n" "$s/snapshots" ;;
+  rename) [ "$1" = -r ] && shift
+    # a run killed between sending and making the new base (ZFS_RENAME_KILL: tests only)
+    [ -z "\${ZFS_RENAME_KILL:-}" ] || { kill -9 "$PPID"; exit 1; }
+    sed "s|^$1\\$|$2|" "$s/snapshots" > "$s/n"; mv "$s/n" "$s/snapshots" ;;
   send)
     base=none
     while [ $# -gt 1 ]; do case "$1" in -i) base=$2; shift 2 ;; *) shift ;; esac; done

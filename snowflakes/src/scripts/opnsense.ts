@@ -32,9 +32,19 @@ snapshots() {
   zfs list -H -o name -t snapshot -d 1 "$DATASET" | grep "^$DATASET@deaddrop-$1-" | sort || true
 }
 
+SENT_MARK="$STATE/zfs.sent"
+
 # A killed run leaves a pending snapshot or (between rename and destroy) two bases: the newest
-# base is the one whose stream reached a sink.
+# base is the one whose stream reached a sink. A pending snapshot named in zfs.sent had its
+# stream reach a sink before the run was stopped: it is the base (destroying it would leave
+# every sink with a stream that no later incremental follows).
 tidy_snapshots() {
+  sent=$(cat "$SENT_MARK" 2>/dev/null || true)
+  if [ -n "$sent" ] && snapshots pending | grep -qxF "$sent"; then
+    log "the last run stopped after $sent reached a sink: it is the base"
+    zfs rename -r "$sent" "$DATASET@deaddrop-base-\${sent##*@deaddrop-pending-}"
+  fi
+  rm -f "$SENT_MARK"
   for snap in $(snapshots pending); do log "destroying leftover $snap"; zfs destroy -r "$snap"; done
   bases=$(snapshots base)
   newest=$(printf '%s\n' "$bases" | tail -n 1)
@@ -151,9 +161,10 @@ backup_zfs() {
   log "$kind from \${BASE:-nothing} to $pending\${why:+ ($why)}"
   send "$kind.$STAMP.zfs.p7m" zfs_stream "$pending"
   if [ "$SENT" -gt 0 ]; then
+    echo "$pending" > "$SENT_MARK.new" && mv "$SENT_MARK.new" "$SENT_MARK"
     # the start of this run: the age rule counts from it
     if [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
-    # before the rename: a run killed between the two errs towards a needless full, not a gap
+    # before the rename: a run killed in between still has it written (zfs.sent renames it)
     note_lagging "$kind" "$kind.$STAMP.zfs.p7m"
     note_sinks
     zfs rename -r "$pending" "$DATASET@deaddrop-base-$STAMP"
