@@ -20,6 +20,7 @@ test('showBytes: UTF-8 kept, other bytes as \\xNN, backslash doubled', () => {
   assert.equal(showBytes(b([0xfe])), '\\xfe');
   assert.equal(showBytes(b('a\\xfe')), 'a\\\\xfe'); // the text "\xfe", not the byte
   assert.equal(showBytes(b('new\nline\x7f')), 'new\\x0aline\\x7f');
+  assert.equal(showBytes(b([0x61, 0xc2, 0x9b, 0x62, 0xc2, 0xa0])), 'a\\xc2\\x9bb\u00a0'); // C1 CSI escaped, NBSP kept
   assert.equal(showBytes(b([0xc0, 0xaf])), '\\xc0\\xaf'); // overlong '/'
   assert.equal(showBytes(b([0xed, 0xa0, 0x80])), '\\xed\\xa0\\x80'); // a surrogate
   assert.equal(showBytes(b([0xe2, 0x82])), '\\xe2\\x82'); // cut short

@@ -1,7 +1,7 @@
 /**
  * Names and link targets (any bytes) as text for list and verify, text and --json alike, so
  * that different byte strings always read differently: valid UTF-8 as it is, except a
- * backslash (`\\`) and control characters; every other byte as `\xNN`.
+ * backslash (`\\`) and control characters (C0 and C1); every other byte as `\xNN`.
  */
 import type { PathIndex } from '../scan/path-index.js';
 
@@ -38,7 +38,8 @@ export function showBytes(b: Buffer): string {
     else if (c < 0x20 || c === 0x7f) out += hex(c);
     else {
       const n = utf8Length(b, i);
-      if (n === 0) out += hex(c);
+      // C1 controls (U+0080-U+009F, C2 80-9F) act on terminals like C0 ones: escaped too
+      if (n === 0 || (n === 2 && c === 0xc2 && b[i + 1]! <= 0x9f)) out += hex(c);
       else {
         out += b.toString('utf8', i, i + n);
         i += n;
