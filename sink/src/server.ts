@@ -37,9 +37,11 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  411: 'Length Required',
   413: 'Payload Too Large',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
   507: 'Insufficient Storage',
 };
@@ -111,7 +113,24 @@ export class SinkServer {
     return { finished: pending - discarded, discarded };
   }
 
+  /** No error while answering one request may end the process: log it, drop that request. */
   private handle(req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+    try {
+      this.answer(req, res, expectContinue);
+    } catch (err) {
+      this.dropOnError(req, err);
+    }
+  }
+
+  private dropOnError(req: IncomingMessage, err: unknown): void {
+    this.opts.onError(`${req.method ?? '-'} ${(req.url ?? '').split('?')[0]}: dropped: ${(err as Error).message}`);
+    req.destroy();
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    // body readers below handle their own errors; this keeps a late one from being unhandled
+    req.on('error', () => {});
+    res.on('error', () => {});
     const started = Date.now();
     const entry: AccessEntry = {
       remote: req.socket.remoteAddress ?? '-',
@@ -133,13 +152,15 @@ export class SinkServer {
     };
     res.on('finish', logOnce);
     res.on('close', logOnce);
-    const work = this.route(req, res, entry, expectContinue).catch((err: unknown) => {
-      const refusal =
-        err instanceof HttpRefusal ? err : new HttpRefusal(500, `internal error: ${(err as Error).message}`);
-      if (refusal.status === 500) this.opts.onError(`${entry.method} ${entry.path}: ${refusal.message}`);
-      entry.note = refusal.message;
-      this.refuse(req, res, refusal.status);
-    });
+    const work = this.route(req, res, entry, expectContinue)
+      .catch((err: unknown) => {
+        const refusal =
+          err instanceof HttpRefusal ? err : new HttpRefusal(500, `internal error: ${(err as Error).message}`);
+        if (refusal.status === 500) this.opts.onError(`${entry.method} ${entry.path}: ${refusal.message}`);
+        entry.note = refusal.message;
+        this.refuse(req, res, refusal.status);
+      })
+      .catch((err: unknown) => this.dropOnError(req, err));
     if (req.method === 'PUT') {
       this.inFlight.add(work);
       void work.finally(() => this.inFlight.delete(work));
@@ -170,13 +191,14 @@ export class SinkServer {
       throw new HttpRefusal(401, 'wrong credentials');
     }
     entry.user = creds.user;
-    if (readers.has(creds.user)) return this.read(req, res, target, entry);
+    if (readers.has(creds.user)) return this.read(req, res, target, entry, expectContinue);
     if (method === 'GET') throw new HttpRefusal(405, 'GET is for reader accounts');
     if (target.kind === 'root' || target.host !== creds.user) throw new HttpRefusal(403, 'not your directory');
 
     const { root, tempDir } = this.opts;
     if (req.method === 'PROPFIND') {
       const depth = parseDepth(req.headers.depth as string | undefined);
+      if (expectContinue) res.writeContinue();
       await drainSmallBody(req, 64 * 1024);
       const parts = [target.host, ...target.segments];
       await propfind({ root, prefix: this.opts.prefix, parts, depth }, res);
@@ -186,7 +208,12 @@ export class SinkServer {
     // PUT /webdav/HOST (no slash) names the host directory itself: refused like nginx does.
     if (target.segments.length === 0 && !target.trailingSlash) throw new HttpRefusal(403, 'PUT to the host directory');
     if (target.trailingSlash) throw new HttpRefusal(409, 'PUT to a collection');
+    // a fragment stored as the whole write-once file would be a truncated volume for good
+    if (req.headers['content-range'] !== undefined) throw new HttpRefusal(501, 'PUT with Content-Range');
     const length = req.headers['content-length'];
+    // neither length nor chunked: Node sees an empty body, which is not what the client meant
+    if (length === undefined && req.headers['transfer-encoding'] === undefined)
+      throw new HttpRefusal(411, 'PUT without Content-Length or chunked body');
     if (length !== undefined && Number(length) > this.opts.maxBodyBytes)
       throw new HttpRefusal(413, `Content-Length ${length} over the limit`);
     const put = { root, tempDir, host: target.host, segments: target.segments };
@@ -213,10 +240,12 @@ export class SinkServer {
     res: ServerResponse,
     target: { kind: 'root' } | { kind: 'host'; host: string; segments: string[] },
     entry: AccessEntry,
+    expectContinue: boolean,
   ): Promise<void> {
     if (req.method === 'PUT') throw new HttpRefusal(403, 'reader accounts may not write');
     const parts = target.kind === 'root' ? [] : [target.host, ...target.segments];
     const { root, prefix } = this.opts;
+    if (expectContinue) res.writeContinue();
     if (req.method === 'PROPFIND') {
       const depth = parseDepth(req.headers.depth as string | undefined);
       await drainSmallBody(req, 64 * 1024);
@@ -245,23 +274,41 @@ export class SinkServer {
     if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="deaddrop", charset="UTF-8"';
     if (status === 405) headers.Allow = ALLOWED;
     if (status === 429 || status === 503) headers['Retry-After'] = '5';
-    if (!req.complete) {
+    const socket = req.socket as Socket | null; // null once the request was destroyed
+    if (!req.complete && socket) {
       req.resume();
-      const cut = setTimeout(() => req.socket.destroy(), 5000);
+      const cut = setTimeout(() => socket.destroy(), 5000);
       cut.unref();
       req.once('end', () => clearTimeout(cut));
-      req.socket.once('close', () => clearTimeout(cut));
+      socket.once('close', () => clearTimeout(cut));
     }
     res.writeHead(status, headers);
     res.end(body);
   }
 }
 
-/** Read and ignore a small request body (a PROPFIND's XML); refuse a big one. */
-async function drainSmallBody(req: IncomingMessage, max: number): Promise<void> {
-  let n = 0;
-  for await (const chunk of req) {
-    n += (chunk as Buffer).length;
-    if (n > max) throw new HttpRefusal(413, 'PROPFIND body too large');
-  }
+/**
+ * Read and ignore a small request body (a PROPFIND's XML); refuse a big one. On a refusal the
+ * request is paused, not destroyed (leaving a for-await loop would destroy it): the client is
+ * still owed its 413, and refuse() discards the rest.
+ */
+function drainSmallBody(req: IncomingMessage, max: number): Promise<void> {
+  if (req.complete) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    const done = (err?: Error) => {
+      req.off('data', onData).off('end', onEnd).off('close', onClose).off('error', done);
+      if (!err) return resolve();
+      req.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      n += chunk.length;
+      if (n > max) done(new HttpRefusal(413, `${req.method ?? ''} body over ${max} bytes`));
+    };
+    const onEnd = () => done();
+    const onClose = () => done(new HttpRefusal(400, 'client went away mid-body'));
+    req.on('data', onData).once('end', onEnd).once('close', onClose).once('error', done);
+    if (req.destroyed) done(new HttpRefusal(400, 'client went away before the body'));
+  });
 }

@@ -177,6 +177,35 @@ test('a client gone while its password is checked leaves no temp file and no upl
   await sink.stop();
 });
 
+test('a PROPFIND or reader GET with an oversized body is refused (413) and the server keeps serving', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a', rdr: 'r' }, readers: ['rdr'] });
+  const send = (method: string, path: string, user: string, pw: string, body: Buffer) =>
+    fetch(sink.url.replace(/\/webdav\/$/, '') + path, {
+      method,
+      body,
+      headers: { authorization: auth(user, pw), depth: '1' },
+    }).then(
+      (r) => r.status,
+      () => 0, // the server may cut the connection after its answer
+    );
+  assert.equal(await send('PROPFIND', '/webdav/alice/', 'alice', 'a', Buffer.alloc(70_000, 'x')), 413);
+  assert.equal(await send('PROPFIND', '/webdav/alice/', 'rdr', 'r', Buffer.alloc(70_000, 'x')), 413);
+  // fetch will not send a GET body: a raw request
+  const socket = net.connect(sink.port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.on('error', () => {});
+  socket.write(
+    `GET /webdav/alice/x HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth('rdr', 'r')}\r\nContent-Length: 70000\r\n\r\n`,
+  );
+  socket.write(Buffer.alloc(70_000, 'x'));
+  const answer = await new Promise<string>((r) => socket.once('data', (d: Buffer) => r(d.toString())));
+  socket.destroy();
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.equal(await send('PROPFIND', '/webdav/alice/', 'alice', 'a', Buffer.alloc(10, 'x')), 207);
+  assert.equal(await put(sink, '/webdav/alice/after', 'alice', 'a', 'ok'), 201, 'the server is still up');
+  await sink.stop();
+});
+
 test('a client that never finishes its request head is cut off (--header-timeout)', async () => {
   const sink = await startEmbeddedSink({ hosts: { alice: 'a' }, extraArgs: ['--header-timeout', '1s'] });
   const closed = await new Promise<boolean>((resolve) => {
