@@ -105,6 +105,9 @@ test(
   async () => {
     const s = await setup();
     const file = join(s.src, 'racy.conf');
+    // the rest of the tree is older than the full's second (else it is racy too)
+    const past = new Date(Date.now() - 3600_000);
+    utimesSync(join(s.src, 'a.txt'), past, past);
     // written in the second the full reads it: its mtime second is that of the set or later
     // (here 2.5 s later, so the full is sure to store an mtime at or after its own time)
     writeFileSync(file, 'setting = 1\n');
