@@ -83,10 +83,15 @@ export class TreeApplier {
   /** What this restore made has a ctime from here on; what DEST held before (--force) is older. */
   private readonly since = Date.now() - 1;
 
+  /**
+   * `fresh`: DEST held nothing, so while the first set (a full) is applied nothing is replaced
+   * and nothing needs taking out of the counts (no lstat per object).
+   */
   constructor(
     private readonly dest: DestTree,
     private readonly staging: string,
     private readonly owners: Owners | undefined,
+    private fresh = false,
   ) {}
 
   private tempPath(n: number): string {
@@ -193,7 +198,7 @@ export class TreeApplier {
   private place(rel: Buffer, temp: number): void {
     if (rel.length === 0) throw new DeaddropError('the backup root is not a directory: cannot restore it here');
     this.dest.parents(rel, true);
-    this.uncountTree(this.dest.pathOf(rel));
+    if (!this.fresh) this.uncountTree(this.dest.pathOf(rel));
     const final = this.dest.pathOf(rel);
     const staged = this.tempPath(temp);
     try {
@@ -275,6 +280,7 @@ export class TreeApplier {
   async endSet(): Promise<void> {
     if (this.open) await this.close(this.open);
     this.commit();
+    this.fresh = false;
   }
 
   /** Everything applied: directory attributes, deepest first, on what is still a directory. */

@@ -141,7 +141,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   const destWasEmpty = (await readdir(o.dest)).length === 0;
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const stopSignals = removeOnSignal(staging, o.dest);
-  const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot());
+  const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot(), destWasEmpty);
   const volumes: string[] = [];
   // per --path: there after the last entry that bears on it (the sets before may have held
   // it): an entry at or below it puts it there, a deleted entry for it or a parent removes it
