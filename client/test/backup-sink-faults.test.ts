@@ -32,6 +32,16 @@ import {
 const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
 const creds = { login: 'h1', password: 'pw-h1-secret' };
 
+/** A host with one file, a recipient and one local (file://) sink: TMP/client.json. */
+async function localHost(prefix: string, content: string) {
+  const tmp = tempDir(prefix);
+  const src = join(tmp, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a.txt'), content);
+  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+  return { tmp, src, key, ...writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] }) };
+}
+
 test(
   'a sink that takes connections and never answers: the backup ends degraded, the other sink has the set',
   { skip: missingTools('openssl'), timeout: 60_000 },
@@ -75,12 +85,8 @@ test(
   'a pending set whose spool directory vanished is dropped for the sink lacking it, logged and counted',
   { skip: missingTools('openssl') },
   async () => {
-    const tmp = tempDir('deaddrop-spool-lost-');
-    const src = join(tmp, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.txt'), 'first\n');
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const c = await localHost('deaddrop-spool-lost-', 'first\n');
+    const { tmp, src } = c;
     const other = join(tmp, 'other', 'h1');
     const config = JSON.parse(readFileSync(c.config, 'utf8')) as { sinks: { name: string; url: string }[] };
     config.sinks.push({ name: 'other', url: `file://${other}/` });
@@ -176,12 +182,8 @@ test(
   'a file:// sink whose directory is missing (not mounted) is down: nothing is created there, it catches up once mounted',
   { skip: missingTools('openssl') },
   async () => {
-    const tmp = tempDir('deaddrop-unmounted-');
-    const src = join(tmp, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.txt'), 'first\n');
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const c = await localHost('deaddrop-unmounted-', 'first\n');
+    const { tmp, src, key } = c;
     const mountPoint = join(tmp, 'mnt');
     mkdirSync(mountPoint); // an empty mount point: the sink's host directory is on the unmounted disk
     const hostDir = join(mountPoint, 'h1');
@@ -213,12 +215,7 @@ test(
   "a file:// sink: a killed run's upload temp file is removed after an hour, a fresh one is left",
   { skip: missingTools('openssl') },
   async () => {
-    const tmp = tempDir('deaddrop-stale-temp-');
-    const src = join(tmp, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.txt'), 'a\n');
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const c = await localHost('deaddrop-stale-temp-', 'a\n');
     const stale = join(c.sinkHostDir, '.deaddrop-upload-0123456789ab');
     const fresh = join(c.sinkHostDir, '.deaddrop-upload-ba9876543210');
     writeFileSync(stale, seededBytes('cut', 100_000));
