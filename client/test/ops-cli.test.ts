@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseSamples } from '@deaddrop/client/ops/metrics-parse';
 import { parseTimestamp } from '@deaddrop/common/units';
-import { deaddropArgv, makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
+import { blackholeSink, deaddropArgv, makeTestRecipient, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 
 const TOKEN = 'b7f1c0de-secret-ping-token';
 const PASSWORD = 'netrc-password-never-shown';
@@ -322,15 +322,9 @@ test('SIGTERM while the set is written: the run stops, is recorded once (failed)
   assert.equal(first.code, 0, first.stderr);
   // a fail ping that never answers: stopping takes its 3 s, time enough for the set to finish
   // if the run went on meanwhile
-  const sockets: Socket[] = [];
-  const hang = createTcpServer((sock) => void sockets.push(sock));
-  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-  after(() => {
-    for (const sock of sockets) sock.destroy();
-    hang.close();
-  });
-  const { port } = hang.address() as AddressInfo;
-  s.write({ pings: { start: `${srv.base}/start`, success: srv.base, fail: `http://127.0.0.1:${port}/fail` } });
+  const hang = await blackholeSink();
+  after(() => hang.close());
+  s.write({ pings: { start: `${srv.base}/start`, success: srv.base, fail: `${hang.url}fail` } });
   writeFileSync(join(s.dir, 'src', 'big.bin'), seededBytes('big', 40_000_000));
   const [node, ...args] = deaddropArgv();
   const child = spawn(node!, [...args, 'backup', '--config', s.config], { stdio: ['ignore', 'ignore', 'pipe'] });

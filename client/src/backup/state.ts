@@ -40,7 +40,7 @@ export interface BackupState {
   version: 1;
   /** The machine's host name (the manifests' Hostname). */
   host: string;
-  /** The backup root the chain was made of (Localdir); empty while there is no chain. */
+  /** The backup root the chain was made of (Localdir). */
   localdir: string;
   /** config.host and the sink URLs the chain went to (absent in older states: not compared). */
   configHost?: string;
