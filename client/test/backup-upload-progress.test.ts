@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -67,6 +67,43 @@ test('a file put to two mirrors is counted once; a retry that reads it again add
     data.length,
     'the second read counts only past the first one',
   );
+});
+
+test('a file:// sink copies the file itself beside a streamed sink: both take it, counted once', async () => {
+  const dir = tempDir('deaddrop-upload-copy-');
+  const data = seededBytes('copy', 2 * 1024 * 1024 + 5);
+  writeFileSync(join(dir, 'vol1'), data, { mode: 0o600 });
+  mkdirSync(join(dir, 'a'));
+  const a = new FileTarget('a', `file://${join(dir, 'a')}/`);
+  let streamed: Buffer | undefined;
+  const webdavLike: SinkTargetLike = {
+    name: 'stream',
+    list: async () => new Map(),
+    async put(_name: string, body: () => Readable) {
+      streamed = await buffer(body());
+      return 'created';
+    },
+  };
+  let counted = 0;
+  const outcomes = await putMirrored(join(dir, 'vol1'), 'vol1', data.length, [a, webdavLike], (n) => (counted += n));
+  assert.deepEqual(
+    outcomes.map((o) => o.ok && o.outcome),
+    ['created', 'created'],
+  );
+  assert.deepEqual(readFileSync(join(dir, 'a', 'vol1')), data);
+  assert.equal(statSync(join(dir, 'a', 'vol1')).mode & 0o777, 0o644, 'the copy is readable as a streamed put makes it');
+  assert.deepEqual(streamed, data);
+  assert.equal(counted, data.length);
+  assert.deepEqual(readdirSync(join(dir, 'a')), ['vol1'], 'no temp file left');
+
+  // the copy keeps the write-once rules: the same size is delivered, another size an error
+  const same = await putMirrored(join(dir, 'vol1'), 'vol1', data.length, [a]);
+  assert.deepEqual(same, [{ ok: true, outcome: 'exists' }]);
+  writeFileSync(join(dir, 'other'), data.subarray(1));
+  const clash = await putMirrored(join(dir, 'other'), 'vol1', data.length - 1, [a]);
+  assert.equal(clash[0]!.ok, false);
+  assert.match(String((clash[0] as { error: unknown }).error), /already exists with \d+ bytes/);
+  assert.deepEqual(readFileSync(join(dir, 'a', 'vol1')), data);
 });
 
 test('the meter: totals grow as files are queued; an unread file counts as done when it ends', () => {
