@@ -13,6 +13,7 @@ PACKAGES=(
   openssh-server                       # install over SSH
   systemd                              # systemd-analyze verify on our units
   bsdutils                             # script(1): a terminal for the progress line tests
+  gcc libisal-dev                      # the ISA-L deflate addon (client/native, built by npm ci)
   python3 coreutils procps time
 )
 

@@ -7,7 +7,6 @@
  * entry gets mtime 0 so the next incremental reads it again.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import { dataPadding, encodeHeader } from '../archive/tar-header.js';
 import { deltaOfRange } from '../rsync/delta.js';
@@ -21,6 +20,7 @@ import type { OwnerNames } from '../scan/owners.js';
 import { looksCompressible } from './compressibility.js';
 import { chunkName, deletedHeader, entryName, headerOf, metaHeaders, signatureSize } from './entry-names.js';
 import { emptyStats } from './entry-stats.js';
+import { gzipMember } from './gzip-member.js';
 import type { Job, JobItem, JobProblem, JobResult, Member, RangeOutcome } from './jobs.js';
 import { SignatureBuilder } from './signature-builder.js';
 import type { BlockPosition } from './volume-writer.js';
@@ -90,8 +90,7 @@ class MemberBuilder {
 
   private pushDeflated(): void {
     const level = this.cls === false ? 0 : this.level;
-    // one output buffer big enough for stored data (5 bytes per 64 KiB block + gzip framing)
-    const gz = gzipSync(this.buf.subarray(0, this.len), { level, memLevel: 9, chunkSize: this.len + 4096 });
+    const gz = gzipMember(this.buf.subarray(0, this.len), level);
     // zlib's output buffer is sized for stored data; a compressed member gets a buffer of its
     // own size, so the main thread does not hold ~1 MiB per member while it waits its turn
     // (and never a shared pool slab)

@@ -1,0 +1,41 @@
+/**
+ * One gzip member of a piece of tar. Deflate levels 1-3 go to ISA-L's igzip (the optional addon
+ * client/native/igzip.c, built when libisal-dev is installed), which deflates the bench's logs
+ * about three times as fast as zlib for ~1% more bytes; other levels, data that hardly
+ * compresses, and hosts without the addon use zlib. Either way the member has zlib's header,
+ * so the bytes differ only inside the deflate stream (docs/FORMAT.md "Volume compression").
+ * DEADDROP_DEFLATE=zlib turns the addon off.
+ */
+import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
+
+interface Igzip {
+  gzipMember(data: Uint8Array, level: number): Buffer | null;
+}
+
+let loaded: Igzip | null | undefined;
+
+/** The addon, or null where it is not built (or turned off). */
+export function igzip(): Igzip | null {
+  if (loaded === undefined) {
+    loaded = null;
+    if (process.env.DEADDROP_DEFLATE !== 'zlib') {
+      try {
+        loaded = createRequire(import.meta.url)('../../native/build/igzip.node') as Igzip;
+      } catch {
+        // not built here (no libisal-dev): zlib does it
+      }
+    }
+  }
+  return loaded;
+}
+
+/** A gzip member of `data`: stored blocks at level 0, else deflated at `level` (zlib's scale). */
+export function gzipMember(data: Uint8Array, level: number): Buffer {
+  if (level >= 1 && level <= 3) {
+    const fast = igzip()?.gzipMember(data, level);
+    if (fast) return fast;
+  }
+  // one output buffer big enough for stored data (5 bytes per 64 KiB block + gzip framing)
+  return gzipSync(data, { level, memLevel: 9, chunkSize: data.length + 4096 });
+}

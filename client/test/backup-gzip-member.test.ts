@@ -1,0 +1,97 @@
+/**
+ * Gzip members from ISA-L's igzip (client/native/igzip.c): the same plain bytes back through
+ * zlib's gunzip, which checks the CRC-32 and the size; zlib's own header; stored blocks for
+ * random data; zlib for the other levels, and for all with DEADDROP_DEFLATE=zlib. Without the
+ * addon built (no libisal-dev) these tests say so and skip; in CI that is a failure.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { test } from 'node:test';
+import { gzipMember, igzip } from '@deaddrop/client/backup/gzip-member';
+import { seededBytes } from '@deaddrop/test';
+
+function addonMissing(): string | false {
+  if (igzip()) return false;
+  const msg = 'the ISA-L addon is not built (apt-get install gcc libisal-dev && npm run build:native)';
+  if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`CI: ${msg}`);
+  return msg;
+}
+
+/** Log-like text: repeated structure with varying fields, as the bench's logs. */
+function logLines(bytes: number): Buffer {
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const line = `Nov 24 15:${String(i % 60).padStart(2, '0')}:07 host sshd[${1000 + ((i * 7919) % 9000)}]: session ${i} opened for user u${i % 13}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return Buffer.from(lines.join('')).subarray(0, bytes);
+}
+
+test('igzip members read back byte for byte through zlib, with zlib header bytes', { skip: addonMissing() }, () => {
+  const native = igzip()!;
+  for (const data of [logLines(1 << 20), logLines(64 * 1024 + 3), Buffer.from('x'), Buffer.alloc(0)]) {
+    for (const level of [1, 2, 3]) {
+      const member = native.gzipMember(data, level);
+      assert.ok(member, `level ${level}, ${data.length} bytes: compressed`);
+      assert.equal(
+        member.subarray(0, 10).toString('hex'),
+        gzipSync(data, { level: 2 }).subarray(0, 10).toString('hex'),
+      );
+      assert.deepEqual(gunzipSync(member), data, `level ${level}, ${data.length} bytes`);
+    }
+  }
+  const text = logLines(1 << 20);
+  assert.ok(native.gzipMember(text, 2)!.length < text.length / 4, 'log lines deflate well');
+  // members end to end are one stream to gunzip (and to duplicity), whoever made each one
+  const parts = [logLines(5000), Buffer.from('tail')];
+  const joined = Buffer.concat([native.gzipMember(parts[0]!, 2)!, gzipSync(parts[1]!)]);
+  assert.deepEqual(gunzipSync(joined), Buffer.concat(parts));
+  // and to Python's gzip module, which duplicity reads volumes with
+  const py = spawnSync(
+    'python3',
+    ['-c', 'import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))'],
+    {
+      input: joined,
+      maxBuffer: 1 << 24,
+    },
+  );
+  assert.equal(py.status, 0, String(py.stderr));
+  assert.deepEqual(py.stdout, Buffer.concat(parts));
+});
+
+test('random data: igzip falls back to stored blocks, no bigger than zlib level 0', { skip: addonMissing() }, () => {
+  for (const size of [1 << 20, 100_000, 5000]) {
+    const random = seededBytes(`igzip-random-${size}`, size);
+    const member = igzip()!.gzipMember(random, 2)!;
+    assert.deepEqual(gunzipSync(member), random);
+    assert.ok(member.length <= gzipSync(random, { level: 0 }).length, `${size}: ${member.length} bytes`);
+  }
+  const random = seededBytes('igzip-random', 4096);
+  assert.deepEqual(gunzipSync(gzipMember(random, 0)), random, 'level 0 (incompressible pieces): zlib stored blocks');
+  assert.deepEqual(gunzipSync(gzipMember(random, 8)), random, 'level 8 (incrementals): zlib');
+});
+
+test('bad arguments are refused by name', { skip: addonMissing() }, () => {
+  const native = igzip()!;
+  assert.throws(() => native.gzipMember(Buffer.from('a'), 0), /level must be 1, 2 or 3/);
+  assert.throws(() => native.gzipMember(Buffer.from('a'), 4), /level must be 1, 2 or 3/);
+  assert.throws(() => native.gzipMember('a' as unknown as Uint8Array, 2), /data must be a Uint8Array/);
+});
+
+test('DEADDROP_DEFLATE=zlib leaves the addon unloaded; members are still valid', () => {
+  const code = `
+    import { gzipMember, igzip } from '@deaddrop/client/backup/gzip-member';
+    import { gunzipSync } from 'node:zlib';
+    const data = Buffer.from('abc'.repeat(50000));
+    if (!gunzipSync(gzipMember(data, 2)).equals(data)) process.exit(3);
+    console.log(igzip() === null ? 'zlib' : 'igzip');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    env: { ...process.env, DEADDROP_DEFLATE: 'zlib' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'zlib');
+});
