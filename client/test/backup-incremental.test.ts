@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { chownSync, mkdirSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { isRoot, makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
 
@@ -96,6 +97,30 @@ test(
     assert.equal(r.type, 'full');
     assert.ok(r.stdout.includes(`${join(cache, sigtar)}: cannot be read`), r.stdout);
     assert.equal((await s.backup()).type, 'inc');
+  },
+);
+
+test(
+  'a cached signature file swapped for another valid gzip is caught by its recorded SHA-1',
+  { skip: missingTools('openssl') },
+  async () => {
+    const s = await setup();
+    assert.equal((await s.backup()).type, 'full');
+    const cache = join(s.archiveDir, 'cache');
+    const sigtar = readdirSync(cache).find((n) => n.endsWith('.sigtar.gz'))!;
+    // reads through as gzip, so only the hash tells it is not what this client wrote
+    writeFileSync(join(cache, sigtar), gzipSync(Buffer.alloc(10240)));
+    const r = await s.backup();
+    assert.equal(r.type, 'full');
+    assert.ok(r.stdout.includes(`${join(cache, sigtar)}: cannot be read (its SHA-1 is not the one recorded`), r.stdout);
+
+    // a state written before the hash was recorded: the archive is read through instead
+    const statePath = join(s.archiveDir, 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { chain: { signaturesSha1?: string }[] };
+    assert.match(state.chain[0]!.signaturesSha1 ?? '', /^[0-9a-f]{40}$/);
+    delete state.chain[0]!.signaturesSha1;
+    writeFileSync(statePath, JSON.stringify(state));
+    assert.equal((await s.backup()).type, 'inc', 'no hash: a readable archive is used');
   },
 );
 

@@ -32,7 +32,7 @@ import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } fro
 import { EarlyUpload, type SentAhead } from './early-upload.js';
 import type { EntryStats } from './entry-stats.js';
 import type { EntryProblem } from './entry-writer.js';
-import { unreadableGzip } from './cache-files.js';
+import { cacheFileDamage } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
 import { acquireLock } from './lock.js';
@@ -178,7 +178,7 @@ async function usableChain(
   }
   for (const s of state.chain) {
     const path = join(cacheDir, s.signatures);
-    const damage = await unreadableGzip(path);
+    const damage = await cacheFileDamage(path, s.signaturesSha1);
     if (damage === undefined) continue;
     log.warn(`${path}: cannot be read (${damage}): making a full backup`, { path });
     return [];
@@ -314,6 +314,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       ...(names.startTime !== undefined ? { startTime: names.startTime } : {}),
       manifest: names.cacheManifest,
       signatures: names.cacheSignatures,
+      signaturesSha1: written.signaturesSha1,
       volumes: written.volumes,
       storedBytes,
     };
@@ -412,6 +413,8 @@ interface WrittenSet {
   stats: EntryStats;
   localManifest: string;
   localSignatures: string;
+  /** SHA-1 of the local signatures file. */
+  signaturesSha1: string;
 }
 
 async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
@@ -466,7 +469,8 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
     size: Buffer.byteLength(sumsText),
     sha256: (await import('node:crypto')).createHash('sha256').update(sumsText).digest('hex'),
   });
-  return { files, volumes: vols.length, stats, localManifest, localSignatures };
+  // the local signatures file holds the stored one's plaintext: the same SHA-1
+  return { files, volumes: vols.length, stats, localManifest, localSignatures, signaturesSha1: sig.plainSha1 };
 }
 
 async function encryptFile(from: string, to: string, recipients: Recipient[]): Promise<StoredFile> {

@@ -20,6 +20,8 @@ export interface ChainSet {
   /** File names in cache/ (plain manifest, gzip'ed sigtar). */
   manifest: string;
   signatures: string;
+  /** SHA-1 of the signatures file as written: checked before an incremental reads it. */
+  signaturesSha1?: string;
   volumes: number;
   /** Bytes stored on a sink for this set (all files incl. the sums file). */
   storedBytes: number;

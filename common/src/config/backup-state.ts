@@ -19,6 +19,11 @@ export const chainSetSchema = z.object({
   startTime: seconds.optional(),
   manifest: fileName,
   signatures: fileName,
+  /** SHA-1 of the cached signatures file as written (absent in states of older versions). */
+  signaturesSha1: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, 'must be 40 hex digits')
+    .optional(),
   volumes: count,
   storedBytes: count,
 });
