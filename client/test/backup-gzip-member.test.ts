@@ -45,6 +45,12 @@ test('igzip members read back byte for byte through zlib, with zlib header bytes
   }
   const text = logLines(1 << 20);
   assert.ok(native.gzipMember(text, 2)!.length < text.length / 4, 'log lines deflate well');
+  // igzip runs one level up, so a member is about the size of zlib's at the level asked for
+  for (const level of [1, 2]) {
+    const ours = gzipMember(text, level).length;
+    const zlibs = gzipSync(text, { level, memLevel: 9 }).length;
+    assert.ok(ours <= zlibs * 1.05, `level ${level}: ${ours} bytes against zlib's ${zlibs}`);
+  }
   // members end to end are one stream to gunzip (and to duplicity), whoever made each one
   const parts = [logLines(5000), Buffer.from('tail')];
   const joined = Buffer.concat([native.gzipMember(parts[0]!, 2)!, gzipSync(parts[1]!)]);
