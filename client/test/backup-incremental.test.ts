@@ -83,19 +83,28 @@ test('a new host name or a new sink starts a new chain, saying why', { skip: mis
   assert.equal((await s.backup()).type, 'inc', 'a sink left out leaves the chain whole');
 });
 
+/** A full, its cached sigtar damaged by `damage`, then the next run (which must be a full). */
+async function nextRunWithDamagedSigtar(damage: (path: string) => void) {
+  const s = await setup();
+  assert.equal((await s.backup()).type, 'full');
+  const cache = join(s.archiveDir, 'cache');
+  const sigtar = join(
+    cache,
+    readdirSync(cache).find((n) => n.endsWith('.sigtar.gz'))!,
+  );
+  damage(sigtar);
+  const r = await s.backup();
+  assert.equal(r.result, 'ok');
+  assert.equal(r.type, 'full');
+  return { s, r, sigtar };
+}
+
 test(
   'a damaged cached signature file is named and the run makes a full instead of failing',
   { skip: missingTools('openssl') },
   async () => {
-    const s = await setup();
-    assert.equal((await s.backup()).type, 'full');
-    const cache = join(s.archiveDir, 'cache');
-    const sigtar = readdirSync(cache).find((n) => n.endsWith('.sigtar.gz'))!;
-    truncateSync(join(cache, sigtar), 100);
-    const r = await s.backup();
-    assert.equal(r.result, 'ok');
-    assert.equal(r.type, 'full');
-    assert.ok(r.stdout.includes(`${join(cache, sigtar)}: cannot be read`), r.stdout);
+    const { s, r, sigtar } = await nextRunWithDamagedSigtar((path) => truncateSync(path, 100));
+    assert.ok(r.stdout.includes(`${sigtar}: cannot be read`), r.stdout);
     assert.equal((await s.backup()).type, 'inc');
   },
 );
@@ -104,15 +113,11 @@ test(
   'a cached signature file swapped for another valid gzip is caught by its recorded SHA-1',
   { skip: missingTools('openssl') },
   async () => {
-    const s = await setup();
-    assert.equal((await s.backup()).type, 'full');
-    const cache = join(s.archiveDir, 'cache');
-    const sigtar = readdirSync(cache).find((n) => n.endsWith('.sigtar.gz'))!;
     // reads through as gzip, so only the hash tells it is not what this client wrote
-    writeFileSync(join(cache, sigtar), gzipSync(Buffer.alloc(10240)));
-    const r = await s.backup();
-    assert.equal(r.type, 'full');
-    assert.ok(r.stdout.includes(`${join(cache, sigtar)}: cannot be read (its SHA-1 is not the one recorded`), r.stdout);
+    const { s, r, sigtar } = await nextRunWithDamagedSigtar((path) =>
+      writeFileSync(path, gzipSync(Buffer.alloc(10240))),
+    );
+    assert.ok(r.stdout.includes(`${sigtar}: cannot be read (its SHA-1 is not the one recorded`), r.stdout);
 
     // a state written before the hash was recorded: the archive is read through instead
     const statePath = join(s.archiveDir, 'state.json');
