@@ -19,7 +19,7 @@ const include = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr
 
 function give(reason) {
   const message = `deaddrop: ISA-L deflate not built (${reason}); backups deflate with zlib`;
-  if (process.env.CI === 'true') {
+  if (process.env.CI === 'true' || process.env.CI === '1') {
     console.error(`${message}. CI needs it: scripts/setup.sh installs gcc and libisal-dev.`);
     process.exit(1);
   }
