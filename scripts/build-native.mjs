@@ -5,7 +5,7 @@
 // tests use must be there. Run by `npm ci` (the root prepare script) and by hand after
 // `apt-get install libisal-dev`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +18,8 @@ const include = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr
 );
 
 function give(reason) {
+  // an older build must not stay in use while this says zlib
+  rmSync(out, { force: true });
   const message = `deaddrop: ISA-L deflate not built (${reason}); backups deflate with zlib`;
   if (process.env.CI === 'true' || process.env.CI === '1') {
     console.error(`${message}. CI needs it: scripts/setup.sh installs gcc and libisal-dev.`);
@@ -29,8 +31,9 @@ function give(reason) {
 
 if (!include) give("Node's headers (node_api.h) not found");
 mkdirSync(dirname(out), { recursive: true });
-const cc = process.env.CC || 'cc';
-const args = ['-O2', '-fPIC', '-shared', '-Wall', '-Werror', `-I${include}`, join(dir, 'igzip.c'), '-o', out, '-lisal'];
-const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+// CC as make takes it: a command and its arguments (CC="ccache gcc")
+const [cc, ...ccArgs] = (process.env.CC || 'cc').trim().split(/\s+/);
+const args = [...ccArgs, '-O2', '-fPIC', '-shared', '-Wall', '-Werror', `-I${include}`, join(dir, 'igzip.c')];
+const r = spawnSync(cc, [...args, '-o', out, '-lisal'], { stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.error) give(`${cc}: ${r.error.message}`);
 if (r.status !== 0) give(`${cc} exited with ${r.status}`);

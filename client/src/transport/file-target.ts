@@ -8,7 +8,7 @@
  * an unreachable sink (the set waits in the spool, as for a WebDAV sink that is down).
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, constants, copyFile, link, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -49,12 +49,20 @@ export class FileTarget implements SinkTargetLike {
 
   /**
    * The same, copied by the kernel (copy_file_range on the thread pool): the bytes never pass
-   * through this thread, which during a backup is busy encrypting the next volume.
+   * through this thread, which during a backup is busy encrypting the next volume. A file
+   * system without Unix modes (vfat, exfat: a USB disk) refuses the mode that copyFile sets on
+   * its copy, even to root; there the file is copied through this thread, as put() does.
    */
   putFile(remoteName: string, localPath: string, size: number): Promise<'created' | 'exists'> {
     return this.store(remoteName, size, async (temp) => {
-      await copyFile(localPath, temp, constants.COPYFILE_EXCL);
-      await chmod(temp, 0o644); // as put() makes it, whatever the spool file's mode
+      try {
+        await copyFile(localPath, temp, constants.COPYFILE_EXCL);
+        await chmod(temp, 0o644); // as put() makes it, whatever the spool file's mode
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+        await unlink(temp).catch(() => {});
+        await pipeline(createReadStream(localPath), createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
+      }
     });
   }
 
