@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, unlinkSync } from 'node:fs';
 import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Transform, Writable } from 'node:stream';
@@ -47,10 +47,50 @@ async function publishWithoutReplacing(temp: string, outPath: string): Promise<v
 }
 
 /**
+ * Temp files being written. A decrypted one holds plaintext (a backup's /etc/shadow), so a
+ * signal that stops the process (Ctrl-C, systemctl stop, a closed terminal) removes them first,
+ * and is then raised again for its default action (the exit status names the signal).
+ */
+const pendingTemps = new Set<string>();
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function removeTempsAndStop(signal: NodeJS.Signals): void {
+  for (const temp of pendingTemps) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // gone already (renamed into place just now)
+    }
+  }
+  pendingTemps.clear();
+  for (const s of STOP_SIGNALS) process.removeListener(s, removeTempsAndStop);
+  process.kill(process.pid, signal);
+}
+
+function trackTemp(temp: string): void {
+  if (pendingTemps.size === 0) for (const s of STOP_SIGNALS) process.on(s, removeTempsAndStop);
+  pendingTemps.add(temp);
+}
+
+function untrackTemp(temp: string): void {
+  pendingTemps.delete(temp);
+  if (pendingTemps.size === 0) for (const s of STOP_SIGNALS) process.removeListener(s, removeTempsAndStop);
+}
+
+/** A clear error, before any work, for an output path that cannot become a file. */
+async function checkOutputPath(outPath: string, existing: Awaited<ReturnType<typeof stat>> | undefined) {
+  if (existing?.isDirectory()) throw new UsageError(`${outPath}: is a directory; give a file name`);
+  const dir = dirname(outPath);
+  const parent = await stat(dir).catch(() => undefined);
+  if (!parent?.isDirectory())
+    throw new UsageError(`${dir}: ${parent ? 'is not a directory' : 'no such directory'} (for ${outPath})`);
+}
+
+/**
  * Stream `source` through `transforms` into `outPath` so that `outPath` appears only when
  * everything succeeded: the bytes go to a temp file in the same directory, which is fsync'ed
  * and renamed over `outPath` (or linked, when it may not be replaced: that fails if a file
- * appeared meanwhile), and removed on any error. An existing `outPath` that is not a regular
+ * appeared meanwhile), and removed on any error or stopping signal. An existing `outPath` that is not a regular
  * file (/dev/null, a fifo, a tape) is written in place: renaming over it would replace the
  * device node.
  */
@@ -64,11 +104,13 @@ export async function writeThroughTemp(
   const existing = await stat(outPath).catch(() => undefined);
   if (existing && !existing.isFile() && !existing.isDirectory())
     return pipeInto(source, transforms, createWriteStream(outPath, { flags: 'w' }));
+  await checkOutputPath(outPath, existing);
   const overwrite = opts.overwrite ?? true;
   if (existing?.isFile() && !overwrite) throw outputExists(outPath);
   // unique enough: 'wx' below refuses a name that exists (node:crypto would add ~6 ms to start-up)
   const unique = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
   const temp = join(dirname(outPath), `.${basename(outPath)}.${unique}.partial`);
+  trackTemp(temp);
   try {
     await pipeInto(source, transforms, createWriteStream(temp, { flags: 'wx', mode }));
     const handle = await open(temp, 'r');
@@ -82,5 +124,7 @@ export async function writeThroughTemp(
   } catch (err) {
     await unlink(temp).catch(() => {});
     throw err;
+  } finally {
+    untrackTemp(temp);
   }
 }

@@ -8,6 +8,7 @@ interface Args {
   passphraseFile?: string;
   input?: string;
   output?: string;
+  force?: boolean;
 }
 
 export const decryptCommand = {
@@ -26,11 +27,13 @@ export const decryptCommand = {
         describe: 'Key passphrase from this file (else asked on the terminal)',
       })
       .option('output', { alias: 'o', type: 'string', describe: 'Output file (default: stdout)' })
+      .option('force', { alias: 'f', type: 'boolean', describe: 'Replace an existing output file' })
       .epilog(
         'With -o, the plaintext goes to a temp file next to OUT, renamed to OUT only when the whole message\n' +
-          "decrypted: a truncated or corrupt input leaves no output. On stdout, bytes already written can't be\n" +
-          'taken back: check the exit code (1 = failed) before using the data. CBC has no integrity check:\n' +
-          "verify checksums (the sets' sha256sums files) for tampering.",
+          'decrypted: a truncated or corrupt input, or Ctrl-C, leaves no output. An existing OUT is refused\n' +
+          "without --force. On stdout, bytes already written can't be taken back: check the exit code\n" +
+          "(1 = failed) before using the data. CBC has no integrity check: verify checksums (the sets'\n" +
+          'sha256sums files) for tampering.',
       ),
   handler: handler<Args>(async (argv) => {
     if (argv.json && (!argv.output || argv.output === '-')) throw new UsageError('--json needs -o OUT');
@@ -52,7 +55,7 @@ export const decryptCommand = {
     const input = await openInput(argv.input);
     const counted = new ByteCounter(); // a stream stage only when --json reports the size
     const decrypt = createDecryptStream(key, { name: input.name });
-    await runToOutput(input, argv.json ? [decrypt, counted] : [decrypt], argv.output, 0o600);
+    await runToOutput(input, argv.json ? [decrypt, counted] : [decrypt], argv.output, 0o600, argv.force);
     if (argv.json) printJson({ input: input.name, output: argv.output, plaintextBytes: counted.bytes });
   }),
 } as DeaddropCommand;

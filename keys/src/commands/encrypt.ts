@@ -7,6 +7,7 @@ interface Args {
   to: string[];
   input?: string;
   output?: string;
+  force?: boolean;
 }
 
 export const encryptCommand = {
@@ -23,10 +24,12 @@ export const encryptCommand = {
         describe: 'Recipient certificate (repeatable)',
       })
       .option('output', { alias: 'o', type: 'string', describe: 'Output file (default: stdout)' })
+      .option('force', { alias: 'f', type: 'boolean', describe: 'Replace an existing output file' })
       .epilog(
         'AES-256-CBC, RSAES-PKCS1-v1_5 key transport, recipients by issuer+serial, BER indefinite lengths.\n' +
           'Decrypt with: openssl smime -decrypt -binary -inform DER -inkey KEY -in FILE, or gpgsm --decrypt.\n' +
-          'With -o the file appears only when complete. --json needs -o (stdout carries the data otherwise).',
+          'With -o the file appears only when complete; an existing one is refused without --force. --json\n' +
+          'needs -o (stdout carries the data otherwise).',
       ),
   handler: handler<Args>(async (argv) => {
     if (argv.json && (!argv.output || argv.output === '-')) throw new UsageError('--json needs -o OUT');
@@ -38,7 +41,7 @@ export const encryptCommand = {
     const input = await openInput(argv.input, !argv.json);
     const counted = new ByteCounter(); // a stream stage only when --json reports the size
     const stages = argv.json ? [counted, createEncryptStream(recipients)] : [createEncryptStream(recipients)];
-    await runToOutput(input, stages, argv.output, 0o644);
+    await runToOutput(input, stages, argv.output, 0o644, argv.force);
     if (argv.json)
       printJson({
         input: input.name,

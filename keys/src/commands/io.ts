@@ -1,5 +1,5 @@
 import { createReadStream, fstatSync } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { UsageError } from '@deaddrop/common/errors';
 import { feedFile } from '@deaddrop/common/feed';
@@ -37,6 +37,7 @@ export async function openInput(path: string | undefined, feedable = false): Pro
   } catch (err) {
     throw new UsageError(`${path}: cannot read: ${(err as Error).message}`);
   }
+  if ((await stat(path)).isDirectory()) throw new UsageError(`${path}: is a directory, not a file to read`);
   if (feedable) return { stream: null, file: path, name: path };
   // 256 KiB reads: fewer thread-pool round trips, and the next read overlaps the cipher work
   return { stream: createReadStream(path, { highWaterMark: 256 * 1024 }), file: null, name: path };
@@ -61,9 +62,10 @@ export async function runToOutput(
   transforms: Transform[],
   output: string | undefined,
   mode: number,
+  force = false,
 ): Promise<void> {
   const source = input.file === null ? input.stream! : (first: Transform) => feedFile(input.file!, first);
-  if (output && output !== '-') return writeThroughTemp(source, transforms, output, mode);
+  if (output && output !== '-') return writeThroughTemp(source, transforms, output, mode, { overwrite: force });
   if (process.stdout.isTTY)
     throw new UsageError('refusing to write binary output to a terminal; use -o FILE or a pipe');
   await pipeInto(source, transforms, process.stdout);

@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exists } from '@deaddrop/common/fs';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
@@ -38,6 +38,9 @@ export const keysGenerateCommand = {
     const keyPath = join(argv.out, 'recipient.key');
     for (const path of [keyPath, certPath])
       if (await exists(path)) throw new UsageError(`${path} already exists; refusing to overwrite it`);
+    // before the passphrase and the key: --out names the directory to make
+    const outStat = await stat(argv.out).catch(() => undefined);
+    if (outStat && !outStat.isDirectory()) throw new UsageError(`--out ${argv.out}: exists and is not a directory`);
 
     const { newPassphrase } = await import('../passphrase.js');
     const passphrase = argv.insecureNoPassphrase ? null : await newPassphrase(argv.passphraseFile);
