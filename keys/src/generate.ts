@@ -55,7 +55,7 @@ export function fingerprintsOf(cert: X509Certificate): { sha256: string; sha1: s
 }
 
 /** The private key as PKCS#8 PEM, encrypted (PBES2, PBKDF2 + AES-256-CBC) unless passphrase is null. */
-export function privateKeyPem(key: KeyObject, passphrase: string | null): string {
+export function privateKeyPem(key: KeyObject, passphrase: string | Buffer | null): string {
   if (passphrase === null) return key.export({ type: 'pkcs8', format: 'pem' }) as string;
   return key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) as string;
 }

@@ -3,26 +3,39 @@ import { readFile } from 'node:fs/promises';
 import tty from 'node:tty';
 import { UsageError } from '@deaddrop/common/errors';
 
+/** openssl reads a passphrase line into a 1024-byte buffer (PEM_BUFSIZE): 1023 bytes at most. */
+export const MAX_PASSPHRASE_BYTES = 1023;
+
 /**
- * A passphrase from a file: its first line, as `openssl -passin file:` reads it (a trailing
- * newline is not part of it). Empty is refused, and so is a line ending in a carriage return:
- * openssl would take the CR as part of the passphrase, so a key made with such a file could
- * not be opened by the stock tools of docs/DISASTER-RECOVERY.md.
+ * A passphrase from a file: its first line, as bytes, as `openssl -passin file:` reads it (a
+ * trailing newline is not part of it). Bytes, not text: a file that is not UTF-8 (`openssl rand
+ * 32`) would otherwise lose its invalid bytes to U+FFFD, and the key would be encrypted under
+ * other bytes than openssl reads from the file. Refused, because openssl would read other
+ * bytes or the passphrase is no secret: a line ending in a carriage return (openssl keeps the
+ * CR), a NUL byte (openssl stops there), more than 1023 bytes (openssl cuts it), empty.
  */
-export async function readPassphraseFile(path: string): Promise<string> {
-  let text: string;
+export async function readPassphraseFile(path: string): Promise<Buffer> {
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     throw new UsageError(`${path}: cannot read passphrase file: ${(err as Error).message}`);
   }
-  const passphrase = text.split('\n')[0]!;
-  if (passphrase.endsWith('\r'))
+  const newline = bytes.indexOf(0x0a);
+  const passphrase = newline === -1 ? bytes : bytes.subarray(0, newline);
+  if (passphrase.at(-1) === 0x0d)
     throw new UsageError(
       `${path}: the passphrase line ends with a carriage return (CRLF line ends): openssl would read ` +
         'the CR as part of the passphrase; save the file with LF line ends',
     );
-  if (passphrase === '') throw new UsageError(`${path}: the passphrase file is empty; an empty passphrase is refused`);
+  if (passphrase.includes(0))
+    throw new UsageError(`${path}: the passphrase line holds a NUL byte: openssl would read only the bytes before it`);
+  if (passphrase.length > MAX_PASSPHRASE_BYTES)
+    throw new UsageError(
+      `${path}: the passphrase line is ${passphrase.length} bytes: openssl reads at most ${MAX_PASSPHRASE_BYTES} bytes`,
+    );
+  if (passphrase.length === 0)
+    throw new UsageError(`${path}: the passphrase file is empty; an empty passphrase is refused`);
   return passphrase;
 }
 
@@ -65,18 +78,24 @@ export async function promptPassphrase(question: string): Promise<string> {
 }
 
 /** The passphrase to unlock an encrypted key: from --passphrase-file, else asked on the terminal. */
-export async function keyPassphrase(keyPath: string, passphraseFile?: string): Promise<string> {
+export async function keyPassphrase(keyPath: string, passphraseFile?: string): Promise<Buffer> {
   if (passphraseFile) return readPassphraseFile(passphraseFile);
-  return promptPassphrase(`Passphrase for ${keyPath}: `);
+  // a terminal sends what is typed as UTF-8, as openssl's prompt reads it
+  return Buffer.from(await promptPassphrase(`Passphrase for ${keyPath}: `), 'utf8');
 }
 
 /** A new passphrase: from a file, or asked twice on the terminal; empty is refused. */
-export async function newPassphrase(passphraseFile?: string): Promise<string> {
+export async function newPassphrase(passphraseFile?: string): Promise<Buffer> {
   if (passphraseFile) return readPassphraseFile(passphraseFile);
   const first = await promptPassphrase('New passphrase for the recipient key: ');
   if (first === '')
     throw new UsageError('an empty passphrase is refused (--insecure-no-passphrase stores the key unencrypted)');
   const second = await promptPassphrase('Repeat the passphrase: ');
   if (first !== second) throw new UsageError('the two passphrases differ');
-  return first;
+  const bytes = Buffer.from(first, 'utf8');
+  if (bytes.length > MAX_PASSPHRASE_BYTES)
+    throw new UsageError(
+      `the passphrase is ${bytes.length} bytes: openssl reads at most ${MAX_PASSPHRASE_BYTES} bytes`,
+    );
+  return bytes;
 }

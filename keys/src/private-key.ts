@@ -32,7 +32,7 @@ function looksLikeDerEncryptedPkcs8(bytes: Buffer): boolean {
  * Load an RSA private key: encrypted PKCS#8 PEM (what `deaddrop keys generate` writes), or an
  * unencrypted PKCS#8/PKCS#1 PEM or DER key.
  */
-export async function loadPrivateKey(path: string, passphrase?: string): Promise<PrivateKey> {
+export async function loadPrivateKey(path: string, passphrase?: string | Buffer): Promise<PrivateKey> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -42,7 +42,7 @@ export async function loadPrivateKey(path: string, passphrase?: string): Promise
   return privateKeyFromBytes(bytes, path, passphrase);
 }
 
-export function privateKeyFromBytes(bytes: Buffer, source: string, passphrase?: string): PrivateKey {
+export function privateKeyFromBytes(bytes: Buffer, source: string, passphrase?: string | Buffer): PrivateKey {
   const encrypted = isEncryptedKeyFile(bytes);
   if (encrypted && passphrase === undefined)
     throw new UsageError(`${source}: the private key is encrypted; give its passphrase (--passphrase-file FILE)`);

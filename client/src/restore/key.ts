@@ -21,7 +21,7 @@ export function keyLoader(keyPath: string | undefined, passphraseFile: string | 
       } catch (err) {
         throw new UsageError(`${keyPath}: cannot read private key: ${(err as Error).message}`);
       }
-      let passphrase: string | undefined;
+      let passphrase: Buffer | undefined;
       if (isEncryptedKeyFile(bytes)) {
         const { keyPassphrase } = await import('@deaddrop/keys/passphrase');
         passphrase = await keyPassphrase(keyPath, passphraseFile);

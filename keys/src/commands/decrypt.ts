@@ -46,7 +46,7 @@ export const decryptCommand = {
     } catch (err) {
       throw new UsageError(`${argv.key}: cannot read private key: ${(err as Error).message}`);
     }
-    let passphrase: string | undefined;
+    let passphrase: Buffer | undefined;
     if (isEncryptedKeyFile(keyBytes)) {
       const { keyPassphrase } = await import('../passphrase.js');
       passphrase = await keyPassphrase(argv.key, argv.passphraseFile);
