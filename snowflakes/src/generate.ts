@@ -65,6 +65,14 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
   const sinkUrls = fleet.sinks.map((s) => {
     if (s.url.startsWith('file:'))
       throw new ConfigError(fleetFile, 'sinks', `sink "${s.name}": a snowflake host needs an http(s) URL`);
+    // the script is 0755 and the URL goes on curl's command line: credentials live in the netrc
+    const parsed = new URL(s.url);
+    if (parsed.username || parsed.password)
+      throw new ConfigError(
+        fleetFile,
+        'sinks',
+        `sink "${s.name}": URL must not contain credentials (they belong in the netrc file)`,
+      );
     const url = hostUrl(s, host.name);
     if (/[\s'"\\$`]/.test(url)) throw new ConfigError(fleetFile, 'sinks', `sink "${s.name}": URL has shell characters`);
     return url;
