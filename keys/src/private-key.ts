@@ -17,15 +17,30 @@ export interface PrivateKey {
 export function isEncryptedKeyFile(bytes: Buffer): boolean {
   const text = bytes.toString('latin1');
   if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) return true;
-  if (/Proc-Type:\s*4,\s*ENCRYPTED/.test(text)) return true;
-  // DER EncryptedPrivateKeyInfo: SEQUENCE { SEQUENCE AlgorithmIdentifier, OCTET STRING }
-  return bytes[0] === 0x30 && !text.includes('-----BEGIN') && looksLikeDerEncryptedPkcs8(bytes);
+  if (isLegacyEncryptedPem(text)) return true;
+  return !text.includes('-----BEGIN') && isEncryptedPkcs8Der(bytes);
 }
 
-function looksLikeDerEncryptedPkcs8(bytes: Buffer): boolean {
-  // PrivateKeyInfo starts SEQUENCE { INTEGER version ...}; EncryptedPrivateKeyInfo with SEQUENCE
-  const lenBytes = bytes[1]! & 0x80 ? (bytes[1]! & 0x7f) + 1 : 1;
-  return bytes[1 + lenBytes] === 0x30;
+/** A traditional (PKCS#1) PEM key encrypted with a "Proc-Type: 4,ENCRYPTED" header. */
+export function isLegacyEncryptedPem(text: string): boolean {
+  return /Proc-Type:\s*4,\s*ENCRYPTED/.test(text);
+}
+
+/**
+ * DER EncryptedPrivateKeyInfo: SEQUENCE { SEQUENCE { OID algorithm, ... }, OCTET STRING }. A
+ * certificate also starts SEQUENCE { SEQUENCE, but its TBSCertificate begins with [0] version or
+ * the INTEGER serial, never an OID.
+ */
+export function isEncryptedPkcs8Der(bytes: Buffer): boolean {
+  if (bytes[0] !== 0x30) return false;
+  const inner = 1 + lengthOctets(bytes, 1);
+  return bytes[inner] === 0x30 && bytes[inner + 1 + lengthOctets(bytes, inner + 1)] === 0x06;
+}
+
+/** How many octets the DER length at `at` takes (short form: 1; long form: 1 + count). */
+function lengthOctets(bytes: Buffer, at: number): number {
+  const first = bytes[at] ?? 0;
+  return first & 0x80 ? (first & 0x7f) + 1 : 1;
 }
 
 /**
@@ -72,7 +87,6 @@ export function privateKeyFromBytes(bytes: Buffer, source: string, passphrase?: 
 
 /** PKCS#8 PrivateKeyInfo has an AlgorithmIdentifier SEQUENCE after the version; PKCS#1 has INTEGERs. */
 function derType(bytes: Buffer): 'pkcs8' | 'pkcs1' {
-  const lenBytes = bytes[1]! & 0x80 ? (bytes[1]! & 0x7f) + 1 : 1;
-  const afterVersion = 1 + lenBytes + 3; // version is INTEGER 02 01 0x
+  const afterVersion = 1 + lengthOctets(bytes, 1) + 3; // version is INTEGER 02 01 0x
   return bytes[afterVersion] === 0x30 ? 'pkcs8' : 'pkcs1';
 }

@@ -3,6 +3,7 @@ import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { UsageError } from '@deaddrop/common/errors';
 import type { CertificateInfo } from '../cert-info.js';
+import { isEncryptedPkcs8Der, isLegacyEncryptedPem } from '../private-key.js';
 
 interface Args {
   file: string;
@@ -57,18 +58,22 @@ export const keysShowCommand = {
       info.keyType = 'rsa';
       info.bits = key.bits;
     }
+    const protection = isLegacyEncryptedPem(text)
+      ? 'yes (passphrase-protected legacy PKCS#1 PEM, "Proc-Type: 4,ENCRYPTED")'
+      : 'yes (passphrase-protected PKCS#8)';
     printResult(argv.json, info, (i) => [
       `${i.file}: private key`,
       `  type:      ${i.keyType ? `${i.keyType.toUpperCase()} ${i.bits} bits` : 'unknown until unlocked (--passphrase-file)'}`,
-      `  encrypted: ${i.encrypted ? 'yes (passphrase-protected PKCS#8)' : 'NO (anyone who reads the file can decrypt)'}`,
+      `  encrypted: ${i.encrypted ? protection : 'NO (anyone who reads the file can decrypt)'}`,
     ]);
   }),
 } as DeaddropCommand;
 
 function isKeyDer(bytes: Buffer): boolean {
-  // a certificate is SEQUENCE { SEQUENCE tbs, ... }; PKCS#1/PKCS#8 keys start with INTEGER version
+  // a certificate is SEQUENCE { SEQUENCE tbs, ... }; PKCS#1/PKCS#8 keys start with INTEGER
+  // version, an encrypted PKCS#8 key with SEQUENCE { OID ... }
   const lenBytes = bytes[1]! & 0x80 ? (bytes[1]! & 0x7f) + 1 : 1;
-  return bytes[1 + lenBytes] === 0x02;
+  return bytes[1 + lenBytes] === 0x02 || isEncryptedPkcs8Der(bytes);
 }
 
 function certificateLines(i: CertificateInfo & { file: string }): string[] {
