@@ -1,5 +1,6 @@
 import { openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import tty from 'node:tty';
 import { UsageError } from '@deaddrop/common/errors';
 
@@ -59,13 +60,13 @@ export async function promptPassphrase(question: string): Promise<string> {
   output.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
-      let typed = '';
+      const line = new TypedLine();
+      const decoder = new StringDecoder('utf8'); // a character may come in two reads
       input.on('data', (data: Buffer) => {
-        for (const ch of data.toString('utf8')) {
-          if (ch === '\r' || ch === '\n') return resolve(typed);
-          if (ch === '\u0003' || ch === '\u0004') return reject(new UsageError('passphrase entry cancelled'));
-          if (ch === '\u007f' || ch === '\b') typed = [...typed].slice(0, -1).join('');
-          else typed += ch;
+        for (const ch of decoder.write(data)) {
+          const done = line.feed(ch);
+          if (done === 'enter') return resolve(line.text());
+          if (done === 'cancel') return reject(new UsageError('passphrase entry cancelled'));
         }
       });
     });
@@ -74,6 +75,58 @@ export async function promptPassphrase(question: string): Promise<string> {
     output.write('\n');
     input.destroy();
     output.destroy();
+  }
+}
+
+/**
+ * A line typed on a terminal in raw mode, edited as in the terminal's canonical mode that
+ * openssl's prompt reads: Backspace deletes a character, Ctrl-U the line, Ctrl-W a word.
+ * Escape sequences (arrow and function keys, Alt+key) and other control characters are
+ * dropped: typed blind, they are never meant as part of a passphrase.
+ */
+class TypedLine {
+  private chars: string[] = [];
+  /** Inside an escape sequence: after ESC, or after its "[" / "O" until the final character. */
+  private escape: 'none' | 'esc' | 'sequence' = 'none';
+
+  /** One character in; 'enter' or 'cancel' when that ends the entry. */
+  feed(ch: string): 'enter' | 'cancel' | undefined {
+    if (this.escape === 'esc') {
+      this.escape = ch === '[' || ch === 'O' ? 'sequence' : 'none';
+      return undefined;
+    }
+    if (this.escape === 'sequence') {
+      if (ch >= '\u0040' && ch <= '\u007e') this.escape = 'none'; // ECMA-48 final byte
+      return undefined;
+    }
+    switch (ch) {
+      case '\r':
+      case '\n':
+        return 'enter';
+      case '\u0003': // Ctrl-C
+      case '\u0004': // Ctrl-D
+        return 'cancel';
+      case '\u007f':
+      case '\b':
+        this.chars.pop();
+        return undefined;
+      case '\u0015': // Ctrl-U
+        this.chars = [];
+        return undefined;
+      case '\u0017': // Ctrl-W: the blanks before the cursor, then the word
+        while (this.chars.length > 0 && /\s/.test(this.chars.at(-1)!)) this.chars.pop();
+        while (this.chars.length > 0 && !/\s/.test(this.chars.at(-1)!)) this.chars.pop();
+        return undefined;
+      case '\u001b':
+        this.escape = 'esc';
+        return undefined;
+    }
+    if (!/\p{Cc}/u.test(ch)) this.chars.push(ch); // C0, DEL and C1 controls are dropped
+    return undefined;
+  }
+
+  text(): string {
+    return this.chars.join('');
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { deaddropArgv, makeTestRecipient, missingTools, runCommand, tempDir } from '@deaddrop/test';
@@ -58,7 +58,6 @@ describe('passphrases from the terminal', { skip: missingTools('script', 'openss
   test('decrypt asks for the key passphrase when no file is given', async () => {
     const holder = await makeTestRecipient(dir, { cn: 'Prompted' });
     const plain = join(dir, 'plain.txt');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(plain, 'asked on the terminal\n');
     const message = join(dir, 'plain.p7m');
     await encryptFile(plain, message, [holder.certPath]);
@@ -67,5 +66,23 @@ describe('passphrases from the terminal', { skip: missingTools('script', 'openss
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /Passphrase for .*Prompted\.key: /);
     assert.equal(readFileSync(out, 'utf8'), 'asked on the terminal\n');
+  });
+
+  test('Ctrl-U clears the line, Ctrl-W deletes a word, arrow keys and control characters are no part of it', async () => {
+    const holder = await makeTestRecipient(dir, { cn: 'Line editing' });
+    const plain = join(dir, 'edited.txt');
+    writeFileSync(plain, 'typed with corrections\n');
+    const message = join(dir, 'edited.p7m');
+    await encryptFile(plain, message, [holder.certPath]);
+    const [first, ...rest] = holder.passphrase.split(' ');
+    const typed = [
+      'typo\x15', // Ctrl-U: start again
+      `${first} wrong\x17`, // Ctrl-W: "wrong" goes, the space before it stays
+      `\x1b[D${rest.join(' ')}\x1b[C\x1bOA\x01\t`, // left, right, keypad up, Ctrl-A, Tab
+    ].join('');
+    const out = join(dir, 'edited.out');
+    const r = await onTerminal(['decrypt', '--key', holder.keyPath, message, '-o', out], [typed]);
+    assert.equal(r.code, 0, r.output);
+    assert.equal(readFileSync(out, 'utf8'), 'typed with corrections\n');
   });
 });
