@@ -77,3 +77,27 @@ function basicConstraintsCa(seq: Asn1Node): boolean {
   const first = seq.children[0];
   return Boolean(first && first.tagClass === UNIVERSAL && first.tagNumber === 1 && first.contents[0]);
 }
+
+export type Validity = 'current' | 'expired' | 'not-yet-valid';
+
+/** Whether `now` lies in the certificate's validity period. */
+export function validityAt(info: CertificateInfo, now: Date): Validity {
+  if (now.getTime() > Date.parse(info.notAfter)) return 'expired';
+  if (now.getTime() < Date.parse(info.notBefore)) return 'not-yet-valid';
+  return 'current';
+}
+
+/**
+ * Why a certificate is a doubtful recipient, though encrypting to it works (openssl and gpgsm
+ * decrypt to an expired one): a stale or mistaken choice of certificate, worth a warning.
+ */
+export function recipientConcerns(info: CertificateInfo, now: Date): string[] {
+  const concerns: string[] = [];
+  const validity = validityAt(info, now);
+  if (validity === 'expired') concerns.push(`expired on ${info.notAfter}`);
+  if (validity === 'not-yet-valid') concerns.push(`not valid before ${info.notBefore}`);
+  // no keyUsage extension allows every use
+  if (info.keyUsage && !info.keyUsage.includes('keyEncipherment')) concerns.push('keyUsage lacks keyEncipherment');
+  if (info.ca) concerns.push('a CA certificate');
+  return concerns;
+}

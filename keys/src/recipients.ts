@@ -2,6 +2,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '@deaddrop/common/errors';
 import { child, parseAsn1, UNIVERSAL, type Asn1Node } from './asn1/tree.js';
+import { describeCertificate, recipientConcerns } from './cert-info.js';
 import { certificateBlocks } from './pem.js';
 
 /** An X.509 RSA certificate to encrypt to, identified in CMS by issuer and serial number. */
@@ -16,12 +17,17 @@ export interface Recipient {
   serialDer: Buffer;
   /** RSA modulus size in bits. */
   bits: number;
+  /** Why the certificate is a doubtful recipient (expired, not for keyEncipherment...): for a warning. */
+  warnings: string[];
 }
 
 export const EC_NOT_SUPPORTED =
   "EC certificates are not supported: gpgsm and openssl smime can't decrypt them; use RSA";
 
-/** Load recipient certificates (PEM, possibly several per file, or DER); each must hold an RSA key. */
+/**
+ * Load recipient certificates (PEM, possibly several per file, or DER); each must hold an RSA key.
+ * Doubtful ones are loaded with their `warnings`: callers show recipientWarnings().
+ */
 export async function loadRecipients(paths: string[]): Promise<Recipient[]> {
   if (paths.length === 0) throw new UsageError('no recipient certificate given');
   const out: Recipient[] = [];
@@ -63,7 +69,17 @@ export function recipientFromDer(der: Buffer, source: string): Recipient {
     issuerDer: issuer.raw,
     serialDer: serial.raw,
     bits,
+    warnings: recipientConcerns(describeCertificate(der), new Date()),
   };
+}
+
+/** One line per doubtful recipient reason: the file, why, and the certificate's subject. */
+export function recipientWarnings(recipients: Recipient[]): string[] {
+  return recipients.flatMap((r) =>
+    r.warnings.map(
+      (w) => `${r.source}: ${w} (${r.certificate.subject.replace(/\n/g, ', ')}); encrypting to it all the same`,
+    ),
+  );
 }
 
 /** The issuer Name and serialNumber elements of a certificate's TBSCertificate (RFC 5280 4.1). */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDecryptStream, createEncryptStream, loadPrivateKey, loadRecipients } from '@deaddrop/keys';
@@ -55,4 +56,28 @@ export async function mustRun(cmd: string, args: string[]): Promise<void> {
 
 export function bytesOf(path: string): Buffer {
   return readFileSync(path);
+}
+
+/**
+ * Write a self-signed certificate for the key in `keyPemPath` with the given validity and
+ * extensions (node-forge: openssl 3.0 cannot backdate one), e.g. an expired or a CA certificate.
+ */
+export async function writeCertificate(
+  path: string,
+  keyPemPath: string,
+  opts: { notBefore: Date; notAfter: Date; extensions?: object[] },
+): Promise<void> {
+  const { default: forge } = await import('node-forge');
+  const key = forge.pki.privateKeyFromPem(readFileSync(keyPemPath, 'utf8'));
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  cert.serialNumber = '01' + randomBytes(8).toString('hex');
+  cert.validity.notBefore = opts.notBefore;
+  cert.validity.notAfter = opts.notAfter;
+  const name = [{ name: 'commonName', value: basename(path) }];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions(opts.extensions ?? [{ name: 'keyUsage', keyEncipherment: true }]);
+  cert.sign(key, forge.md.sha256.create());
+  writeFileSync(path, forge.pki.certificateToPem(cert));
 }

@@ -16,7 +16,7 @@ import { syncDir, syncFile } from '@deaddrop/common/fs';
 import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
 import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
-import { loadRecipients, type Recipient } from '@deaddrop/keys/recipients';
+import { loadRecipients, recipientWarnings, type Recipient } from '@deaddrop/keys/recipients';
 import { formatSums } from '../format/sums.js';
 import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
@@ -140,12 +140,16 @@ function checkedVolumeSize(opts: BackupRunOptions, config: ClientConfig, configF
   throw new ConfigError(configFile, 'volumeSize', problem);
 }
 
-async function loadRecipientsFor(config: ClientConfig, configFile: string): Promise<Recipient[]> {
+async function loadRecipientsFor(config: ClientConfig, configFile: string, log: Logger): Promise<Recipient[]> {
+  let recipients: Recipient[];
   try {
-    return await loadRecipients(config.recipients);
+    recipients = await loadRecipients(config.recipients);
   } catch (err) {
     throw new ConfigError(configFile, 'recipients', describeError(err));
   }
+  // an expired or CA certificate still decrypts: a warning every night, not a failed backup
+  for (const w of recipientWarnings(recipients)) log.warn(w);
+  return recipients;
 }
 
 /**
@@ -199,7 +203,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   };
   const selection = makeSelection(config.sources, config.exclude, [archiveDir]);
   await checkSources(selection, config, configFile);
-  const recipients = await loadRecipientsFor(config, configFile);
+  const recipients = await loadRecipientsFor(config, configFile, log);
   const targets = opts.targets ?? (await targetsFor(config, configFile, log));
   const volumeSize = checkedVolumeSize(opts, config, configFile);
 

@@ -33,9 +33,10 @@ export const encryptCommand = {
       ),
   handler: handler<Args>(async (argv) => {
     if (argv.json && (!argv.output || argv.output === '-')) throw new UsageError('--json needs -o OUT');
-    const { loadRecipients } = await import('../recipients.js');
+    const { loadRecipients, recipientWarnings } = await import('../recipients.js');
     const { createEncryptStream } = await import('../cms/encrypt.js');
     const recipients = await loadRecipients(argv.to);
+    for (const w of recipientWarnings(recipients)) process.stderr.write(`warning: ${w}\n`);
     // the cipher copies every chunk, so a file can be fed from one reused buffer; a counting
     // stage in front would hold on to chunks, so --json reads a stream
     const input = await openInput(argv.input, !argv.json);

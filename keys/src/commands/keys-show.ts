@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { UsageError } from '@deaddrop/common/errors';
-import type { CertificateInfo } from '../cert-info.js';
+import type { CertificateInfo, Validity } from '../cert-info.js';
 import { isEncryptedPkcs8Der, isLegacyEncryptedPem } from '../private-key.js';
 
 interface Args {
@@ -35,10 +35,11 @@ export const keysShowCommand = {
     const text = bytes.toString('latin1');
     if (/-----BEGIN (X509 )?CERTIFICATE-----/.test(text) || (bytes[0] === 0x30 && !isKeyDer(bytes))) {
       const { certificateBlocks } = await import('../pem.js');
-      const { describeCertificate } = await import('../cert-info.js');
+      const { describeCertificate, validityAt } = await import('../cert-info.js');
       const infos = certificateBlocks(bytes, argv.file).map((der) => {
         try {
-          return { file: argv.file, ...describeCertificate(der) };
+          const info = describeCertificate(der);
+          return { file: argv.file, ...info, validity: validityAt(info, new Date()) };
         } catch (err) {
           throw new UsageError(`${argv.file}: not an X.509 certificate (${(err as Error).message})`);
         }
@@ -76,13 +77,19 @@ function isKeyDer(bytes: Buffer): boolean {
   return bytes[1 + lenBytes] === 0x02 || isEncryptedPkcs8Der(bytes);
 }
 
-function certificateLines(i: CertificateInfo & { file: string }): string[] {
+const VALIDITY_MARK: Record<Validity, string> = {
+  current: '',
+  expired: ' (EXPIRED)',
+  'not-yet-valid': ' (NOT YET VALID)',
+};
+
+function certificateLines(i: CertificateInfo & { file: string; validity: Validity }): string[] {
   return [
     `${i.file}: certificate`,
     `  subject:    ${i.subject}`,
     `  issuer:     ${i.issuer}`,
     `  serial:     ${i.serial}`,
-    `  valid:      ${i.notBefore} .. ${i.notAfter}`,
+    `  valid:      ${i.notBefore} .. ${i.notAfter}${VALIDITY_MARK[i.validity]}`,
     `  key:        ${i.keyType.toUpperCase()}${i.bits ? ` ${i.bits} bits` : ''}`,
     `  keyUsage:   ${i.keyUsage ? i.keyUsage.join(', ') : '(none)'}`,
     `  CA:         ${i.ca === null ? '(no basicConstraints)' : i.ca ? 'TRUE' : 'FALSE'}`,
