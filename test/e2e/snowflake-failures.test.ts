@@ -122,6 +122,43 @@ for (const [shellName, shell] of SHELLS) {
   });
 }
 
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a run stopped by TERM mid-stream stops its curls and producer: nothing stored`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      try {
+        mkdirSync(rig.hostState, { recursive: true });
+        writeFileSync(join(rig.hostState, 'mtd.last'), `${nowSeconds()}\n`); // no flash dump today
+        const t = stamp(5);
+        const calls = join(rig.state, 'sysupgrade.calls');
+        // TERM to the script alone (as `kill PID` or procd sends it) once its producer has started;
+        // the run ends (close) only when every process holding its stderr has ended too
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: t, SYSUPGRADE_SLEEP: '3' }, [], {
+          onStart: (pid) => {
+            const poll = setInterval(() => {
+              if (existsSync(calls)) {
+                clearInterval(poll);
+                process.kill(pid, 'SIGTERM');
+              }
+            }, 50);
+          },
+        });
+        assert.equal(r.code, 130, r.stderr);
+        for (const sink of rig.sinks) {
+          const files = sinkFiles(sink, rig.host);
+          assert.ok(!files.some((n) => n.startsWith(`sysupgrade-full.${t}`)), `${sink.url}: ${files.join(' ')}`);
+          await assertNoUploadTemps(sink);
+        }
+        assert.ok(!existsSync(join(rig.hostState, 'lock')), 'the lock is released');
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
+
 test('zfs send or openssl failing mid-stream: the sinks drop the upload, the base stays', { skip: needs }, async () => {
   const rig = await makeRig('opnsense');
   try {

@@ -18,7 +18,7 @@ take_lock() {
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   TOKEN="$$ \${WORK##*/}"
   trap 'rm -rf "$WORK"; release_lock' EXIT
-  trap 'exit 130' INT TERM HUP
+  trap 'stop_send; exit 130' INT TERM HUP
   if ! try_lock; then
     old=$(cat "$LOCK/pid" 2>/dev/null || true)
     if [ -z "$old" ] && [ ! -e "$LOCK" ]; then
@@ -146,6 +146,24 @@ abort_send() {
   done
 }
 
+# stop_send: the run is stopped (INT, TERM, HUP) while send's pipeline runs. Its processes would
+# go on without it and store a whole file with no .sha256: kill the fifo readers first (a reader
+# left would keep tee going), then the curls, whose cut-off PUTs the sinks drop, and the producer.
+# What is left of the pipeline dies at its next write, its reader gone.
+# shellcheck disable=SC2317 # called by the INT/TERM/HUP trap
+stop_send() {
+  if [ -z "$SEND_PIDS" ]; then return 0; fi
+  # shellcheck disable=SC2086 # a list of pids
+  kill $SEND_PIDS 2>/dev/null || true
+  for ss_pid in "$SEND_DIR"/curl*; do
+    ss_pid=$(cat "$ss_pid" 2>/dev/null || true)
+    case $ss_pid in '' | *[!0-9]*) ;; *) kill "$ss_pid" 2>/dev/null || true ;; esac
+  done
+  # a tee still opening a fifo would wait for its reader forever: one open and close frees it
+  for ss_fifo in "$SEND_DIR"/fifo*; do { : <> "$ss_fifo"; } 2>/dev/null || true; done
+  SEND_PIDS=
+}
+
 # send NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per sink (a curl
 # reading each) and the hash on the way, so no temp copy of the stream is ever written.
 # Sets SENT to the number of sinks that stored the whole file and its .sha256, and MISSED to the
@@ -155,6 +173,7 @@ send() {
   shift
   mkdir "$d"
   i=0 fifos=""
+  SEND_DIR=$d SEND_PIDS=
   for url in $SINKS; do
     i=$((i + 1))
     mkfifo "$d/fifo$i"
@@ -168,14 +187,21 @@ send() {
       # (wait's stderr: no "Terminated" when abort_send kills curl; curl says what failed)
       if wait $! 2>/dev/null; then put_ok=1; else put_ok=; fi
       echo finished > "$d/curl$i"
-      if [ -n "$put_ok" ]; then echo ok > "$d/ok$i"; else cat <&3 > /dev/null; fi
+      # (exec: the drain has this subshell's pid, which stop_send kills)
+      if [ -n "$put_ok" ]; then echo ok > "$d/ok$i"; else exec cat <&3 > /dev/null; fi
     ) &
+    SEND_PIDS="$SEND_PIDS $!"
   done
+  # In the background, with the producer's pid known: a trapped signal interrupts wait at once,
+  # where a foreground pipeline would run to its end first.
+  mkfifo "$d/plain"
+  { "$@" || abort_send "$d" reading; } > "$d/plain" &
+  SEND_PIDS="$SEND_PIDS $!"
   # shellcheck disable=SC2086 # fifos is a list of paths without spaces (mktemp)
-  { "$@" || abort_send "$d" reading; } \
-    | { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS || abort_send "$d" encrypting; } \
-    | tee $fifos | hash_stdin > "$d/sha256"
+  { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS < "$d/plain" || abort_send "$d" encrypting; } \
+    | tee $fifos | hash_stdin > "$d/sha256" &
   wait
+  SEND_PIDS=
   SENT=0 MISSED=$SINKS
   if [ -e "$d/failed" ]; then
     log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"

@@ -52,6 +52,8 @@ FAILED=0
 DEGRADED=0
 WORK=
 RECIPIENTS=
+SEND_DIR=
+SEND_PIDS=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
 
 write_embedded_files() {
