@@ -159,6 +159,34 @@ for (const [shellName, shell] of SHELLS) {
   );
 }
 
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a run that dies on a full /tmp says so in syslog; a locked run does not`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      const syslog = join(rig.state, 'logger');
+      try {
+        // set -e ends it writing the embedded certificates, before any other log line
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(10), TMP_FULL: '1' });
+        // (dash ends a failed redirection with status 2, busybox ash with 1)
+        assert.ok(r.code === 1 || r.code === 2, `${r.code}: ${r.stderr}`);
+        const logged = existsSync(syslog) ? readFileSync(syslog, 'utf8') : '';
+        assert.match(logged, new RegExp(`^-t deaddrop -- failed \\(status ${r.code}\\)$`, 'm'));
+        assert.ok(!existsSync(join(rig.hostState, 'lock')), 'the lock is released');
+        // a run that said why it ends (here: locked) adds no such line
+        rmSync(syslog);
+        mkdirSync(join(rig.hostState, 'lock'));
+        const locked = await runScript(rig, shell, { DEADDROP_STAMP: stamp(5) });
+        assert.equal(locked.code, 3, locked.stderr);
+        assert.doesNotMatch(readFileSync(syslog, 'utf8'), /failed/);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
+
 test('zfs send or openssl failing mid-stream: the sinks drop the upload, the base stays', { skip: needs }, async () => {
   const rig = await makeRig('opnsense');
   try {

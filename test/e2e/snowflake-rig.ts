@@ -76,6 +76,7 @@ function writeStubs(bin: string, state: string): void {
   writeFileSync(join(state, 'sysupgrade.bytes'), SYSUPGRADE_BYTES);
   const date = which('date');
   const openssl = which('openssl');
+  const mktemp = which('mktemp');
   const stubs: Record<string, string> = {
     zfs: ZFS_STUB,
     sysupgrade:
@@ -83,6 +84,11 @@ function writeStubs(bin: string, state: string): void {
       `[ -z "\${SYSUPGRADE_SLEEP:-}" ] || sleep "$SYSUPGRADE_SLEEP"\n` +
       `[ -z "\${SYSUPGRADE_FAIL:-}" ] || { echo partial; exit 1; }\ncat '${state}/sysupgrade.bytes'\n`,
     logger: `#!/bin/sh\necho "$*" >> '${state}/logger'\n`,
+    // TMP_FULL: the run's temp directory takes no file, as on a full /tmp (a directory sits
+    // where the first certificate goes: root ignores modes, not that)
+    mktemp:
+      `#!/bin/sh\nd=$('${mktemp}' "$@") || exit 1\n` +
+      `case "$*" in *'/deaddrop.XXXXXX') [ -z "\${TMP_FULL:-}" ] || mkdir "$d/recipient0.pem" ;; esac\necho "$d"\n`,
     configctl: `#!/bin/sh\necho "$*" >> '${state}/configctl'\n`,
     // The run's stamp: the next line of $DATE_STAMPS (the last one stays), with the real epoch.
     date:

@@ -8,32 +8,43 @@ import { sh } from './sh.js';
 export const COMMON_SH = sh`
 log() { logger -t "$TAG" -- "$*" >/dev/null 2>&1 || true; printf '%s: %s\n' "$TAG" "$*" >&2; }
 
+# end_run STATUS MESSAGE: the run's outcome, logged, as its exit status.
+end_run() {
+  OUTCOME=$2
+  log "$2"
+  exit "$1"
+}
+
+# on_exit STATUS (the EXIT trap): a run that ends non-zero without its outcome logged (set -e on
+# a full /tmp, say) says so in syslog, as cron mails nothing; then the temp dir and lock go.
+# shellcheck disable=SC2317 # called by the EXIT trap
+on_exit() {
+  if [ "$1" -ne 0 ] && [ -z "$OUTCOME" ]; then log "failed (status $1)"; fi
+  rm -rf "$WORK"
+  release_lock
+}
+
 # The lock is the directory $LOCK holding the owner's pid and a token unique to the run. It is
 # made whole under a temp name and renamed into place, so no run ever sees it without its pid.
 # rename() never replaces a directory that has files in it; mv moves into an existing directory
 # instead, so the token (not mv's status) says who won. A lock whose pid is dead is taken over;
 # one without a readable pid (damaged, or half made by an older script) only after an hour.
 take_lock() {
+  trap 'on_exit $?' EXIT
+  trap 'stop_send; exit 130' INT TERM HUP
   mkdir -p "$STATE"
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   TOKEN="$$ \${WORK##*/}"
-  trap 'rm -rf "$WORK"; release_lock' EXIT
-  trap 'stop_send; exit 130' INT TERM HUP
   if ! try_lock; then
     old=$(cat "$LOCK/pid" 2>/dev/null || true)
     if [ -z "$old" ] && [ ! -e "$LOCK" ]; then
       # released by its owner meanwhile
-      if ! try_lock; then
-        log "another run holds $LOCK"
-        exit 3
-      fi
+      if ! try_lock; then end_run 3 "another run holds $LOCK"; fi
     # (a lock with our own pid is from before a reboot)
     elif [ -n "$old" ] && [ "$old" != $$ ] && kill -0 "$old" 2>/dev/null; then
-      log "another run (pid $old) holds $LOCK"
-      exit 3
+      end_run 3 "another run (pid $old) holds $LOCK"
     elif [ -z "$old" ] && ! lock_is_old; then
-      log "$LOCK has no readable pid and is less than an hour old: taken as busy"
-      exit 3
+      end_run 3 "$LOCK has no readable pid and is less than an hour old: taken as busy"
     else
       log "taking over the stale lock of pid \${old:-unknown}"
       # Move it aside under a new name, then check that it is the lock we judged stale: one that
@@ -42,14 +53,10 @@ take_lock() {
       if mv "$LOCK" "$aside/lock" 2>/dev/null && [ "$(cat "$aside/lock/pid" 2>/dev/null || true)" != "$old" ]; then
         mv "$aside/lock" "$LOCK" 2>/dev/null || true
         rmdir "$aside" 2>/dev/null || true
-        log "another run took over $LOCK first"
-        exit 3
+        end_run 3 "another run took over $LOCK first"
       fi
       rm -rf "$aside"
-      if ! try_lock; then
-        log "another run took over $LOCK first"
-        exit 3
-      fi
+      if ! try_lock; then end_run 3 "another run took over $LOCK first"; fi
     fi
   fi
   write_embedded_files
@@ -71,7 +78,8 @@ try_lock() {
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 release_lock() {
-  if [ "$(cat "$LOCK/token" 2>/dev/null || true)" = "$TOKEN" ]; then rm -rf "$LOCK"; fi
+  # (no token yet: the lock, if any, is another run's)
+  if [ -n "$TOKEN" ] && [ "$(cat "$LOCK/token" 2>/dev/null || true)" = "$TOKEN" ]; then rm -rf "$LOCK"; fi
 }
 
 lock_is_old() {
@@ -225,9 +233,8 @@ send() {
 }
 
 finish() {
-  if [ "$FAILED" -ne 0 ]; then log "failed: a file reached no sink"; exit 1; fi
-  if [ "$DEGRADED" -ne 0 ]; then log "degraded: a file missed a sink"; exit 4; fi
-  log "ok"
-  exit 0
+  if [ "$FAILED" -ne 0 ]; then end_run 1 "failed: a file reached no sink"; fi
+  if [ "$DEGRADED" -ne 0 ]; then end_run 4 "degraded: a file missed a sink"; fi
+  end_run 0 ok
 }
 `;

@@ -54,6 +54,7 @@ WORK=
 RECIPIENTS=
 SEND_DIR=
 SEND_PIDS=
+OUTCOME=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
 
 write_embedded_files() {
