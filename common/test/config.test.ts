@@ -40,7 +40,9 @@ test('client config errors name the file and the field, exit 2', () => {
     [{ ...minimal, sinks: [{ name: 'a', url: 'ftp://x/' }] }, /c\.json: sinks\[0\]\.url: must be an http/],
     [{ ...minimal, sources: ['relative'] }, /c\.json: sources\[0\]: must be an absolute path/],
     [{ ...minimal, exclude: ['/tmp', 'var/cache'] }, /c\.json: exclude\[1\]: must be an absolute path or glob/],
-    [{ ...minimal, host: undefined }, /c\.json: host: /],
+    [{ ...minimal, host: undefined }, /c\.json: host: missing \(a required field\)/],
+    // a misspelt required field: the unknown name is what tells what to fix
+    [{ ...minimal, sources: undefined, sourcez: ['/'] }, /c\.json: sourcez: unknown field/],
     [{ ...minimal, pings: { fail: 'https://u:p@hc.example/x' } }, /c\.json: pings\.fail: must be an http/],
     [{ ...minimal, pings: { start: 'ftp://hc.example/x' } }, /c\.json: pings\.start: must be an http/],
     // relative paths would be resolved against the cwd, which is / under systemd

@@ -24,7 +24,10 @@ export function loadJsonConfig<S extends z.ZodType>(file: string, schema: S): z.
 export function parseConfig<S extends z.ZodType>(file: string, schema: S, data: unknown): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  // an unknown field first: a misspelt required one ("sourcez") also makes the real one missing,
+  // and the unknown name is the one that tells the admin what to fix
+  const issues = result.error.issues;
+  const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
   const keys = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : [];
   const path = [...issue.path, ...(keys.length ? [keys[0]!] : [])];
   const field = path.length
@@ -33,6 +36,7 @@ export function parseConfig<S extends z.ZodType>(file: string, schema: S, data: 
         .join('.')
         .replace(/\.\[/g, '[')
     : undefined;
-  const problem = keys.length ? `unknown field` : issue.message;
+  const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
+  const problem = keys.length ? `unknown field` : missing ? 'missing (a required field)' : issue.message;
   throw new ConfigError(file, field, problem);
 }
