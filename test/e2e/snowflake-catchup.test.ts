@@ -179,3 +179,85 @@ for (const [shellName, shell] of SHELLS) {
     },
   );
 }
+
+/*
+ * OpenWrt: a sink that missed the weekly flash dump (down that day, or added to the fleet since)
+ * is listed in STATE/mtd.lagging and gets a dump of its own at the next run it takes a file,
+ * rather than a cadence later: the other sinks get none.
+ */
+
+/** The sinks (by index) that stored an mtd-full, with its .sha256, for stamp t. */
+const dumpedOn = (rig: Rig, t: string): number[] =>
+  rig.sinks.flatMap((s, i) => (sinkFiles(s, rig.host).includes(`mtd-full.${t}.img.p7m.sha256`) ? [i] : []));
+
+for (const [shellName, shell] of SHELLS) {
+  const run = async (rig: Rig, t: string): Promise<ScriptRun> => runScript(rig, shell, { DEADDROP_STAMP: t });
+
+  test(
+    `${shellName}: openwrt: a sink down on the dump day gets its own dump the first run it is back`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      const mtdLast = join(rig.hostState, 'mtd.last');
+      const lagging = join(rig.hostState, 'mtd.lagging');
+      const [t1, t2, t3, t4, t5] = [stamp(50), stamp(40), stamp(30), stamp(20), stamp(10)];
+      try {
+        let r = await run(rig, t1);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(dumpedOn(rig, t1), [0, 1]);
+        // a week later sink 2 is down on the dump day
+        writeFileSync(mtdLast, `${Math.floor(Date.now() / 1000) - 7 * 86400}\n`);
+        await rig.sinks[1]!.stop();
+        r = await run(rig, t2);
+        assert.equal(r.code, 4, r.stderr);
+        assert.deepEqual(dumpedOn(rig, t2), [0]);
+        const recorded = readFileSync(mtdLast, 'utf8');
+        assert.equal(readFileSync(lagging, 'utf8'), `${rig.sinks[1]!.url}${rig.host}/\n`);
+        // still down: no dump tried, it stays listed
+        r = await run(rig, t3);
+        assert.equal(r.code, 4, r.stderr);
+        assert.deepEqual(dumpedOn(rig, t3), []);
+        assert.match(r.stderr, /sink 2 lacks the last flash dump and missed this run's file: it stays behind/);
+        assert.equal(readFileSync(lagging, 'utf8'), `${rig.sinks[1]!.url}${rig.host}/\n`);
+        // back: a dump for sink 2 alone; the cadence still counts from the weekly dump
+        await rig.sinks[1]!.restart();
+        r = await run(rig, t4);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /sink 2 lacks the last flash dump: a dump for it/);
+        assert.deepEqual(dumpedOn(rig, t4), [1]);
+        assert.ok(!existsSync(lagging), 'mtd.lagging is gone once every sink has a dump');
+        assert.equal(readFileSync(mtdLast, 'utf8'), recorded);
+        r = await run(rig, t5);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(dumpedOn(rig, t5), []);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+
+  test(`${shellName}: openwrt: a sink added to the fleet gets a dump at the next run`, { skip: needs }, async () => {
+    const rig = await makeRig('openwrt');
+    const [t1, t2, t3] = [stamp(30), stamp(20), stamp(10)];
+    try {
+      const fleet = JSON.parse(readFileSync(rig.fleet, 'utf8')) as { sinks: unknown[] };
+      const oneSink = join(rig.dir, 'fleet-one.json');
+      writeFileSync(oneSink, JSON.stringify({ ...fleet, sinks: fleet.sinks.slice(0, 1) }));
+      const out = join(rig.dir, 'out-one');
+      const gen = await runDeaddrop(['snowflake', 'openwrt', '--fleet', oneSink, '--host', rig.host, '--out', out]);
+      assert.equal(gen.code, 0, gen.stderr);
+      assert.equal((await run({ ...rig, script: join(out, 'deaddrop-openwrt.sh') }, t1)).code, 0);
+      assert.deepEqual(dumpedOn(rig, t1), [0]);
+
+      let r = await run(rig, t2);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /sink 2 lacks the last flash dump: a dump for it/);
+      assert.deepEqual(dumpedOn(rig, t2), [1]);
+      r = await run(rig, t3);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(dumpedOn(rig, t3), []);
+    } finally {
+      await rig.stop();
+    }
+  });
+}

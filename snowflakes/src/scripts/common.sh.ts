@@ -144,9 +144,8 @@ curl_put() {
 # dropped by the sink, where letting it end would store a cut-short, well-formed file.
 abort_send() {
   echo "$2" >> "$1/failed"
-  abort_wait=30 abort_i=0
-  while [ "$abort_i" -lt "$NSINKS" ]; do
-    abort_i=$((abort_i + 1))
+  abort_wait=30
+  for abort_i in $send_is; do
     # the pid is written once tee has opened the fifo: moments after the start
     while [ ! -s "$1/curl$abort_i" ] && [ "$abort_wait" -gt 0 ]; do sleep 1; abort_wait=$((abort_wait - 1)); done
     abort_pid=$(cat "$1/curl$abort_i" 2>/dev/null || true)
@@ -172,18 +171,33 @@ stop_send() {
   SEND_PIDS=
 }
 
-# send NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per sink (a curl
-# reading each) and the hash on the way, so no temp copy of the stream is ever written.
-# Sets SENT to the number of sinks that stored the whole file and its .sha256, and MISSED to the
-# URLs of the others.
-send() {
-  name=$1 d="$WORK/$1"
-  shift
+# sink_index URL: its position in SINKS (as in ca<index>.pem), 0 when it is no longer a sink.
+sink_index() {
+  si_i=0
+  for si_url in $SINKS; do
+    si_i=$((si_i + 1))
+    if [ "$si_url" = "$1" ]; then echo "$si_i" && return 0; fi
+  done
+  echo 0
+}
+
+# send NAME COMMAND...: send_to every sink.
+send() { send_to "$SINKS" "$@"; }
+
+# send_to URLS NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per
+# sink of URLS (a curl reading each) and the hash on the way, so no temp copy of the stream is
+# ever written. Sets SENT to the number of those sinks that stored the whole file and its
+# .sha256, and MISSED to the URLs of the others.
+send_to() {
+  to=$1 name=$2 d="$WORK/$2"
+  shift 2
   mkdir "$d"
-  i=0 fifos=""
+  i=0 fifos="" send_is="" nto=0
   SEND_DIR=$d SEND_PIDS=
   for url in $SINKS; do
     i=$((i + 1))
+    case " $to " in *" $url "*) ;; *) continue ;; esac
+    send_is="$send_is $i" nto=$((nto + 1))
     mkfifo "$d/fifo$i"
     fifos="$fifos $d/fifo$i"
     # The subshell holds the fifo open while curl (its child, pid in curlN) reads it, and drains
@@ -210,7 +224,7 @@ send() {
     | tee $fifos | hash_stdin > "$d/sha256" &
   wait
   SEND_PIDS=
-  SENT=0 MISSED=$SINKS
+  SENT=0 MISSED=$to
   if [ -e "$d/failed" ]; then
     log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"
     FAILED=1
@@ -221,6 +235,7 @@ send() {
   i=0 MISSED=
   for url in $SINKS; do
     i=$((i + 1))
+    case " $to " in *" $url "*) ;; *) continue ;; esac
     if [ -e "$d/ok$i" ] && curl_put "$url$name.sha256" "$i" "$d/companion"; then
       SENT=$((SENT + 1))
     else
@@ -228,8 +243,8 @@ send() {
       log "$name: not stored on $url"
     fi
   done
-  log "$name: stored on $SENT of $NSINKS sinks (sha256 $sum)"
-  if [ "$SENT" -eq 0 ]; then FAILED=1; elif [ "$SENT" -lt "$NSINKS" ]; then DEGRADED=1; fi
+  log "$name: stored on $SENT of $nto sinks (sha256 $sum)"
+  if [ "$SENT" -eq 0 ]; then FAILED=1; elif [ "$SENT" -lt "$nto" ]; then DEGRADED=1; fi
 }
 
 finish() {

@@ -41,7 +41,6 @@ ROOT=\${DEADDROP_ROOT:-}
 HOST=${shQuote(s.host)}
 TAG=${shQuote(s.tag)}
 SINKS=${shQuote(s.sinkUrls.join(' '))}
-NSINKS=${s.sinkUrls.length}
 NETRC="$ROOT"${shQuote(s.netrc)}
 STATE="$ROOT"${shQuote(s.stateDir)}
 LOCK="$STATE/lock"

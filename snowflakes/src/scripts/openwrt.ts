@@ -5,6 +5,9 @@ import { sh } from './sh.js';
 /**
  * OpenWrt: `sysupgrade -b -` every run; the MTD partitions of /proc/mtd, concatenated in that
  * order, when the last dump that reached a sink was started mtdEvery seconds before this run.
+ * A sink that missed that dump (STATE/mtd.lagging), or was added to the fleet since (not in
+ * STATE/mtd.sinks), gets a dump of its own at the next run where it takes the sysupgrade file:
+ * else its check would find no recent flash image for up to two cadences.
  */
 export function openwrtScript(s: ScriptSettings & { mtdEvery: number }): string {
   return (
@@ -28,14 +31,58 @@ mtd_dump() {
   done
 }
 
+MTD_LAGGING="$STATE/mtd.lagging"
+MTD_SINKS="$STATE/mtd.sinks"
+
+# mtd_behind: the sinks without the last dump: listed in mtd.lagging, or not in mtd.sinks (the
+# sinks of the last dump). None known before the first dump that wrote mtd.sinks.
+mtd_behind() {
+  if [ ! -e "$MTD_SINKS" ]; then return 0; fi
+  for mb_url in $SINKS; do
+    if ! grep -qxF "$mb_url" "$MTD_SINKS" || grep -qxF "$mb_url" "$MTD_LAGGING" 2>/dev/null; then echo "$mb_url"; fi
+  done
+}
+
+# note_mtd URLS: after a dump reached a sink, URLS are the sinks still without one. Each file is
+# written whole under a temp name; mtd.lagging is removed once no sink is behind.
+note_mtd() {
+  for nm_url in $SINKS; do echo "$nm_url"; done > "$MTD_SINKS.new"
+  mv "$MTD_SINKS.new" "$MTD_SINKS"
+  for nm_url in $1; do echo "$nm_url"; done > "$MTD_LAGGING.new"
+  if [ -s "$MTD_LAGGING.new" ]; then mv "$MTD_LAGGING.new" "$MTD_LAGGING"; else rm -f "$MTD_LAGGING.new" "$MTD_LAGGING"; fi
+}
+
+dump_to() {
+  log "flash partitions: $(sed -n 's/^\(mtd[0-9]*\): \([0-9a-f]*\) [0-9a-f]* \(.*\)/\1=0x\2 \3/p' "$ROOT/proc/mtd" | tr '\n' ' ')"
+  send_to "$1" "mtd-full.$STAMP.img.p7m" mtd_dump
+}
+
 take_lock
 log "daily backup of $HOST"
 send "sysupgrade-full.$STAMP.tar.gz.p7m" config_backup
 if due mtd.last "$MTD_EVERY"; then
-  log "flash partitions: $(sed -n 's/^\(mtd[0-9]*\): \([0-9a-f]*\) [0-9a-f]* \(.*\)/\1=0x\2 \3/p' "$ROOT/proc/mtd" | tr '\n' ' ')"
-  send "mtd-full.$STAMP.img.p7m" mtd_dump
+  dump_to "$SINKS"
   # the start of this run, not the end of the dump: the next one is due a cadence after it
-  if [ "$SENT" -gt 0 ]; then echo "$START" > "$STATE/mtd.last"; fi
+  if [ "$SENT" -gt 0 ]; then echo "$START" > "$STATE/mtd.last" && note_mtd "$MISSED"; fi
+else
+  # catch-up: only the sinks behind that took this run's file (one that did not is still down)
+  behind=$(mtd_behind) catch='' stay=''
+  for url in $behind; do
+    case " $MISSED " in
+      *" $url "*)
+        stay="$stay $url"
+        log "sink $(sink_index "$url") lacks the last flash dump and missed this run's file: it stays behind"
+        ;;
+      *)
+        catch="$catch $url"
+        log "sink $(sink_index "$url") lacks the last flash dump: a dump for it"
+        ;;
+    esac
+  done
+  if [ -n "$catch" ]; then
+    dump_to "$catch"
+    note_mtd "$stay $MISSED"
+  fi
 fi
 finish
 `

@@ -56,16 +56,6 @@ tidy_snapshots() {
 
 LAGGING="$STATE/zfs.lagging"
 
-# sink_index URL: its position in SINKS (as in ca<index>.pem), 0 when it is no longer a sink.
-sink_index() {
-  si_i=0
-  for si_url in $SINKS; do
-    si_i=$((si_i + 1))
-    if [ "$si_url" = "$1" ]; then echo "$si_i" && return 0; fi
-  done
-  echo 0
-}
-
 # sink_answers URL INDEX: a PROPFIND of the host directory (the sinks allow PUT and PROPFIND
 # only) gets an answer: 207, or 404 from a sink rebuilt empty, which needs a full all the more.
 sink_answers() {
