@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { isRoot, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import { bcryptHash, HtpasswdStore, hashScheme, parseHtpasswd, verifyHash } from '../src/htpasswd.js';
 
 /** An entry made by Apache's own htpasswd tool (-B bcrypt, -m apr1, -s SHA). */
@@ -93,6 +93,47 @@ test('sink add-host: directory + bcrypt entry, idempotent, password printed once
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
 });
+
+test(
+  'sink add-host --owner www-data: nginx (running as www-data) can read a new htpasswd file, also after a rewrite',
+  { skip: !isRoot ? 'needs root (chown)' : missingTools('id', 'chgrp') },
+  async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    const htpasswd = join(dir, 'htpasswd');
+    spawnSync('mkdir', [root]);
+    const www = Number(spawnSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).stdout.trim());
+    const add = (host: string) =>
+      runDeaddrop([
+        'sink',
+        'add-host',
+        host,
+        '--root',
+        root,
+        '--htpasswd',
+        htpasswd,
+        '--cost',
+        '4',
+        '--owner',
+        'www-data',
+      ]);
+    const first = await add('web1.lab');
+    assert.equal(first.code, 0, first.stderr);
+    let st = statSync(htpasswd);
+    assert.equal(st.mode & 0o777, 0o640);
+    assert.equal(st.gid, www, 'the group nginx runs as may read it');
+    assert.equal(
+      statSync(join(root, 'web1.lab')).uid,
+      Number(spawnSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).stdout.trim()),
+    );
+    // a second host rewrites the file (temp + rename): owner and group stay
+    const second = await add('web2.lab');
+    assert.equal(second.code, 0, second.stderr);
+    st = statSync(htpasswd);
+    assert.equal(st.gid, www);
+    assert.equal(parseHtpasswd(readFileSync(htpasswd, 'utf8')).size, 2);
+  },
+);
 
 test('a user on two lines: the first counts (as in nginx); add-host leaves one line', async () => {
   const dir = tempDir();

@@ -28,6 +28,20 @@ interface AddHostResult {
   password?: string;
 }
 
+async function run(cmd: string, args: string[]): Promise<string> {
+  try {
+    return (await promisify(execFile)(cmd, args)).stdout.trim();
+  } catch (err) {
+    throw new DeaddropError(`${cmd} ${args.join(' ')}: ${(err as Error).message.trim()}`);
+  }
+}
+
+/** The group of an --owner: USER:GROUP names it, USER alone means USER's primary group. */
+async function groupOf(owner: string): Promise<string> {
+  const [user, group] = owner.split(':');
+  return group || run('id', ['-gn', user!]);
+}
+
 async function readStdinPassword(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -52,7 +66,10 @@ export const addHostCommand = {
         describe: 'Read the password from stdin (default: generate one and print it once)',
       })
       .option('cost', { type: 'number', default: 10, describe: 'bcrypt cost (4-14)' })
-      .option('owner', { type: 'string', describe: 'chown the host directory (e.g. www-data for nginx)' }),
+      .option('owner', {
+        type: 'string',
+        describe: 'chown the host directory, and give a new htpasswd file its group (e.g. www-data for nginx)',
+      }),
   handler: handler<Args>(async (argv) => {
     const problem = hostNameProblem(argv.host);
     if (problem) throw new UsageError(problem);
@@ -62,6 +79,7 @@ export const addHostCommand = {
     const rootStat = await stat(root).catch(() => undefined);
     if (!rootStat?.isDirectory()) throw new UsageError(`--root ${root}: not a directory`);
 
+    const htpasswdExisted = (await stat(argv.htpasswd).catch(() => undefined)) !== undefined;
     let password = argv.passwordStdin ? await readStdinPassword() : undefined;
     let generated: string | undefined;
     if (password === undefined && !(await hasHtpasswdEntry(argv.htpasswd, argv.host)))
@@ -79,9 +97,10 @@ export const addHostCommand = {
       if (!st.isDirectory()) throw new DeaddropError(`${directory}: exists and is not a directory`);
     }
     if (argv.owner) {
-      await promisify(execFile)('chown', [argv.owner, directory]).catch((err: Error) => {
-        throw new DeaddropError(`chown ${argv.owner} ${directory}: ${err.message.trim()}`);
-      });
+      await run('chown', [argv.owner, directory]);
+      // nginx reads the htpasswd file as the owner (0640): a new file gets the owner's group;
+      // an existing one keeps its owner and group (rewritten in place by writeFileAtomic)
+      if (!htpasswdExisted) await run('chgrp', [await groupOf(argv.owner), argv.htpasswd]);
     }
     const result: AddHostResult = { host: argv.host, directory, directoryCreated, htpasswd: argv.htpasswd, entry };
     if (generated) result.password = generated;
