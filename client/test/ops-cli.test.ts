@@ -239,6 +239,40 @@ test('pings that fail are retried and only warned about; --dry-run neither pings
   assertNoSecrets(r.stderr, s, 'log');
 });
 
+test('a first run stopped by a signal is recorded: state.json made with no chain and the failed run', async () => {
+  const srv = await pingServer();
+  const s = await setup(srv.base);
+  const sockets: Socket[] = [];
+  let asked: () => void;
+  const reached = new Promise<void>((r) => (asked = r));
+  const hang = createTcpServer((sock) => {
+    sockets.push(sock);
+    sock.once('data', () => asked());
+  });
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  after(() => {
+    for (const sock of sockets) sock.destroy();
+    hang.close();
+  });
+  const { port } = hang.address() as AddressInfo;
+  appendFileSync(join(s.dir, 'netrc'), 'machine 127.0.0.1 login h1 password x\n');
+  s.write({ sinks: [{ name: 'C', url: `http://127.0.0.1:${port}/h1/` }] });
+  const [node, ...args] = deaddropArgv();
+  const child = spawn(node!, [...args, 'backup', '--config', s.config], { stdio: 'ignore' });
+  await reached;
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.once('close', r));
+  assert.equal(code, 143);
+  const status = await runDeaddrop(['status', '--config', s.config, '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const st = JSON.parse(status.stdout) as { chain: unknown[]; lastRuns: { result: string; error?: string }[] };
+  assert.deepEqual(st.chain, []);
+  assert.deepEqual(
+    st.lastRuns.map((r) => [r.result, r.error]),
+    [['failed', 'interrupted by SIGTERM']],
+  );
+});
+
 test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run recorded, lock released, exit 143', async () => {
   const srv = await pingServer();
   const s = await setup(srv.base);

@@ -43,7 +43,15 @@ import { setNames, type SetNames } from './set-files.js';
 import { freeSetTime, setTimesOnSinks, waitUntilAfter } from './set-time.js';
 import { SigtarWriter } from './sigtar-writer.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
-import { chainEnd, readState, writeState, type BackupState, type ChainSet, type RunRecord } from './state.js';
+import {
+  chainEnd,
+  loadState,
+  readState,
+  writeState,
+  type BackupState,
+  type ChainSet,
+  type RunRecord,
+} from './state.js';
 import { VolumeWriter } from './volume-writer.js';
 import { untilAborted } from '../ops/interrupt.js';
 
@@ -388,7 +396,17 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       seconds: (Date.now() - started) / 1000,
     };
   } catch (err) {
-    await recordFailure(archiveDir, started, err).catch(() => {});
+    const noChainYet = (): BackupState => ({
+      version: 1,
+      host: hostname(),
+      localdir: selection.root,
+      configHost: config.host,
+      sinkUrls: config.sinks.map((s) => s.url),
+      chain: [],
+      pending: [],
+      runs: [],
+    });
+    await recordFailure(archiveDir, started, err, noChainYet).catch(() => {});
     throw err;
   } finally {
     for (const t of targets) t.close?.();
@@ -585,9 +603,19 @@ function settledSets(sets: OutgoingSet[], ledgers: SinkLedger[]): { kept: string
   return { kept, remove };
 }
 
-async function recordFailure(archiveDir: string, started: number, err: unknown): Promise<void> {
-  const state = await readState(archiveDir);
-  if (!state) return;
+/**
+ * The failed run goes into state.json; a first run that fails makes one (with no chain). A
+ * damaged or unreadable state is left as it is, for the admin to look at.
+ */
+async function recordFailure(
+  archiveDir: string,
+  started: number,
+  err: unknown,
+  noChainYet: () => BackupState,
+): Promise<void> {
+  const read = await loadState(archiveDir);
+  if (read.status !== 'ok' && read.status !== 'none') return;
+  const state = read.status === 'ok' ? read.state : noChainYet();
   state.runs.push({
     started: new Date(started).toISOString(),
     finished: new Date().toISOString(),
