@@ -89,6 +89,9 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
     tag: 'deaddrop',
     netrc: '/etc/deaddrop/netrc',
     stateDir: kind === 'opnsense' ? '/var/db/deaddrop' : '/etc/deaddrop/state',
+    // OpenWrt's state is on flash: a lock there outlives a power cut (its pid reused by then)
+    // and cannot be made on a full overlay. /var/run is tmpfs, empty after each boot.
+    lock: kind === 'opnsense' ? '/var/db/deaddrop/lock' : '/var/run/deaddrop/lock',
   };
   if (kind === 'opnsense') {
     return [

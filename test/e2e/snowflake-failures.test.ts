@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,7 +151,7 @@ for (const [shellName, shell] of SHELLS) {
           assert.ok(!files.some((n) => n.startsWith(`sysupgrade-full.${t}`)), `${sink.url}: ${files.join(' ')}`);
           await assertNoUploadTemps(sink);
         }
-        assert.ok(!existsSync(join(rig.hostState, 'lock')), 'the lock is released');
+        assert.ok(!existsSync(rig.lock), 'the lock is released');
       } finally {
         await rig.stop();
       }
@@ -173,10 +173,10 @@ for (const [shellName, shell] of SHELLS) {
         assert.ok(r.code === 1 || r.code === 2, `${r.code}: ${r.stderr}`);
         const logged = existsSync(syslog) ? readFileSync(syslog, 'utf8') : '';
         assert.match(logged, new RegExp(`^-t deaddrop -- failed \\(status ${r.code}\\)$`, 'm'));
-        assert.ok(!existsSync(join(rig.hostState, 'lock')), 'the lock is released');
+        assert.ok(!existsSync(rig.lock), 'the lock is released');
         // a run that said why it ends (here: locked) adds no such line
         rmSync(syslog);
-        mkdirSync(join(rig.hostState, 'lock'));
+        mkdirSync(rig.lock, { recursive: true });
         const locked = await runScript(rig, shell, { DEADDROP_STAMP: stamp(5) });
         assert.equal(locked.code, 3, locked.stderr);
         assert.doesNotMatch(readFileSync(syslog, 'utf8'), /failed/);
@@ -259,12 +259,44 @@ for (const [shellName, shell] of SHELLS) {
           `round ${round}: ${codes.join(' ')}`,
         );
         assert.equal(readFileSync(calls, 'utf8'), '-b -\n', `round ${round}: sysupgrade ran once`);
-        assert.ok(!existsSync(join(rig.hostState, 'lock')), 'the lock is released');
+        assert.ok(!existsSync(rig.lock), 'the lock is released');
       }
     } finally {
       await rig.stop();
     }
   });
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: openwrt: the lock is on tmpfs, not flash; a lock it cannot write is exit 1, not locked`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      try {
+        // a lock on flash from before a power cut, its pid now some other live process
+        const flashLock = join(rig.hostState, 'lock');
+        mkdirSync(flashLock, { recursive: true });
+        writeFileSync(join(flashLock, 'pid'), `${process.pid}\n`);
+        let r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(30) });
+        assert.equal(r.code, 0, r.stderr);
+        // the lock directory takes no pid (a full filesystem): said, and nothing left behind
+        r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(20), LOCK_FULL: '1' });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /cannot write the lock in .*var\/run\/deaddrop/);
+        assert.ok(!existsSync(rig.lock), 'no lock left');
+        assert.deepEqual(
+          readdirSync(join(rig.lock, '..')).filter((n) => n.startsWith('.lock.')),
+          [],
+          'no half-made lock left',
+        );
+        r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(10) });
+        assert.equal(r.code, 0, r.stderr);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
 }
 
 test(

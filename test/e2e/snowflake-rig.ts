@@ -88,7 +88,9 @@ function writeStubs(bin: string, state: string): void {
     // where the first certificate goes: root ignores modes, not that)
     mktemp:
       `#!/bin/sh\nd=$('${mktemp}' "$@") || exit 1\n` +
-      `case "$*" in *'/deaddrop.XXXXXX') [ -z "\${TMP_FULL:-}" ] || mkdir "$d/recipient0.pem" ;; esac\necho "$d"\n`,
+      `case "$*" in *'/deaddrop.XXXXXX') [ -z "\${TMP_FULL:-}" ] || mkdir "$d/recipient0.pem" ;; esac\n` +
+      // LOCK_FULL: the new lock directory takes no file either, as on a full overlay
+      `case "$*" in *'/.lock.XXXXXX') [ -z "\${LOCK_FULL:-}" ] || mkdir "$d/pid" "$d/token" ;; esac\necho "$d"\n`,
     configctl: `#!/bin/sh\necho "$*" >> '${state}/configctl'\n`,
     // The run's stamp: the next line of $DATE_STAMPS (the last one stays), with the real epoch.
     date:
@@ -176,6 +178,8 @@ export interface Rig {
   state: string;
   /** The script's state directory inside root. */
   hostState: string;
+  /** The script's lock directory inside root (OpenWrt: on tmpfs, not in the state on flash). */
+  lock: string;
   bin: string;
   script: string;
   /** The embedded sinks (two, or one next to `flaky`). */
@@ -254,11 +258,13 @@ export async function makeRig(kind: 'opnsense' | 'openwrt', opts: RigOptions = {
   writeStubs(bin, state);
   const script = join(out, kind === 'opnsense' ? 'deaddrop-opnsense.sh' : 'deaddrop-openwrt.sh');
   const hostState = join(root, kind === 'opnsense' ? 'var/db/deaddrop' : 'etc/deaddrop/state');
+  const lock = kind === 'opnsense' ? join(hostState, 'lock') : join(root, 'var/run/deaddrop/lock');
   return {
     dir,
     root,
     state,
     hostState,
+    lock,
     bin,
     script,
     sinks,

@@ -32,7 +32,7 @@ on_exit() {
 take_lock() {
   trap 'on_exit $?' EXIT
   trap 'stop_send; exit 130' INT TERM HUP
-  mkdir -p "$STATE"
+  mkdir -p "$STATE" "\${LOCK%/*}"
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   TOKEN="$$ \${WORK##*/}"
   if ! try_lock; then
@@ -49,7 +49,7 @@ take_lock() {
       log "taking over the stale lock of pid \${old:-unknown}"
       # Move it aside under a new name, then check that it is the lock we judged stale: one that
       # another run made meanwhile has a live pid in it, and is put back.
-      aside=$(mktemp -d "$STATE/.stale.XXXXXX")
+      aside=$(mktemp -d "\${LOCK%/*}/.stale.XXXXXX")
       if mv "$LOCK" "$aside/lock" 2>/dev/null && [ "$(cat "$aside/lock/pid" 2>/dev/null || true)" != "$old" ]; then
         mv "$aside/lock" "$LOCK" 2>/dev/null || true
         rmdir "$aside" 2>/dev/null || true
@@ -67,9 +67,12 @@ take_lock() {
 try_lock() {
   # (not even trying keeps the mtime of a lock without pid: its age)
   if [ -e "$LOCK" ]; then return 1; fi
-  lock_new=$(mktemp -d "$STATE/.lock.XXXXXX") || return 1
-  echo $$ > "$lock_new/pid"
-  echo "$TOKEN" > "$lock_new/token"
+  # (a lock we cannot write is an error, not "locked": exit 3 every night would hide it)
+  lock_new=$(mktemp -d "\${LOCK%/*}/.lock.XXXXXX") || end_run 1 "cannot write the lock in \${LOCK%/*}"
+  if ! { echo $$ > "$lock_new/pid" && echo "$TOKEN" > "$lock_new/token"; } 2>/dev/null; then
+    rm -rf "$lock_new"
+    end_run 1 "cannot write the lock in \${LOCK%/*} (full?)"
+  fi
   mv "$lock_new" "$LOCK" 2>/dev/null || true
   # when $LOCK existed, mv put the new directory inside it
   rm -rf "$lock_new" "$LOCK/.lock.\${lock_new##*/.lock.}" 2>/dev/null || true

@@ -12,8 +12,10 @@ export interface ScriptSettings {
   tag: string;
   /** netrc file on the host (mode 0600). */
   netrc: string;
-  /** State directory on the host (lock, last-run stamps). */
+  /** State directory on the host (last-run stamps). */
   stateDir: string;
+  /** The lock directory's path on the host: somewhere cleared at boot, where one can be. */
+  lock: string;
 }
 
 /**
@@ -43,7 +45,7 @@ TAG=${shQuote(s.tag)}
 SINKS=${shQuote(s.sinkUrls.join(' '))}
 NETRC="$ROOT"${shQuote(s.netrc)}
 STATE="$ROOT"${shQuote(s.stateDir)}
-LOCK="$STATE/lock"
+LOCK="$ROOT"${shQuote(s.lock)}
 STAMP=
 START=
 TOKEN=
