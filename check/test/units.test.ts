@@ -14,8 +14,9 @@ test('deaddrop-check.service and .timer pass systemd-analyze verify', { skip: mi
   writeFileSync(bin, '#!/bin/sh\nexit 0\n');
   chmodSync(bin, 0o755);
   const service = readFileSync(join(units, 'deaddrop-check.service'), 'utf8');
-  assert.match(service, /^ExecStart=\/usr\/local\/bin\/deaddrop check --root \S+ --fleet \S+/m);
-  writeFileSync(join(dir, 'deaddrop-check.service'), service.replace('/usr/local/bin/deaddrop', bin));
+  // the same path as the client's unit, the one docs/OPERATIONS.md links the CLI to
+  assert.match(service, /^ExecStart=\/usr\/bin\/deaddrop check --root \S+ --fleet \S+/m);
+  writeFileSync(join(dir, 'deaddrop-check.service'), service.replace('/usr/bin/deaddrop', bin));
   writeFileSync(join(dir, 'deaddrop-check.timer'), readFileSync(join(units, 'deaddrop-check.timer')));
   const r = spawnSync(
     'systemd-analyze',
@@ -30,7 +31,7 @@ test('deaddrop-check.service and .timer pass systemd-analyze verify', { skip: mi
   assert.deepEqual(complaints, []);
 
   // and a broken unit is caught by the same check (the test can fail)
-  writeFileSync(join(dir, 'deaddrop-check.service'), service.replace('/usr/local/bin/deaddrop', join(dir, 'missing')));
+  writeFileSync(join(dir, 'deaddrop-check.service'), service.replace('/usr/bin/deaddrop', join(dir, 'missing')));
   const bad = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, 'deaddrop-check.service')], {
     encoding: 'utf8',
   });
