@@ -39,9 +39,16 @@ export const snowflakeCommand = {
       writeFileSync(path, f.content, { mode: f.mode });
       chmodSync(path, f.mode);
     }
-    const listing = files.map((f) => ({ file: join(argv.out!, f.name), installPath: f.installPath, mode: f.mode }));
+    const listing = files.map((f) => ({
+      file: join(argv.out!, f.name),
+      installPath: f.installPath,
+      mode: f.mode,
+      ...(f.install ? { install: f.install } : {}),
+    }));
     if (argv.json) process.stdout.write(JSON.stringify({ files: listing }) + '\n');
-    else for (const f of listing) process.stdout.write(`${f.file} -> ${f.installPath}\n`);
+    else
+      for (const f of listing)
+        process.stdout.write(f.install ? `${f.file}: ${f.install}\n` : `${f.file} -> ${f.installPath}\n`);
     return 0;
   }),
 } as DeaddropCommand;

@@ -17,6 +17,8 @@ export interface GeneratedFile {
   installPath: string;
   mode: number;
   content: string;
+  /** How to put it in place, when not by copying it to installPath. */
+  install?: string;
 }
 
 export const OPNSENSE_SCRIPT = '/usr/local/sbin/deaddrop-opnsense.sh';
@@ -122,7 +124,14 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
       mode: 0o755,
       content: openwrtScript({ ...settings, mtdEvery: host.mtdEvery ?? DEFAULT_MTD_EVERY }),
     },
-    { name: 'crontab', installPath: '/etc/crontabs/root', mode: 0o600, content: openwrtCronLine(OPENWRT_SCRIPT) },
+    {
+      name: 'crontab',
+      installPath: '/etc/crontabs/root',
+      mode: 0o600,
+      content: openwrtCronLine(OPENWRT_SCRIPT),
+      // a copy would replace root's crontab; and cron does not run while /etc/crontabs/ is empty
+      install: 'append to /etc/crontabs/root, then run /etc/init.d/cron enable; /etc/init.d/cron restart',
+    },
     {
       name: 'deaddrop-check.sh',
       installPath: '/usr/bin/deaddrop-check.sh',
