@@ -41,6 +41,9 @@ test('client config errors name the file and the field, exit 2', () => {
     [{ ...minimal, sources: ['relative'] }, /c\.json: sources\[0\]: must be an absolute path/],
     [{ ...minimal, exclude: ['/tmp', 'var/cache'] }, /c\.json: exclude\[1\]: must be an absolute path or glob/],
     [{ ...minimal, host: undefined }, /c\.json: host: missing \(a required field\)/],
+    // the sinks take 1-63 characters (its directory there, its Basic-auth user)
+    [{ ...minimal, host: 'h'.repeat(64) }, /c\.json: host: must be a host name: 1-63/],
+    [{ ...minimal, host: 'a..b' }, /c\.json: host: must be a host name: no "\.\."/],
     // a misspelt required field: the unknown name is what tells what to fix
     [{ ...minimal, sources: undefined, sourcez: ['/'] }, /c\.json: sourcez: unknown field/],
     [{ ...minimal, pings: { fail: 'https://u:p@hc.example/x' } }, /c\.json: pings\.fail: must be an http/],
@@ -64,6 +67,7 @@ test('client config errors name the file and the field, exit 2', () => {
     );
   }
   assert.throws(() => loadClientConfig(join(dir, 'missing.json')), /missing\.json: no such file/);
+  assert.equal(loadClientConfig(write(dir, 'c.json', { ...minimal, host: 'h'.repeat(63) })).host.length, 63);
 });
 
 test('fleet config: recipients resolve relative to the fleet file; thresholds parsed', () => {

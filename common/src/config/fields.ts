@@ -31,6 +31,11 @@ export const sinkUrlField = z.string().refine((u) => {
   }
 }, 'must be an http://, https:// or file:// URL');
 
+/**
+ * A host's name is its directory on the sinks and its Basic-auth user there: what the sinks
+ * accept (sink/src/names.ts, the nginx location regex), 1-63 characters.
+ */
 export const hostNameField = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a host name (letters, digits, ".", "-", "_")');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be a host name: 1-63 letters, digits, ".", "-", "_"')
+  .refine((n) => !n.includes('..'), 'must be a host name: no ".."');
