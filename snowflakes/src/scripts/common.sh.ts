@@ -22,6 +22,8 @@ on_exit() {
   if [ "$1" -ne 0 ] && [ -z "$OUTCOME" ]; then log "failed (status $1)"; fi
   rm -rf "$WORK"
   release_lock
+  # a shell error (dash ends a failed redirection with 2, the usage status) is a failed run: 1
+  if [ "$1" -ne 0 ] && [ "$1" -ne 130 ] && [ -z "$OUTCOME" ]; then exit 1; fi
 }
 
 # The lock is the directory $LOCK holding the owner's pid and a token unique to the run. It is
