@@ -239,9 +239,11 @@ test('pings that fail are retried and only warned about; --dry-run neither pings
   assertNoSecrets(r.stderr, s, 'log');
 });
 
-test('a first run stopped by a signal is recorded: state.json made with no chain and the failed run', async () => {
-  const srv = await pingServer();
-  const s = await setup(srv.base);
+/**
+ * A WebDAV sink that takes the connection and never answers: it holds a run at its first
+ * PROPFIND. `reached` resolves when the request came.
+ */
+async function hangingSink(): Promise<{ port: number; reached: Promise<void> }> {
   const sockets: Socket[] = [];
   let asked: () => void;
   const reached = new Promise<void>((r) => (asked = r));
@@ -254,7 +256,13 @@ test('a first run stopped by a signal is recorded: state.json made with no chain
     for (const sock of sockets) sock.destroy();
     hang.close();
   });
-  const { port } = hang.address() as AddressInfo;
+  return { port: (hang.address() as AddressInfo).port, reached };
+}
+
+test('a first run stopped by a signal is recorded: state.json made with no chain and the failed run', async () => {
+  const srv = await pingServer();
+  const s = await setup(srv.base);
+  const { port, reached } = await hangingSink();
   appendFileSync(join(s.dir, 'netrc'), 'machine 127.0.0.1 login h1 password x\n');
   s.write({ sinks: [{ name: 'C', url: `http://127.0.0.1:${port}/h1/` }] });
   const [node, ...args] = deaddropArgv();
@@ -281,20 +289,7 @@ test('SIGTERM mid-run: failed in the metrics, the fail ping, a failed run record
   const stateBefore = JSON.parse(readFileSync(join(s.archive, 'state.json'), 'utf8')) as { chain: unknown[] };
   srv.pings.length = 0;
 
-  // a WebDAV sink that takes the connection and never answers holds the run at its first PROPFIND
-  const sockets: Socket[] = [];
-  let asked: () => void;
-  const reached = new Promise<void>((r) => (asked = r));
-  const hang = createTcpServer((sock) => {
-    sockets.push(sock);
-    sock.once('data', () => asked());
-  });
-  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-  after(() => {
-    for (const sock of sockets) sock.destroy();
-    hang.close();
-  });
-  const { port } = hang.address() as AddressInfo;
+  const { port, reached } = await hangingSink();
   appendFileSync(join(s.dir, 'netrc'), 'machine 127.0.0.1 login h1 password x\n');
   const sinks = [
     { name: 'A', url: `file://${s.dir}/sinkA/h1/` },

@@ -103,20 +103,9 @@ test(
     const htpasswd = join(dir, 'htpasswd');
     spawnSync('mkdir', [root]);
     const www = Number(spawnSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).stdout.trim());
+    const owner = ['--cost', '4', '--owner', 'www-data'];
     const add = (host: string) =>
-      runDeaddrop([
-        'sink',
-        'add-host',
-        host,
-        '--root',
-        root,
-        '--htpasswd',
-        htpasswd,
-        '--cost',
-        '4',
-        '--owner',
-        'www-data',
-      ]);
+      runDeaddrop(['sink', 'add-host', host, '--root', root, '--htpasswd', htpasswd, ...owner]);
     const first = await add('web1.lab');
     assert.equal(first.code, 0, first.stderr);
     let st = statSync(htpasswd);

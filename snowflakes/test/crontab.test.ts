@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { missingTools, runDeaddrop } from '@deaddrop/test';
+import { certDir, writeFleet } from './fleet.js';
 
 /*
  * The crontab line goes into root's crontab next to what is there, and OpenWrt's cron is not
@@ -13,22 +12,12 @@ test(
   'openwrt: the generator says to append the crontab line, then enable and restart cron',
   { skip: missingTools('openssl') },
   async () => {
-    const dir = tempDir('deaddrop-snowcron-');
-    const cert = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=t', '-keyout', 'k.pem', '-out', 'c.pem'],
-      { cwd: dir },
-    );
-    assert.equal(cert.status, 0, cert.stderr.toString());
-    const fleet = join(dir, 'fleet.json');
-    writeFileSync(
-      fleet,
-      JSON.stringify({
-        recipients: ['c.pem'],
-        sinks: [{ name: 'a', url: 'http://127.0.0.1:8085/webdav/' }],
-        hosts: [{ name: 'ap.lab', kind: 'openwrt' }],
-      }),
-    );
+    const dir = certDir('deaddrop-snowcron-');
+    const fleet = writeFleet(dir, {
+      recipients: ['c.pem'],
+      sinks: [{ name: 'a', url: 'http://127.0.0.1:8085/webdav/' }],
+      hosts: [{ name: 'ap.lab', kind: 'openwrt' }],
+    });
     const out = join(dir, 'out');
     const r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'ap.lab', '--out', out]);
     assert.equal(r.code, 0, r.stderr);

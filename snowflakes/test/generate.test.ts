@@ -3,35 +3,24 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { missingTools, runDeaddrop } from '@deaddrop/test';
+import { certDir, writeFleet } from './fleet.js';
 
 /** A fleet with both snowflake kinds and a throwaway recipient certificate. */
 function fleetDir(): { dir: string; fleet: string } {
-  const dir = tempDir('deaddrop-snowgen-');
-  const r = spawnSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=t', '-keyout', 'k.pem', '-out', 'c.pem'],
-    {
-      cwd: dir,
-    },
-  );
-  assert.equal(r.status, 0, r.stderr.toString());
-  const fleet = join(dir, 'fleet.json');
-  writeFileSync(
-    fleet,
-    JSON.stringify({
-      recipients: ['c.pem', 'c.pem'],
-      sinks: [
-        { name: 'a', url: 'http://[2001:db8::10]:8084/webdav/' },
-        { name: 'b', url: 'https://backup.example.org:8084/webdav', ca: 'c.pem' },
-      ],
-      hosts: [
-        { name: 'fw.lab', kind: 'opnsense', dataset: 'tank' },
-        { name: 'ap.lab', kind: 'openwrt' },
-        { name: 'pc.lab', kind: 'linux' },
-      ],
-    }),
-  );
+  const dir = certDir('deaddrop-snowgen-');
+  const fleet = writeFleet(dir, {
+    recipients: ['c.pem', 'c.pem'],
+    sinks: [
+      { name: 'a', url: 'http://[2001:db8::10]:8084/webdav/' },
+      { name: 'b', url: 'https://backup.example.org:8084/webdav', ca: 'c.pem' },
+    ],
+    hosts: [
+      { name: 'fw.lab', kind: 'opnsense', dataset: 'tank' },
+      { name: 'ap.lab', kind: 'openwrt' },
+      { name: 'pc.lab', kind: 'linux' },
+    ],
+  });
   return { dir, fleet };
 }
 

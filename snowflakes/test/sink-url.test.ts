@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { missingTools, runDeaddrop } from '@deaddrop/test';
+import { certDir, writeFleet } from './fleet.js';
 
 /*
  * The sink URLs a snowflake script is generated with: credentials belong in the host's netrc, so
@@ -14,29 +14,19 @@ test(
   'a sink URL with user:password@ (or a user alone) is refused: exit 2, naming the sink, no file written',
   { skip: missingTools('openssl') },
   async () => {
-    const dir = tempDir('deaddrop-snowurl-');
-    const cert = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=t', '-keyout', 'k.pem', '-out', 'c.pem'],
-      { cwd: dir },
-    );
-    assert.equal(cert.status, 0, cert.stderr.toString());
-    const fleet = join(dir, 'fleet.json');
+    const dir = certDir('deaddrop-snowurl-');
     for (const url of ['http://ap.lab:pw-secret-4711@127.0.0.1:8084/webdav/', 'https://ap.lab@backup.example.org/']) {
-      writeFileSync(
-        fleet,
-        JSON.stringify({
-          recipients: ['c.pem'],
-          sinks: [
-            { name: 'a', url: 'http://127.0.0.1:8085/webdav/' },
-            { name: 'b', url },
-          ],
-          hosts: [
-            { name: 'ap.lab', kind: 'openwrt' },
-            { name: 'fw.lab', kind: 'opnsense' },
-          ],
-        }),
-      );
+      const fleet = writeFleet(dir, {
+        recipients: ['c.pem'],
+        sinks: [
+          { name: 'a', url: 'http://127.0.0.1:8085/webdav/' },
+          { name: 'b', url },
+        ],
+        hosts: [
+          { name: 'ap.lab', kind: 'openwrt' },
+          { name: 'fw.lab', kind: 'opnsense' },
+        ],
+      });
       for (const [kind, host] of [
         ['openwrt', 'ap.lab'],
         ['opnsense', 'fw.lab'],
