@@ -22,6 +22,17 @@ import {
  * added to the fleet has none of the chain and is caught up the same way.
  */
 
+/** The rig host's script for a fleet of the rig's first sink alone (before a sink is added). */
+async function firstSinkOnlyScript(rig: Rig, kind: 'opnsense' | 'openwrt'): Promise<string> {
+  const fleet = JSON.parse(readFileSync(rig.fleet, 'utf8')) as { sinks: unknown[] };
+  const oneSink = join(rig.dir, 'fleet-one.json');
+  writeFileSync(oneSink, JSON.stringify({ ...fleet, sinks: fleet.sinks.slice(0, 1) }));
+  const out = join(rig.dir, 'out-one');
+  const gen = await runDeaddrop(['snowflake', kind, '--fleet', oneSink, '--host', rig.host, '--out', out]);
+  assert.equal(gen.code, 0, gen.stderr);
+  return join(out, `deaddrop-${kind}.sh`);
+}
+
 /** The zroot kind each sink stored (with its .sha256) for stamp t. */
 const kinds = (rig: Rig, t: string): (string | undefined)[] =>
   rig.sinks.map(
@@ -134,13 +145,7 @@ for (const [shellName, shell] of SHELLS) {
     const [t1, t2, t3, t4] = [stamp(40), stamp(30), stamp(20), stamp(10)];
     try {
       // the script of a fleet with sink 1 only, then the fleet's script with both
-      const fleet = JSON.parse(readFileSync(rig.fleet, 'utf8')) as { sinks: unknown[] };
-      const oneSink = join(rig.dir, 'fleet-one.json');
-      writeFileSync(oneSink, JSON.stringify({ ...fleet, sinks: fleet.sinks.slice(0, 1) }));
-      const out = join(rig.dir, 'out-one');
-      const gen = await runDeaddrop(['snowflake', 'opnsense', '--fleet', oneSink, '--host', rig.host, '--out', out]);
-      assert.equal(gen.code, 0, gen.stderr);
-      const before = { ...rig, script: join(out, 'deaddrop-opnsense.sh') };
+      const before = { ...rig, script: await firstSinkOnlyScript(rig, 'opnsense') };
       for (const t of [t1, t2]) assert.equal((await daily(before, t)).code, 0);
       assert.deepEqual(kinds(rig, t2), ['zroot-inc', undefined]);
 
@@ -240,13 +245,7 @@ for (const [shellName, shell] of SHELLS) {
     const rig = await makeRig('openwrt');
     const [t1, t2, t3] = [stamp(30), stamp(20), stamp(10)];
     try {
-      const fleet = JSON.parse(readFileSync(rig.fleet, 'utf8')) as { sinks: unknown[] };
-      const oneSink = join(rig.dir, 'fleet-one.json');
-      writeFileSync(oneSink, JSON.stringify({ ...fleet, sinks: fleet.sinks.slice(0, 1) }));
-      const out = join(rig.dir, 'out-one');
-      const gen = await runDeaddrop(['snowflake', 'openwrt', '--fleet', oneSink, '--host', rig.host, '--out', out]);
-      assert.equal(gen.code, 0, gen.stderr);
-      assert.equal((await run({ ...rig, script: join(out, 'deaddrop-openwrt.sh') }, t1)).code, 0);
+      assert.equal((await run({ ...rig, script: await firstSinkOnlyScript(rig, 'openwrt') }, t1)).code, 0);
       assert.deepEqual(dumpedOn(rig, t1), [0]);
 
       let r = await run(rig, t2);
