@@ -1,6 +1,7 @@
 /** List the sink root: one directory per host, the embedded sink's temp directory, strays. */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FILE_SINK_TEMP_PREFIX } from '@deaddrop/client/format/names';
 
 export interface SinkFile {
   /** The name as UTF-8; a name that is not valid UTF-8 is shown lossily (U+FFFD) and `irregular`. */
@@ -140,8 +141,13 @@ export async function scanRoot(root: string): Promise<SinkListing> {
   return { hostDirs, hostErrors, unreadableDirs, tempFiles, tempErrors, rootSymlinks };
 }
 
-/** Names of temp files: nginx's copy-then-rename `NAME.0123456789`, `.part`/`.tmp` names. */
+/**
+ * Names of temp files: nginx's copy-then-rename `NAME.0123456789`, `.part`/`.tmp` names, a
+ * `file://` sink's upload in progress.
+ */
 export function isTempName(name: string): boolean {
+  if (name.startsWith(FILE_SINK_TEMP_PREFIX) && /^[0-9a-f]{12}$/.test(name.slice(FILE_SINK_TEMP_PREFIX.length)))
+    return true;
   return /\.\d{10}$/.test(name) || /\.(part|tmp)$/.test(name) || /^\.?#|~$/.test(name);
 }
 

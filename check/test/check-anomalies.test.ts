@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
+  FILE_SINK_TEMP_PREFIX,
   fullManifestName,
   fullVolumeName,
   incVolumeName,
@@ -48,7 +49,7 @@ const EXPECTED: Record<string, string[]> = {
   'huge.lab': ['size-too-large'],
   'ghost.lab': ['missing-host'],
   'stranger.lab': ['unknown-host'],
-  'leftover.lab': ['temp-leftover', 'temp-leftover'],
+  'leftover.lab': ['temp-leftover', 'temp-leftover', 'temp-leftover'],
   // beyond the issue's list: per-host thresholds, a broken sums file, warnings
   'relaxed.lab': [],
   'badsums.lab': ['bad-sums'],
@@ -149,6 +150,10 @@ before(async () => {
   );
   writeFileSync(nginxTemp, 'partial');
   utimesSync(nginxTemp, ago(0.5), ago(0.5));
+  // a run killed while it wrote to a file:// sink
+  const fileSinkTemp = join(h('leftover.lab'), `${FILE_SINK_TEMP_PREFIX}0123456789ab`);
+  writeFileSync(fileSinkTemp, 'partial');
+  utimesSync(fileSinkTemp, ago(0.5), ago(0.5));
   mkdirSync(join(root, '.deaddrop-tmp'));
   const sinkTemp = join(root, '.deaddrop-tmp', 'leftover.lab.0123456789abcdef.part');
   writeFileSync(sinkTemp, 'partial');
@@ -157,6 +162,9 @@ before(async () => {
   const running = join(root, '.deaddrop-tmp', 'healthy.lab.fedcba9876543210.part');
   writeFileSync(running, 'in flight');
   utimesSync(running, NOW - 60, NOW - 60);
+  const runningFileSink = join(h('healthy.lab'), `${FILE_SINK_TEMP_PREFIX}fedcba987654`);
+  writeFileSync(runningFileSink, 'in flight');
+  utimesSync(runningFileSink, NOW - 60, NOW - 60);
 
   await writeChain(h('relaxed.lab'), rcp, ago(50), [ago(5)]);
   await healthy('badsums.lab');
@@ -293,7 +301,7 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
   );
   assert.deepEqual(
     byHost.get('leftover.lab')!.problems.map((p) => p.severity),
-    ['warning', 'warning'],
+    ['warning', 'warning', 'warning'],
   );
 });
 

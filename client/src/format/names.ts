@@ -189,6 +189,13 @@ export function parseDuplicityName(name: string): DuplicityFileName | undefined 
   return undefined;
 }
 
+/**
+ * A `file://` sink's temp file: each upload is written under this prefix plus 12 hex digits,
+ * then linked to its final name. A killed run leaves one behind (the client removes its own
+ * after an hour; the checker reports it as a temp leftover).
+ */
+export const FILE_SINK_TEMP_PREFIX = '.deaddrop-upload-';
+
 /** Parse any name a host directory on a sink may hold; undefined for a foreign name. */
 export function parseSinkName(name: string): SinkFileName | undefined {
   // par2 files parse as duplicates of the volume they protect (formats §2.8): filter first.

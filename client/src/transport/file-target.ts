@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { syncDir } from '@deaddrop/common/fs';
 import { DeaddropError } from '@deaddrop/common/errors';
+import { FILE_SINK_TEMP_PREFIX } from '../format/names.js';
 
 /** The SinkTarget interface of docs/ARCHITECTURE.md. */
 export interface SinkTargetLike {
@@ -28,7 +29,6 @@ export interface SinkTargetLike {
   close?(): void;
 }
 
-const TEMP_PREFIX = '.deaddrop-upload-';
 const STALE_TEMP_MS = 3600_000;
 
 export class FileTarget implements SinkTargetLike {
@@ -77,7 +77,7 @@ export class FileTarget implements SinkTargetLike {
     const final = join(this.dir, remoteName);
     const existing = await stat(final).catch(() => undefined);
     if (existing) return this.same(remoteName, existing.size, size);
-    const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    const temp = join(this.dir, `${FILE_SINK_TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     try {
       await writeTemp(temp);
       const fh = await open(temp, 'r');
@@ -135,7 +135,7 @@ export class FileTarget implements SinkTargetLike {
     await this.mustExist();
     const names = await readdir(this.dir);
     for (const n of names) {
-      if (n.startsWith(TEMP_PREFIX)) {
+      if (n.startsWith(FILE_SINK_TEMP_PREFIX)) {
         await this.removeIfStale(n);
         continue;
       }
