@@ -14,6 +14,7 @@ PACKAGES=(
   systemd                              # systemd-analyze verify on our units
   bsdutils                             # script(1): a terminal for the progress line tests
   gcc libisal-dev                      # the ISA-L deflate addon (client/native, built by npm ci)
+  strace                               # keys generate: the fsyncs that keep a new key
   python3 coreutils procps time
 )
 

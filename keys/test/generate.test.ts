@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { makeGpgsmHome, missingTools, runCommand, runDeaddrop, tempDir } from '@deaddrop/test';
+import { deaddropArgv, makeGpgsmHome, missingTools, runCommand, runDeaddrop, tempDir } from '@deaddrop/test';
 import { decryptWithLibrary, mustRun } from './helpers.js';
 
 // `deaddrop keys generate` writes a key pair that openssl and gpgsm use as they are, protects
@@ -176,3 +176,42 @@ describe('deaddrop keys generate', { skip }, () => {
     assert.match(bad.stderr, /pass: neither a certificate nor a private key/);
   });
 });
+
+test(
+  'keys generate syncs the key directory and its parent, so a crash keeps the key files',
+  { skip: missingTools('strace') },
+  async () => {
+    const out = join(tempDir(), 'new-keys');
+    const trace = join(tempDir(), 'trace');
+    const [node, ...pre] = deaddropArgv();
+    const r = await runCommand('strace', ['-f', '-qq', '-e', 'trace=openat,fsync', '-o', trace, node!, ...pre,
+    'keys', 'generate', '--cn', 'S', '--out', out, '--insecure-no-passphrase']); // prettier-ignore
+    assert.equal(r.code, 0, r.stderr);
+    // Threads share fds: the last openat that returned FD says what a later fsync(FD) = 0
+    // syncs. Another thread's call may split an openat into "<unfinished ...>" and
+    // "<... openat resumed> = FD".
+    const syncedDirs = new Set<string>();
+    const dirOfFd = new Map<string, string | undefined>();
+    const opening = new Map<string, string | undefined>();
+    for (const line of readFileSync(trace, 'utf8').split('\n')) {
+      const [, pid, call] = /^(\d+)\s+(.*)$/.exec(line) ?? [];
+      if (!pid || !call) continue;
+      const open = /^openat\(AT_FDCWD, "([^"]+)", ([^)<]*)(?:\) += (-?\d+)| <unfinished)/.exec(call);
+      const resumed = /^<\.\.\. openat resumed>.*= (-?\d+)/.exec(call);
+      const sync = /^fsync\((\d+)\)\s+= 0/.exec(call);
+      if (open) {
+        const dir = open[2]!.includes('O_DIRECTORY') ? open[1] : undefined;
+        if (open[3] === undefined) opening.set(pid, dir);
+        else dirOfFd.set(open[3], dir);
+      } else if (resumed) {
+        dirOfFd.set(resumed[1]!, opening.get(pid));
+        opening.delete(pid);
+      } else if (sync) {
+        const dir = dirOfFd.get(sync[1]!);
+        if (dir) syncedDirs.add(dir);
+      }
+    }
+    assert.ok(syncedDirs.has(out), `no fsync of ${out}: ${[...syncedDirs].join(', ')}`);
+    assert.ok(syncedDirs.has(dirname(out)), `no fsync of ${dirname(out)}`);
+  },
+);

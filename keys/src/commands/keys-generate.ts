@@ -1,6 +1,6 @@
 import { chmod, mkdir, open, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { exists } from '@deaddrop/common/fs';
+import { dirname, join, resolve } from 'node:path';
+import { exists, syncDir } from '@deaddrop/common/fs';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { UsageError } from '@deaddrop/common/errors';
@@ -55,6 +55,10 @@ export const keysGenerateCommand = {
       await unlink(keyPath).catch(() => {});
       throw err;
     }
+    // the names too (and the directory's, when made): a crash now must not lose the only
+    // private key to a certificate that is about to go to every client
+    await syncDir(argv.out);
+    await syncDir(dirname(resolve(argv.out)));
     const result = {
       certificate: certPath,
       key: keyPath,
