@@ -31,6 +31,10 @@ const mtdImage = (rig: Rig): Buffer =>
 
 const readNumber = (file: string): number => Number(readFileSync(file, 'utf8').trim());
 
+/** FILE is in the directory where the running script sends NAME (in its temp dir, under rig.dir). */
+const inSendDir = (rig: Rig, name: string, file: string): boolean =>
+  readdirSync(rig.dir).some((n) => n.startsWith('deaddrop.') && existsSync(join(rig.dir, n, name, file)));
+
 for (const [shellName, shell] of SHELLS) {
   test(
     `${shellName}: a sink that answers 503 after reading the body is a failed mirror (no retry of a pipe)`,
@@ -158,6 +162,88 @@ for (const [shellName, shell] of SHELLS) {
     },
   );
 }
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: TERM once a sink has the whole file: the .sha256 still goes there, the slow upload is cut off`,
+    { skip: needs, timeout: 60_000 },
+    async () => {
+      const rig = await makeRig('openwrt', { flaky: 'hold-put' });
+      try {
+        mkdirSync(rig.hostState, { recursive: true });
+        writeFileSync(join(rig.hostState, 'mtd.last'), `${nowSeconds()}\n`); // no flash dump today
+        const t = stamp(5);
+        const name = `sysupgrade-full.${t}.tar.gz.p7m`;
+        const flaky = rig.flaky!;
+        // TERM once sink 1 answered its PUT (ok1 in the run's temp dir says so) while sink 2, the
+        // flaky one, has the start of its PUT and holds it open
+        let poll: NodeJS.Timeout | undefined;
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: t }, [], {
+          onStart: (pid) => {
+            poll = setInterval(() => {
+              if (!inSendDir(rig, name, 'ok1') || !flaky.requests.some((q) => q.bytes > 0)) return;
+              clearInterval(poll);
+              process.kill(pid, 'SIGTERM');
+            }, 20);
+          },
+          onExit: () => clearInterval(poll),
+        });
+        assert.equal(r.code, 130, r.stderr);
+        assertStored(rig, rig.sinks[0]!, name, Buffer.from(SYSUPGRADE_BYTES));
+        // the held PUT was cut off (the client went away), nothing stored, no .sha256 tried
+        assert.deepEqual(
+          flaky.requests.map((q) => [q.path.split('/').pop(), q.status]),
+          [[name, null]],
+        );
+        assert.deepEqual(sinkFiles(flaky, rig.host), []);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `stopped while sending ${name}: whole on sink\\(s\\) 1, which get its \\.sha256; the upload to sink\\(s\\) 2 is cut off`,
+          ),
+        );
+        assert.match(r.stderr, new RegExp(`${name}: stored on 1 of 2 sinks`));
+        assert.match(r.stderr, /stopped after its last file/);
+        assert.ok(!existsSync(rig.lock), 'the lock is released');
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
+
+test(
+  'opnsense: TERM once a sink has the zfs stream: it becomes the base, the /conf file is skipped',
+  { skip: needs, timeout: 60_000 },
+  async () => {
+    const rig = await makeRig('opnsense', { flaky: 'hold-put' });
+    try {
+      const t = stamp(5);
+      const name = `zroot-full.${t}.zfs.p7m`;
+      let poll: NodeJS.Timeout | undefined;
+      // a stream small enough for the pipe buffers: tee ends while the flaky sink reads none of it
+      const r = await runScript(rig, ['dash'], { DEADDROP_DAY: '15', DEADDROP_STAMP: t, ZFS_SEND_BYTES: '20000' }, [], {
+        onStart: (pid) => {
+          poll = setInterval(() => {
+            if (!inSendDir(rig, name, 'ok1') || !rig.flaky!.requests.some((q) => q.bytes > 0)) return;
+            clearInterval(poll);
+            process.kill(pid, 'SIGTERM');
+          }, 20);
+        },
+        onExit: () => clearInterval(poll),
+      });
+      assert.equal(r.code, 130, r.stderr);
+      assertStored(rig, rig.sinks[0]!, name, zfsStreamBytes(`zroot@deaddrop-pending-${t}`, 'none', 20000));
+      // a stream with its .sha256 on a sink is the base a later incremental starts from
+      assert.deepEqual(snapshots(rig), [`zroot@deaddrop-base-${t}`]);
+      assert.match(r.stderr, new RegExp(`stopped: conf-full\\.${t}\\.tar\\.p7m and the rest of the run skipped`));
+      assert.deepEqual(sinkFiles(rig.sinks[0]!, rig.host), [name, `${name}.sha256`]);
+      assert.deepEqual(sinkFiles(rig.flaky!, rig.host), []);
+    } finally {
+      await rig.stop();
+    }
+  },
+);
 
 for (const [shellName, shell] of SHELLS) {
   test(

@@ -111,9 +111,11 @@ function writeStubs(bin: string, state: string): void {
  * A WebDAV-ish sink served from the test process, write-once like the real ones (201, 409 for
  * a name that exists) and storing under ROOT/HOST/NAME. Its fault: answer 503 after reading the
  * whole body of the first PUT of each path (`first-put`), or only of each `.sha256` path
- * (`first-sha256`). A PUT whose connection breaks before the body ends stores nothing.
+ * (`first-sha256`); or read no more of a PUT than its first chunk and never answer it, a
+ * `.sha256` aside (`hold-put`: a slow sink, still uploading). A PUT whose connection breaks
+ * before the body ends stores nothing.
  */
-export type FlakyMode = 'first-put' | 'first-sha256';
+export type FlakyMode = 'first-put' | 'first-sha256' | 'hold-put';
 
 export interface FlakySink {
   url: string;
@@ -131,11 +133,14 @@ export async function startFlakySink(mode: FlakyMode): Promise<FlakySink> {
     const record = { path: req.url ?? '', bytes: 0, status: null as number | null };
     requests.push(record);
     const chunks: Buffer[] = [];
+    const hold = mode === 'hold-put' && !record.path.endsWith('.sha256');
     req.on('data', (c: Buffer) => {
       chunks.push(c);
       record.bytes += c.length;
+      if (hold) req.pause();
     });
     req.on('end', () => {
+      if (hold) return;
       const answer = (status: number) => {
         record.status = status;
         res.writeHead(status, { 'content-length': 0 }).end();
@@ -300,7 +305,7 @@ export function runScript(
   shell: string[],
   env: Record<string, string>,
   args: string[] = [],
-  opts: { onStart?: (pid: number) => void } = {},
+  opts: { onStart?: (pid: number) => void; onExit?: () => void } = {},
 ): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(shell[0]!, [...shell.slice(1), rig.script, ...args], {
@@ -329,6 +334,8 @@ export function runScript(
     sample();
     opts.onStart?.(child.pid!);
     child.on('error', reject);
+    // (the script itself has ended; close waits for every process holding its stderr too)
+    child.on('exit', () => opts.onExit?.());
     child.on('close', (code) => {
       done = true;
       resolve({ code, stderr, psHits, psSamples });

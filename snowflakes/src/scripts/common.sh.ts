@@ -33,7 +33,7 @@ on_exit() {
 # one without a readable pid (damaged, or half made by an older script) only after an hour.
 take_lock() {
   trap 'on_exit $?' EXIT
-  trap 'stop_send; exit 130' INT TERM HUP
+  trap on_signal INT TERM HUP
   mkdir -p "$STATE" "\${LOCK%/*}"
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   TOKEN="$$ \${WORK##*/}"
@@ -158,6 +158,32 @@ abort_send() {
   done
 }
 
+# on_signal (the INT/TERM/HUP trap): the run is stopped. Once a sink has the whole file being sent
+# (okN), ending there would leave it without its .sha256, which the sink's check flags: the
+# uploads still running are cut off instead (the sinks drop them), send_to sends the .sha256
+# where the file is whole, and the run ends 130 before its next file. Before any sink has it,
+# or at a second signal, the run ends at once.
+# shellcheck disable=SC2317 # called by the INT/TERM/HUP trap
+on_signal() {
+  if [ -z "$STOPPING" ] && [ -n "$SEND_DIR" ]; then
+    os_ok='' os_cut=''
+    for os_i in $send_is; do
+      if [ -e "$SEND_DIR/ok$os_i" ]; then os_ok="$os_ok $os_i"; else os_cut="$os_cut $os_i"; fi
+    done
+    if [ -n "$os_ok" ]; then
+      STOPPING=1
+      for os_i in $os_cut; do
+        os_pid=$(cat "$SEND_DIR/curl$os_i" 2>/dev/null || true)
+        case $os_pid in '' | *[!0-9]*) ;; *) kill "$os_pid" 2>/dev/null || true ;; esac
+      done
+      log "stopped while sending \${SEND_DIR##*/}: whole on sink(s)$os_ok, which get its .sha256\${os_cut:+; the upload to sink(s)$os_cut is cut off}"
+      return 0
+    fi
+  fi
+  stop_send
+  exit 130
+}
+
 # stop_send: the run is stopped (INT, TERM, HUP) while send's pipeline runs. Its processes would
 # go on without it and store a whole file with no .sha256: kill the fifo readers first (a reader
 # left would keep tee going), then the curls, whose cut-off PUTs the sinks drop, and the producer.
@@ -196,6 +222,7 @@ send() { send_to "$SINKS" "$@"; }
 send_to() {
   to=$1 name=$2 d="$WORK/$2"
   shift 2
+  if [ -n "$STOPPING" ]; then end_run 130 "stopped: $name and the rest of the run skipped"; fi
   mkdir "$d"
   i=0 fifos="" send_is="" nto=0
   SEND_DIR=$d SEND_PIDS=
@@ -227,12 +254,13 @@ send_to() {
   # shellcheck disable=SC2086 # fifos is a list of paths without spaces (mktemp)
   { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS < "$d/plain" || abort_send "$d" encrypting; } \
     | tee $fifos | hash_stdin > "$d/sha256" &
-  wait
+  # (a signal that on_signal returns from interrupts wait: the pipeline is still ending)
+  until wait; do :; done
   SEND_PIDS=
   SENT=0 MISSED=$to
   if [ -e "$d/failed" ]; then
     log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"
-    FAILED=1
+    FAILED=1 SEND_DIR=
     return 0
   fi
   sum=$(cat "$d/sha256")
@@ -250,9 +278,12 @@ send_to() {
   done
   log "$name: stored on $SENT of $nto sinks (sha256 $sum)"
   if [ "$SENT" -eq 0 ]; then FAILED=1; elif [ "$SENT" -lt "$nto" ]; then DEGRADED=1; fi
+  # (from here a signal ends the run at once: nothing is left to finish)
+  SEND_DIR=
 }
 
 finish() {
+  if [ -n "$STOPPING" ]; then end_run 130 "stopped after its last file"; fi
   if [ "$FAILED" -ne 0 ]; then end_run 1 "failed: a file reached no sink"; fi
   if [ "$DEGRADED" -ne 0 ]; then end_run 4 "degraded: a file missed a sink"; fi
   end_run 0 ok
