@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { refuseRepeatedOptions, type DeclaredOptions } from '@deaddrop/common/cli';
 import { describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { printFailureJson } from '@deaddrop/common/output';
 import { commandWord, isCommand, loadCommands } from './registry.js';
@@ -31,6 +32,11 @@ function wantsJson(argv: string[]): boolean {
   return json;
 }
 
+/** Middleware: yargs passes itself as a second argument, which @types/yargs leaves out. */
+function refuseRepeated(args: Record<string, unknown>, y: { getOptions(): DeclaredOptions }): void {
+  refuseRepeatedOptions(args, y.getOptions());
+}
+
 async function runWithYargs(argv: string[]): Promise<void> {
   // yargs shows the top-level help for `deaddrop typo --help`, exit 0: a script would not notice
   // (a word that is no command may be an option's value, as in `--config F status --help`)
@@ -51,6 +57,7 @@ async function runWithYargs(argv: string[]): Promise<void> {
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'More log lines', global: true })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Only errors', global: true })
     .command(await loadCommands(argv))
+    .middleware(refuseRepeated as (args: object) => void)
     .demandCommand(1, 'Name a command: deaddrop --help lists them.')
     .strict()
     .strictCommands()

@@ -1,4 +1,5 @@
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
+import { UsageError } from './errors.js';
 
 /** Options every command accepts (registered once by the CLI entry). */
 export interface GlobalOptions {
@@ -21,4 +22,26 @@ export function handler<A>(
     const code = await fn(argv);
     if (typeof code === 'number') process.exitCode = code;
   };
+}
+
+/** What yargs' getOptions() says of the options declared for the command being run. */
+export interface DeclaredOptions {
+  string: string[];
+  number: string[];
+  array: string[];
+}
+
+/**
+ * yargs turns an option given twice into an array, which a command reading one value would
+ * take for a path or a time and fail on with a TypeError (`--from A --from B`). An option
+ * declared with one value, given more than once, is a usage error instead.
+ */
+export function refuseRepeatedOptions(argv: Record<string, unknown>, declared: DeclaredOptions): void {
+  const many = new Set(declared.array);
+  for (const name of [...declared.string, ...declared.number]) {
+    if (many.has(name)) continue;
+    const value = argv[name];
+    if (Array.isArray(value))
+      throw new UsageError(`--${name} given ${value.length} times: it takes one value (${value.join(', ')})`);
+  }
 }

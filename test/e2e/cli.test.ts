@@ -22,6 +22,27 @@ test('an unknown command is a usage error: exit 2', async () => {
   assert.match(r.stderr, /Unknown (argument|command)|Did you mean/);
 });
 
+test('a one-value option given twice is a usage error naming it, not a crash; repeatable ones still repeat', async () => {
+  const dir = tempDir();
+  for (const args of [
+    ['restore', '--from', join(dir, 'a'), '--from', join(dir, 'b'), '--host', 'h', '--key', 'k', '--to', dir],
+    ['restore', '--from', dir, '--host', 'h', '--time', 'now', '--time', '1d', '--key', 'k', '--to', dir],
+    ['check', '--root', dir, '--now', '1', '--now', '2'],
+  ]) {
+    const r = await runDeaddrop(args);
+    const twice = args.find((a, i) => a.startsWith('--') && args.indexOf(a) !== i)!;
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(
+      r.stderr,
+      `deaddrop: ${twice} given 2 times: it takes one value (${args[args.indexOf(twice) + 1]}, ${args[args.lastIndexOf(twice) + 1]})\n`,
+    );
+  }
+  // --listen repeats by design: the error is about the address, not the repetition
+  const r = await runDeaddrop(['sink', 'serve', '--root', dir, '--htpasswd', join(dir, 'h'), '--listen', '127.0.0.1:0', '--listen', 'nowhere']); // prettier-ignore
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--listen nowhere: expected ADDR:PORT/);
+});
+
 test('the command table loads each registered command by its name, and every command is in it', async () => {
   const { commandLoaders, loadAllCommands } = await import('@deaddrop/cli/registry');
   const registered = (await loadAllCommands()).map((c) => String(c.command).split(' ')[0]!);
