@@ -2,7 +2,6 @@
  * Rules for a Linux host's directory: sets and chains from names, completeness, the sums file
  * (presence, and SHA-256 in --deep), framing of every CMS file, freshness, size sanity.
  */
-import { readFile } from 'node:fs/promises';
 import { formatTimestamp, hashFile } from '@deaddrop/common';
 import {
   fullManifestName,
@@ -14,6 +13,7 @@ import {
   newSignaturesName,
   linkChains,
   parseSinkName,
+  setKey,
   sumsFileNameOf,
   type BackupSet,
   type DuplicityFileName,
@@ -22,6 +22,8 @@ import {
 import type { VolumeHash } from '@deaddrop/client/format/manifest';
 import { parseSums } from '@deaddrop/client/format/sums';
 import type { Thresholds } from './hosts.js';
+import { absentListed } from './absent.js';
+import { readCapped, MAX_LISTING_BYTES, TooLargeError } from './read.js';
 import { DAY, days, problem, symlinkProblem, type Problem } from './report.js';
 import { isTempName, type SinkFile } from './scan.js';
 import { sizeProblem } from './size.js';
@@ -215,35 +217,38 @@ async function checkSet(
   }
 
   const missing = new Set<string>();
-  const report = (file: string, kind: 'volume' | 'manifest' | 'signatures' | 'file', what: string) => {
+  const report = (file: string, kind: keyof typeof MISSING_CODE, what: string) => {
     if (missing.has(file)) return;
     missing.add(file);
-    out.push(problem(kind === 'file' ? 'missing-file' : MISSING_CODE[kind], `${s.key}: ${what}`, { file, set: s.key }));
+    out.push(problem(MISSING_CODE[kind], `${s.key}: ${what}`, { file, set: s.key }));
   };
 
   // the sums file: every listed file present, and in --deep its SHA-256
   let listed = new Map<string, string>();
   if (s.sums) {
+    const sums = s.sums.name;
     let parsedSums = false;
     try {
-      const text = await readFile(byName.get(s.sums.name)!.path, 'utf8');
-      listed = new Map(parseSums(text, s.sums.name).map((e) => [e.name, e.sha256]));
+      const text = await readCapped(byName.get(sums)!.path, sums, MAX_LISTING_BYTES);
+      listed = new Map(parseSums(text, sums).map((e) => [e.name, e.sha256]));
       parsedSums = true;
     } catch (err) {
-      out.push(problem('bad-sums', (err as Error).message, { file: s.sums.name, set: s.key }));
+      out.push(problem('bad-sums', (err as Error).message, { file: sums, set: s.key }));
     }
     // an empty (or blank-only) sums file lists nothing: it vouches for no file of the set
     if (parsedSums && listed.size === 0)
-      out.push(problem('bad-sums', `${s.sums.name}: no entries`, { file: s.sums.name, set: s.key }));
-    for (const name of listed.keys()) {
-      if (byName.has(name)) continue;
+      out.push(problem('bad-sums', `${sums}: no entries`, { file: sums, set: s.key }));
+    // a volume of this set that is not stored is left to the ranges below
+    const absent = [...listed.keys()].filter((name) => {
+      if (byName.has(name)) return false;
       const p = parseSinkName(name);
-      const kind = p?.type === 'duplicity' ? p.file : 'file';
-      report(name, kind, `${name} is listed in ${s.sums.name} but missing`);
-    }
+      return !(p?.type === 'duplicity' && p.file === 'volume' && setKey(p) === s.key && !s.volumes.has(p.volume!));
+    });
+    for (const name of absent) missing.add(name);
+    for (const p of absentListed(absent, sums)) out.push({ ...p, message: `${s.key}: ${p.message}`, set: s.key });
     for (const f of files)
       if (parsedSums && !listed.has(f.name))
-        out.push(problem('unlisted-file', `${f.name} is not listed in ${s.sums.name}`, { file: f.name, set: s.key }));
+        out.push(problem('unlisted-file', `${f.name} is not listed in ${sums}`, { file: f.name, set: s.key }));
   } else if (ours && !inProgress) {
     out.push(problem('missing-sums', `${s.key}: no ${sumsFileNameOf(s)}`, { file: sumsFileNameOf(s), set: s.key }));
   }
@@ -253,13 +258,13 @@ async function checkSet(
   const unreadable = new Set<string>();
   if (s.manifest && s.manifest.suffix === '' && !ours) {
     try {
-      legacyVolumes = manifestVolumes(await readFile(byName.get(s.manifest.name)!.path, 'latin1'));
+      const name = s.manifest.name;
+      legacyVolumes = manifestVolumes(await readCapped(byName.get(name)!.path, name, MAX_LISTING_BYTES, 'latin1'));
     } catch (err) {
       // the name rules still apply; the set is not restorable as it stands
       unreadable.add(s.manifest.name);
-      out.push(
-        problem('unreadable', `${s.manifest.name}: ${(err as Error).message}`, { file: s.manifest.name, set: s.key }),
-      );
+      const message = err instanceof TooLargeError ? err.message : `${s.manifest.name}: ${(err as Error).message}`;
+      out.push(problem('unreadable', message, { file: s.manifest.name, set: s.key }));
     }
   }
 
@@ -269,7 +274,7 @@ async function checkSet(
   const listedVolumes = new Map<number, string>();
   for (const name of listed.keys()) {
     const p = parseSinkName(name);
-    if (p?.type === 'duplicity' && p.file === 'volume' && !listedVolumes.has(p.volume!))
+    if (p?.type === 'duplicity' && p.file === 'volume' && setKey(p) === s.key && !listedVolumes.has(p.volume!))
       listedVolumes.set(p.volume!, name);
   }
   let maxVolume = 1;
@@ -290,19 +295,15 @@ async function checkSet(
     }
     expect = Math.max(expect, n + 1);
   }
-  const missingKinds = new Set(
-    [...missing].map((n) => {
-      const p = parseSinkName(n);
-      return p?.type === 'duplicity' ? p.file : undefined;
-    }),
-  );
-  if (!s.manifest && !missingKinds.has('manifest'))
+  // a listed manifest or signatures file already reported absent is not reported again
+  const reported = new Set(out.slice(before).map((p) => p.code));
+  if (!s.manifest && !reported.has('missing-manifest'))
     report(
       s.set === 'full' ? fullManifestName(s.time) : incManifestName(s.startTime!, s.time),
       'manifest',
       'no manifest',
     );
-  if (!s.signatures && !missingKinds.has('signatures'))
+  if (!s.signatures && !reported.has('missing-signatures'))
     report(
       s.set === 'full' ? fullSignaturesName(s.time) : newSignaturesName(s.startTime!, s.time),
       'signatures',

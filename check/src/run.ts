@@ -1,5 +1,6 @@
 /** The check: list the root, apply the rules per enrolled host, flag strays; returns the report. */
 import { join } from 'node:path';
+import { describeError } from '@deaddrop/common/errors';
 import type { EnrolledHost } from './hosts.js';
 import { checkLinuxHost, type HostContext } from './linux.js';
 import {
@@ -75,7 +76,6 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
       continue;
     }
     const kind: HostKind = h.kind !== 'unknown' ? h.kind : (guessSnowflakeKind(files.map((f) => f.name)) ?? 'linux');
-    const r = emptyReport(h.name, kind, true, files);
     const ctx: HostContext = {
       host: h.name,
       files,
@@ -85,26 +85,14 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
       grace,
       progress,
     };
-    if (kind === 'opnsense' || kind === 'openwrt') {
-      if (files.length === 0) r.problems.push(problem('no-backups', 'no backup files'));
-      else {
-        const s = await checkSnowflakeHost(ctx, kind);
-        for (const p of s.problems) r.problems.push(p);
-        r.snowflakes = s.snowflakes;
-      }
-    } else {
-      const l = await checkLinuxHost(ctx);
-      for (const p of l.problems) r.problems.push(p);
-      Object.assign(r, {
-        lastFull: l.lastFull,
-        lastIncremental: l.lastIncremental,
-        fullAgeDays: l.lastFull === null ? null : ageDays(opts.now, l.lastFull),
-        incrementalAgeDays: l.lastIncremental === null ? null : ageDays(opts.now, l.lastIncremental),
-        sets: l.sets,
-        completeSets: l.completeSets,
-        chainLength: l.chainLength,
-        newestSetComplete: l.newestSetComplete,
-      });
+    let r: HostReport;
+    try {
+      r = await checkHost(ctx, kind);
+    } catch (err) {
+      // whatever goes wrong with one host (a bug, a file that defeats a rule) is that host's
+      // error: every other host is still checked, and the report still written and sent
+      r = emptyReport(h.name, kind, true, files);
+      r.problems.push(problem('check-failed', `the check of ${h.name} stopped: ${describeError(err)}`));
     }
     reports.set(h.name, r);
   }
@@ -161,6 +149,33 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     r.status = hostStatus(r.problems);
   }
   return summarize(opts.root, opts.now, opts.deep ? 'deep' : 'quick', hosts);
+}
+
+/** One enrolled host's directory, by its kind's rules. */
+async function checkHost(ctx: HostContext, kind: HostKind): Promise<HostReport> {
+  const r = emptyReport(ctx.host, kind, true, ctx.files);
+  if (kind === 'opnsense' || kind === 'openwrt') {
+    if (ctx.files.length === 0) r.problems.push(problem('no-backups', 'no backup files'));
+    else {
+      const s = await checkSnowflakeHost(ctx, kind);
+      for (const p of s.problems) r.problems.push(p);
+      r.snowflakes = s.snowflakes;
+    }
+  } else {
+    const l = await checkLinuxHost(ctx);
+    for (const p of l.problems) r.problems.push(p);
+    Object.assign(r, {
+      lastFull: l.lastFull,
+      lastIncremental: l.lastIncremental,
+      fullAgeDays: l.lastFull === null ? null : ageDays(ctx.now, l.lastFull),
+      incrementalAgeDays: l.lastIncremental === null ? null : ageDays(ctx.now, l.lastIncremental),
+      sets: l.sets,
+      completeSets: l.completeSets,
+      chainLength: l.chainLength,
+      newestSetComplete: l.newestSetComplete,
+    });
+  }
+  return r;
 }
 
 /** A host directory that is a symlink: the sinks would write wherever it points. */

@@ -1,5 +1,4 @@
 /** Rules for OPNsense and OpenWrt hosts: newest file of each kind, its age, its `.sha256` companion. */
-import { readFile } from 'node:fs/promises';
 import { formatTimestamp } from '@deaddrop/common/units';
 import {
   parseSinkName,
@@ -9,6 +8,7 @@ import {
 } from '@deaddrop/client/format/names';
 import type { HostContext } from './linux.js';
 import { DAY, days, problem, symlinkProblem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
+import { MAX_COMPANION_BYTES, readCapped, TooLargeError } from './read.js';
 import { isTempName } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile } from './verify.js';
@@ -83,8 +83,9 @@ export async function checkSnowflakeHost(
       if (!young) problems.push(problem('missing-sha256', `${d.name}: no ${companion}`, { file: d.name }));
     } else {
       // a file can go or turn unreadable between the listing and the read: a problem, not a crash
-      const text = await readFile(byName.get(companion)!.path, 'utf8').catch((err: Error) => {
-        problems.push(problem('unreadable', `${companion}: ${err.message}`, { file: companion }));
+      const text = await readCapped(byName.get(companion)!.path, companion, MAX_COMPANION_BYTES).catch((err: Error) => {
+        if (err instanceof TooLargeError) problems.push(problem('bad-sums', err.message, { file: companion }));
+        else problems.push(problem('unreadable', `${companion}: ${err.message}`, { file: companion }));
         return undefined;
       });
       expected = text === undefined ? undefined : parseCompanion(text);
