@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -201,4 +201,78 @@ test('--mail: a host directory named with a newline cannot inject a header into 
   assert.match(mail, /^Subject: deaddrop check: 0 problems, 1 warnings on x\\u000aBcc: victim@example\.org$/m);
   assert.doesNotMatch(mail, /^Bcc:/m);
   assert.doesNotMatch(r.stdout, /^Bcc:/m);
+});
+
+/** A root where every host is ok: a failed notification is then the only reason for exit 1. */
+function okRoot(): { root: string; htpasswd: string } {
+  const okDir = tempDir();
+  cpSync(join(root, 'good.lab'), join(okDir, 'root', 'good.lab'), { recursive: true });
+  writeFileSync(join(okDir, 'htpasswd'), 'good.lab:x\n');
+  return { root: join(okDir, 'root'), htpasswd: join(okDir, 'htpasswd') };
+}
+
+test('--webhook: a redirect is a failure (not followed), named on stderr, exit 1', async () => {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.url!.startsWith('/hooks/')) res.writeHead(301, { location: '/moved' }).end();
+      else res.writeHead(200).end('a login page');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const ok = okRoot();
+    const r = await runDeaddrop([
+      'check',
+      ...['--root', ok.root, '--htpasswd', ok.htpasswd, '--now', String(NOW)],
+      ...['--webhook', `${origin}/hooks/s3cr3t`],
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 hosts, 1 ok/);
+    assert.match(
+      r.stderr,
+      new RegExp(`^deaddrop: --webhook ${origin}: HTTP 301, a redirect to ${origin}: not followed`, 'm'),
+    );
+    assert.doesNotMatch(r.stderr, /s3cr3t/);
+    assert.deepEqual(seen, ['POST /hooks/s3cr3t']);
+  } finally {
+    server.close();
+  }
+});
+
+test('--webhook: a stalled response body and a refused connection are failures naming --webhook and why', async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    // 10 bytes promised, 1 sent, never finished
+    req.on('end', () => res.writeHead(200, { 'content-length': '10' }).write('x'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const ok = okRoot();
+    const args = ['check', '--root', ok.root, '--htpasswd', ok.htpasswd, '--now', String(NOW), '--webhook'];
+    const env = { ...process.env, DEADDROP_WEBHOOK_TIMEOUT: '1' };
+    const stalled = await runDeaddrop([...args, `${origin}/hooks/s3cr3t`], { env });
+    assert.equal(stalled.code, 1, stalled.stderr);
+    assert.match(stalled.stderr, new RegExp(`^deaddrop: --webhook ${origin}: .*time`, 'm'));
+    assert.doesNotMatch(stalled.stderr, /s3cr3t/);
+
+    // a port nothing listens on (fetch refuses port 1 outright: "bad port")
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const refused = await runDeaddrop([...args, `http://127.0.0.1:${port}/hooks/s3cr3t`], { env });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`^deaddrop: --webhook http://127\\.0\\.0\\.1:${port}: fetch failed: .*ECONNREFUSED`, 'm'),
+    );
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });

@@ -53,21 +53,57 @@ export async function sendMail(to: string, subject: string, body: string): Promi
   }
 }
 
-/** POST `{"text": ...}` (what Mattermost and Slack incoming webhooks take). */
+/** How long the webhook may take, body included (DEADDROP_WEBHOOK_TIMEOUT seconds: tests). */
+function webhookTimeoutMs(): number {
+  const s = Number(process.env.DEADDROP_WEBHOOK_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 30_000;
+}
+
+/** An error's message and its causes' (undici's "fetch failed" says why only in `cause`). */
+function withCauses(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && parts.length < 4; e = (e as { cause?: unknown }).cause) {
+    const m = e instanceof Error ? e.message : String(e);
+    if (m && !parts.some((p) => p.includes(m))) parts.push(m);
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(': ');
+}
+
+/**
+ * POST `{"text": ...}` (what Mattermost and Slack incoming webhooks take). A redirect is a
+ * failure, not followed: fetch would turn the POST into a GET of the new location, whose 200
+ * would pass for a delivered report.
+ */
 export async function postWebhook(url: string, text: string): Promise<void> {
+  // the URL's path is its token: only its origin is ever shown
+  const origin = new URL(url).origin;
+  const fail = (why: string) => new DeaddropError(`--webhook ${origin}: ${why.split(url).join(origin)}`);
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text }),
-      signal: AbortSignal.timeout(30_000),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(webhookTimeoutMs()),
     });
+    // the body under the same timeout: a server that stalls it must not hang the check
+    await res.arrayBuffer();
   } catch (err) {
-    // the message may quote the URL (undici does): only its origin is shown
-    const origin = new URL(url).origin;
-    throw new DeaddropError(`--webhook ${origin}: ${(err as Error).message.split(url).join(origin)}`);
+    throw fail(withCauses(err));
   }
-  await res.arrayBuffer();
-  if (!res.ok) throw new DeaddropError(`--webhook ${new URL(url).origin}: HTTP ${res.status}`);
+  if (res.status >= 300 && res.status < 400) {
+    const to = res.headers.get('location');
+    let where = '';
+    try {
+      if (to) where = ` to ${new URL(to, url).origin}`;
+    } catch {
+      // an unparsable Location: the status says enough
+    }
+    throw fail(
+      `HTTP ${res.status}, a redirect${where}: not followed, the report was not delivered (give the final URL)`,
+    );
+  }
+  if (!res.ok) throw fail(`HTTP ${res.status}`);
 }
