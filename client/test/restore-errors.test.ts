@@ -36,6 +36,7 @@ function onlyCorrect(out: string, truth: string): number {
     }) as Buffer[]) {
       const r = rel.length ? Buffer.concat([rel, Buffer.from('/'), n]) : n;
       assert.ok(!n.toString().startsWith('.deaddrop-restore-'), 'a staging directory was left behind');
+      if (!rel.length && n.toString() === '.deaddrop-restore.unfinished') continue; // says DEST holds a part
       const p = Buffer.concat([Buffer.from(out), Buffer.from('/'), r]);
       const st = lstatSync(p);
       if (st.isDirectory()) walk(r);

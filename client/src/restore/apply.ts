@@ -84,11 +84,12 @@ export class TreeApplier {
   private readonly since = Date.now() - 1;
 
   /**
-   * `fresh`: DEST held nothing, so while the first set (a full) is applied nothing is replaced
+   * `fresh`: the tree held nothing (an empty DEST, or a tree of its own in the staging
+   * directory: see mergeInto), so while the first set (a full) is applied nothing is replaced
    * and nothing needs taking out of the counts (no lstat per object).
    */
   constructor(
-    private readonly dest: DestTree,
+    private dest: DestTree,
     private readonly staging: string,
     private readonly owners: Owners | undefined,
     private fresh = false,
@@ -205,13 +206,17 @@ export class TreeApplier {
       this.replace(staged, final);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      // DEST holds a mount point: the staged object is on another file system than its place
-      const dir = final.subarray(0, final.lastIndexOf(0x2f) + 1);
-      const near = Buffer.concat([dir, Buffer.from(`.deaddrop-restore-move.${process.pid}.${temp}`)]);
-      copyObject(staged, near, final);
-      rmSync(staged);
-      this.replace(near, final);
+      this.moveAcross(staged, final, temp);
     }
+  }
+
+  /** DEST holds a mount point: the object is on another file system than its place; copied next to it, then renamed. */
+  private moveAcross(from: string | Buffer, final: Buffer, n: number): void {
+    const dir = final.subarray(0, final.lastIndexOf(0x2f) + 1);
+    const near = Buffer.concat([dir, Buffer.from(`.deaddrop-restore-move.${process.pid}.${n}`)]);
+    copyObject(from, near, final);
+    rmSync(from);
+    this.replace(near, final);
   }
 
   /** Rename `from` to `final`, replacing whatever is there (a file or symlink itself, never followed; a directory). */
@@ -283,12 +288,68 @@ export class TreeApplier {
     this.fresh = false;
   }
 
+  /** Every set applied: keep only the directories of the restored state (a later set may have deleted or replaced one). */
+  settle(): void {
+    for (const [key, d] of this.dirs) if (!this.isDir(d.rel)) this.dirs.delete(key);
+  }
+
+  /** A directory of the restored state (after settle()). */
+  isRestoredDir(rel: Buffer): boolean {
+    return this.dirs.has(rel.toString('latin1'));
+  }
+
+  private isDir(rel: Buffer): boolean {
+    return (rel.length === 0 || this.dest.parents(rel, false)) && this.dest.stat(rel)?.isDirectory() === true;
+  }
+
+  /**
+   * --force into a DEST that held something: the sets were applied to a tree of their own (in
+   * the staging directory), so that no set but the state at the chosen time bears on DEST's
+   * content. Move that tree into DEST object by object: into a directory DEST has too, else
+   * replacing what is there. What DEST holds besides stays. Call settle() first.
+   */
+  mergeInto(dest: DestTree): void {
+    this.mergeDir(Buffer.alloc(0), dest);
+    dest.forget();
+    this.dest = dest; // finish() sets directory attributes there
+  }
+
+  private mergeDir(rel: Buffer, dest: DestTree): void {
+    for (const name of readdirSync(this.dest.pathOf(rel), { encoding: 'buffer' })) {
+      const r = rel.length ? Buffer.concat([rel, SLASH, name]) : name;
+      const from = this.dest.pathOf(r);
+      const to = dest.pathOf(r);
+      const st = lstatSync(from);
+      const there = lstatSync(to, { throwIfNoEntry: false });
+      if (st.isDirectory() && there?.isDirectory()) {
+        this.mergeDir(r, dest);
+        continue;
+      }
+      // a directory made only as the parent of a --path is not the backup's: it replaces nothing
+      if (st.isDirectory() && there && !this.isRestoredDir(r))
+        throw new DeaddropError(
+          `${show(to)}: is ${there.isSymbolicLink() ? 'a symlink' : 'not a directory'}: refusing to write under it`,
+        );
+      // rename replaces a file or symlink itself; a directory on either side goes first
+      if (there && (st.isDirectory() || there.isDirectory())) rmSync(to, { recursive: true, force: true });
+      try {
+        renameSync(from, to);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        if (!st.isDirectory()) this.moveAcross(from, to, ++this.seq);
+        else {
+          mkdirSync(to, { mode: 0o700 }); // its attributes come in finish()
+          this.mergeDir(r, dest);
+        }
+      }
+    }
+  }
+
   /** Everything applied: directory attributes, deepest first, on what is still a directory. */
   finish(): void {
     const dirs = [...this.dirs.values()].sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
-      if (d.rel.length > 0 && !this.dest.parents(d.rel, false)) continue;
-      if (!this.dest.stat(d.rel)?.isDirectory()) continue;
+      if (!this.isDir(d.rel)) continue;
       setPathAttributes(this.dest.pathOf(d.rel), d.attrs);
       this.stats.dirs++; // the directories of the restored tree: those still there
     }
@@ -329,7 +390,7 @@ async function openBasis(path: Buffer, mode: number): Promise<FileHandle> {
  * Copy a staged file or symlink to `to` (another file system), with its owner, mode and mtime.
  * Fifos and devices are not copied: they are rare under a mount point of DEST.
  */
-function copyObject(from: string, to: Buffer, final: Buffer): void {
+function copyObject(from: string | Buffer, to: Buffer, final: Buffer): void {
   const st = lstatSync(from);
   if (st.isSymbolicLink()) symlinkSync(readlinkSync(from, { encoding: 'buffer' }), to);
   else if (st.isFile()) {

@@ -24,7 +24,7 @@ export const restoreCommand = {
       .option('path', { type: 'string', array: true, describe: 'Restore only this subtree (repeatable), to DEST/PATH' })
       .option('force', {
         type: 'boolean',
-        describe: 'Restore into a non-empty DEST (objects in the backup are replaced)',
+        describe: "Restore into a non-empty DEST (the state's objects replace DEST's; DEST's others stay)",
       })
       .epilog(
         "Every volume is checked against its manifest SHA-1 and the set's sums file; content is staged and moved\n" +

@@ -2,11 +2,12 @@
  * `deaddrop restore`: pick the sets for the time, check them, then lay the full set down and
  * apply each incremental, volume by volume, streaming (decrypt → gunzip → tar → files).
  * Writes only under DEST; staged content lives in DEST/.deaddrop-restore-* until its volume
- * is verified. That directory is removed at the end, on an error and on SIGINT/SIGTERM/SIGHUP;
+ * is verified (into a DEST that held something, the whole tree does until the end: see
+ * DestMode). That directory is removed at the end, on an error and on SIGINT/SIGTERM/SIGHUP;
  * one left by a run killed outright is removed by the next restore into the same DEST.
  */
 import { rmSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
@@ -69,6 +70,12 @@ export function pathArgument(p: string): PathIndex {
 const STAGING_PREFIX = '.deaddrop-restore-';
 /** Ours by name: the prefix and mkdtemp's six characters. */
 const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.test(name);
+/**
+ * In a DEST that held nothing, from the start of a restore until its end: what DEST holds is
+ * a restore's work, cut short, that the next one (--force) may patch in place as if DEST
+ * had been empty (see prepareDest).
+ */
+const UNFINISHED = '.deaddrop-restore.unfinished';
 
 /** Staging directories left in DEST by a restore that was killed before it could remove them. */
 async function removeStaleStaging(dest: string, warnings: string[]): Promise<void> {
@@ -80,14 +87,28 @@ async function removeStaleStaging(dest: string, warnings: string[]): Promise<voi
   }
 }
 
-async function prepareDest(dest: string, force: boolean | undefined, warnings: string[]): Promise<void> {
+/**
+ * How the sets reach DEST. `fresh`: DEST held nothing, they are applied in place. `resume`
+ * (--force): DEST holds only what a restore that did not finish put there, patched in place
+ * as that one would have gone on. `merge` (--force): DEST holds other content, which no set
+ * before the chosen time may delete or replace: the sets are applied to a tree of their own
+ * and only the state at the chosen time is merged into DEST.
+ */
+type DestMode = 'fresh' | 'resume' | 'merge';
+
+async function prepareDest(dest: string, force: boolean | undefined, warnings: string[]): Promise<DestMode> {
   await mkdir(dest, { recursive: true });
   await removeStaleStaging(dest, warnings);
   const names = await readdir(dest);
-  if (names.length > 0 && !force)
+  const unfinished = names.includes(UNFINISHED);
+  const held = names.filter((n) => n !== UNFINISHED);
+  if (held.length > 0 && !force)
     throw new UsageError(
-      `${dest}: not empty (${names.length} entries); restore into an empty directory or give --force`,
+      `${dest}: not empty (${held.length} entries); restore into an empty directory or give --force`,
     );
+  const mode = held.length === 0 ? 'fresh' : unfinished ? 'resume' : 'merge';
+  if (mode !== 'merge' && !unfinished) await writeFile(join(dest, UNFINISHED), '');
+  return mode;
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -95,12 +116,12 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /**
  * Until the returned function is called, SIGINT, SIGTERM and SIGHUP remove the staging
  * directory and exit 128 + the signal's number (the shell's convention): a staged file is
- * only ever half of one, and it must not stay in DEST.
+ * only ever half of one, and it must not stay in DEST. `holds` says what DEST holds then.
  */
-function removeOnSignal(staging: string, dest: string): () => void {
+function removeOnSignal(staging: string, holds: () => string): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     rmSync(staging, { recursive: true, force: true });
-    process.stderr.write(`\ndeaddrop: restore interrupted (${signal}): ${dest} holds what was restored so far\n`);
+    process.stderr.write(`\ndeaddrop: restore interrupted (${signal}): ${holds()}\n`);
     process.exit(128 + constants.signals[signal]);
   };
   for (const s of SIGNALS) process.on(s, onSignal);
@@ -109,12 +130,12 @@ function removeOnSignal(staging: string, dest: string): () => void {
 
 /**
  * A --path under a directory that a later set deleted leaves that directory, made empty, in
- * DEST: remove the empty directories above each absent path (only into a DEST that was empty).
+ * the restored tree: remove the empty directories above each absent path.
  */
-async function removeEmptyParents(dest: string, paths: PathIndex[]): Promise<void> {
+async function removeEmptyParents(root: string, paths: PathIndex[]): Promise<void> {
   for (const p of paths)
     for (let n = p.length - 1; n > 0; n--) {
-      const dir = Buffer.concat([Buffer.from(`${dest}/`), joinIndex(p.slice(0, n))]);
+      const dir = Buffer.concat([Buffer.from(`${root}/`), joinIndex(p.slice(0, n))]);
       const isDir = (await lstat(dir).catch(() => undefined))?.isDirectory();
       if (!isDir || (await readdir(dir)).length > 0) break;
       await rmdir(dir);
@@ -137,11 +158,20 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   const catalog = await readCatalog(source);
   // every set is checked (complete, manifest readable with this key) before anything is written
   const { loaded, warnings } = await loadSetsAt(catalog, o.time, o.key);
-  await prepareDest(o.dest, o.force, warnings);
-  const destWasEmpty = (await readdir(o.dest)).length === 0;
+  const mode = await prepareDest(o.dest, o.force, warnings);
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
-  const stopSignals = removeOnSignal(staging, o.dest);
-  const applier = new TreeApplier(new DestTree(o.dest), staging, ownersWhenRoot(), destWasEmpty);
+  const tree = mode === 'merge' ? join(staging, 'tree') : o.dest;
+  if (tree !== o.dest) await mkdir(tree);
+  let merging = false;
+  const stopSignals = removeOnSignal(staging, () =>
+    mode !== 'merge'
+      ? `${o.dest} holds what was restored so far; run again with --force`
+      : merging
+        ? `${o.dest} holds part of the restored state; run again with --force`
+        : `${o.dest} is unchanged`,
+  );
+  // resume: DEST holds objects of an earlier run, which the sets replace (and must uncount)
+  const applier = new TreeApplier(new DestTree(tree), staging, ownersWhenRoot(), mode !== 'resume');
   const volumes: string[] = [];
   // per --path: there after the last entry that bears on it (the sets before may have held
   // it): an entry at or below it puts it there, a deleted entry for it or a parent removes it
@@ -151,6 +181,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
     o.onProgress,
     () => applier.stats.files,
   );
+  const absent = () => paths.filter((_, i) => present.get(i) !== true);
   try {
     for (const ls of loaded) {
       await readVolumes(source, ls, o.key, paths, {
@@ -172,6 +203,13 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
       });
       await applier.endSet();
     }
+    if (mode === 'merge') applier.settle();
+    // a DEST that held something keeps its own empty directories
+    if (absent().length && mode !== 'resume') await removeEmptyParents(tree, absent());
+    if (mode === 'merge') {
+      merging = true;
+      applier.mergeInto(new DestTree(o.dest));
+    }
   } catch (err) {
     await applier.abort();
     throw err;
@@ -179,12 +217,12 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
     await rm(staging, { recursive: true, force: true });
     stopSignals();
   }
+  // before finish(): removing it sets DEST's mtime
+  await rm(join(o.dest, UNFINISHED), { force: true });
+  // the paths that were there are restored whole, directory attributes included
   applier.finish();
   progress.done();
-  // after finish(): the paths that were there are restored whole, directory attributes included
-  const absent = paths.filter((_, i) => present.get(i) !== true);
-  if (absent.length && destWasEmpty) await removeEmptyParents(o.dest, absent);
-  if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.map(showIndex).join(', ')}`);
+  if (absent().length) throw new DeaddropError(`not in the backup at that time: ${absent().map(showIndex).join(', ')}`);
   const last = loaded[loaded.length - 1]!.set;
   return {
     host: o.host,

@@ -1,0 +1,96 @@
+/**
+ * restore --force into a DEST that holds other content: only the state at the chosen time
+ * reaches DEST. An object that an earlier set held and a later one deleted or replaced does
+ * not take DEST's object of that name with it; DEST's extra files stay, objects of the state
+ * replace DEST's. A restore into an empty DEST that did not finish is finished by the next one
+ * (--force) as if DEST had been empty: what a later set deleted goes.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
+import { compareTrees } from '@deaddrop/test/compare-trees';
+
+test('restore --force touches DEST only with the state at the chosen time', { skip: missingTools('cp') }, async (t) => {
+  const tmp = tempDir('deaddrop-restore-force-');
+  const src = join(tmp, 'src');
+  mkdirSync(join(src, 'data'), { recursive: true });
+  writeFileSync(join(src, 'data', 'old'), 'old\n');
+  writeFileSync(join(src, 'cfg'), 'a file in the full\n');
+  writeFileSync(join(src, 'keep'), 'keep\n');
+  mkdirSync(join(src, 'dir'));
+  writeFileSync(join(src, 'dir', 'f'), 'f\n');
+  chmodSync(join(src, 'dir'), 0o750);
+  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+  const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+  const backup = async () => {
+    const r = await runDeaddrop(['backup', '--config', c.config]);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  await backup();
+  // the incremental deletes data/ and turns cfg into a directory
+  rmSync(join(src, 'data'), { recursive: true });
+  rmSync(join(src, 'cfg'));
+  mkdirSync(join(src, 'cfg'));
+  writeFileSync(join(src, 'cfg', 'new'), 'new\n');
+  await new Promise((r) => setTimeout(r, 1100)); // a new second for the set name
+  await backup();
+
+  const restore = (from: string, dest: string, ...extra: string[]) =>
+    runDeaddrop(['restore', '--from', from, '--host', 'h1', '--key', key.plainKeyPath, '--to', dest, ...extra]);
+
+  await t.test("DEST's own objects stay, the state's replace DEST's", async () => {
+    const dest = join(tmp, 'busy');
+    mkdirSync(join(dest, 'data'), { recursive: true });
+    writeFileSync(join(dest, 'data', 'important'), 'never backed up\n');
+    writeFileSync(join(dest, 'data', 'old'), 'mine\n'); // named as in the full, which a later set deleted
+    mkdirSync(join(dest, 'cfg'));
+    writeFileSync(join(dest, 'cfg', 'local'), 'mine too\n');
+    writeFileSync(join(dest, 'keep'), 'stale\n');
+    mkdirSync(join(dest, 'dir'), { mode: 0o755 });
+    writeFileSync(join(dest, 'dir', 'extra'), 'extra\n');
+    const r = await restore(c.sinkHostDir, dest, '--force');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(dest, 'data', 'important'), 'utf8'), 'never backed up\n');
+    assert.equal(readFileSync(join(dest, 'data', 'old'), 'utf8'), 'mine\n');
+    assert.equal(readFileSync(join(dest, 'cfg', 'local'), 'utf8'), 'mine too\n');
+    assert.equal(readFileSync(join(dest, 'cfg', 'new'), 'utf8'), 'new\n');
+    assert.equal(readFileSync(join(dest, 'keep'), 'utf8'), 'keep\n');
+    assert.equal(readFileSync(join(dest, 'dir', 'extra'), 'utf8'), 'extra\n');
+    assert.equal(statSync(join(dest, 'dir')).mode & 0o777, 0o750, 'the directory takes the state attributes');
+    assert.deepEqual(compareTrees(src, dest, { ignore: ['data', 'cfg/local', 'dir/extra'], skipDirTimes: true }), []);
+    assert.deepEqual(
+      readdirSync(dest).filter((n) => n.startsWith('.deaddrop-restore')),
+      [],
+      'nothing of the restore is left',
+    );
+  });
+
+  await t.test('a restore into an empty DEST that failed is finished by the next, --force', async () => {
+    // a copy of the host directory with the incremental's volume cut: the full is restored, then it fails
+    const bad = join(tmp, 'bad');
+    assert.equal(spawnSync('cp', ['-a', c.sinkHostDir, bad]).status, 0);
+    const vol = readdirSync(bad).find((n) => /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/.test(n))!;
+    truncateSync(join(bad, vol), 2000);
+    const dest = join(tmp, 'resumed');
+    const first = await restore(bad, dest);
+    assert.equal(first.code, 1, first.stderr);
+    assert.ok(existsSync(join(dest, 'data', 'old')), 'the full was restored');
+    const r = await restore(c.sinkHostDir, dest, '--force');
+    assert.equal(r.code, 0, r.stderr);
+    // exactly the latest state: data/, which the incremental deleted, went too
+    assert.deepEqual(compareTrees(src, dest), []);
+  });
+});
