@@ -11,7 +11,6 @@ import {
   incManifestName,
   incVolumeName,
   newSignaturesName,
-  linkChains,
   parseSinkName,
   setKey,
   sumsFileNameOf,
@@ -23,6 +22,7 @@ import type { VolumeHash } from '@deaddrop/client/format/manifest';
 import { parseSums } from '@deaddrop/client/format/sums';
 import type { Thresholds } from './hosts.js';
 import { absentListed } from './absent.js';
+import { linkWithBreaks } from './chain.js';
 import { readCapped, MAX_LISTING_BYTES, TooLargeError } from './read.js';
 import { DAY, days, problem, symlinkProblem, type Problem } from './report.js';
 import { isTempName, type SinkFile } from './scan.js';
@@ -126,9 +126,25 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
       );
     else dated.push(s);
   }
-  const { chains, orphans } = linkChains(dated, (s) => s.manifest !== undefined || s.sums !== undefined);
-  for (const s of orphans)
+  const { chains, breaks, strays, reach } = linkWithBreaks(
+    dated,
+    (s) => s.manifest !== undefined || s.sums !== undefined,
+  );
+  for (const b of breaks) {
+    const more = b.sets.length > 1 ? ` and the ${b.sets.length - 1} after it are` : ' is';
+    problems.push(
+      problem(
+        'broken-chain',
+        `${b.sets[0]!.key}: the chain of ${b.chain.full.key} has no set from ${formatTimestamp(b.from)} to ` +
+          `${formatTimestamp(b.to)} (missing or aborted): this incremental${more} not restorable`,
+        { set: b.sets[0]!.key },
+      ),
+    );
+  }
+  for (const s of strays)
     problems.push(problem('orphan-set', `${s.key}: incremental does not continue any chain`, { set: s.key }));
+  // restorable: complete, and every set before it in its chain there
+  const chained = new Set(chains.flatMap((c) => [c.full, ...c.incs]));
 
   const newest = chains[chains.length - 1];
   let lastFull: number | null = null;
@@ -140,8 +156,11 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
         : problem('no-backups', 'no backup sets'),
     );
   } else {
+    // what was uploaded, past a break too (broken-chain says it is not restorable): the host
+    // is backing up, and its freshness is measured from there
+    const end = reach.get(newest)!;
     lastFull = newest.full.time;
-    lastIncremental = newest.incs.length ? newest.endTime : null;
+    lastIncremental = end > newest.full.time ? end : null;
     const fullAge = ctx.now - newest.full.time;
     if (fullAge > ctx.thresholds.maxFullAge)
       problems.push(
@@ -151,13 +170,13 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
           { set: newest.full.key },
         ),
       );
-    const lastAge = ctx.now - newest.endTime;
+    const lastAge = ctx.now - end;
     if (lastAge > ctx.thresholds.maxIncrementalAge)
       problems.push(
         problem(
           'stale-incremental',
-          `last backup ${formatTimestamp(newest.endTime)} is ${days(lastAge)} days old (limit ${days(ctx.thresholds.maxIncrementalAge)})`,
-          { set: (newest.incs[newest.incs.length - 1] ?? newest.full).key },
+          `last backup ${formatTimestamp(end)} is ${days(lastAge)} days old (limit ${days(ctx.thresholds.maxIncrementalAge)})`,
+          { set: (dated.find((s) => s.time === end && s.set === 'inc') ?? newest.full).key },
         ),
       );
   }
@@ -182,9 +201,9 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
     lastFull,
     lastIncremental,
     sets: sets.length,
-    completeSets: complete.size,
+    completeSets: [...complete].filter((s) => chained.has(s)).length,
     chainLength: newest ? 1 + newest.incs.length : 0,
-    newestSetComplete: newestSet ? complete.has(newestSet) : null,
+    newestSetComplete: newestSet ? complete.has(newestSet) && chained.has(newestSet) : null,
   };
 }
 

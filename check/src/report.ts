@@ -25,6 +25,7 @@ export const PROBLEM_CODES = {
   unreadable: 'error',
   symlink: 'error',
   'future-time': 'error',
+  'broken-chain': 'error',
   'check-failed': 'error',
   // warnings: something to clean up or look at
   'unknown-host': 'warning',

@@ -57,6 +57,8 @@ const EXPECTED: Record<string, string[]> = {
   'emptysums.lab': ['bad-sums', 'unlisted-file', 'unlisted-file', 'unlisted-file', 'unlisted-file'],
   'aborted.lab': ['incomplete-set'],
   'orphan.lab': ['orphan-set'],
+  // the middle incremental lost: what follows it is not restorable
+  'broken.lab': ['broken-chain'],
   'junk.lab': ['unknown-file'],
   // one crafted volume number: the gap is one problem (a range), not millions
   'farvol.lab': ['missing-volume', 'unlisted-file'],
@@ -177,6 +179,11 @@ before(async () => {
   for (const n of abortedNames.filter((n) => !n.includes('.vol'))) rmSync(join(h('aborted.lab'), n));
   await healthy('orphan.lab');
   await writeOurSet(h('orphan.lab'), rcp, { time: ago(0.5), startTime: ago(1.5) });
+  await writeOurSet(h('broken.lab'), rcp, { time: ago(10) });
+  await writeOurSet(h('broken.lab'), rcp, { time: ago(3), startTime: ago(10) });
+  for (const n of await writeOurSet(h('broken.lab'), rcp, { time: ago(2), startTime: ago(3) }))
+    rmSync(join(h('broken.lab'), n));
+  await writeOurSet(h('broken.lab'), rcp, { time: ago(1), startTime: ago(2) });
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
   await writeChain(h('future.lab'), rcp, ago(40), [ago(10)]);
@@ -262,6 +269,16 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
     ],
     ['ok', ago(10), ago(1), 10, 4, true],
   );
+  const broken = byHost.get('broken.lab')!;
+  assert.deepEqual(
+    [broken.lastIncremental, broken.chainLength, broken.sets, broken.completeSets, broken.newestSetComplete],
+    [ago(1), 2, 3, 2, false],
+  );
+  assert.match(
+    broken.problems[0]!.message,
+    /^inc\.\S+: the chain of full\.\S+ has no set from \S+ to \S+ \(missing or aborted\): this incremental is not restorable$/,
+  );
+  assert.equal(broken.problems[0]!.set, `inc.${sumsFileName(ago(1), ago(2)).split('.').slice(1, 4).join('.')}`);
   assert.equal(byHost.get('stranger.lab')!.enrolled, false);
   const flip = byHost.get('flip.lab')!.problems[0]!;
   assert.equal(flip.file, storedName(incVolumeName(ago(2), ago(1), 1), { gzip: true, cms: true }));
@@ -317,7 +334,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /32 hosts, 3 ok, 6 with warnings, 23 with problems/);
+  assert.match(lines[0]!, /33 hosts, 3 ok, 6 with warnings, 24 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,

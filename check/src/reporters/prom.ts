@@ -37,7 +37,7 @@ export function formatProm(r: CheckReport): string {
   );
   metric(
     'deaddrop_check_last_incremental_timestamp_seconds',
-    "Time of the newest chain's last incremental backup.",
+    "Time of the newest chain's last incremental backup (past a broken-chain gap too).",
     hosts.map((h) => [{ host: h.host }, h.lastIncremental]),
   );
   metric(
@@ -49,7 +49,7 @@ export function formatProm(r: CheckReport): string {
   );
   metric(
     'deaddrop_check_newest_set_complete',
-    '1 when the newest backup set is complete and intact.',
+    '1 when the newest backup set is complete, intact and restorable (no gap in its chain).',
     hosts.map((h) => [{ host: h.host }, h.newestSetComplete === null ? null : h.newestSetComplete ? 1 : 0]),
   );
   metric(
