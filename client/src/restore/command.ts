@@ -32,7 +32,7 @@ export const restoreCommand = {
           '--from URL reads an embedded sink with a reader account (sink serve --reader): docs/RESTORE.md.',
       ),
   handler: handler<Args>(async (argv) => {
-    const { runRestore } = await import('./restore.js');
+    const { runRestore, warningsBefore } = await import('./restore.js');
     const { withRestoreProgress } = await import('./progress.js');
     const inputs = await restoreInputs(argv);
     const r = await withRestoreProgress(argv, (onProgress) =>
@@ -43,7 +43,11 @@ export const restoreCommand = {
         force: argv.force,
         onProgress,
       }),
-    );
+    ).catch((err: unknown) => {
+      // a failed run has no report: what it did before failing (e.g. removed a staging directory) is said here
+      for (const w of warningsBefore(err)) process.stderr.write(`warning: ${w}\n`);
+      throw err;
+    });
     if (!argv.json) for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     printResult(argv.json, r, (x) =>
       argv.quiet

@@ -4,13 +4,15 @@
  * Writes only under DEST; staged content lives in DEST/.deaddrop-restore-* until its volume
  * is verified (into a DEST that held something, the whole tree does until the end: see
  * DestMode). That directory is removed at the end, on an error and on SIGINT/SIGTERM/SIGHUP;
- * one left by a run killed outright is removed by the next restore into the same DEST.
+ * one left by a run killed outright is removed by the next restore into the same DEST, which
+ * a lock file keeps to one restore at a time.
  */
 import { rmSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
+import { acquirePidLock, type PidLock } from '@deaddrop/common/pid-lock';
 import { setKey } from '../format/names.js';
 import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
@@ -18,6 +20,7 @@ import { iso, readCatalog } from './catalog.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { ownersWhenRoot } from './metadata.js';
+import type { LoadedSet } from './load-set.js';
 import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
@@ -77,14 +80,13 @@ const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.te
  */
 const UNFINISHED = '.deaddrop-restore.unfinished';
 
-/** Staging directories left in DEST by a restore that was killed before it could remove them. */
-async function removeStaleStaging(dest: string, warnings: string[]): Promise<void> {
-  for (const e of await readdir(dest, { withFileTypes: true })) {
-    if (!e.isDirectory() || !isStagingName(e.name)) continue;
-    const path = join(dest, e.name);
-    await rm(path, { recursive: true, force: true });
-    warnings.push(`${path}: removed the staging directory of an interrupted restore`);
-  }
+/** One restore at a time per DEST: another one's staging directory is not stale. */
+const LOCK = '.deaddrop-restore.lock';
+
+/** DEST (made if missing), locked for this restore. */
+async function lockDest(dest: string): Promise<PidLock> {
+  await mkdir(dest, { recursive: true });
+  return acquirePidLock(join(dest, LOCK), `another restore into ${dest}`);
 }
 
 /**
@@ -96,16 +98,23 @@ async function removeStaleStaging(dest: string, warnings: string[]): Promise<voi
  */
 type DestMode = 'fresh' | 'resume' | 'merge';
 
+/**
+ * With DEST locked: refuse a DEST that holds anything (but what restores leave) unless --force,
+ * then remove the staging directories left by restores killed before they could (SIGKILL).
+ */
 async function prepareDest(dest: string, force: boolean | undefined, warnings: string[]): Promise<DestMode> {
-  await mkdir(dest, { recursive: true });
-  await removeStaleStaging(dest, warnings);
-  const names = await readdir(dest);
-  const unfinished = names.includes(UNFINISHED);
-  const held = names.filter((n) => n !== UNFINISHED);
+  const entries = await readdir(dest, { withFileTypes: true });
+  const stale = entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name);
+  const unfinished = entries.some((e) => e.name === UNFINISHED);
+  const held = entries.filter((e) => e.name !== UNFINISHED && e.name !== LOCK && !stale.includes(e.name));
   if (held.length > 0 && !force)
     throw new UsageError(
       `${dest}: not empty (${held.length} entries); restore into an empty directory or give --force`,
     );
+  for (const name of stale) {
+    await rm(join(dest, name), { recursive: true, force: true });
+    warnings.push(`${join(dest, name)}: removed the staging directory of an interrupted restore`);
+  }
   const mode = held.length === 0 ? 'fresh' : unfinished ? 'resume' : 'merge';
   if (mode !== 'merge' && !unfinished) await writeFile(join(dest, UNFINISHED), '');
   return mode;
@@ -118,9 +127,10 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * directory and exit 128 + the signal's number (the shell's convention): a staged file is
  * only ever half of one, and it must not stay in DEST. `holds` says what DEST holds then.
  */
-function removeOnSignal(staging: string, holds: () => string): () => void {
+function removeOnSignal(staging: string, lock: PidLock, holds: () => string): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     rmSync(staging, { recursive: true, force: true });
+    rmSync(lock.path, { force: true });
     process.stderr.write(`\ndeaddrop: restore interrupted (${signal}): ${holds()}\n`);
     process.exit(128 + constants.signals[signal]);
   };
@@ -142,28 +152,92 @@ async function removeEmptyParents(root: string, paths: PathIndex[]): Promise<voi
     }
 }
 
+/** What a failed restore had to say before it failed (e.g. a staging directory removed): see warningsBefore. */
+const warnedBefore = new WeakMap<object, string[]>();
+
+/** The warnings of a restore that then failed with `err`, to print with the error. */
+export function warningsBefore(err: unknown): string[] {
+  return (typeof err === 'object' && err !== null && warnedBefore.get(err)) || [];
+}
+
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   const paths = (o.paths ?? []).map(pathArgument);
   const source = await openSource(o);
+  const warnings: string[] = [];
   try {
-    return await restoreFrom(source, o, paths);
+    return await restoreFrom(source, o, paths, warnings);
+  } catch (err) {
+    if (warnings.length && typeof err === 'object' && err !== null) warnedBefore.set(err, warnings);
+    throw err;
   } finally {
     source.close();
   }
 }
 
-async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: PathIndex[]): Promise<RestoreReport> {
+async function restoreFrom(
+  source: RestoreSource,
+  o: RestoreOptions,
+  paths: PathIndex[],
+  warnings: string[],
+): Promise<RestoreReport> {
   const started = Date.now();
-  const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
   const catalog = await readCatalog(source);
   // every set is checked (complete, manifest readable with this key) before anything is written
-  const { loaded, warnings } = await loadSetsAt(catalog, o.time, o.key);
+  const picked = await loadSetsAt(catalog, o.time, o.key);
+  warnings.push(...picked.warnings);
+  const { loaded } = picked;
+  const lock = await lockDest(o.dest);
+  let applied: Applied;
+  try {
+    applied = await applySets(source, o, paths, loaded, catalog.sizes, lock, warnings);
+  } finally {
+    await lock.release(); // before finish(): removing it sets DEST's mtime
+  }
+  const { applier, volumes, absent } = applied;
+  // the paths that were there are restored whole, directory attributes included
+  applier.finish();
+  applied.progress.done();
+  if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.map(showIndex).join(', ')}`);
+  const last = loaded[loaded.length - 1]!.set;
+  return {
+    host: o.host,
+    from: source.where,
+    to: o.dest,
+    time: iso(last.time),
+    sets: loaded.map((l) => ({ set: setKey(l.set), time: iso(l.set.time), volumes: l.manifest.volumes.length })),
+    volumesRead: volumes.length,
+    volumes,
+    stats: applier.stats,
+    warnings: [...warnings, ...applier.warnings],
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+interface Applied {
+  applier: TreeApplier;
+  volumes: string[];
+  /** The --path arguments not in the backup at that time. */
+  absent: PathIndex[];
+  progress: ReturnType<typeof progressCounter>;
+}
+
+/** With DEST locked: every set applied, all but the directory attributes (finish()). */
+async function applySets(
+  source: RestoreSource,
+  o: RestoreOptions,
+  paths: PathIndex[],
+  loaded: LoadedSet[],
+  sizes: Map<string, number>,
+  lock: PidLock,
+  warnings: string[],
+): Promise<Applied> {
+  const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
   const mode = await prepareDest(o.dest, o.force, warnings);
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const tree = mode === 'merge' ? join(staging, 'tree') : o.dest;
   if (tree !== o.dest) await mkdir(tree);
   let merging = false;
-  const stopSignals = removeOnSignal(staging, () =>
+  const stopSignals = removeOnSignal(staging, lock, () =>
     mode !== 'merge'
       ? `${o.dest} holds what was restored so far; run again with --force`
       : merging
@@ -176,11 +250,7 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   // per --path: there after the last entry that bears on it (the sets before may have held
   // it): an entry at or below it puts it there, a deleted entry for it or a parent removes it
   const present = new Map<number, boolean>();
-  const progress = progressCounter(
-    startProgress(loaded, paths, catalog.sizes),
-    o.onProgress,
-    () => applier.stats.files,
-  );
+  const progress = progressCounter(startProgress(loaded, paths, sizes), o.onProgress, () => applier.stats.files);
   const absent = () => paths.filter((_, i) => present.get(i) !== true);
   try {
     for (const ls of loaded) {
@@ -219,21 +289,5 @@ async function restoreFrom(source: RestoreSource, o: RestoreOptions, paths: Path
   }
   // before finish(): removing it sets DEST's mtime
   await rm(join(o.dest, UNFINISHED), { force: true });
-  // the paths that were there are restored whole, directory attributes included
-  applier.finish();
-  progress.done();
-  if (absent().length) throw new DeaddropError(`not in the backup at that time: ${absent().map(showIndex).join(', ')}`);
-  const last = loaded[loaded.length - 1]!.set;
-  return {
-    host: o.host,
-    from: source.where,
-    to: o.dest,
-    time: iso(last.time),
-    sets: loaded.map((l) => ({ set: setKey(l.set), time: iso(l.set.time), volumes: l.manifest.volumes.length })),
-    volumesRead: volumes.length,
-    volumes,
-    stats: applier.stats,
-    warnings: [...warnings, ...applier.warnings],
-    seconds: (Date.now() - started) / 1000,
-  };
+  return { applier, volumes, absent: absent(), progress };
 }
