@@ -1,10 +1,11 @@
 /**
  * --path of a subtree that a later set deleted: not in the backup at that time, like a path
  * never backed up (exit 1, DEST left empty), though its entries are in the sets read. At a
- * time before the deletion it is restored.
+ * time before the deletion it is restored. Only empty directories that are not part of the
+ * restored state are removed above such a path.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTestRecipient, runDeaddrop, tempDir } from '@deaddrop/test';
@@ -15,6 +16,8 @@ test('--path of a subtree deleted by the chosen set', { timeout: 120_000 }, asyn
   mkdirSync(join(src, 'a'), { recursive: true });
   writeFileSync(join(src, 'a', 'f'), 'hi\n');
   writeFileSync(join(src, 'k'), 'keep\n');
+  mkdirSync(join(src, 'emp'), { mode: 0o700 }); // an empty directory of the backup
+  utimesSync(join(src, 'emp'), 978307200, 978307200);
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
   mkdirSync(join(tmp, 'sink', 'testhost'), { recursive: true });
   const config = join(tmp, 'client.json');
@@ -52,6 +55,16 @@ test('--path of a subtree deleted by the chosen set', { timeout: 120_000 }, asyn
     const r = await restore(['a', 'k']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /not in the backup at that time: a$/m);
+  });
+
+  await t.test('--path emp --path emp/absent: emp, an empty directory of the backup, stays', async () => {
+    const r = await restore(['emp', 'emp/absent']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /not in the backup at that time: emp\/absent$/m);
+    const st = statSync(join(r.out, 'emp'));
+    assert.ok(st.isDirectory(), 'emp restored');
+    assert.equal(st.mode & 0o777, 0o700);
+    assert.equal(st.mtimeMs, 978307200_000);
   });
 
   await t.test('--path a at the time before the deletion: restored', async () => {

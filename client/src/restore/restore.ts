@@ -140,12 +140,15 @@ function removeOnSignal(staging: string, lock: PidLock, holds: () => string): ()
 
 /**
  * A --path under a directory that a later set deleted leaves that directory, made empty, in
- * the restored tree: remove the empty directories above each absent path.
+ * the restored tree: remove the empty directories above each absent path, up to one of the
+ * restored state (an empty directory in the backup, or restored by another --path).
  */
-async function removeEmptyParents(root: string, paths: PathIndex[]): Promise<void> {
+async function removeEmptyParents(root: string, paths: PathIndex[], restored: (rel: Buffer) => boolean): Promise<void> {
   for (const p of paths)
     for (let n = p.length - 1; n > 0; n--) {
-      const dir = Buffer.concat([Buffer.from(`${root}/`), joinIndex(p.slice(0, n))]);
+      const rel = joinIndex(p.slice(0, n));
+      if (restored(rel)) break;
+      const dir = Buffer.concat([Buffer.from(`${root}/`), rel]);
       const isDir = (await lstat(dir).catch(() => undefined))?.isDirectory();
       if (!isDir || (await readdir(dir)).length > 0) break;
       await rmdir(dir);
@@ -273,9 +276,10 @@ async function applySets(
       });
       await applier.endSet();
     }
-    if (mode === 'merge') applier.settle();
+    if (mode === 'merge' || absent().length) applier.settle();
     // a DEST that held something keeps its own empty directories
-    if (absent().length && mode !== 'resume') await removeEmptyParents(tree, absent());
+    if (absent().length && mode !== 'resume')
+      await removeEmptyParents(tree, absent(), (rel) => applier.isRestoredDir(rel));
     if (mode === 'merge') {
       merging = true;
       applier.mergeInto(new DestTree(o.dest));
