@@ -25,7 +25,7 @@ import { absentListed } from './absent.js';
 import { linkWithBreaks } from './chain.js';
 import { readCapped, MAX_LISTING_BYTES, TooLargeError } from './read.js';
 import { DAY, days, problem, symlinkProblem, type Problem } from './report.js';
-import { isTempName, type SinkFile } from './scan.js';
+import { isTempName, mayBeUploading, type SinkFile } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile, type Progress } from './verify.js';
 
@@ -100,12 +100,12 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
     }
     const p = f.irregular ? undefined : parseSinkName(f.name);
     if (p?.type === 'duplicity' && p.partial) {
-      if (ctx.now - f.mtime > ctx.grace)
+      if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
         problems.push(problem('temp-leftover', `${f.name}: partial file left behind`, { file: f.name }));
     } else if (p && (p.type === 'duplicity' || p.type === 'sums')) parsed.push(p);
     else if (p?.type === 'ignored') continue;
     else if (!f.irregular && isTempName(f.name)) {
-      if (ctx.now - f.mtime > ctx.grace)
+      if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
         problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
     } else problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
   }
@@ -219,7 +219,7 @@ async function checkSet(
   const files = setFiles(s);
   let youngest = s.sums ? byName.get(s.sums.name)!.mtime : 0;
   for (const f of files) youngest = Math.max(youngest, byName.get(f.name)!.mtime);
-  const inProgress = ctx.now - youngest <= ctx.grace;
+  const inProgress = mayBeUploading(youngest, ctx.now, ctx.grace);
   const ours = isOurs(s);
 
   for (const extra of s.extras)

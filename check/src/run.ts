@@ -12,7 +12,7 @@ import {
   type HostReport,
   type Problem,
 } from './report.js';
-import { scanRoot, SINK_TEMP_DIR, tempFileHost, type SinkFile } from './scan.js';
+import { mayBeUploading, scanRoot, SINK_TEMP_DIR, tempFileHost, type SinkFile } from './scan.js';
 import { checkSnowflakeHost, guessSnowflakeKind } from './snowflake.js';
 import { Progress } from './verify.js';
 
@@ -129,7 +129,7 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
   }
 
   for (const f of listing.tempFiles) {
-    if (opts.now - f.mtime <= grace) continue;
+    if (mayBeUploading(f.mtime, opts.now, grace)) continue;
     const owner = tempFileHost(f.name) ?? SINK_TEMP_DIR;
     let r = reports.get(owner);
     if (!r) {

@@ -151,6 +151,18 @@ export function isTempName(name: string): boolean {
   return /\.\d{10}$/.test(name) || /\.(part|tmp)$/.test(name) || /^\.?#|~$/.test(name);
 }
 
+/** How far ahead of the check's clock a file may be dated and still be a fresh upload (seconds). */
+export const CLOCK_SLACK = 300;
+
+/**
+ * A file that may still be uploading: modified within `grace` before now. One dated further
+ * ahead than the slack (a clock stepped back, an nginx PUT dating it from the client's Date:
+ * header) is not: it would count as in progress forever and hide what is missing.
+ */
+export function mayBeUploading(mtime: number, now: number, grace: number): boolean {
+  return now - mtime <= grace && mtime <= now + CLOCK_SLACK;
+}
+
 /** Which host a sink temp file belongs to: `HOST.<16 hex>.part`. */
 export function tempFileHost(name: string): string | undefined {
   return /^(.+)\.[0-9a-f]{16}\.part$/.exec(name)?.[1];

@@ -9,7 +9,7 @@ import {
 import type { HostContext } from './linux.js';
 import { DAY, days, problem, symlinkProblem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
 import { MAX_COMPANION_BYTES, readCapped, TooLargeError } from './read.js';
-import { isTempName } from './scan.js';
+import { isTempName, mayBeUploading } from './scan.js';
 import { sizeProblem } from './size.js';
 import { checkFile } from './verify.js';
 
@@ -63,7 +63,7 @@ export async function checkSnowflakeHost(
       if (p.companion) companions.add(p.dataName);
       else data.push(p);
     } else if (!f.irregular && isTempName(f.name)) {
-      if (ctx.now - f.mtime > ctx.grace)
+      if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
         problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
     } else if (p?.type !== 'ignored')
       problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
@@ -76,7 +76,7 @@ export async function checkSnowflakeHost(
   const shaState = new Map<string, SnowflakeStatus['sha256']>();
   for (const d of data) {
     const f = byName.get(d.name)!;
-    const young = ctx.now - f.mtime <= ctx.grace;
+    const young = mayBeUploading(f.mtime, ctx.now, ctx.grace);
     const companion = `${d.name}.sha256`;
     let expected: string | undefined;
     if (!companions.has(d.name)) {

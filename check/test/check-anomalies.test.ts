@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {
   copyFileSync,
   mkdirSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -59,6 +60,10 @@ const EXPECTED: Record<string, string[]> = {
   'orphan.lab': ['orphan-set'],
   // the middle incremental lost: what follows it is not restorable
   'broken.lab': ['broken-chain'],
+  // files dated days ahead (a clock stepped back, nginx dating a PUT by the client's Date:) are
+  // no upload in progress: what is missing or left over is reported
+  'futuremtime.lab': ['missing-sums', 'temp-leftover', 'temp-leftover'],
+  'futureap.lab': ['missing-sha256'],
   'junk.lab': ['unknown-file'],
   // one crafted volume number: the gap is one problem (a range), not millions
   'farvol.lab': ['missing-volume', 'unlisted-file'],
@@ -167,6 +172,10 @@ before(async () => {
   const runningFileSink = join(h('healthy.lab'), `${FILE_SINK_TEMP_PREFIX}fedcba987654`);
   writeFileSync(runningFileSink, 'in flight');
   utimesSync(runningFileSink, NOW - 60, NOW - 60);
+  // a minute ahead of the checker's clock is within the slack: still in progress
+  const aheadFileSink = join(h('healthy.lab'), `${FILE_SINK_TEMP_PREFIX}fedcba987655`);
+  writeFileSync(aheadFileSink, 'in flight');
+  utimesSync(aheadFileSink, NOW + 60, NOW + 60);
 
   await writeChain(h('relaxed.lab'), rcp, ago(50), [ago(5)]);
   await healthy('badsums.lab');
@@ -184,6 +193,17 @@ before(async () => {
   for (const n of await writeOurSet(h('broken.lab'), rcp, { time: ago(2), startTime: ago(3) }))
     rmSync(join(h('broken.lab'), n));
   await writeOurSet(h('broken.lab'), rcp, { time: ago(1), startTime: ago(2) });
+  await healthy('futuremtime.lab');
+  rmSync(join(h('futuremtime.lab'), sumsFileName(ago(1), ago(2))));
+  writeFileSync(join(h('futuremtime.lab'), `${sumsFileName(ago(1), ago(2))}.0123456789`), 'partial');
+  writeFileSync(join(root, '.deaddrop-tmp', 'futuremtime.lab.0123456789abcdee.part'), 'partial');
+  setMtime(root, ['.deaddrop-tmp/futuremtime.lab.0123456789abcdee.part'], ago(-2));
+  setMtime(h('futuremtime.lab'), readdirSync(h('futuremtime.lab')), ago(-2));
+  await writeSnowflake(h('futureap.lab'), rcp, 'sysupgrade-full', ago(2));
+  const unsummed = await writeSnowflake(h('futureap.lab'), rcp, 'sysupgrade-full', ago(1));
+  rmSync(join(h('futureap.lab'), `${unsummed}.sha256`));
+  setMtime(h('futureap.lab'), [unsummed], ago(-2));
+  await writeSnowflake(h('futureap.lab'), rcp, 'mtd-full', ago(3), 8000);
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
   await writeChain(h('future.lab'), rcp, ago(40), [ago(10)]);
@@ -218,6 +238,7 @@ before(async () => {
 
   const kinds: Record<string, string> = {
     'ap.lab': 'openwrt',
+    'futureap.lab': 'openwrt',
     'cutap.lab': 'openwrt',
     'fw.lab': 'opnsense',
     'futurefw.lab': 'opnsense',
@@ -334,7 +355,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /33 hosts, 3 ok, 6 with warnings, 24 with problems/);
+  assert.match(lines[0]!, /35 hosts, 3 ok, 6 with warnings, 26 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
