@@ -9,7 +9,9 @@ import {
   decrypt,
   makeRig,
   needs,
+  needsProc,
   nowSeconds,
+  runProcesses,
   runScript,
   SHELLS,
   sinkFiles,
@@ -31,8 +33,20 @@ const mtdImage = (rig: Rig): Buffer =>
 
 const readNumber = (file: string): number => Number(readFileSync(file, 'utf8').trim());
 
-/** FILE is in the directory where the running script sends NAME (in its temp dir, under rig.dir). */
-const inSendDir = (rig: Rig, name: string, file: string): boolean =>
+/** process.kill, where the process may have ended meanwhile. */
+const signal = (pid: number, sig: NodeJS.Signals): void => {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // ended
+  }
+};
+
+/**
+ * The running script has made the directory where it sends NAME (in its temp dir, under
+ * rig.dir), with FILE in it when one is named.
+ */
+const inSendDir = (rig: Rig, name: string, file = ''): boolean =>
   readdirSync(rig.dir).some((n) => n.startsWith('deaddrop.') && existsSync(join(rig.dir, n, name, file)));
 
 for (const [shellName, shell] of SHELLS) {
@@ -205,6 +219,61 @@ for (const [shellName, shell] of SHELLS) {
         assert.match(r.stderr, new RegExp(`${name}: stored on 1 of 2 sinks`));
         assert.match(r.stderr, /stopped after its last file/);
         assert.ok(!existsSync(rig.lock), 'the lock is released');
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: TERM as a send starts, or at any moment after: the run ends, leaving no process and no lock`,
+    { skip: needsProc, timeout: 600_000 },
+    async () => {
+      const rig = await makeRig('openwrt');
+      const bad: string[] = [];
+      try {
+        mkdirSync(rig.hostState, { recursive: true });
+        for (let i = 0; i < 30 && bad.length < 3; i++) {
+          // every other run dumps the flash too: two sends
+          writeFileSync(join(rig.hostState, 'mtd.last'), i % 2 ? '0\n' : `${nowSeconds()}\n`);
+          const t = stamp(60 - i);
+          // after the first send's directory appears: its pipeline starting (tee 100 ms late),
+          // sending, the second send, the run ending (removing its temp dir takes 100 ms)
+          const ms = 10 * i;
+          let poll: NodeJS.Timeout | undefined;
+          let term: NodeJS.Timeout | undefined;
+          let watchdog: NodeJS.Timeout | undefined;
+          let left: string[] = [];
+          const env = { DEADDROP_STAMP: t, TEE_SLEEP: '0.1', RM_SLEEP: '0.1' };
+          const r = await runScript(rig, shell, env, [], {
+            onStart: (pid) => {
+              poll = setInterval(() => {
+                if (!inSendDir(rig, `sysupgrade-full.${t}.tar.gz.p7m`)) return;
+                clearInterval(poll);
+                term = setTimeout(() => signal(pid, 'SIGTERM'), ms);
+              }, 1);
+              // a run that has not ended (with every process holding its stderr) in 10 s never will
+              watchdog = setTimeout(() => {
+                left = runProcesses(rig);
+                signal(-pid, 'SIGKILL');
+              }, 10_000);
+            },
+            onExit: () => {
+              clearInterval(poll);
+              clearTimeout(term);
+            },
+          });
+          clearTimeout(watchdog);
+          if (left.length === 0) left = runProcesses(rig);
+          const lockDir = readdirSync(join(rig.lock, '..'));
+          if (left.length > 0 || lockDir.length > 0 || (r.code !== 130 && r.code !== 0))
+            bad.push(`TERM ${ms} ms in: exit ${r.code}, left ${JSON.stringify(left)}, lock dir: ${lockDir.join(' ')}`);
+          for (const p of left) signal(Number(p.split(' ')[0]), 'SIGKILL');
+          rmSync(rig.lock, { recursive: true, force: true });
+        }
+        assert.deepEqual(bad, []);
       } finally {
         await rig.stop();
       }

@@ -29,6 +29,8 @@ export const SHELLS: [string, string[]][] = [
 ];
 
 export const needs = missingTools('dash', 'busybox', 'openssl', 'curl', 'shellcheck', 'sha256sum');
+/** Tests that look for the processes a run left (runProcesses) read /proc. */
+export const needsProc = needs || (existsSync('/proc/self/environ') ? false : 'no /proc to find processes in');
 
 /** zfs stub: snapshots kept in $ZFS_STATE/snapshots, calls in $ZFS_STATE/calls. */
 const ZFS_STUB = `#!/bin/sh
@@ -77,6 +79,8 @@ function writeStubs(bin: string, state: string): void {
   const date = which('date');
   const openssl = which('openssl');
   const mktemp = which('mktemp');
+  const tee = which('tee');
+  const rm = which('rm');
   const stubs: Record<string, string> = {
     zfs: ZFS_STUB,
     sysupgrade:
@@ -100,6 +104,12 @@ function writeStubs(bin: string, state: string): void {
       `  echo "$('${date}' -u +%s) $line"; exit 0\nfi\nexec '${date}' "$@"\n`,
     // OPENSSL_FAIL: the whole message is written, then openssl fails (as on a write error).
     openssl: `#!/bin/sh\nif [ -n "\${OPENSSL_FAIL:-}" ]; then '${openssl}' "$@"; exit 1; fi\nexec '${openssl}' "$@"\n`,
+    // TEE_SLEEP, RM_SLEEP: a slow host, where tee starts late and removing the run's temp dir
+    // takes a while (windows a signal can fall into)
+    tee: `#!/bin/sh\n[ -z "\${TEE_SLEEP:-}" ] || sleep "$TEE_SLEEP"\nexec '${tee}' "$@"\n`,
+    rm:
+      `#!/bin/sh\ncase "$*" in *'/deaddrop.'*) [ -z "\${RM_SLEEP:-}" ] || sleep "$RM_SLEEP" ;; esac\n` +
+      `exec '${rm}' "$@"\n`,
   };
   for (const [name, text] of Object.entries(stubs)) {
     writeFileSync(join(bin, name), text);
@@ -341,6 +351,24 @@ export function runScript(
       resolve({ code, stderr, psHits, psSamples });
     });
   });
+}
+
+/**
+ * The live processes a run of the script started, as "PID ARGS": every one inherits the rig's
+ * ZFS_STATE (runScript sets it; nothing else of the test has it). Zombies are dead.
+ */
+export function runProcesses(rig: Rig): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`ZFS_STATE=${rig.state}`)) continue;
+      if (/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'))) continue;
+      found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim()}`);
+    } catch {
+      // gone meanwhile, or another user's
+    }
+  }
+  return found;
 }
 
 export function sinkFiles(sink: SinkLike, host: string): string[] {

@@ -19,8 +19,12 @@ end_run() {
 # a full /tmp, say) says so in syslog, as cron mails nothing; then the temp dir and lock go.
 # shellcheck disable=SC2317 # called by the EXIT trap
 on_exit() {
+  # (a signal now would end the run here, with its lock left)
+  trap '' INT TERM HUP
   if [ "$1" -ne 0 ] && [ -z "$OUTCOME" ]; then log "failed (status $1)"; fi
   rm -rf "$WORK"
+  # a lock made but not yet in place when a signal came
+  if [ -n "\${lock_new:-}" ]; then rm -rf "$lock_new"; fi
   release_lock
   # a shell error (dash ends a failed redirection with 2, the usage status) is a failed run: 1
   if [ "$1" -ne 0 ] && [ "$1" -ne 130 ] && [ -z "$OUTCOME" ]; then exit 1; fi
@@ -180,26 +184,71 @@ on_signal() {
       return 0
     fi
   fi
-  stop_send
+  trap '' INT TERM HUP
+  kill_run
   exit 130
 }
 
-# stop_send: the run is stopped (INT, TERM, HUP) while send's pipeline runs. Its processes would
-# go on without it and store a whole file with no .sha256: kill the fifo readers first (a reader
-# left would keep tee going), then the curls, whose cut-off PUTs the sinks drop, and the producer.
-# What is left of the pipeline dies at its next write, its reader gone.
-# shellcheck disable=SC2317 # called by the INT/TERM/HUP trap
-stop_send() {
-  if [ -z "$SEND_PIDS" ]; then return 0; fi
-  # shellcheck disable=SC2086 # a list of pids
-  kill $SEND_PIDS 2>/dev/null || true
-  for ss_pid in "$SEND_DIR"/curl*; do
-    ss_pid=$(cat "$ss_pid" 2>/dev/null || true)
-    case $ss_pid in '' | *[!0-9]*) ;; *) kill "$ss_pid" 2>/dev/null || true ;; esac
+# run_procs: RUN_PIDS lists the live processes this run started (the shell's descendants,
+# zombies left out), from /proc on Linux (builtins only: the search starts none of its own), else
+# from ps (FreeBSD).
+# shellcheck disable=SC2317 # called by the traps
+run_procs() {
+  rp_all=''
+  if [ -r "/proc/$$/stat" ]; then
+    for rp_f in /proc/[0-9]*/stat; do
+      # "PID (COMM) STATE PPID ...", COMM being any text
+      { read -r rp_line < "$rp_f"; } 2>/dev/null || continue
+      rp_rest=\${rp_line##*) }
+      rp_ppid=\${rp_rest#* }
+      rp_all="$rp_all \${rp_line%% *}:\${rp_ppid%% *}:\${rp_rest%% *}"
+    done
+  else
+    ps -ax -o pid= -o ppid= -o state= > "$WORK/ps" 2>/dev/null &
+    rp_ps=$!
+    wait "$rp_ps" || true
+    while read -r rp_pid rp_ppid rp_state; do
+      if [ "$rp_pid" != "$rp_ps" ]; then rp_all="$rp_all $rp_pid:$rp_ppid:$rp_state"; fi
+    done < "$WORK/ps"
+  fi
+  RUN_PIDS='' rp_tree=" $$ " rp_more=1
+  while [ -n "$rp_more" ]; do
+    rp_more=''
+    for rp_e in $rp_all; do
+      rp_pid=\${rp_e%%:*} rp_e=\${rp_e#*:}
+      case $rp_tree in *" $rp_pid "*) continue ;; esac
+      case $rp_tree in *" \${rp_e%%:*} "*) ;; *) continue ;; esac
+      rp_tree="$rp_tree$rp_pid " rp_more=1
+      case \${rp_e#*:} in Z* | X*) ;; *) RUN_PIDS="$RUN_PIDS $rp_pid" ;; esac
+    done
   done
-  # a tee still opening a fifo would wait for its reader forever: one open and close frees it
-  for ss_fifo in "$SEND_DIR"/fifo*; do { : <> "$ss_fifo"; } 2>/dev/null || true; done
-  SEND_PIDS=
+}
+
+# kill_run: end every process the run started. Pid files cannot say (a signal may come before
+# one is written, and a producer's children are in none), so they are searched for. All are
+# stopped first, searching again until no new one turns up (one may have just forked): a child
+# whose parent dies first would be out of reach, and a curl whose tee ended first would finish
+# its PUT, where the sinks drop one cut off. Then each gets TERM, and CONT.
+# shellcheck disable=SC2317 # called by the traps
+kill_run() {
+  if [ -z "$WORK" ]; then return 0; fi
+  KILLED=' '
+  while :; do
+    run_procs
+    kr_new=''
+    for kr_pid in $RUN_PIDS; do
+      case $KILLED in *" $kr_pid "*) ;; *) kr_new="$kr_new $kr_pid" ;; esac
+    done
+    if [ -z "$kr_new" ]; then break; fi
+    # shellcheck disable=SC2086 # lists of pids
+    kill -s STOP $kr_new 2>/dev/null || true
+    KILLED="$KILLED\${kr_new# } "
+  done
+  if [ "$KILLED" = ' ' ]; then return 0; fi
+  # shellcheck disable=SC2086
+  kill -s TERM $KILLED 2>/dev/null || true
+  # shellcheck disable=SC2086
+  kill -s CONT $KILLED 2>/dev/null || true
 }
 
 # sink_index URL: its position in SINKS (as in ca<index>.pem), 0 when it is no longer a sink.
@@ -225,7 +274,7 @@ send_to() {
   if [ -n "$STOPPING" ]; then end_run 130 "stopped: $name and the rest of the run skipped"; fi
   mkdir "$d"
   i=0 fifos="" send_is="" nto=0
-  SEND_DIR=$d SEND_PIDS=
+  SEND_DIR=$d
   for url in $SINKS; do
     i=$((i + 1))
     case " $to " in *" $url "*) ;; *) continue ;; esac
@@ -241,22 +290,18 @@ send_to() {
       # (wait's stderr: no "Terminated" when abort_send kills curl; curl says what failed)
       if wait $! 2>/dev/null; then put_ok=1; else put_ok=; fi
       echo finished > "$d/curl$i"
-      # (exec: the drain has this subshell's pid, which stop_send kills)
       if [ -n "$put_ok" ]; then echo ok > "$d/ok$i"; else exec cat <&3 > /dev/null; fi
     ) &
-    SEND_PIDS="$SEND_PIDS $!"
   done
-  # In the background, with the producer's pid known: a trapped signal interrupts wait at once,
-  # where a foreground pipeline would run to its end first.
+  # In the background: a trapped signal interrupts wait at once, where a foreground pipeline
+  # would run to its end first.
   mkfifo "$d/plain"
   { "$@" || abort_send "$d" reading; } > "$d/plain" &
-  SEND_PIDS="$SEND_PIDS $!"
   # shellcheck disable=SC2086 # fifos is a list of paths without spaces (mktemp)
   { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS < "$d/plain" || abort_send "$d" encrypting; } \
     | tee $fifos | hash_stdin > "$d/sha256" &
   # (a signal that on_signal returns from interrupts wait: the pipeline is still ending)
   until wait; do :; done
-  SEND_PIDS=
   SENT=0 MISSED=$to
   if [ -e "$d/failed" ]; then
     log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"

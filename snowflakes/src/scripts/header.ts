@@ -54,7 +54,6 @@ DEGRADED=0
 WORK=
 RECIPIENTS=
 SEND_DIR=
-SEND_PIDS=
 STOPPING=
 OUTCOME=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
