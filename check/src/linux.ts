@@ -252,7 +252,11 @@ async function checkSet(
       listed = new Map(parseSums(text, sums).map((e) => [e.name, e.sha256]));
       parsedSums = true;
     } catch (err) {
-      out.push(problem('bad-sums', (err as Error).message, { file: sums, set: s.key }));
+      // malformed or too large is the file's fault; an I/O error is not (EACCES, gone)
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code && !(err instanceof TooLargeError))
+        out.push(problem('unreadable', `${sums}: ${(err as Error).message}`, { file: sums, set: s.key }));
+      else out.push(problem('bad-sums', (err as Error).message, { file: sums, set: s.key }));
     }
     // an empty (or blank-only) sums file lists nothing: it vouches for no file of the set
     if (parsedSums && listed.size === 0)

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { fullManifestName, fullSignaturesName, fullVolumeName } from '@deaddrop/client/format/names';
+import { fullManifestName, fullSignaturesName, fullVolumeName, sumsFileName } from '@deaddrop/client/format/names';
 import { deaddropArgv, runCommand, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
 import { DAY, setMtime, testRecipients, writeChain } from './tree.js';
@@ -28,6 +28,8 @@ const EXPECTED: Record<string, string[]> = {
   // legacy unencrypted sets: a volume nothing sniffs or hashes, and the plain manifest
   'legacyvol.lab': ['unreadable'],
   'legacyman.lab': ['unreadable'],
+  // a sums file it may not read is unreadable, not malformed (bad-sums)
+  'lockedsums.lab': ['unreadable'],
 };
 
 /** A legacy duplicity full (plain manifest, .gz volume and signatures) at time t. */
@@ -45,7 +47,7 @@ function writeLegacyFull(hostDir: string, t: number): { volume: string; manifest
 before(async () => {
   const rcp = await testRecipients(join(dir, 'keys'));
   const h = (name: string) => join(root, name);
-  for (const name of ['healthy.lab', 'locked.lab'])
+  for (const name of ['healthy.lab', 'locked.lab', 'lockedsums.lab'])
     await writeChain(h(name), rcp, ago(10), [ago(2), ago(1)], { volumes: 2 });
   writeFileSync(
     fleet,
@@ -58,6 +60,7 @@ before(async () => {
   // readable by everyone but what each case locks
   chmodSync(join(h('legacyvol.lab'), writeLegacyFull(h('legacyvol.lab'), ago(1)).volume), 0o600);
   chmodSync(join(h('legacyman.lab'), writeLegacyFull(h('legacyman.lab'), ago(1)).manifest), 0o600);
+  chmodSync(join(h('lockedsums.lab'), sumsFileName(ago(1), ago(2))), 0o600);
   for (const d of [dir, root, h('healthy.lab')]) chmodSync(d, 0o755);
   mkdirSync(h('locked.lab'), { recursive: true });
   chmodSync(h('locked.lab'), 0o700);
@@ -86,6 +89,8 @@ for (const mode of ['--deep', '--quick'])
       assert.deepEqual(codes(report), EXPECTED);
       const locked = report.hosts.find((h) => h.host === 'locked.lab')!;
       assert.match(locked.problems[0]!.message, /locked\.lab: directory cannot be read: EACCES/);
+      const sums = report.hosts.find((h) => h.host === 'lockedsums.lab')!.problems[0]!;
+      assert.match(sums.message, /^deaddrop-inc\.\S+\.sha256sums: .*EACCES/);
       const man = report.hosts.find((h) => h.host === 'legacyman.lab')!.problems[0]!;
       assert.deepEqual([man.file, man.set], [fullManifestName(ago(1)), `full.${man.file!.split('.')[1]}`]);
     },
