@@ -19,6 +19,7 @@ import {
   readSync,
   closeSync,
   statSync,
+  symlinkSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -146,6 +147,26 @@ test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_00
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /vol2\.difftar\.gz\.p7m/);
     onlyCorrect(r.out, s0!.dir);
+  });
+
+  await t.test('--to that is not a directory: a usage error (exit 2) naming it', async () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const dangling = join(tmp, 'dangling');
+    symlinkSync(join(tmp, 'nowhere'), dangling);
+    const cases: [string, RegExp][] = [
+      [file, /--to .*a-file: not a directory$/m],
+      [dangling, /--to .*dangling: a dangling symlink$/m],
+      [join(file, 'below'), /--to .*a-file\/below: a parent is not a directory$/m],
+    ];
+    for (const [to, message] of cases) {
+      const r = await runDeaddrop(['restore', '--from', chain.sinks[0]!, '--host', 'testhost', '--key', chain.key.keyPath,
+        '--passphrase-file', chain.key.passphraseFile, '--to', to]); // prettier-ignore
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
+    assert.equal(readFileSync(file, 'utf8'), 'x');
+    assert.ok(!existsSync(join(tmp, 'nowhere')));
   });
 
   await t.test('non-empty destination: refused without --force, restored with it', async () => {

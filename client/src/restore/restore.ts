@@ -8,7 +8,7 @@
  * a lock file keeps to one restore at a time.
  */
 import { rmSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
@@ -82,6 +82,16 @@ const UNFINISHED = '.deaddrop-restore.unfinished';
 
 /** One restore at a time per DEST: another one's staging directory is not stale. */
 const LOCK = '.deaddrop-restore.lock';
+
+/** --to must be a directory (a symlink to one will do) or not exist yet: a usage error else, before anything is read. */
+async function checkDest(dest: string): Promise<void> {
+  const st = await stat(dest).catch((err: NodeJS.ErrnoException) => err);
+  if (!(st instanceof Error)) {
+    if (!st.isDirectory()) throw new UsageError(`--to ${dest}: not a directory`);
+  } else if (st.code === 'ENOTDIR') throw new UsageError(`--to ${dest}: a parent is not a directory`);
+  else if (st.code === 'ENOENT' && (await lstat(dest).catch(() => undefined))?.isSymbolicLink())
+    throw new UsageError(`--to ${dest}: a dangling symlink`);
+}
 
 /** DEST (made if missing), locked for this restore. */
 async function lockDest(dest: string): Promise<PidLock> {
@@ -165,6 +175,7 @@ export function warningsBefore(err: unknown): string[] {
 
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   const paths = (o.paths ?? []).map(pathArgument);
+  await checkDest(o.dest);
   const source = await openSource(o);
   const warnings: string[] = [];
   try {
