@@ -37,7 +37,15 @@ export const fleetHostSchema = z.strictObject({
 export const fleetConfigSchema = z.strictObject({
   recipients: z.array(z.string()).min(1),
   sinks: z.array(fleetSinkSchema).min(1),
-  hosts: z.array(fleetHostSchema),
+  hosts: z.array(fleetHostSchema).superRefine((hosts, ctx) => {
+    // one name, one entry: the check would take the last entry, snowflakes generate the first
+    const first = new Map<string, number>();
+    hosts.forEach((h, i) => {
+      const j = first.get(h.name);
+      if (j === undefined) first.set(h.name, i);
+      else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${h.name}" is already hosts[${j}]` });
+    });
+  }),
   /** Checker defaults for every host (a host entry overrides them). */
   defaults: z
     .strictObject({

@@ -1,0 +1,36 @@
+/** Fleet files the check must refuse (exit 2, naming the field) rather than misread. */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runDeaddrop, tempDir } from '@deaddrop/test';
+
+const dir = tempDir();
+const root = join(dir, 'root');
+mkdirSync(root);
+
+/** Run the check with a fleet file of these hosts (and defaults); returns the result. */
+async function checkWith(hosts: object[], defaults?: object) {
+  const file = join(dir, 'fleet.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      recipients: ['recipient.pem'],
+      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
+      hosts,
+      ...(defaults ? { defaults } : {}),
+    }),
+  );
+  return runDeaddrop(['check', '--root', root, '--fleet', file, '--quick']);
+}
+
+test('a host listed twice is refused, naming the second entry', async () => {
+  const r = await checkWith([
+    { name: 'a.lab', kind: 'linux' },
+    { name: 'b.lab', kind: 'linux' },
+    { name: 'a.lab', kind: 'openwrt' },
+  ]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /fleet\.json: hosts\[2\]\.name: "a\.lab" is already hosts\[0\]$/m);
+  assert.equal(r.stdout, '');
+});
