@@ -34,3 +34,12 @@ test('a host listed twice is refused, naming the second entry', async () => {
   assert.match(r.stderr, /fleet\.json: hosts\[2\]\.name: "a\.lab" is already hosts\[0\]$/m);
   assert.equal(r.stdout, '');
 });
+
+test('a threshold without a unit is refused, naming the field (the docs give days; 37 is not 37 s)', async () => {
+  const host = await checkWith([{ name: 'a.lab', kind: 'linux', maxFullAge: 37 }]);
+  assert.equal(host.code, 2, host.stdout + host.stderr);
+  assert.match(host.stderr, /fleet\.json: hosts\[0\]\.maxFullAge: 37 has no unit: write it as "37d"/);
+  const defaults = await checkWith([{ name: 'a.lab', kind: 'openwrt', mtdEvery: '7d' }], { maxAge: 7 });
+  assert.equal(defaults.code, 2, defaults.stdout + defaults.stderr);
+  assert.match(defaults.stderr, /fleet\.json: defaults\.maxAge: 7 has no unit/);
+});

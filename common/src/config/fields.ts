@@ -11,14 +11,27 @@ export const sizeField = z.union([z.string(), z.number()]).transform((v, ctx) =>
   }
 });
 
-/** A duration such as "30d", validated to seconds. */
-export const durationField = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** Seconds from "30d" (or a number of seconds), or a zod issue saying why not. */
+function seconds(v: string | number, ctx: z.RefinementCtx): number {
   try {
     return parseDuration(v);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^duration: /, '') });
     return z.NEVER;
   }
+}
+
+/** A duration such as "30d", validated to seconds. */
+export const durationField = z.union([z.string(), z.number()]).transform(seconds);
+
+/**
+ * A checker threshold or cadence ("37d"): a string with its unit only. The docs give these in
+ * days, and a bare 37 read as seconds would make every backup stale.
+ */
+export const unitDurationField = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (typeof v !== 'number') return seconds(v, ctx);
+  ctx.addIssue({ code: 'custom', message: `${v} has no unit: write it as "${v}d" (or s, m, h, w)` });
+  return z.NEVER;
 });
 
 /** A sink URL: http(s) WebDAV or file:// (a mounted sink). */

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { durationField, hostNameField, sinkUrlField } from './fields.js';
+import { hostNameField, sinkUrlField, unitDurationField } from './fields.js';
 import { ConfigError } from '../errors.js';
 import { loadJsonConfig } from './load.js';
 
@@ -25,11 +25,11 @@ export const fleetHostSchema = z.strictObject({
   /** OPNsense: the ZFS pool/dataset to snapshot. */
   dataset: z.string().optional(),
   /** OpenWrt: how often to dump the MTD flash. */
-  mtdEvery: durationField.optional(),
+  mtdEvery: unitDurationField.optional(),
   /** Checker thresholds (SPEC §6). */
-  maxFullAge: durationField.optional(),
-  maxIncrementalAge: durationField.optional(),
-  maxAge: durationField.optional(),
+  maxFullAge: unitDurationField.optional(),
+  maxIncrementalAge: unitDurationField.optional(),
+  maxAge: unitDurationField.optional(),
   /** Size sanity, as fractions of the median of earlier sets: { min: 0.5, max: 3 }. */
   sizeBounds: sizeBounds.optional(),
 });
@@ -49,9 +49,9 @@ export const fleetConfigSchema = z.strictObject({
   /** Checker defaults for every host (a host entry overrides them). */
   defaults: z
     .strictObject({
-      maxFullAge: durationField.optional(),
-      maxIncrementalAge: durationField.optional(),
-      maxAge: durationField.optional(),
+      maxFullAge: unitDurationField.optional(),
+      maxIncrementalAge: unitDurationField.optional(),
+      maxAge: unitDurationField.optional(),
       sizeBounds: sizeBounds.optional(),
     })
     .optional(),
