@@ -43,3 +43,12 @@ test('a threshold without a unit is refused, naming the field (the docs give day
   assert.equal(defaults.code, 2, defaults.stdout + defaults.stderr);
   assert.match(defaults.stderr, /fleet\.json: defaults\.maxAge: 7 has no unit/);
 });
+
+test('impossible sizeBounds (min above max, or the median itself out of bounds) are refused, naming the field', async () => {
+  const swapped = await checkWith([{ name: 'a.lab', kind: 'linux', sizeBounds: { min: 5, max: 0.1 } }]);
+  assert.equal(swapped.code, 2, swapped.stdout + swapped.stderr);
+  assert.match(swapped.stderr, /fleet\.json: hosts\[0\]\.sizeBounds: min 5, max 0\.1: need min <= 1 <= max/);
+  const high = await checkWith([{ name: 'a.lab', kind: 'linux' }], { sizeBounds: { min: 1.5, max: 3 } });
+  assert.equal(high.code, 2, high.stdout + high.stderr);
+  assert.match(high.stderr, /fleet\.json: defaults\.sizeBounds: min 1\.5, max 3: need/);
+});

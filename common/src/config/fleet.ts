@@ -14,7 +14,12 @@ export const fleetSinkSchema = z.strictObject({
   ca: z.string().optional(),
 });
 
-const sizeBounds = z.strictObject({ min: z.number().positive(), max: z.number().positive() });
+/** Fractions of the median: a set the size of the median must be within them. */
+const sizeBounds = z.strictObject({ min: z.number().positive(), max: z.number().positive() }).superRefine((b, ctx) => {
+  // otherwise every set is out of bounds, whatever its size
+  if (b.min > 1 || b.max < 1)
+    ctx.addIssue({ code: 'custom', message: `min ${b.min}, max ${b.max}: need min <= 1 <= max (e.g. 0.5 and 3)` });
+});
 
 export const fleetHostSchema = z.strictObject({
   name: hostNameField,
