@@ -39,9 +39,12 @@ export function guessSnowflakeKind(names: string[]): HostKind | undefined {
   return undefined;
 }
 
-/** A companion holds `<hex>` or sha256sum's `<hex>  NAME`. */
-function parseCompanion(text: string): string | undefined {
-  return /^([0-9a-fA-F]{64})(\s|$)/.exec(text.trim())?.[1]?.toLowerCase();
+/** A companion holds `<hex>` or sha256sum's `<hex>  NAME` (`<hex> *NAME` in binary mode). */
+function parseCompanion(text: string): { hex: string; name?: string } | undefined {
+  const m = /^([0-9a-fA-F]{64})(?:$|[ \t]+\*?(.*))/.exec(text.trim().split('\n')[0]!);
+  if (!m) return undefined;
+  const name = m[2]?.trim();
+  return { hex: m[1]!.toLowerCase(), ...(name ? { name } : {}) };
 }
 
 export async function checkSnowflakeHost(
@@ -88,9 +91,13 @@ export async function checkSnowflakeHost(
         else problems.push(problem('unreadable', `${companion}: ${err.message}`, { file: companion }));
         return undefined;
       });
-      expected = text === undefined ? undefined : parseCompanion(text);
-      if (text !== undefined && !expected)
+      const parsed = text === undefined ? undefined : parseCompanion(text);
+      if (text !== undefined && !parsed)
         problems.push(problem('bad-sums', `${companion}: no SHA-256 in it`, { file: companion }));
+      // `sha256sum -c` on the sink checks the file it names: it must be this one
+      else if (parsed?.name !== undefined && parsed.name !== d.name)
+        problems.push(problem('bad-sums', `${companion}: names ${parsed.name}, not ${d.name}`, { file: companion }));
+      else expected = parsed?.hex;
     }
     let c;
     try {

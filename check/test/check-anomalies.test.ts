@@ -3,6 +3,7 @@ import {
   copyFileSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -64,6 +65,8 @@ const EXPECTED: Record<string, string[]> = {
   // no upload in progress: what is missing or left over is reported
   'futuremtime.lab': ['missing-sums', 'temp-leftover', 'temp-leftover'],
   'futureap.lab': ['missing-sha256'],
+  // a companion naming another file: sha256sum -c on the sink checks that one, not this
+  'wrongname.lab': ['bad-sums'],
   'junk.lab': ['unknown-file'],
   // one crafted volume number: the gap is one problem (a range), not millions
   'farvol.lab': ['missing-volume', 'unlisted-file'],
@@ -109,7 +112,11 @@ before(async () => {
   await healthy('healthy.lab');
   await writeSnowflake(h('ap.lab'), rcp, 'sysupgrade-full', ago(2));
   await writeSnowflake(h('ap.lab'), rcp, 'sysupgrade-full', ago(1));
-  await writeSnowflake(h('ap.lab'), rcp, 'mtd-full', ago(3), 8000);
+  const mtd = await writeSnowflake(h('ap.lab'), rcp, 'mtd-full', ago(3), 8000);
+  // sha256sum's binary mode (`<hex> *NAME`) names the file as well
+  const mtdCompanion = join(h('ap.lab'), `${mtd}.sha256`);
+  writeFileSync(mtdCompanion, readFileSync(mtdCompanion, 'utf8').replace('  ', ' *'));
+  setMtime(h('ap.lab'), [`${mtd}.sha256`], ago(3));
 
   await writeChain(h('missvol.lab'), rcp, ago(10), [ago(1)], { volumes: 3 });
   rmSync(join(h('missvol.lab'), storedName(fullVolumeName(ago(10), 2), { gzip: true, cms: true })));
@@ -204,6 +211,10 @@ before(async () => {
   rmSync(join(h('futureap.lab'), `${unsummed}.sha256`));
   setMtime(h('futureap.lab'), [unsummed], ago(-2));
   await writeSnowflake(h('futureap.lab'), rcp, 'mtd-full', ago(3), 8000);
+  const renamed = await writeSnowflake(h('wrongname.lab'), rcp, 'sysupgrade-full', ago(1));
+  const renamedCompanion = join(h('wrongname.lab'), `${renamed}.sha256`);
+  writeFileSync(renamedCompanion, readFileSync(renamedCompanion, 'utf8').replace(renamed, 'some-other-file'));
+  await writeSnowflake(h('wrongname.lab'), rcp, 'mtd-full', ago(3), 8000);
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
   await writeChain(h('future.lab'), rcp, ago(40), [ago(10)]);
@@ -239,6 +250,7 @@ before(async () => {
   const kinds: Record<string, string> = {
     'ap.lab': 'openwrt',
     'futureap.lab': 'openwrt',
+    'wrongname.lab': 'openwrt',
     'cutap.lab': 'openwrt',
     'fw.lab': 'opnsense',
     'futurefw.lab': 'opnsense',
@@ -316,6 +328,15 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
       ['mtd-full', 3, 'ok'],
     ],
   );
+  const wrong = byHost.get('wrongname.lab')!;
+  assert.match(wrong.problems[0]!.message, /\.sha256: names some-other-file, not sysupgrade-full\.\S+\.p7m$/);
+  assert.deepEqual(
+    wrong.snowflakes.map((s) => [s.kind, s.sha256]),
+    [
+      ['sysupgrade-full', 'present'],
+      ['mtd-full', 'ok'],
+    ],
+  );
   assert.deepEqual(
     byHost.get('cutap.lab')!.snowflakes.map((s) => [s.kind, s.sha256]),
     [
@@ -355,7 +376,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /35 hosts, 3 ok, 6 with warnings, 26 with problems/);
+  assert.match(lines[0]!, /36 hosts, 3 ok, 6 with warnings, 27 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
