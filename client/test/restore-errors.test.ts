@@ -95,7 +95,34 @@ test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_00
     const r = await restore(host);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /vol2\.difftar\.gz\.p7m.*(sums file|tampered)/);
+    assert.ok(r.stderr.includes(`in --from ${host}: take that file from the other sink`), r.stderr);
+    assert.match(r.stderr, /out\d+ holds part of the state \(what was restored so far\): run again with --force$/m);
     onlyCorrect(r.out, s0!.dir);
+  });
+
+  await t.test('a damaged incremental: the error says DEST holds an older state, naming the file once', async () => {
+    const host = copyHost();
+    const vol = volume(host, /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/);
+    truncateSync(vol, 2000);
+    const r = await restore(host);
+    assert.equal(r.code, 1, r.stderr);
+    const name = vol.slice(host.length + 1);
+    assert.equal(r.stderr.split(name).length - 1, 1, `named once: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`in --from ${host}: take that file from the other sink`), r.stderr);
+    assert.match(
+      r.stderr,
+      /out\d+ holds an incomplete, older state than the one asked for \(what was restored so far\): run again with --force$/m,
+    );
+    onlyCorrect(r.out, s0!.dir);
+    // into a DEST that held something (--force): left as it was
+    const busy = join(tmp, 'busy-damaged');
+    mkdirSync(busy);
+    writeFileSync(join(busy, 'mine'), 'x');
+    const f = await runDeaddrop(['restore', '--from', host, '--host', 'testhost', '--key', chain.key.keyPath,
+      '--passphrase-file', chain.key.passphraseFile, '--to', busy, '--force']); // prettier-ignore
+    assert.equal(f.code, 1, f.stderr);
+    assert.match(f.stderr, /busy-damaged is unchanged$/m);
+    assert.deepEqual(readdirSync(busy), ['mine']);
   });
 
   await t.test('missing volume: refused before anything is written', async () => {

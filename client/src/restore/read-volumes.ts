@@ -25,10 +25,12 @@ export function volumesFor(manifest: Manifest, paths: PathIndex[]): ManifestVolu
 /** A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause than a decode error). */
 async function explain(err: unknown, source: RestoreSource, name: string, sha256: string | undefined): Promise<Error> {
   if (err instanceof TamperedError) return err;
-  if (sha256 !== undefined && (await fileSha256(source, name).catch(() => undefined)) !== sha256)
-    return new TamperedError(
-      `${name}: SHA-256 differs from the sums file: tampered or corrupt (${(err as Error).message})`,
-    );
+  if (sha256 !== undefined && (await fileSha256(source, name).catch(() => undefined)) !== sha256) {
+    const cause = (err as Error).message;
+    // the file is named once
+    const what = cause.startsWith(`${name}: `) ? cause.slice(name.length + 2) : cause;
+    return new TamperedError(`${name}: SHA-256 differs from the sums file: tampered or corrupt (${what})`);
+  }
   return err instanceof DeaddropError ? err : new DeaddropError(`${name}: ${(err as Error).message}`);
 }
 

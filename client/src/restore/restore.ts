@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { DeaddropError, UsageError } from '@deaddrop/common/errors';
+import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { acquirePidLock, type PidLock } from '@deaddrop/common/pid-lock';
 import { setKey } from '../format/names.js';
 import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
@@ -21,6 +21,7 @@ import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { ownersWhenRoot } from './metadata.js';
 import type { LoadedSet } from './load-set.js';
+import { TamperedError } from './payload.js';
 import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
@@ -43,6 +44,8 @@ export interface RestoreOptions {
   /** Subtrees to restore (relative paths); empty: everything. */
   paths?: string[];
   force?: boolean;
+  /** DEST is the caller's temporary directory (verify): errors need not say what it holds. */
+  scratch?: boolean;
   /** Volumes and stored bytes read so far (progress display; see progress.ts). */
   onProgress?: (p: RestoreProgress) => void;
 }
@@ -251,16 +254,19 @@ async function applySets(
   const tree = mode === 'merge' ? join(staging, 'tree') : o.dest;
   if (tree !== o.dest) await mkdir(tree);
   let merging = false;
-  const stopSignals = removeOnSignal(staging, lock, () =>
-    mode !== 'merge'
-      ? `${o.dest} holds what was restored so far; run again with --force`
-      : merging
-        ? `${o.dest} holds part of the restored state; run again with --force`
-        : `${o.dest} is unchanged`,
-  );
+  let nthSet = 0;
+  const volumes: string[] = [];
+  // what DEST holds when the restore stops short (interrupted, or an error), and what then
+  const holds = (): string => {
+    if (mode === 'merge')
+      return merging ? `${o.dest} holds part of the restored state: run again with --force` : `${o.dest} is unchanged`;
+    if (mode === 'fresh' && volumes.length === 0) return `nothing was restored into ${o.dest}`;
+    const state = nthSet > 0 ? 'an incomplete, older state than the one asked for' : 'part of the state';
+    return `${o.dest} holds ${state} (what was restored so far): run again with --force`;
+  };
+  const stopSignals = removeOnSignal(staging, lock, holds);
   // resume: DEST holds objects of an earlier run, which the sets replace (and must uncount)
   const applier = new TreeApplier(new DestTree(tree), staging, ownersWhenRoot(), mode !== 'resume');
-  const volumes: string[] = [];
   // per --path: there after the last entry that bears on it (the sets before may have held
   // it): an entry at or below it puts it there, a deleted entry for it or a parent removes it
   const present = new Map<number, boolean>();
@@ -286,6 +292,7 @@ async function applySets(
         stored: progress.stored,
       });
       await applier.endSet();
+      nthSet++;
     }
     if (mode === 'merge' || absent().length) applier.settle();
     // a DEST that held something keeps its own empty directories
@@ -297,7 +304,12 @@ async function applySets(
     }
   } catch (err) {
     await applier.abort();
-    throw err;
+    if (mode === 'fresh' && volumes.length === 0) await rm(join(o.dest, UNFINISHED), { force: true });
+    if (o.scratch) throw err;
+    // say what DEST holds now; a damaged file: where it came from, and where else to find it
+    const damaged =
+      err instanceof TamperedError ? `, in --from ${source.where}: take that file from the other sink` : '';
+    throw new DeaddropError(`${describeError(err)}${damaged}; ${holds()}`, exitCodeOf(err), { cause: err });
   } finally {
     await rm(staging, { recursive: true, force: true });
     stopSignals();

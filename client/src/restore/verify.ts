@@ -61,6 +61,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       debug: o.debug,
       key: o.key,
       dest,
+      scratch: true,
       time: o.time,
       paths: o.paths,
       onProgress: o.onProgress,
