@@ -63,10 +63,13 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     const files = listing.hostDirs.get(h.name);
     if (!files) {
       const r = emptyReport(h.name, h.kind, true, []);
+      const where = join(opts.root, h.name);
       r.problems.push(
         listing.rootSymlinks.includes(h.name)
           ? rootSymlinkProblem(opts.root, h.name)
-          : problem('missing-host', `${h.name}: enrolled but no directory ${join(opts.root, h.name)}`),
+          : listing.rootFiles.includes(h.name)
+            ? problem('missing-host', `${h.name}: enrolled but ${where} is a file, not a directory`)
+            : problem('missing-host', `${h.name}: enrolled but no directory ${where}`),
       );
       reports.set(h.name, r);
       continue;
@@ -111,6 +114,14 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     if (enrolled.has(name)) continue;
     const r = emptyReport(name, 'unknown', false, []);
     r.problems.push(rootSymlinkProblem(opts.root, name));
+    reports.set(name, r);
+  }
+
+  // nothing but host directories belongs in the root: a stray file is shown, under its name
+  for (const name of listing.rootFiles) {
+    if (enrolled.has(name)) continue;
+    const r = emptyReport(name, 'unknown', false, []);
+    r.problems.push(problem('unknown-file', `${join(opts.root, name)}: a file in the sink root, not a host directory`));
     reports.set(name, r);
   }
 

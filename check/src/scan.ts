@@ -28,6 +28,8 @@ export interface SinkListing {
   tempErrors: string[];
   /** Root entries that are symlinks (a host directory must never be one). */
   rootSymlinks: string[];
+  /** Root entries that are neither directories nor symlinks: files where a host's directory goes. */
+  rootFiles: string[];
 }
 
 /** The embedded sink's temp directory (sink/src/put.ts): `HOST.<16 hex>.part` while a PUT runs. */
@@ -41,6 +43,30 @@ const ROOT_IGNORED = new Set(['lost+found', SINK_TEMP_DIR]);
 function decodeName(raw: Buffer): { name: string; exact: boolean } {
   const name = raw.toString('utf8');
   return { name, exact: Buffer.from(name, 'utf8').equals(raw) };
+}
+
+/**
+ * A host directory's name for the report: its UTF-8 text, each byte that is not part of valid
+ * UTF-8 written `\xNN`. Unlike U+FFFD, two such names never read the same (each is a host of
+ * its own in the report).
+ */
+export function escapedName(raw: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i < raw.length) {
+    const b = raw[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    const seq = len ? raw.subarray(i, i + len) : undefined;
+    const text = seq?.length === len ? seq.toString('utf8') : undefined;
+    if (text !== undefined && Buffer.from(text, 'utf8').equals(seq!)) {
+      out += text;
+      i += len;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i += 1;
+    }
+  }
+  return out;
 }
 
 function joinRaw(dir: Buffer, name: Buffer): Buffer {
@@ -105,9 +131,11 @@ export async function scanRoot(root: string): Promise<SinkListing> {
   const hostErrors = new Map<string, string[]>();
   const unreadableDirs = new Set<string>();
   const rootSymlinks: string[] = [];
+  const rootFiles: string[] = [];
   const rawRoot = Buffer.from(root);
   for (const entry of await readdir(rawRoot, { withFileTypes: true, encoding: 'buffer' })) {
-    const { name, exact } = decodeName(entry.name);
+    const { exact } = decodeName(entry.name);
+    const name = exact ? entry.name.toString('utf8') : escapedName(entry.name);
     // dot entries are the sink's own (temp dir) or the admin's; a host name never starts with a dot
     if (ROOT_IGNORED.has(name) || name.startsWith('.')) continue;
     if (entry.isSymbolicLink()) rootSymlinks.push(name);
@@ -124,9 +152,10 @@ export async function scanRoot(root: string): Promise<SinkListing> {
         errors.push(`${join(root, name)}: directory cannot be read: ${errorText(err)}`);
       }
       if (errors.length) hostErrors.set(name, errors);
-    }
+    } else rootFiles.push(name);
   }
   rootSymlinks.sort();
+  rootFiles.sort();
   let tempFiles: SinkFile[] = [];
   const tempErrors: string[] = [];
   try {
@@ -138,7 +167,7 @@ export async function scanRoot(root: string): Promise<SinkListing> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
       tempErrors.push(`${SINK_TEMP_DIR}: directory cannot be read: ${errorText(err)}`);
   }
-  return { hostDirs, hostErrors, unreadableDirs, tempFiles, tempErrors, rootSymlinks };
+  return { hostDirs, hostErrors, unreadableDirs, tempFiles, tempErrors, rootSymlinks, rootFiles };
 }
 
 /**

@@ -84,7 +84,15 @@ const EXPECTED: Record<string, string[]> = {
   'link.lab': ['symlink'],
   'linkdir.lab': ['symlink'],
   'straylink.lab': ['symlink'],
+  // a file in the root: a stray, or where an enrolled host's directory should be
+  'strayfile.lab': ['unknown-file'],
+  'filehost.lab': ['missing-host'],
+  // two directory names that are not UTF-8 and differ only there: two hosts, not one
+  'x\\xfe': ['unknown-host', 'unreadable'],
+  'x\\xff': ['unknown-host', 'unreadable'],
 };
+/** Directories (or files) in the root of hosts that are not in the fleet file. */
+const NOT_ENROLLED = new Set(['stranger.lab', 'straylink.lab', 'strayfile.lab', 'x\\xfe', 'x\\xff']);
 /** Per-host thresholds in the fleet file. */
 const OVERRIDES: Record<string, object> = { 'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' } };
 
@@ -246,6 +254,9 @@ before(async () => {
   mkdirSync(join(dir, 'elsewhere'));
   symlinkSync(join(dir, 'elsewhere'), h('linkdir.lab'));
   symlinkSync(join(dir, 'elsewhere'), h('straylink.lab'));
+  writeFileSync(h('strayfile.lab'), 'junk');
+  writeFileSync(h('filehost.lab'), 'junk');
+  for (const b of [0xfe, 0xff]) mkdirSync(Buffer.concat([Buffer.from(`${root}/x`), Buffer.from([b])]));
 
   const kinds: Record<string, string> = {
     'ap.lab': 'openwrt',
@@ -259,7 +270,7 @@ before(async () => {
   fleet = fleetFile(
     dir,
     Object.keys(EXPECTED)
-      .filter((n) => n !== 'stranger.lab' && n !== 'straylink.lab')
+      .filter((n) => !NOT_ENROLLED.has(n))
       .map((name) => ({ name, kind: kinds[name] ?? 'linux' })),
   );
 
@@ -328,6 +339,8 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
       ['mtd-full', 3, 'ok'],
     ],
   );
+  assert.match(byHost.get('filehost.lab')!.problems[0]!.message, /filehost\.lab is a file, not a directory$/);
+  assert.match(byHost.get('x\\xfe')!.problems[0]!.message, /x\\xfe: directory name is not UTF-8$/);
   const wrong = byHost.get('wrongname.lab')!;
   assert.match(wrong.problems[0]!.message, /\.sha256: names some-other-file, not sysupgrade-full\.\S+\.p7m$/);
   assert.deepEqual(
@@ -376,7 +389,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /36 hosts, 3 ok, 6 with warnings, 27 with problems/);
+  assert.match(lines[0]!, /40 hosts, 3 ok, 7 with warnings, 30 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
