@@ -1,5 +1,5 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
+import { DeaddropError, describeError, ExitCode, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { parseDuration } from '@deaddrop/common/units';
 
 interface Args {
@@ -47,7 +47,8 @@ export const checkCommand = {
       .conflicts('fleet', 'htpasswd')
       .conflicts('deep', 'quick')
       .epilog(
-        'Exit 0 when every host is ok, 1 when anything was found (see the report), 2 on usage errors.\n' +
+        'Exit 0 when every host is ok, 1 when anything was found (see the report), 2 on usage errors\n' +
+          'and when --root cannot be read (the report saying so is still written and sent).\n' +
           'Rules and JSON schema: docs/FORMAT.md, "Checker JSON report". --json is --format json.',
       ),
   handler: handler<Args>(async (argv) => {
@@ -120,6 +121,12 @@ export const checkCommand = {
       const webhook = argv.webhook;
       if (mail) await attempt(() => sendMail(mail, formatHeadline(report), text));
       if (webhook) await attempt(() => postWebhook(webhook, `${formatHeadline(report)}\n\`\`\`\n${text}\`\`\``));
+    }
+    // an unreadable root is the setup's fault (permissions, the unit's sandbox), as a --root
+    // that is no directory is: exit 2, after the report saying so went everywhere it could
+    if (report.error) {
+      process.stderr.write(`deaddrop: --root ${report.error}: no host was checked\n`);
+      return Math.max(ExitCode.USAGE, ...failures.map(exitCodeOf));
     }
     if (failures.length) return Math.max(...failures.map(exitCodeOf));
     return report.ok ? 0 : 1;

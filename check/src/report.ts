@@ -111,6 +111,8 @@ export interface CheckReport {
   ok: boolean;
   summary: { hosts: number; ok: number; warning: number; problem: number; errors: number; warnings: number };
   hosts: HostReport[];
+  /** The root could not be listed: no host was checked (exit 2). */
+  error?: string;
 }
 
 export function hostStatus(problems: Problem[]): HostReport['status'] {

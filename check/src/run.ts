@@ -65,11 +65,13 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
       const r = emptyReport(h.name, h.kind, true, []);
       const where = join(opts.root, h.name);
       r.problems.push(
-        listing.rootSymlinks.includes(h.name)
-          ? rootSymlinkProblem(opts.root, h.name)
-          : listing.rootFiles.includes(h.name)
-            ? problem('missing-host', `${h.name}: enrolled but ${where} is a file, not a directory`)
-            : problem('missing-host', `${h.name}: enrolled but no directory ${where}`),
+        listing.rootError
+          ? problem('unreadable', `${h.name}: not checked: ${listing.rootError}`)
+          : listing.rootSymlinks.includes(h.name)
+            ? rootSymlinkProblem(opts.root, h.name)
+            : listing.rootFiles.includes(h.name)
+              ? problem('missing-host', `${h.name}: enrolled but ${where} is a file, not a directory`)
+              : problem('missing-host', `${h.name}: enrolled but no directory ${where}`),
       );
       reports.set(h.name, r);
       continue;
@@ -159,7 +161,8 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     r.problems = sortProblems(r.problems);
     r.status = hostStatus(r.problems);
   }
-  return summarize(opts.root, opts.now, opts.deep ? 'deep' : 'quick', hosts);
+  const report = summarize(opts.root, opts.now, opts.deep ? 'deep' : 'quick', hosts);
+  return listing.rootError ? { ...report, ok: false, error: listing.rootError } : report;
 }
 
 /** One enrolled host's directory, by its kind's rules. */

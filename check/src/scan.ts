@@ -30,6 +30,8 @@ export interface SinkListing {
   rootSymlinks: string[];
   /** Root entries that are neither directories nor symlinks: files where a host's directory goes. */
   rootFiles: string[];
+  /** Why the root itself could not be listed (then every other field is empty). */
+  rootError?: string;
 }
 
 /** The embedded sink's temp directory (sink/src/put.ts): `HOST.<16 hex>.part` while a PUT runs. */
@@ -133,7 +135,15 @@ export async function scanRoot(root: string): Promise<SinkListing> {
   const rootSymlinks: string[] = [];
   const rootFiles: string[] = [];
   const rawRoot = Buffer.from(root);
-  for (const entry of await readdir(rawRoot, { withFileTypes: true, encoding: 'buffer' })) {
+  let entries;
+  try {
+    entries = await readdir(rawRoot, { withFileTypes: true, encoding: 'buffer' });
+  } catch (err) {
+    // nothing can be checked, but the report saying so is still written and sent
+    const rootError = `${root}: cannot be read: ${errorText(err)}`;
+    return { hostDirs, hostErrors, unreadableDirs, tempFiles: [], tempErrors: [], rootSymlinks, rootFiles, rootError };
+  }
+  for (const entry of entries) {
     const { exact } = decodeName(entry.name);
     const name = exact ? entry.name.toString('utf8') : escapedName(entry.name);
     // dot entries are the sink's own (temp dir) or the admin's; a host name never starts with a dot

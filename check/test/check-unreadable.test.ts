@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fullManifestName, fullSignaturesName, fullVolumeName, sumsFileName } from '@deaddrop/client/format/names';
@@ -95,3 +95,29 @@ for (const mode of ['--deep', '--quick'])
       assert.deepEqual([man.file, man.set], [fullManifestName(ago(1)), `full.${man.file!.split('.')[1]}`]);
     },
   );
+
+test(
+  'a root it cannot read: exit 2 naming --root, and the report (every host unreadable) still goes out',
+  { skip: !isRoot && 'needs root (setpriv)' },
+  async () => {
+    const lockedRoot = join(dir, 'locked-root');
+    mkdirSync(lockedRoot, { mode: 0o700 });
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    chmodSync(out, 0o777);
+    const prom = join(out, 'check.prom');
+    const r = await asNobody(['check', '--root', lockedRoot, '--fleet', fleet, '--json', '--prom-file', prom]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^deaddrop: --root \S+locked-root: cannot be read: EACCES .*: no host was checked$/m);
+    const report = JSON.parse(r.stdout) as CheckReport;
+    assert.equal(report.ok, false);
+    assert.match(report.error!, /locked-root: cannot be read: EACCES/);
+    assert.deepEqual(
+      report.hosts.map((h) => [h.host, h.problems.map((p) => p.code)]),
+      Object.keys(EXPECTED)
+        .sort((a, b) => a.localeCompare(b))
+        .map((h) => [h, ['unreadable']]),
+    );
+    assert.match(readFileSync(prom, 'utf8'), /^deaddrop_check_ok 0$/m);
+  },
+);
