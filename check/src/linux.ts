@@ -23,6 +23,7 @@ import { parseSums } from '@deaddrop/client/format/sums';
 import type { Thresholds } from './hosts.js';
 import { absentListed } from './absent.js';
 import { linkWithBreaks } from './chain.js';
+import { isBackupExtra } from './extras.js';
 import { readCapped, MAX_LISTING_BYTES, TooLargeError } from './read.js';
 import { DAY, days, problem, symlinkProblem, type Problem } from './report.js';
 import { isTempName, mayBeUploading, type SinkFile } from './scan.js';
@@ -103,7 +104,7 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
       if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
         problems.push(problem('temp-leftover', `${f.name}: partial file left behind`, { file: f.name }));
     } else if (p && (p.type === 'duplicity' || p.type === 'sums')) parsed.push(p);
-    else if (p?.type === 'ignored') continue;
+    else if (p?.type === 'ignored' && isBackupExtra(f.name)) continue;
     else if (!f.irregular && isTempName(f.name)) {
       if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
         problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));

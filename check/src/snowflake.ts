@@ -8,6 +8,7 @@ import {
 } from '@deaddrop/client/format/names';
 import type { HostContext } from './linux.js';
 import { DAY, days, problem, symlinkProblem, type HostKind, type Problem, type SnowflakeStatus } from './report.js';
+import { isBackupExtra } from './extras.js';
 import { MAX_COMPANION_BYTES, readCapped, TooLargeError } from './read.js';
 import { isTempName, mayBeUploading } from './scan.js';
 import { sizeProblem } from './size.js';
@@ -68,7 +69,7 @@ export async function checkSnowflakeHost(
     } else if (!f.irregular && isTempName(f.name)) {
       if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
         problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
-    } else if (p?.type !== 'ignored')
+    } else if (!(p?.type === 'ignored' && isBackupExtra(f.name)))
       problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
   }
   for (const c of companions)

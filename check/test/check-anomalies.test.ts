@@ -68,6 +68,8 @@ const EXPECTED: Record<string, string[]> = {
   // a companion naming another file: sha256sum -c on the sink checks that one, not this
   'wrongname.lab': ['bad-sums'],
   'junk.lab': ['unknown-file'],
+  // duplicity's par2 and jsonstat files of the backup are left alone; other such names are not
+  'par2.lab': ['unknown-file', 'unknown-file'],
   // one crafted volume number: the gap is one problem (a range), not millions
   'farvol.lab': ['missing-volume', 'unlisted-file'],
   // a file name that is not UTF-8 is listed (lossily) as a stray, not an abort of the check
@@ -223,6 +225,15 @@ before(async () => {
   const renamedCompanion = join(h('wrongname.lab'), `${renamed}.sha256`);
   writeFileSync(renamedCompanion, readFileSync(renamedCompanion, 'utf8').replace(renamed, 'some-other-file'));
   await writeSnowflake(h('wrongname.lab'), rcp, 'mtd-full', ago(3), 8000);
+  await healthy('par2.lab');
+  const vol1 = storedName(fullVolumeName(ago(10), 1), { gzip: true, cms: true });
+  const extras = [
+    `${vol1}.par2`,
+    `${vol1}.vol000+01.par2`,
+    `duplicity-full.${sumsFileName(ago(10)).split('.')[1]}.jsonstat`,
+  ];
+  for (const n of [...extras, 'photos.tar.par2', 'duplicity-full.x.jsonstat.sh'])
+    writeFileSync(join(h('par2.lab'), n), 'x');
   await healthy('junk.lab');
   writeFileSync(join(h('junk.lab'), 'README.txt'), 'hello');
   await writeChain(h('future.lab'), rcp, ago(40), [ago(10)]);
@@ -341,6 +352,10 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
   );
   assert.match(byHost.get('filehost.lab')!.problems[0]!.message, /filehost\.lab is a file, not a directory$/);
   assert.match(byHost.get('x\\xfe')!.problems[0]!.message, /x\\xfe: directory name is not UTF-8$/);
+  assert.deepEqual(
+    byHost.get('par2.lab')!.problems.map((p) => p.file),
+    ['duplicity-full.x.jsonstat.sh', 'photos.tar.par2'],
+  );
   const wrong = byHost.get('wrongname.lab')!;
   assert.match(wrong.problems[0]!.message, /\.sha256: names some-other-file, not sysupgrade-full\.\S+\.p7m$/);
   assert.deepEqual(
@@ -389,7 +404,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /40 hosts, 3 ok, 7 with warnings, 30 with problems/);
+  assert.match(lines[0]!, /41 hosts, 3 ok, 8 with warnings, 30 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
