@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseManifest } from '@deaddrop/client/format/manifest';
@@ -45,7 +46,16 @@ test(
     const inc = readdirSync(target).find((n) => n.startsWith('duplicity-inc.') && n.endsWith('.manifest'))!;
     writeFileSync(join(target, inc), ''); // e.g. a copy cut short
 
-    const latest = await runDeaddrop(['restore', '--from', target, '--host', 'x', '--to', join(tmp, 'out1'), '--json']);
+    const latest = await runDeaddrop([
+      'restore',
+      '--from',
+      target,
+      '--host',
+      hostname(),
+      '--to',
+      join(tmp, 'out1'),
+      '--json',
+    ]);
     assert.equal(latest.code, 0, latest.stderr);
     const report = JSON.parse(latest.stdout) as { time: string; warnings: string[] };
     assert.equal(report.time.replace(/[-:]/g, ''), times[0]);
@@ -55,7 +65,7 @@ test(
     );
     assert.equal(readFileSync(join(tmp, 'out1', 'f'), 'utf8'), 'v1\n');
 
-    const at = await runDeaddrop(['restore', '--from', target, '--host', 'x', '--to', join(tmp, 'out2'), '--time',
+    const at = await runDeaddrop(['restore', '--from', target, '--host', hostname(), '--to', join(tmp, 'out2'), '--time',
       times[1]!]); // prettier-ignore
     assert.equal(at.code, 1, at.stderr);
     assert.ok(at.stderr.includes(`${inc} lists no volume`), at.stderr);

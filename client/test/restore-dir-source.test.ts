@@ -1,13 +1,16 @@
 /**
  * A host directory on disk: only regular files are set files. A symlink named like one (say
- * to /etc/passwd) is not read, and is named at debug level (--verbose).
+ * to /etc/passwd) is not read, and is named at debug level (--verbose). --from naming the
+ * host directory itself: its name, or else its sets' Hostname, must be --host.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openDirSource } from '@deaddrop/client/restore/dir-source';
-import { tempDir } from '@deaddrop/test';
+import { makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
 
 test('symlinks and other non-regular names in a host directory are ignored, at debug level', async () => {
   const tmp = tempDir('deaddrop-dir-source-');
@@ -27,3 +30,51 @@ test('symlinks and other non-regular names in a host directory are ignored, at d
     debug.join('\n'),
   );
 });
+
+test(
+  '--from a host directory of another host than --host: refused (exit 2), unless its sets are --host',
+  {
+    skip: missingTools('cp'),
+  },
+  async () => {
+    const tmp = tempDir('deaddrop-dir-source-host-');
+    const src = join(tmp, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'id'), 'I am h1\n');
+    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const b = await runDeaddrop(['backup', '--config', c.config]);
+    assert.equal(b.code, 0, b.stderr);
+    const copy = join(tmp, 'copy'); // a copy of the host directory, under another name
+    assert.equal(spawnSync('cp', ['-a', c.sinkHostDir, copy]).status, 0);
+    let n = 0;
+    const restore = async (from: string, host: string) => {
+      const out = join(tmp, `out${++n}`);
+      const r = await runDeaddrop(['restore', '--from', from, '--host', host, '--key', key.plainKeyPath, '--to', out]);
+      return { ...r, out };
+    };
+
+    const other = await restore(c.sinkHostDir, 'webserver.prod');
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(
+      other.stderr,
+      /--from .*\/h1: a host directory named h1, of .* by its sets' manifests \(Hostname\), not of --host webserver\.prod/,
+    );
+    assert.ok(!existsSync(other.out), 'nothing written');
+    const renamed = await restore(copy, 'h2');
+    assert.equal(renamed.code, 2, renamed.stderr);
+
+    // by the directory's name, or the sets' Hostname (the machine's name; short for a longer --host)
+    const fine = [
+      [c.sinkHostDir, 'h1'],
+      [join(tmp, 'sink'), 'h1'],
+      [copy, hostname()],
+      ...(hostname().includes('.') ? [] : [[copy, `${hostname()}.lab.example`]]),
+    ];
+    for (const [from, host] of fine) {
+      const r = await restore(from!, host!);
+      assert.equal(r.code, 0, `${from} --host ${host}: ${r.stderr}`);
+      assert.equal(readFileSync(join(r.out, 'id'), 'utf8'), 'I am h1\n');
+    }
+  },
+);

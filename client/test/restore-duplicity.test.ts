@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -69,7 +70,7 @@ for (const [label, extra] of [
       for (const [i, p] of points.entries()) {
         const out = join(tmp, `out${i}`);
         // the target itself is the host directory; no key: nothing is encrypted
-        const r = await runDeaddrop(['restore', '--from', target, '--host', 'legacy', '--to', out, '--time', p.time]);
+        const r = await runDeaddrop(['restore', '--from', target, '--host', hostname(), '--to', out, '--time', p.time]);
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(compareTrees(p.dir, out), [], `time ${p.time}`);
       }
@@ -91,7 +92,7 @@ test(
       assert.equal(e.status, 0, e.stderr.toString());
     }
     const out = join(tmp, 'out');
-    const base = ['restore', '--from', enc, '--host', 'legacy', '--to', out];
+    const base = ['restore', '--from', enc, '--host', hostname(), '--to', out];
     const noKey = await runDeaddrop(base);
     assert.notEqual(noKey.code, 0);
     assert.match(noKey.stderr, /--key/);
@@ -124,7 +125,7 @@ test(
       writeFileSync(join(target, m), lines.join('\n'), 'latin1');
     }
     const restore = (out: string) =>
-      runDeaddrop(['restore', '--from', target, '--host', 'legacy', '--to', join(tmp, out)]);
+      runDeaddrop(['restore', '--from', target, '--host', hostname(), '--to', join(tmp, out)]);
     const ok = await restore('ok');
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(compareTrees(points[2]!.dir, join(tmp, 'ok')), []);

@@ -21,6 +21,7 @@ import {
   statSync,
   symlinkSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeAwkwardTree, makeTestRecipient, missingTools, runCommand, runDeaddrop, tempDir } from '@deaddrop/test';
@@ -234,7 +235,7 @@ test(
     assert.ok(at > 0);
     flipByte(vol1, at);
     const out = join(dir, 'out');
-    const r = await runDeaddrop(['restore', '--from', target, '--host', 'x', '--to', out]);
+    const r = await runDeaddrop(['restore', '--from', target, '--host', hostname(), '--to', out]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /vol1\.difftar: SHA-1 [0-9a-f]{40} differs from the manifest/);
     assert.ok(!existsSync(join(out, 'a.txt')), 'nothing of the tampered volume is in place');

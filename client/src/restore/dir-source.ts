@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createReadStream, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UsageError } from '@deaddrop/common/errors';
 import { parseSinkName } from '../format/names.js';
@@ -18,12 +18,12 @@ async function isDir(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
 
-/** DIR/HOST when it exists, else DIR itself when it holds set files. */
-export async function hostDirectory(from: string, host: string): Promise<string> {
-  if (await isDir(join(from, host))) return join(from, host);
+/** DIR/HOST when it exists, else DIR itself when it holds set files (`named`: --from is the host directory). */
+export async function hostDirectory(from: string, host: string): Promise<{ dir: string; named: boolean }> {
+  if (await isDir(join(from, host))) return { dir: join(from, host), named: false };
   if (!(await isDir(from))) throw new UsageError(`--from ${from}: not a directory`);
   const names = await readdir(from);
-  if (names.some((n) => parseSinkName(n)?.type === 'duplicity')) return from;
+  if (names.some((n) => parseSinkName(n)?.type === 'duplicity')) return { dir: from, named: true };
   throw new UsageError(`--from ${from}: no ${host}/ directory and no backup sets in it`);
 }
 
@@ -34,6 +34,7 @@ export class DirSource implements RestoreSource {
   constructor(
     readonly where: string,
     private readonly debug: (message: string) => void = () => {},
+    readonly dirName?: string,
   ) {}
 
   /** Synchronous lstats: one per name, far cheaper than a thread-pool round trip each. */
@@ -63,5 +64,6 @@ export class DirSource implements RestoreSource {
 }
 
 export async function openDirSource(from: string, host: string, debug?: (message: string) => void): Promise<DirSource> {
-  return new DirSource(await hostDirectory(from, host), debug);
+  const { dir, named } = await hostDirectory(from, host);
+  return new DirSource(dir, debug, named ? basename(resolve(dir)) : undefined);
 }

@@ -168,6 +168,27 @@ async function removeEmptyParents(root: string, paths: PathIndex[], restored: (r
     }
 }
 
+/** Host names alike: the same, or one the other's first label (a manifest holds the machine's name, maybe short). */
+function sameHost(a: string, b: string): boolean {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x === y || (!x.includes('.') && y.split('.')[0] === x) || (!y.includes('.') && x.split('.')[0] === y);
+}
+
+/**
+ * --from the host directory itself, named otherwise than --host (a copy, or another host's
+ * directory): its sets must be --host's by their manifests' Hostname, else another host's
+ * files would be restored as --host's. Manifests without a Hostname cannot tell: accepted.
+ */
+function checkHost(source: RestoreSource, host: string, loaded: LoadedSet[]): void {
+  if (source.dirName === undefined || source.dirName === host) return;
+  const names = [...new Set(loaded.flatMap((l) => l.manifest.hostname ?? []))];
+  if (names.length === 0 || names.some((n) => sameHost(n, host))) return;
+  throw new UsageError(
+    `--from ${source.where}: a host directory named ${source.dirName}, of ${names.join(', ')} by its sets' ` +
+      `manifests (Hostname), not of --host ${host}: check --from and --host (--from a sink root takes ROOT/${host}/)`,
+  );
+}
+
 /** What a failed restore had to say before it failed (e.g. a staging directory removed): see warningsBefore. */
 const warnedBefore = new WeakMap<object, string[]>();
 
@@ -203,6 +224,7 @@ async function restoreFrom(
   const picked = await loadSetsAt(catalog, o.time, o.key);
   warnings.push(...picked.warnings);
   const { loaded } = picked;
+  checkHost(source, o.host, loaded);
   const lock = await lockDest(o.dest);
   let applied: Applied;
   try {

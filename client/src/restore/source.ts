@@ -9,6 +9,11 @@ import { UsageError } from '@deaddrop/common/errors';
 export interface RestoreSource {
   /** The host directory, for messages and reports (a path, or a URL without credentials). */
   readonly where: string;
+  /**
+   * When --from named the host directory itself (not a sink root holding HOST/): its name,
+   * which need not be the host's (a copy), so restore checks the sets' Hostname against --host.
+   */
+  readonly dirName?: string;
   /** Every file in the host directory: name → size in bytes. */
   list(): Promise<Map<string, number>>;
   /** A stored file's bytes, streamed. */

@@ -52,6 +52,7 @@ function exactly(size: number | undefined, what: string, onChunk: () => void): T
 
 export class WebDavSource implements RestoreSource {
   private listing: Map<string, number> | undefined;
+  dirName?: string;
 
   constructor(
     readonly where: string,
@@ -175,7 +176,12 @@ export async function openWebDavSource(spec: SourceSpec, retry?: RetryPolicy): P
     const source = new WebDavSource(url, client, agents, netrc.file, retry);
     try {
       const names = await source.list();
-      if (url === hostUrl || [...names.keys()].some((n) => parseSinkName(n)?.type === 'duplicity')) return source;
+      if (url === hostUrl) return source;
+      if ([...names.keys()].some((n) => parseSinkName(n)?.type === 'duplicity')) {
+        // the URL names the host directory itself
+        source.dirName = decodeURIComponent(base.pathname.split('/').filter(Boolean).pop() ?? '');
+        return source;
+      }
     } catch (err) {
       source.close();
       if ((err as { status?: number }).status !== 404) throw err;
