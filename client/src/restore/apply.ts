@@ -14,6 +14,7 @@ import {
   constants,
   copyFileSync,
   fstatSync,
+  ftruncateSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -52,6 +53,8 @@ interface OpenFile {
   attrs: Attributes;
   temp: number;
   size: number;
+  /** The last chunk written was all zeros, left a hole: the size is set at close. */
+  hole?: boolean;
   fd?: number;
   basis?: FileHandle;
   delta?: DeltaSink;
@@ -168,9 +171,13 @@ export class TreeApplier {
   private async append(f: OpenFile, data: Buffer): Promise<void> {
     if (data.length === 0) return;
     if (f.delta) return f.delta.write(data);
+    const offset = f.size;
     f.size += data.length;
+    // a chunk of zeros is not written: a sparse file stays sparse (the holes read as zeros)
+    f.hole = allZero(data);
+    if (f.hole) return;
     let at = 0;
-    while (at < data.length) at += writeSync(f.fd!, data, at);
+    while (at < data.length) at += writeSync(f.fd!, data, at, data.length - at, offset + at);
   }
 
   /** The file is complete: attributes on the staged copy, its move into place queued. */
@@ -186,6 +193,7 @@ export class TreeApplier {
       f.size = fstatSync(f.fd).size;
     }
     try {
+      if (f.hole) ftruncateSync(f.fd!, f.size); // ends in a hole: the size the writes did not set
       setFdAttributes(f.fd!, f.attrs);
     } finally {
       closeSync(f.fd!);
@@ -400,6 +408,18 @@ function copyObject(from: string | Buffer, to: Buffer, final: Buffer): void {
   const attrs = { mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 };
   const owner = process.getuid?.() === 0 ? { uid: st.uid, gid: st.gid } : {};
   setPathAttributes(to, { ...attrs, ...owner }, st.isSymbolicLink());
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** Every byte 0. Ordinary data is told at once by its first or last byte; zeros cost a memcmp. */
+function allZero(data: Buffer): boolean {
+  if (data[0] !== 0 || data[data.length - 1] !== 0) return false;
+  for (let at = 0; at < data.length; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, data.length - at);
+    if (ZEROS.compare(data, at, at + n, 0, n) !== 0) return false;
+  }
+  return true;
 }
 
 function sameIndex(a: PathIndex, b: PathIndex): boolean {
