@@ -2,10 +2,11 @@
  * Round trip: a full + 3 incrementals of the awkward tree, each point in time restored by
  * `deaddrop restore` from sink A alone and from sink B alone, compared byte for byte and
  * attribute by attribute (compareTrees: type, mode, mtime, size, content, link target, owner
- * as root) with the copy of the source taken at that time.
+ * as root) with the copy of the source taken at that time. DEST may be a symlink to a
+ * directory.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
@@ -37,5 +38,14 @@ test(
       '--key', chain.key.keyPath, '--passphrase-file', chain.key.passphraseFile, '--to', out]); // prettier-ignore
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(compareTrees(chain.snapshots[3]!.dir, out), []);
+
+    // --to a symlink to a directory: that directory takes the root's mode, owner and mtime too
+    const real = join(tmp, 'real');
+    mkdirSync(real);
+    symlinkSync(real, join(tmp, 'link'));
+    const l = await runDeaddrop(['restore', '--from', chain.sinks[0]!, '--host', 'testhost', '--key', chain.key.keyPath,
+      '--passphrase-file', chain.key.passphraseFile, '--to', join(tmp, 'link')]); // prettier-ignore
+    assert.equal(l.code, 0, l.stderr);
+    assert.deepEqual(compareTrees(chain.snapshots[3]!.dir, real), []);
   },
 );

@@ -20,8 +20,10 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   type Stats,
   writeSync,
@@ -307,7 +309,8 @@ export class TreeApplier {
   }
 
   private isDir(rel: Buffer): boolean {
-    return (rel.length === 0 || this.dest.parents(rel, false)) && this.dest.stat(rel)?.isDirectory() === true;
+    if (rel.length === 0) return statSync(this.dest.root).isDirectory(); // DEST may be a symlink to one (--to LINK)
+    return this.dest.parents(rel, false) && this.dest.stat(rel)?.isDirectory() === true;
   }
 
   /**
@@ -358,7 +361,8 @@ export class TreeApplier {
     const dirs = [...this.dirs.values()].sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
       if (!this.isDir(d.rel)) continue;
-      setPathAttributes(this.dest.pathOf(d.rel), d.attrs);
+      // the root: on DEST's directory, not on a symlink to it (lchown)
+      setPathAttributes(d.rel.length ? this.dest.pathOf(d.rel) : realpathSync(this.dest.root), d.attrs);
       this.stats.dirs++; // the directories of the restored tree: those still there
     }
   }
