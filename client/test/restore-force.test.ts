@@ -80,7 +80,8 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
 
   await t.test('a restore into an empty DEST that failed is finished by the next, --force', async () => {
     // a copy of the host directory with the incremental's volume cut: the full is restored, then it fails
-    const bad = join(tmp, 'bad');
+    const bad = join(tmp, 'bad', 'h1');
+    mkdirSync(join(tmp, 'bad'));
     assert.equal(spawnSync('cp', ['-a', c.sinkHostDir, bad]).status, 0);
     const vol = readdirSync(bad).find((n) => /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/.test(n))!;
     truncateSync(join(bad, vol), 2000);
