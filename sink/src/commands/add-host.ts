@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
@@ -42,6 +43,44 @@ async function groupOf(owner: string): Promise<string> {
   return group || run('id', ['-gn', user!]);
 }
 
+/** An errno as words, without the path node puts in its messages (the caller names the file). */
+function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const words: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOTDIR: 'a component of the path is not a directory',
+    ELOOP: 'too many levels of symbolic links',
+    ENAMETOOLONG: 'name too long',
+  };
+  return (e.code && words[e.code]) ?? e.message;
+}
+
+/**
+ * Why --htpasswd cannot be the htpasswd file, or undefined. Checked before anything is written:
+ * the file is rewritten as a temp file + rename in its directory, which must exist and be writable.
+ */
+async function htpasswdProblem(file: string): Promise<string | undefined> {
+  try {
+    const st = await stat(file);
+    if (st.isDirectory()) return 'is a directory';
+    if (!st.isFile()) return 'not a regular file';
+    await access(file, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return reason(err);
+    if ((await lstat(file).catch(() => undefined))?.isSymbolicLink()) return 'a symbolic link to nothing';
+  }
+  const dir = dirname(file);
+  try {
+    if (!(await stat(dir)).isDirectory()) return `${dir} is not a directory`;
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `directory ${dir} does not exist` : `directory ${dir}: ${reason(err)}`;
+  }
+  return undefined;
+}
+
 async function readStdinPassword(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -78,6 +117,9 @@ export const addHostCommand = {
     const root = resolve(argv.root);
     const rootStat = await stat(root).catch(() => undefined);
     if (!rootStat?.isDirectory()) throw new UsageError(`--root ${root}: not a directory`);
+
+    const htpasswdBad = await htpasswdProblem(argv.htpasswd);
+    if (htpasswdBad) throw new UsageError(`--htpasswd ${argv.htpasswd}: ${htpasswdBad}`);
 
     const htpasswdExisted = (await stat(argv.htpasswd).catch(() => undefined)) !== undefined;
     let password = argv.passwordStdin ? await readStdinPassword() : undefined;
