@@ -1,32 +1,61 @@
-import { readFile, stat } from 'node:fs/promises';
+import { chown, open, readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '@deaddrop/common/fs';
-import { bcryptHash, parseHtpasswd, verifyHash } from './htpasswd.js';
+import { bcryptHash, generatePassword, parseHtpasswd, verifyHash } from './htpasswd.js';
 
 export type EntryChange = 'added' | 'updated' | 'unchanged';
 
+export interface EntryResult {
+  change: EntryChange;
+  /** The password made here for a user that had no entry (no password given). */
+  generated?: string;
+  /** The file was given `gid` (it was new, or had another group). */
+  groupChanged: boolean;
+}
+
 /**
  * Make sure `user` has an entry in the htpasswd file, keeping every other line as it was.
- * With a password: add it, or replace the entry when the password differs. Without: add only
- * when missing (the caller generated one). Written atomically, keeping the file's mode.
+ * With a password: add it, or replace the entry when the password differs. Without: add one
+ * with a generated password when missing. Written atomically, keeping the file's mode, owner
+ * and group. With `gid`, the file gets that group first (a new file is made empty with it), so
+ * that a failure there writes no entry whose generated password nobody was shown.
  */
 export async function ensureHtpasswdEntry(
   file: string,
   user: string,
   password: string | undefined,
   cost: number,
-): Promise<EntryChange> {
+  gid?: number,
+): Promise<EntryResult> {
   let text = '';
   let mode = 0o640;
+  let existed = true;
   try {
     text = await readFile(file, 'utf8');
     mode = (await stat(file)).mode & 0o777;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    existed = false;
+  }
+  let groupChanged = false;
+  if (gid !== undefined) {
+    if (!existed) {
+      const fh = await open(file, 'wx', 0o640);
+      try {
+        await fh.chown(-1, gid);
+      } finally {
+        await fh.close();
+      }
+      groupChanged = true;
+    } else if ((await stat(file)).gid !== gid) {
+      await chown(file, -1, gid);
+      groupChanged = true;
+    }
   }
   const current = parseHtpasswd(text).get(user);
-  if (current !== undefined && (password === undefined || (await verifyHash(password, current)))) return 'unchanged';
-  if (password === undefined) throw new Error('a new htpasswd entry needs a password');
-  const line = `${user}:${bcryptHash(password, cost)}`;
+  if (current !== undefined && (password === undefined || (await verifyHash(password, current))))
+    return { change: 'unchanged', groupChanged };
+  const generated = password === undefined ? generatePassword() : undefined;
+  const line = `${user}:${bcryptHash((password ?? generated)!, cost)}`;
   const lines = text.split('\n').filter((l, i, all) => !(i === all.length - 1 && l === ''));
   let at = lines.findIndex((l) => l.startsWith(`${user}:`));
   if (at === -1) at = lines.push(line) - 1;
@@ -34,14 +63,7 @@ export async function ensureHtpasswdEntry(
   // further lines of the user: none may keep an old password alive for another reader of the file
   const kept = lines.filter((l, i) => i <= at || !l.startsWith(`${user}:`));
   await writeFileAtomic(file, kept.join('\n') + '\n', mode);
-  return current === undefined ? 'added' : 'updated';
-}
-
-/** Whether the file already has an entry for user. */
-export async function hasHtpasswdEntry(file: string, user: string): Promise<boolean> {
-  try {
-    return parseHtpasswd(await readFile(file, 'utf8')).has(user);
-  } catch {
-    return false;
-  }
+  const result: EntryResult = { change: current === undefined ? 'added' : 'updated', groupChanged };
+  if (generated !== undefined) result.generated = generated;
+  return result;
 }

@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDeaddrop, tempDir } from '@deaddrop/test';
+import { isRoot, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { parseHtpasswd, verifyHash } from '../src/htpasswd.js';
+
+const id = (flag: string, user: string) => Number(spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim());
 
 /** A scratch sink: DIR/root (the sink root) and DIR/htpasswd (not made). */
 function sink(): { dir: string; root: string; htpasswd: string } {
@@ -33,3 +37,46 @@ test('sink add-host: an --htpasswd that cannot be the file is a usage error nami
     assert.equal(r.stderr.trim(), `deaddrop: --htpasswd ${file}: ${why}`);
   }
 });
+
+test(
+  'sink add-host: a wrong --owner or a dangling ROOT/HOST fails before the entry is written; a rerun gives the htpasswd the group',
+  { skip: !isRoot ? 'needs root (chown)' : missingTools('id') },
+  async () => {
+    const { root, htpasswd } = sink();
+    const typo = await addHost('web1.lab', root, htpasswd, ['--owner', 'nobody-no-such-user']);
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, /--owner nobody-no-such-user: no such user/);
+    const badGroup = await addHost('web1.lab', root, htpasswd, ['--owner', 'nobody:no-such-group']);
+    assert.equal(badGroup.code, 2, badGroup.stderr);
+    assert.match(badGroup.stderr, /no such group no-such-group/);
+    assert.equal(existsSync(htpasswd), false, 'no entry with a password nobody was shown');
+    assert.equal(existsSync(join(root, 'web1.lab')), false);
+
+    // the right owner: the entry is added now and its password shown
+    const ok = await addHost('web1.lab', root, htpasswd, ['--owner', 'nobody', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = JSON.parse(ok.stdout) as { entry: string; password: string };
+    assert.equal(r.entry, 'added');
+    assert.equal(await verifyHash(r.password, parseHtpasswd(readFileSync(htpasswd, 'utf8')).get('web1.lab')!), true);
+    assert.equal(statSync(join(root, 'web1.lab')).uid, id('-u', 'nobody'));
+    assert.equal(statSync(htpasswd).gid, id('-g', 'nobody'));
+    assert.equal(statSync(htpasswd).mode & 0o777, 0o640);
+
+    // ROOT/HOST a symlink to nothing: refused, and no entry for it
+    symlinkSync(join(root, 'nowhere'), join(root, 'web2.lab'));
+    const dangling = await addHost('web2.lab', root, htpasswd);
+    assert.equal(dangling.code, 1, dangling.stderr);
+    assert.match(dangling.stderr, /web2\.lab: /);
+    assert.equal(parseHtpasswd(readFileSync(htpasswd, 'utf8')).has('web2.lab'), false);
+    assert.ok(lstatSync(join(root, 'web2.lab')).isSymbolicLink(), 'left alone');
+
+    // an htpasswd made without --owner gets the group on a rerun with it
+    const other = sink();
+    assert.equal((await addHost('web3.lab', other.root, other.htpasswd)).code, 0);
+    assert.equal(statSync(other.htpasswd).gid, 0);
+    const rerun = await addHost('web3.lab', other.root, other.htpasswd, ['--owner', 'nobody']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, /htpasswd entry unchanged; htpasswd group set to /);
+    assert.equal(statSync(other.htpasswd).gid, id('-g', 'nobody'));
+  },
+);

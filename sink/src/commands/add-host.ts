@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, stat } from 'node:fs/promises';
+import { access, chown, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
-import { generatePassword } from '../htpasswd.js';
-import { ensureHtpasswdEntry, hasHtpasswdEntry, type EntryChange } from '../htpasswd-file.js';
+import { ensureHtpasswdEntry, type EntryChange } from '../htpasswd-file.js';
 import { hostNameProblem } from '../names.js';
 
 interface Args {
@@ -25,22 +24,47 @@ interface AddHostResult {
   directoryCreated: boolean;
   htpasswd: string;
   entry: EntryChange;
+  /** Set when the htpasswd file was given the --owner's group (new, or lacking it). */
+  htpasswdGroup?: string;
   /** Only when generated here: shown once, stored nowhere but as a bcrypt hash. */
   password?: string;
 }
 
-async function run(cmd: string, args: string[]): Promise<string> {
+/** What a command prints, or undefined when it fails (e.g. `id` of a user that does not exist). */
+async function output(cmd: string, args: string[]): Promise<string | undefined> {
   try {
     return (await promisify(execFile)(cmd, args)).stdout.trim();
   } catch (err) {
-    throw new DeaddropError(`${cmd} ${args.join(' ')}: ${(err as Error).message.trim()}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DeaddropError(`${cmd}: not found`);
+    return undefined;
   }
 }
 
-/** The group of an --owner: USER:GROUP names it, USER alone means USER's primary group. */
-async function groupOf(owner: string): Promise<string> {
-  const [user, group] = owner.split(':');
-  return group || run('id', ['-gn', user!]);
+interface Owner {
+  uid: number;
+  /** For the host directory: GROUP of USER:GROUP, or -1 (USER alone keeps the group, as chown USER). */
+  dirGid: number;
+  /** For the htpasswd file: GROUP, else USER's primary group. */
+  gid: number;
+  group: string;
+}
+
+/** --owner USER[:GROUP] as ids; a user or group that does not exist is a usage error. */
+async function resolveOwner(spec: string): Promise<Owner> {
+  const [user = '', group, ...rest] = spec.split(':');
+  if (!user || rest.length) throw new UsageError(`--owner ${spec}: must be USER or USER:GROUP`);
+  const uid = await output('id', ['-u', user]);
+  if (uid === undefined) throw new UsageError(`--owner ${spec}: no such user ${user}`);
+  if (!group) {
+    // USER: (empty group) is USER's login group for the directory too, as with chown
+    const gid = Number(await output('id', ['-g', user]));
+    if (!Number.isInteger(gid)) throw new DeaddropError(`--owner ${spec}: id -g ${user} failed`);
+    const name = (await output('id', ['-gn', user])) ?? String(gid);
+    return { uid: Number(uid), dirGid: group === '' ? gid : -1, gid, group: name };
+  }
+  const gid = /^\d+$/.test(group) ? group : (await output('getent', ['group', group]))?.split(':')[2];
+  if (gid === undefined) throw new UsageError(`--owner ${spec}: no such group ${group}`);
+  return { uid: Number(uid), dirGid: Number(gid), gid: Number(gid), group };
 }
 
 /** An errno as words, without the path node puts in its messages (the caller names the file). */
@@ -107,7 +131,8 @@ export const addHostCommand = {
       .option('cost', { type: 'number', default: 10, describe: 'bcrypt cost (4-14)' })
       .option('owner', {
         type: 'string',
-        describe: 'chown the host directory, and give a new htpasswd file its group (e.g. www-data for nginx)',
+        describe:
+          'USER[:GROUP]: chown the host directory, and give the htpasswd file the group (e.g. www-data for nginx)',
       }),
   handler: handler<Args>(async (argv) => {
     const problem = hostNameProblem(argv.host);
@@ -121,33 +146,35 @@ export const addHostCommand = {
     const htpasswdBad = await htpasswdProblem(argv.htpasswd);
     if (htpasswdBad) throw new UsageError(`--htpasswd ${argv.htpasswd}: ${htpasswdBad}`);
 
-    const htpasswdExisted = (await stat(argv.htpasswd).catch(() => undefined)) !== undefined;
-    let password = argv.passwordStdin ? await readStdinPassword() : undefined;
-    let generated: string | undefined;
-    if (password === undefined && !(await hasHtpasswdEntry(argv.htpasswd, argv.host)))
-      password = generated = generatePassword();
-    const entry = await ensureHtpasswdEntry(argv.htpasswd, argv.host, password, argv.cost);
-
+    const owner = argv.owner === undefined ? undefined : await resolveOwner(argv.owner);
     const directory = join(root, argv.host);
+    const existing = await lstat(directory).catch(() => undefined);
+    if (existing && !(await stat(directory).catch(() => undefined))?.isDirectory())
+      throw new DeaddropError(`${directory}: exists and is not a directory`);
+    const password = argv.passwordStdin ? await readStdinPassword() : undefined;
+
+    // the directory before the entry: a failure here writes no entry whose password nobody saw
     let directoryCreated = true;
     try {
       await mkdir(directory, { mode: 0o750 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       directoryCreated = false;
-      const st = await stat(directory);
-      if (!st.isDirectory()) throw new DeaddropError(`${directory}: exists and is not a directory`);
     }
-    if (argv.owner) {
-      await run('chown', [argv.owner, directory]);
-      // nginx reads the htpasswd file as the owner (0640): a new file gets the owner's group;
-      // an existing one keeps its owner and group (rewritten in place by writeFileAtomic)
-      if (!htpasswdExisted) await run('chgrp', [await groupOf(argv.owner), argv.htpasswd]);
-    }
+    if (owner) await chown(directory, owner.uid, owner.dirGid);
+
+    // nginx / deaddrop-sink read the htpasswd file through the owner's group (0640)
+    const {
+      change: entry,
+      generated,
+      groupChanged,
+    } = await ensureHtpasswdEntry(argv.htpasswd, argv.host, password, argv.cost, owner?.gid);
     const result: AddHostResult = { host: argv.host, directory, directoryCreated, htpasswd: argv.htpasswd, entry };
+    if (groupChanged) result.htpasswdGroup = owner!.group;
     if (generated) result.password = generated;
     printResult(argv.json, result, (r) => [
-      `${r.host}: directory ${r.directory} ${r.directoryCreated ? 'created' : 'exists'}; htpasswd entry ${r.entry}`,
+      `${r.host}: directory ${r.directory} ${r.directoryCreated ? 'created' : 'exists'}; htpasswd entry ${r.entry}` +
+        (r.htpasswdGroup ? `; htpasswd group set to ${r.htpasswdGroup}` : ''),
       ...(r.password ? [`password (shown once): ${r.password}`] : []),
     ]);
   }),
