@@ -80,3 +80,33 @@ test(
     assert.equal(statSync(other.htpasswd).gid, id('-g', 'nobody'));
   },
 );
+
+test(
+  'sink add-host: ROOT/HOST a symlink to a directory is refused, never chowned through; ROOT a symlink is followed',
+  { skip: !isRoot ? 'needs root (chown)' : missingTools('id') },
+  async () => {
+    const { dir, root, htpasswd } = sink();
+    // planted by whoever can write ROOT (the sink user) to have root chown /etc-like directories
+    const victim = join(dir, 'victim');
+    mkdirSync(victim, { mode: 0o700 });
+    symlinkSync(victim, join(root, 'web1.lab'));
+    const r = await addHost('web1.lab', root, htpasswd, ['--owner', 'nobody', '--password-stdin'], 'pw\n');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /web1\.lab: a symbolic link, not a directory: refused/);
+    const st = statSync(victim);
+    assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o700], 'the link target keeps its owner');
+    assert.equal(existsSync(htpasswd), false, 'nothing written');
+    // without --owner too: "exists" would make the sink serve the link target
+    const plain = await addHost('web1.lab', root, htpasswd);
+    assert.equal(plain.code, 1, plain.stderr);
+
+    // ROOT itself is the admin's path: a symlink to the real root is fine
+    const rootLink = join(dir, 'root-link');
+    symlinkSync(root, rootLink);
+    const ok = await addHost('web2.lab', rootLink, htpasswd, ['--owner', 'nobody']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const made = lstatSync(join(root, 'web2.lab'));
+    assert.ok(made.isDirectory());
+    assert.equal(made.uid, id('-u', 'nobody'));
+  },
+);

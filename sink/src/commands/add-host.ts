@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, chown, lstat, mkdir, stat } from 'node:fs/promises';
+import { access, lstat, mkdir, open, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
@@ -105,6 +105,33 @@ async function htpasswdProblem(file: string): Promise<string | undefined> {
   return undefined;
 }
 
+function symlinkRefused(directory: string): DeaddropError {
+  return new DeaddropError(
+    `${directory}: a symbolic link, not a directory: refused (remove it; add-host makes the directory)`,
+  );
+}
+
+/**
+ * Open ROOT/HOST without following a symlink (one swapped in since the lstat is refused too)
+ * and chown it through that descriptor: the chown cannot land anywhere else.
+ */
+async function chownDirectory(directory: string, owner: Owner | undefined): Promise<void> {
+  let fh;
+  try {
+    fh = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw symlinkRefused(directory);
+    if (code === 'ENOTDIR') throw new DeaddropError(`${directory}: exists and is not a directory`);
+    throw err;
+  }
+  try {
+    if (owner) await fh.chown(owner.uid, owner.dirGid);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function readStdinPassword(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -147,10 +174,12 @@ export const addHostCommand = {
     if (htpasswdBad) throw new UsageError(`--htpasswd ${argv.htpasswd}: ${htpasswdBad}`);
 
     const owner = argv.owner === undefined ? undefined : await resolveOwner(argv.owner);
-    const directory = join(root, argv.host);
+    // ROOT is the admin's path (a symlink there is followed); HOST inside it is not: whoever
+    // owns ROOT (the sink user) could plant ROOT/HOST -> /etc for a root chown to follow
+    const directory = join(await realpath(root), argv.host);
     const existing = await lstat(directory).catch(() => undefined);
-    if (existing && !(await stat(directory).catch(() => undefined))?.isDirectory())
-      throw new DeaddropError(`${directory}: exists and is not a directory`);
+    if (existing?.isSymbolicLink()) throw symlinkRefused(directory);
+    if (existing && !existing.isDirectory()) throw new DeaddropError(`${directory}: exists and is not a directory`);
     const password = argv.passwordStdin ? await readStdinPassword() : undefined;
 
     // the directory before the entry: a failure here writes no entry whose password nobody saw
@@ -161,7 +190,7 @@ export const addHostCommand = {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       directoryCreated = false;
     }
-    if (owner) await chown(directory, owner.uid, owner.dirGid);
+    await chownDirectory(directory, owner);
 
     // nginx / deaddrop-sink read the htpasswd file through the owner's group (0640)
     const {
