@@ -23,7 +23,16 @@ import {
 } from '@deaddrop/client/format/names';
 import { runDeaddrop, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
-import { DAY, flipByte, setMtime, testRecipients, writeChain, writeOurSet, writeSnowflake } from './tree.js';
+import {
+  DAY,
+  flipByte,
+  setMtime,
+  testRecipients,
+  writeChain,
+  writeFleet,
+  writeOurSet,
+  writeSnowflake,
+} from './tree.js';
 
 const NOW = 1_800_000_000;
 const ago = (d: number) => NOW - Math.round(d * DAY);
@@ -99,16 +108,10 @@ const NOT_ENROLLED = new Set(['stranger.lab', 'straylink.lab', 'strayfile.lab', 
 const OVERRIDES: Record<string, object> = { 'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' } };
 
 function fleetFile(dir: string, hosts: { name: string; kind: string }[]): string {
-  const file = join(dir, 'fleet.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      recipients: ['recipient.pem'],
-      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
-      hosts: hosts.map((h) => ({ name: h.name, kind: h.kind, ...OVERRIDES[h.name] })),
-    }),
+  return writeFleet(
+    join(dir, 'fleet.json'),
+    hosts.map((h) => ({ name: h.name, kind: h.kind, ...OVERRIDES[h.name] })),
   );
-  return file;
 }
 
 const dir = tempDir(); // at top level: its cleanup runs when the file ends, not after the hook

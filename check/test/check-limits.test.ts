@@ -11,7 +11,7 @@ import { runDeaddrop, tempDir } from '@deaddrop/test';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../src/hosts.js';
 import type { CheckReport } from '../src/report.js';
 import { checkRoot } from '../src/run.js';
-import { DAY, setMtime, testRecipients, writeChain } from './tree.js';
+import { DAY, setMtime, testRecipients, writeChain, writeFleet } from './tree.js';
 
 const NOW = 1_800_000_000;
 const ago = (d: number) => NOW - Math.round(d * DAY);
@@ -40,13 +40,9 @@ before(async () => {
   writeFileSync(big, '');
   truncateSync(big, 40 * 1024 * 1024);
   setMtime(join(root, 'bigsums.lab'), [sumsFileName(ago(0.5))], ago(0.5));
-  writeFileSync(
+  writeFleet(
     fleet,
-    JSON.stringify({
-      recipients: ['recipient.pem'],
-      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
-      hosts: HOSTS.map((name) => ({ name, kind: 'linux' })),
-    }),
+    HOSTS.map((name) => ({ name, kind: 'linux' })),
   );
 });
 

@@ -10,7 +10,7 @@ import { before, test } from 'node:test';
 import { fullManifestName, fullSignaturesName, fullVolumeName, sumsFileName } from '@deaddrop/client/format/names';
 import { deaddropArgv, runCommand, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
-import { DAY, setMtime, testRecipients, writeChain } from './tree.js';
+import { DAY, setMtime, testRecipients, writeChain, writeFleet } from './tree.js';
 
 const NOW = 1_800_000_000;
 const ago = (d: number) => NOW - Math.round(d * DAY);
@@ -49,13 +49,9 @@ before(async () => {
   const h = (name: string) => join(root, name);
   for (const name of ['healthy.lab', 'locked.lab', 'lockedsums.lab'])
     await writeChain(h(name), rcp, ago(10), [ago(2), ago(1)], { volumes: 2 });
-  writeFileSync(
+  writeFleet(
     fleet,
-    JSON.stringify({
-      recipients: ['recipient.pem'],
-      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
-      hosts: Object.keys(EXPECTED).map((name) => ({ name, kind: 'linux' })),
-    }),
+    Object.keys(EXPECTED).map((name) => ({ name, kind: 'linux' })),
   );
   // readable by everyone but what each case locks
   chmodSync(join(h('legacyvol.lab'), writeLegacyFull(h('legacyvol.lab'), ago(1)).volume), 0o600);

@@ -1,9 +1,10 @@
 /** Fleet files the check must refuse (exit 2, naming the field) rather than misread. */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runDeaddrop, tempDir } from '@deaddrop/test';
+import { writeFleet } from './tree.js';
 
 const dir = tempDir();
 const root = join(dir, 'root');
@@ -11,16 +12,7 @@ mkdirSync(root);
 
 /** Run the check with a fleet file of these hosts (and defaults); returns the result. */
 async function checkWith(hosts: object[], defaults?: object) {
-  const file = join(dir, 'fleet.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      recipients: ['recipient.pem'],
-      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
-      hosts,
-      ...(defaults ? { defaults } : {}),
-    }),
-  );
+  const file = writeFleet(join(dir, 'fleet.json'), hosts, defaults);
   return runDeaddrop(['check', '--root', root, '--fleet', file, '--quick']);
 }
 

@@ -132,3 +132,17 @@ export function flipByte(path: string, fromEnd = 20): void {
     closeSync(fd);
   }
 }
+
+/** A fleet file at `path` for these hosts (sinks and recipients the check does not reach). */
+export function writeFleet(path: string, hosts: object[], defaults?: object): string {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      recipients: ['recipient.pem'],
+      sinks: [{ name: 's', url: 'http://127.0.0.1:1/webdav/' }],
+      hosts,
+      ...(defaults ? { defaults } : {}),
+    }),
+  );
+  return path;
+}
