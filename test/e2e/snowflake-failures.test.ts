@@ -281,6 +281,49 @@ for (const [shellName, shell] of SHELLS) {
   );
 }
 
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a run stopped by TERM ends what it started before its lock goes: no zfs send left`,
+    { skip: needsProc, timeout: 60_000 },
+    async () => {
+      const rig = await makeRig('opnsense');
+      try {
+        const t = stamp(5);
+        let poll: NodeJS.Timeout | undefined;
+        let atExit: string[] = [];
+        let lockAtExit = true;
+        const env = { DEADDROP_DAY: '15', DEADDROP_STAMP: t, ZFS_SEND_SLOW: '1' };
+        const r = await runScript(rig, shell, env, [], {
+          onStart: (pid) => {
+            poll = setInterval(() => {
+              if (!existsSync(join(rig.state, 'sending'))) return;
+              clearInterval(poll);
+              signal(pid, 'SIGTERM');
+            }, 50);
+          },
+          onExit: () => {
+            clearInterval(poll);
+            atExit = runProcesses(rig);
+            lockAtExit = existsSync(rig.lock);
+          },
+        });
+        assert.equal(r.code, 130, r.stderr);
+        // when the script ended, its lock released, nothing it started ran on
+        assert.deepEqual(atExit, []);
+        assert.equal(lockAtExit, false);
+        // the pending snapshot is the next run's to tidy; no sink stored any of the stream
+        assert.deepEqual(snapshots(rig), [`zroot@deaddrop-pending-${t}`]);
+        for (const sink of rig.sinks) {
+          assert.deepEqual(sinkFiles(sink, rig.host), []);
+          await assertNoUploadTemps(sink);
+        }
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
+
 test(
   'opnsense: TERM once a sink has the zfs stream: it becomes the base, the /conf file is skipped',
   { skip: needs, timeout: 60_000 },

@@ -51,6 +51,13 @@ case "$cmd" in
     base=none
     while [ $# -gt 1 ]; do case "$1" in -i) base=$2; shift 2 ;; *) shift ;; esac; done
     [ -n "\${ZFS_SEND_SLEEP:-}" ] && sleep "$ZFS_SEND_SLEEP"
+    # ZFS_SEND_SLOW: a line every 0.2 s (a sleep of its own between) until stopped, taking a
+    # second to act on TERM (as a zfs send in the middle of a disk read); "sending" says it runs
+    if [ -n "\${ZFS_SEND_SLOW:-}" ]; then
+      trap 'sleep 1; exit 143' TERM
+      touch "$s/sending"
+      while :; do printf 'zfs stream of %s, slowly\\n' "$1"; sleep 0.2; done
+    fi
     printf 'zfs stream of %s from %s\\n' "$1" "$base"
     yes "$1" | head -c "\${ZFS_SEND_BYTES:-300000}"
     # a send that dies after most of the stream (a pool error, a killed zfs)

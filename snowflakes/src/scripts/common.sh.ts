@@ -21,6 +21,8 @@ end_run() {
 on_exit() {
   # (a signal now would end the run here, with its lock left)
   trap '' INT TERM HUP
+  # nothing the run started outlives its lock (a slow zfs send would overlap the next run)
+  kill_run
   if [ "$1" -ne 0 ] && [ -z "$OUTCOME" ]; then log "failed (status $1)"; fi
   rm -rf "$WORK"
   # a lock made but not yet in place when a signal came
@@ -184,16 +186,15 @@ on_signal() {
       return 0
     fi
   fi
+  # (on_exit ends what the run started)
   trap '' INT TERM HUP
-  kill_run
   exit 130
 }
 
-# run_procs: RUN_PIDS lists the live processes this run started (the shell's descendants,
-# zombies left out), from /proc on Linux (builtins only: the search starts none of its own), else
-# from ps (FreeBSD).
-# shellcheck disable=SC2317 # called by the traps
-run_procs() {
+# procs: PROCS lists every process as PID:PPID:STATE, from /proc on Linux (builtins only: the
+# search starts none of its own), else from ps (FreeBSD).
+# shellcheck disable=SC2317 # called by the EXIT trap
+procs() {
   rp_all=''
   if [ -r "/proc/$$/stat" ]; then
     for rp_f in /proc/[0-9]*/stat; do
@@ -211,10 +212,18 @@ run_procs() {
       if [ "$rp_pid" != "$rp_ps" ]; then rp_all="$rp_all $rp_pid:$rp_ppid:$rp_state"; fi
     done < "$WORK/ps"
   fi
+  PROCS=$rp_all
+}
+
+# run_procs: RUN_PIDS lists the live processes this run started: the shell's descendants,
+# zombies left out.
+# shellcheck disable=SC2317 # called by the EXIT trap
+run_procs() {
+  procs
   RUN_PIDS='' rp_tree=" $$ " rp_more=1
   while [ -n "$rp_more" ]; do
     rp_more=''
-    for rp_e in $rp_all; do
+    for rp_e in $PROCS; do
       rp_pid=\${rp_e%%:*} rp_e=\${rp_e#*:}
       case $rp_tree in *" $rp_pid "*) continue ;; esac
       case $rp_tree in *" \${rp_e%%:*} "*) ;; *) continue ;; esac
@@ -224,12 +233,13 @@ run_procs() {
   done
 }
 
-# kill_run: end every process the run started. Pid files cannot say (a signal may come before
-# one is written, and a producer's children are in none), so they are searched for. All are
-# stopped first, searching again until no new one turns up (one may have just forked): a child
-# whose parent dies first would be out of reach, and a curl whose tee ended first would finish
-# its PUT, where the sinks drop one cut off. Then each gets TERM, and CONT.
-# shellcheck disable=SC2317 # called by the traps
+# kill_run: end every process the run started, and wait till they have ended. Pid files cannot
+# say (a signal may come before one is written, and a producer's children are in none), so they
+# are searched for. All are stopped first, searching again until no new one turns up (one may
+# have just forked): a child whose parent dies first would be out of reach, and a curl whose tee
+# ended first would finish its PUT, where the sinks drop one cut off. Then each gets TERM, and
+# CONT; KILL those left after 5 s (a zfs send takes a moment to stop, in a disk read, say).
+# shellcheck disable=SC2317 # called by the EXIT trap
 kill_run() {
   if [ -z "$WORK" ]; then return 0; fi
   KILLED=' '
@@ -249,6 +259,26 @@ kill_run() {
   kill -s TERM $KILLED 2>/dev/null || true
   # shellcheck disable=SC2086
   kill -s CONT $KILLED 2>/dev/null || true
+  kr_n=0 kr_hz=10
+  while :; do
+    # the killed ones still there, an orphan (its parent killed first) too; a zombie has ended
+    procs
+    kr_left=''
+    for kr_e in $PROCS; do
+      case $KILLED in *" \${kr_e%%:*} "*) ;; *) continue ;; esac
+      case \${kr_e##*:} in Z* | X*) ;; *) kr_left="$kr_left \${kr_e%%:*}" ;; esac
+    done
+    if [ -z "$kr_left" ]; then return 0; fi
+    # shellcheck disable=SC2086
+    if [ "$kr_n" -eq $((5 * kr_hz)) ]; then kill -s KILL $kr_left 2>/dev/null || true; fi
+    if [ "$kr_n" -ge $((10 * kr_hz)) ]; then
+      log "processes$kr_left of the run did not end; the lock goes anyway"
+      return 0
+    fi
+    kr_n=$((kr_n + 1))
+    # (1 s steps where sleep takes no fractions)
+    sleep 0.1 2>/dev/null || { kr_hz=1 && sleep 1; }
+  done
 }
 
 # sink_index URL: its position in SINKS (as in ca<index>.pem), 0 when it is no longer a sink.
