@@ -43,6 +43,22 @@ async function bigBackup(tmp: string): Promise<{ src: string; sink: string; key:
   return { src, sink, key };
 }
 
+/** Start a restore into `dest` and wait until it stages a file; `exited` is its exit code. */
+async function startedRestore(args: string[], dest: string) {
+  const [cmd, ...pre] = deaddropArgv();
+  const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const [staging] = stagingIn(dest);
+    if (staging && readdirSync(join(dest, staging)).length > 0) return { child, exited, staging, stderr: () => stderr };
+    assert.ok(Date.now() < deadline && child.exitCode === null, `no staged file seen: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 test('an interrupted restore leaves no staging directory', { timeout: 300_000 }, async (t) => {
   const tmp = tempDir('deaddrop-restore-int-');
   const { src, sink, key } = await bigBackup(tmp);
@@ -51,40 +67,17 @@ test('an interrupted restore leaves no staging directory', { timeout: 300_000 },
 
   await t.test('SIGTERM mid-way: staging removed, exit 143', async () => {
     const dest = join(tmp, 'killed');
-    const [cmd, ...pre] = deaddropArgv();
-    const child = spawn(cmd!, [...pre, ...args(dest)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     // wait until a file is being staged: the restore is under way
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const [staging] = stagingIn(dest);
-      if (staging && readdirSync(join(dest, staging)).length > 0) break;
-      assert.ok(Date.now() < deadline && child.exitCode === null, `no staged file seen: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const { child, exited, stderr } = await startedRestore(args(dest), dest);
     child.kill('SIGTERM');
-    assert.equal(await exited, 143, stderr);
+    assert.equal(await exited, 143, stderr());
     assert.deepEqual(stagingIn(dest), [], 'the staging directory was removed');
-    assert.match(stderr, /interrupted \(SIGTERM\)/);
+    assert.match(stderr(), /interrupted \(SIGTERM\)/);
   });
 
   await t.test('a second restore into the same DEST: refused (exit 3), the running one goes on', async () => {
     const dest = join(tmp, 'busy');
-    const [cmd, ...pre] = deaddropArgv();
-    const child = spawn(cmd!, [...pre, ...args(dest)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const deadline = Date.now() + 120_000;
-    let staging: string | undefined;
-    for (;;) {
-      [staging] = stagingIn(dest);
-      if (staging && readdirSync(join(dest, staging)).length > 0) break;
-      assert.ok(Date.now() < deadline && child.exitCode === null, `no staged file seen: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const { child, exited, staging, stderr } = await startedRestore(args(dest), dest);
     // stopped, so that it is surely still under way while the others run
     child.kill('SIGSTOP');
     try {
@@ -97,7 +90,7 @@ test('an interrupted restore leaves no staging directory', { timeout: 300_000 },
     } finally {
       child.kill('SIGCONT');
     }
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 0, stderr());
     assert.deepEqual(compareTrees(src, dest), []);
   });
 
