@@ -1,5 +1,8 @@
-import { chown, open, readFile, stat } from 'node:fs/promises';
+import { chown, open, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { LockedError } from '@deaddrop/common/errors';
 import { writeFileAtomic } from '@deaddrop/common/fs';
+import { acquirePidLock, type PidLock } from '@deaddrop/common/pid-lock';
 import { bcryptHash, generatePassword, parseHtpasswd, verifyHash } from './htpasswd.js';
 
 export type EntryChange = 'added' | 'updated' | 'unchanged';
@@ -12,12 +15,34 @@ export interface EntryResult {
   groupChanged: boolean;
 }
 
+/** How long a run waits for another add-host's read-modify-write of the same file. */
+const LOCK_WAIT_MS = 30_000;
+
+/**
+ * The lock of an htpasswd file: FILE.lock next to the file it names (through symlinks), so
+ * runs given different paths to one file share it. A holder that died is taken over.
+ */
+async function lockHtpasswd(file: string): Promise<PidLock> {
+  const real = await realpath(file).catch(async () => join(await realpath(dirname(file)), basename(file)));
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await acquirePidLock(`${real}.lock`, 'another sink add-host');
+    } catch (err) {
+      if (!(err instanceof LockedError) || Date.now() >= deadline) throw err;
+      // held for a bcrypt hash and a rewrite: a short wait, jittered so waiters spread out
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+    }
+  }
+}
+
 /**
  * Make sure `user` has an entry in the htpasswd file, keeping every other line as it was.
  * With a password: add it, or replace the entry when the password differs. Without: add one
  * with a generated password when missing. Written atomically, keeping the file's mode, owner
  * and group. With `gid`, the file gets that group first (a new file is made empty with it), so
- * that a failure there writes no entry whose generated password nobody was shown.
+ * that a failure there writes no entry whose generated password nobody was shown. One run at a
+ * time per file (FILE.lock); a run waits up to 30 s for another, then exits 3.
  */
 export async function ensureHtpasswdEntry(
   file: string,
@@ -25,6 +50,22 @@ export async function ensureHtpasswdEntry(
   password: string | undefined,
   cost: number,
   gid?: number,
+): Promise<EntryResult> {
+  // read-modify-write: concurrent runs would each keep only their own new line
+  const lock = await lockHtpasswd(file);
+  try {
+    return await ensureEntryLocked(file, user, password, cost, gid);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function ensureEntryLocked(
+  file: string,
+  user: string,
+  password: string | undefined,
+  cost: number,
+  gid: number | undefined,
 ): Promise<EntryResult> {
   let text = '';
   let mode = 0o640;

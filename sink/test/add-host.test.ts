@@ -110,3 +110,29 @@ test(
     assert.equal(made.uid, id('-u', 'nobody'));
   },
 );
+
+test('sink add-host: concurrent runs on one htpasswd keep every entry, each with the password it reported', async () => {
+  const { root, htpasswd } = sink();
+  const n = 8;
+  // half choose their password, half have one generated; two more race for one new host
+  const runs = Array.from({ length: n }, (_, i) =>
+    i % 2 === 0
+      ? addHost(`host${i}`, root, htpasswd, ['--password-stdin', '--json'], `pw${i}\n`)
+      : addHost(`host${i}`, root, htpasswd, ['--json']),
+  );
+  runs.push(addHost('same', root, htpasswd, ['--json']), addHost('same', root, htpasswd, ['--json']));
+  const results = await Promise.all(runs);
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const entries = parseHtpasswd(readFileSync(htpasswd, 'utf8'));
+  assert.equal(entries.size, n + 1, [...entries.keys()].join(' '));
+  for (let i = 0; i < n; i++) {
+    const { password } = JSON.parse(results[i]!.stdout) as { password?: string };
+    const pw = i % 2 === 0 ? `pw${i}` : password!;
+    assert.equal(await verifyHash(pw, entries.get(`host${i}`)!), true, `host${i}`);
+  }
+  const same = results.slice(n).map((r) => JSON.parse(r.stdout) as { entry: string; password?: string });
+  assert.deepEqual(same.map((r) => r.entry).sort(), ['added', 'unchanged']);
+  const shown = same.find((r) => r.entry === 'added')!.password!;
+  assert.equal(await verifyHash(shown, entries.get('same')!), true, 'the one password shown is the one stored');
+  assert.equal(existsSync(`${htpasswd}.lock`), false, 'the lock is gone');
+});
