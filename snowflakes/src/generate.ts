@@ -122,7 +122,11 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
       name: 'deaddrop-openwrt.sh',
       installPath: OPENWRT_SCRIPT,
       mode: 0o755,
-      content: openwrtScript({ ...settings, mtdEvery: host.mtdEvery ?? DEFAULT_MTD_EVERY }),
+      // (null is "off", not unset: ?? would turn it into the default)
+      content: openwrtScript({
+        ...settings,
+        mtdEvery: host.mtdEvery === undefined ? DEFAULT_MTD_EVERY : host.mtdEvery,
+      }),
     },
     {
       name: 'crontab',

@@ -141,6 +141,32 @@ test(
   },
 );
 
+test('openwrt: mtdEvery "off" turns flash dumps off; a value that is neither a duration nor "off" is refused', async () => {
+  const dir = certDir('deaddrop-snowgen-');
+  const gen = (mtdEvery: unknown) => {
+    const fleet = writeFleet(dir, {
+      recipients: ['c.pem'],
+      sinks: [{ name: 'a', url: 'http://127.0.0.1:8084/webdav/' }],
+      hosts: [{ name: 'ap.lab', kind: 'openwrt', mtdEvery }],
+    });
+    return runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'ap.lab']);
+  };
+  let r = await gen('off');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^MTD_EVERY=off$/m);
+  r = await gen('14d');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^MTD_EVERY=1209600$/m);
+  for (const [bad, why] of [
+    ['never', /hosts\[0\]\.mtdEvery.*"never" is not a duration.*or "off" for no flash dumps/],
+    [7, /hosts\[0\]\.mtdEvery.*7 has no unit.*or "off"/],
+  ] as const) {
+    r = await gen(bad);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, why);
+  }
+});
+
 test('usage and config errors name the field', async () => {
   const { fleet } = fleetDir();
   let r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'fw.lab']);

@@ -111,14 +111,8 @@ for (const [shellName, shell] of SHELLS) {
     try {
       const mtdLast = join(rig.hostState, 'mtd.last');
       mkdirSync(rig.hostState, { recursive: true });
-      const cases: [string, () => void][] = [
-        ['a missing partition device', () => rmSync(join(rig.root, 'dev/mtd1'))],
-        ['a missing /proc/mtd', () => rmSync(join(rig.root, 'proc/mtd'))],
-        [
-          'a /proc/mtd without partitions',
-          () => writeFileSync(join(rig.root, 'proc/mtd'), 'dev: size erasesize name\n'),
-        ],
-      ];
+      // (no /proc/mtd, or one without partitions: the next test)
+      const cases: [string, () => void][] = [['a missing partition device', () => rmSync(join(rig.root, 'dev/mtd1'))]];
       let minutes = 30;
       for (const [what, breakIt] of cases) {
         breakIt();
@@ -138,6 +132,78 @@ for (const [shellName, shell] of SHELLS) {
       await rig.stop();
     }
   });
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: no MTD flash: one line saying so and how to turn dumps off; mtdEvery "off" makes none`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      try {
+        const mtdLast = join(rig.hostState, 'mtd.last');
+        const cases: [string, string, () => void][] = [
+          ['no /proc/mtd (an x86 VM)', 'no \\S*/proc/mtd', () => rmSync(join(rig.root, 'proc/mtd'))],
+          [
+            'a /proc/mtd without partitions',
+            '\\S*/proc/mtd lists no partition',
+            () => writeFileSync(join(rig.root, 'proc/mtd'), 'dev: size erasesize name\n'),
+          ],
+        ];
+        let minutes = 30;
+        for (const [what, why, makeIt] of cases) {
+          makeIt();
+          const t = stamp((minutes -= 5));
+          const r = await runScript(rig, shell, { DEADDROP_STAMP: t });
+          // a failure (the fleet file says the host has flash), told in one line naming the switch
+          assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+          const lines = r.stderr.split('\n').filter((l) => /mtd/i.test(l));
+          assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
+          assert.match(
+            lines[0]!,
+            new RegExp(`^deaddrop: no MTD flash \\(${why}\\): .*set its mtdEvery to "off"`),
+            what,
+          );
+          assert.ok(!existsSync(mtdLast), `${what}: no mtd.last`);
+          for (const sink of rig.sinks) {
+            const files = sinkFiles(sink, rig.host);
+            assert.ok(!files.some((n) => n.startsWith('mtd-full.')), `${what}: ${files.join(' ')}`);
+            assert.ok(files.includes(`sysupgrade-full.${t}.tar.gz.p7m.sha256`), `${what}: the config still went`);
+          }
+        }
+      } finally {
+        await rig.stop();
+      }
+      const off = await makeRig('openwrt', { mtdEvery: 'off' });
+      try {
+        const script = readFileSync(off.script, 'utf8');
+        assert.match(script, /^MTD_EVERY=off$/m);
+        // flash there, a dump long due, and a sink behind (not in mtd.sinks): still none
+        mkdirSync(off.hostState, { recursive: true });
+        writeFileSync(join(off.hostState, 'mtd.last'), '1000\n');
+        writeFileSync(join(off.hostState, 'mtd.sinks'), `${off.sinks[0]!.url}${off.host}/\n`);
+        const t1 = stamp(10);
+        let r = await runScript(off, shell, { DEADDROP_STAMP: t1 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /flash/);
+        // and no /proc/mtd at all
+        rmSync(join(off.root, 'proc/mtd'));
+        const t2 = stamp(5);
+        r = await runScript(off, shell, { DEADDROP_STAMP: t2 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /flash/);
+        for (const sink of off.sinks) {
+          const files = sinkFiles(sink, off.host);
+          assert.ok(!files.some((n) => n.startsWith('mtd-full.')), files.join(' '));
+          for (const t of [t1, t2])
+            assertStored(off, sink, `sysupgrade-full.${t}.tar.gz.p7m`, Buffer.from(SYSUPGRADE_BYTES));
+        }
+        assert.equal(readFileSync(join(off.hostState, 'mtd.last'), 'utf8'), '1000\n', 'state left alone');
+      } finally {
+        await off.stop();
+      }
+    },
+  );
 }
 
 for (const [shellName, shell] of SHELLS) {

@@ -221,6 +221,8 @@ export interface RigOptions {
   flaky?: FlakyMode;
   /** Two recipients, both certificates in one PEM file. */
   bundle?: boolean;
+  /** OpenWrt: the host's mtdEvery in the fleet file (default "7d"). */
+  mtdEvery?: string;
 }
 
 /** Sinks, a fleet file, the generated script, stubs and a fake host root with a netrc. */
@@ -250,7 +252,11 @@ export async function makeRig(kind: 'opnsense' | 'openwrt', opts: RigOptions = {
     JSON.stringify({
       recipients: [recipientFile],
       sinks: fleetSinks,
-      hosts: [kind === 'opnsense' ? { name: host, kind, dataset: 'zroot' } : { name: host, kind, mtdEvery: '7d' }],
+      hosts: [
+        kind === 'opnsense'
+          ? { name: host, kind, dataset: 'zroot' }
+          : { name: host, kind, mtdEvery: opts.mtdEvery ?? '7d' },
+      ],
     }),
   );
   const out = join(dir, 'out');

@@ -29,8 +29,18 @@ export const fleetHostSchema = z.strictObject({
   exclude: z.array(z.string()).optional(),
   /** OPNsense: the ZFS pool/dataset to snapshot. */
   dataset: z.string().optional(),
-  /** OpenWrt: how often to dump the MTD flash. */
-  mtdEvery: unitDurationField.optional(),
+  /** OpenWrt: how often to dump the MTD flash; "off" (null) for a host without MTD flash. */
+  mtdEvery: z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      if (v === 'off') return null;
+      // (not a z.union with 'off': its "Invalid input" would hide the duration's message)
+      const r = unitDurationField.safeParse(v);
+      if (r.success) return r.data;
+      ctx.addIssue({ code: 'custom', message: `${r.error.issues[0]!.message}, or "off" for no flash dumps` });
+      return z.NEVER;
+    })
+    .optional(),
   /** Checker thresholds (SPEC §6). */
   maxFullAge: unitDurationField.optional(),
   maxIncrementalAge: unitDurationField.optional(),

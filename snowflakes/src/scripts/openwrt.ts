@@ -7,12 +7,13 @@ import { sh } from './sh.js';
  * order, when the last dump that reached a sink was started mtdEvery seconds before this run.
  * A sink that missed that dump (STATE/mtd.lagging), or was added to the fleet since (not in
  * STATE/mtd.sinks), gets a dump of its own at the next run where it takes the sysupgrade file:
- * else its check would find no recent flash image for up to two cadences.
+ * else its check would find no recent flash image for up to two cadences. mtdEvery null ("off"):
+ * no dumps at all, for a host without MTD flash (an x86 VM).
  */
-export function openwrtScript(s: ScriptSettings & { mtdEvery: number }): string {
+export function openwrtScript(s: ScriptSettings & { mtdEvery: number | null }): string {
   return (
     scriptHeader('openwrt', s) +
-    sh`MTD_EVERY=${String(s.mtdEvery)}
+    sh`MTD_EVERY=${s.mtdEvery === null ? 'off' : String(s.mtdEvery)}
 ` +
     COMMON_SH +
     sh`
@@ -52,7 +53,27 @@ note_mtd() {
   if [ -s "$MTD_LAGGING.new" ]; then mv "$MTD_LAGGING.new" "$MTD_LAGGING"; else rm -f "$MTD_LAGGING.new" "$MTD_LAGGING"; fi
 }
 
+# no_mtd: true, and logged in one line, when this host has no MTD flash: no /proc/mtd (an x86
+# VM) or one listing no partition. The dump fails (nothing is sent), as the host was meant to have
+# flash; the line says how to turn dumps off where it never has. One that cannot be read is no
+# answer: mtd_dump fails reading it.
+no_mtd() {
+  if [ -e "$ROOT/proc/mtd" ]; then
+    nm_parts=$(sed -n 's/^\(mtd[0-9][0-9]*\):.*/\1/p' "$ROOT/proc/mtd" 2>/dev/null) || return 1
+    if [ -n "$nm_parts" ]; then return 1; fi
+    nm_why="$ROOT/proc/mtd lists no partition"
+  else
+    nm_why="no $ROOT/proc/mtd"
+  fi
+  log "no MTD flash ($nm_why): no flash dump; for a host without one, set its mtdEvery to \"off\" in the fleet file and regenerate this script"
+}
+
+# dump_to URLS: a flash dump to those sinks; SENT and MISSED as send_to sets them.
 dump_to() {
+  if no_mtd; then
+    FAILED=1 SENT=0 MISSED=$1
+    return 0
+  fi
   log "flash partitions: $(sed -n 's/^\(mtd[0-9]*\): \([0-9a-f]*\) [0-9a-f]* \(.*\)/\1=0x\2 \3/p' "$ROOT/proc/mtd" | tr '\n' ' ')"
   send_to "$1" "mtd-full.$STAMP.img.p7m" mtd_dump
 }
@@ -60,7 +81,10 @@ dump_to() {
 take_lock
 log "daily backup of $HOST"
 send "sysupgrade-full.$STAMP.tar.gz.p7m" config_backup
-if due mtd.last "$MTD_EVERY"; then
+if [ "$MTD_EVERY" = off ]; then
+  # (no dumps, and no catch-up of one a sink lacks)
+  :
+elif due mtd.last "$MTD_EVERY"; then
   dump_to "$SINKS"
   # the start of this run, not the end of the dump: the next one is due a cadence after it
   if [ "$SENT" -gt 0 ]; then echo "$START" > "$STATE/mtd.last" && note_mtd "$MISSED"; fi
