@@ -132,7 +132,7 @@ test(
     const bin = join(dir, 'bin');
     mkdirSync(bin);
     const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
-    for (const tool of ['sh', 'grep', 'sha256sum', 'mkfifo', 'tee', 'mktemp', 'logger'])
+    for (const tool of ['sh', 'grep', 'sha256sum', 'mkfifo', 'tee', 'mktemp', 'logger', 'gunzip'])
       symlinkSync(busybox, join(bin, tool));
     const check = spawnSync(busybox, ['sh', join(out, 'deaddrop-check.sh')], { env: { PATH: bin }, encoding: 'utf8' });
     assert.equal(check.status, 1);

@@ -1,5 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -201,6 +210,64 @@ for (const [shellName, shell] of SHELLS) {
         assert.equal(readFileSync(join(off.hostState, 'mtd.last'), 'utf8'), '1000\n', 'state left alone');
       } finally {
         await off.stop();
+      }
+    },
+  );
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a sysupgrade archive that is empty, no gzip or cut short is a failed file: nothing stored`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      try {
+        // under busybox, its gunzip too, as on OpenWrt
+        if (shell[0] === 'busybox') {
+          const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
+          symlinkSync(busybox, join(rig.bin, 'gunzip'));
+        }
+        const bytes = join(rig.state, 'sysupgrade.bytes');
+        // each exits 0, as sysupgrade does: with nothing, with its message on a ramdisk boot, or
+        // with what tar wrote before it failed
+        const cases: [string, Buffer, RegExp][] = [
+          ['empty', Buffer.alloc(0), /sysupgrade -b wrote nothing: no config backup/],
+          [
+            'a message, no archive',
+            Buffer.from('Cannot save config while running from ramdisk.\n'),
+            /sysupgrade -b wrote no whole gzip archive \(.+\): no config backup/,
+          ],
+          [
+            'an archive cut short',
+            SYSUPGRADE_BYTES.subarray(0, SYSUPGRADE_BYTES.length >> 1),
+            /sysupgrade -b wrote no whole gzip archive \(.+\): no config backup/,
+          ],
+        ];
+        let minutes = 30;
+        for (const [what, plain, why] of cases) {
+          writeFileSync(bytes, plain);
+          const t = stamp((minutes -= 5));
+          const r = await runScript(rig, shell, { DEADDROP_STAMP: t });
+          assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+          assert.match(r.stderr, why, what);
+          assert.match(r.stderr, new RegExp(`sysupgrade-full\\.${t}\\.tar\\.gz\\.p7m: reading failed; upload cut off`));
+          for (const sink of rig.sinks) {
+            const files = sinkFiles(sink, rig.host);
+            assert.ok(!files.some((n) => n.startsWith(`sysupgrade-full.${t}`)), `${what}: ${files.join(' ')}`);
+            await assertNoUploadTemps(sink);
+          }
+        }
+        // the flash dump (due at the first run) went all the same; a whole archive goes again
+        writeFileSync(bytes, SYSUPGRADE_BYTES);
+        const t = stamp(5);
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: t });
+        assert.equal(r.code, 0, r.stderr);
+        for (const sink of rig.sinks) {
+          assert.ok(sinkFiles(sink, rig.host).some((n) => /^mtd-full\..*\.sha256$/.test(n)));
+          assertStored(rig, sink, `sysupgrade-full.${t}.tar.gz.p7m`, SYSUPGRADE_BYTES);
+        }
+      } finally {
+        await rig.stop();
       }
     },
   );

@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import {
   makeTestRecipient,
   missingTools,
@@ -72,7 +73,8 @@ export function zfsStreamBytes(snap: string, base: string, size = 300000): Buffe
   return Buffer.concat([Buffer.from(`zfs stream of ${snap} from ${base}\n`), bulk]);
 }
 
-export const SYSUPGRADE_BYTES = 'sysupgrade -b of the stub\n'.repeat(2000);
+/** What the sysupgrade stub writes: a gzip, as `sysupgrade -b -` does (stored, not squeezed: 52 kB). */
+export const SYSUPGRADE_BYTES = gzipSync('sysupgrade -b of the stub\n'.repeat(2000), { level: 0 });
 
 function which(tool: string): string {
   const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { encoding: 'utf8' });

@@ -17,8 +17,30 @@ export function openwrtScript(s: ScriptSettings & { mtdEvery: number | null }): 
 ` +
     COMMON_SH +
     sh`
+# config_backup: sysupgrade's archive, checked whole before a byte of it is sent. Its status says
+# too little: sysupgrade exits 0 having written "Cannot save config while running from ramdisk."
+# or what tar wrote before failing (tar's status is lost). The archive is small: it waits in the
+# run's temp dir (tmpfs on OpenWrt, mode 0700, removed at exit); a /tmp that fills cuts it short,
+# which gunzip -t catches too.
 # shellcheck disable=SC2317 # called indirectly, through send
-config_backup() { sysupgrade -b -; }
+config_backup() {
+  cb_file="$WORK/sysupgrade.tar.gz"
+  sysupgrade -b - > "$cb_file" || {
+    cb_status=$?
+    log "sysupgrade -b failed (status $cb_status): no config backup"
+    return 1
+  }
+  if [ ! -s "$cb_file" ]; then
+    log "sysupgrade -b wrote nothing: no config backup"
+    return 1
+  fi
+  if ! gunzip -t < "$cb_file" 2> "$WORK/gunzip.err"; then
+    # (GNU gzip starts its message with an empty line)
+    log "sysupgrade -b wrote no whole gzip archive ($(sed -n '/./{p;q;}' "$WORK/gunzip.err")): no config backup"
+    return 1
+  fi
+  cat "$cb_file" && rm -f "$cb_file"
+}
 
 # /proc/mtd: "mtd0: 00040000 00010000 \"u-boot\"" per partition after a header line. The list is
 # read first (none = failure), and the first partition that cannot be read fails the dump: a
@@ -128,7 +150,7 @@ if ! command -v openssl >/dev/null 2>&1 || ! openssl smime -help 2>&1 | grep -q 
   missing="$missing openssl-util"
 fi
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
-for tool in sha256sum mkfifo tee mktemp logger sysupgrade; do
+for tool in sha256sum mkfifo tee mktemp logger gunzip sysupgrade; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing busybox($tool)"
 done
 if [ -n "$missing" ]; then
