@@ -9,8 +9,8 @@ export interface Thresholds {
   maxIncrementalAge: number;
   /** Snowflake files. */
   maxAge: number;
-  /** OpenWrt MTD dump cadence; its file may be this old plus a day. */
-  mtdEvery: number;
+  /** OpenWrt MTD dump cadence; its file may be this old plus a day. null: "off", none expected. */
+  mtdEvery: number | null;
   /** Fractions of the median of earlier sets of the same kind. */
   sizeBounds: { min: number; max: number };
 }
@@ -38,7 +38,8 @@ function merge(base: Thresholds, o: Overrides | undefined): Thresholds {
     maxFullAge: o?.maxFullAge ?? base.maxFullAge,
     maxIncrementalAge: o?.maxIncrementalAge ?? base.maxIncrementalAge,
     maxAge: o?.maxAge ?? base.maxAge,
-    mtdEvery: o?.mtdEvery ?? base.mtdEvery,
+    // (null is "off", not "unset")
+    mtdEvery: o?.mtdEvery !== undefined ? o.mtdEvery : base.mtdEvery,
     sizeBounds: o?.sizeBounds ?? base.sizeBounds,
   };
 }

@@ -23,11 +23,11 @@ function freshnessRules(kind: HostKind, ctx: HostContext): { kinds: SnowflakeKin
       { kinds: ['zroot-full'], maxAge: t.maxFullAge, label: 'zroot-full' },
       { kinds: ['conf-full'], maxAge: t.maxAge, label: 'conf-full' },
     ];
-  return [
-    { kinds: ['sysupgrade-full'], maxAge: t.maxAge, label: 'sysupgrade-full' },
-    // the flash dump has its own cadence; a day of slack for the cron run
-    { kinds: ['mtd-full'], maxAge: Math.max(t.maxAge, t.mtdEvery + 86400), label: 'mtd-full' },
-  ];
+  const sysupgrade = { kinds: ['sysupgrade-full' as const], maxAge: t.maxAge, label: 'sysupgrade-full' };
+  // a host without MTD flash ("off") dumps none
+  if (t.mtdEvery === null) return [sysupgrade];
+  // the flash dump has its own cadence; a day of slack for the cron run
+  return [sysupgrade, { kinds: ['mtd-full'], maxAge: Math.max(t.maxAge, t.mtdEvery + 86400), label: 'mtd-full' }];
 }
 
 /** A host known only from htpasswd: its files say what it is. */

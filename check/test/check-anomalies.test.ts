@@ -46,6 +46,9 @@ let healthyFleet: string;
 const EXPECTED: Record<string, string[]> = {
   'healthy.lab': [],
   'ap.lab': [],
+  // an OpenWrt host without MTD flash (mtdEvery "off") owes no flash dump; by default it does
+  'noflash.lab': [],
+  'flashless.lab': ['missing-snowflake'],
   'missvol.lab': ['missing-volume'],
   'missman.lab': ['missing-manifest'],
   'misssums.lab': ['missing-sums'],
@@ -105,7 +108,10 @@ const EXPECTED: Record<string, string[]> = {
 /** Directories (or files) in the root of hosts that are not in the fleet file. */
 const NOT_ENROLLED = new Set(['stranger.lab', 'straylink.lab', 'strayfile.lab', 'x\\xfe', 'x\\xff']);
 /** Per-host thresholds in the fleet file. */
-const OVERRIDES: Record<string, object> = { 'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' } };
+const OVERRIDES: Record<string, object> = {
+  'relaxed.lab': { maxIncrementalAge: '7d', maxFullAge: '60d' },
+  'noflash.lab': { mtdEvery: 'off' },
+};
 
 function fleetFile(dir: string, hosts: { name: string; kind: string }[]): string {
   return writeFleet(
@@ -124,6 +130,7 @@ before(async () => {
 
   await healthy('healthy.lab');
   await writeSnowflake(h('ap.lab'), rcp, 'sysupgrade-full', ago(2));
+  for (const name of ['noflash.lab', 'flashless.lab']) await writeSnowflake(h(name), rcp, 'sysupgrade-full', ago(1));
   await writeSnowflake(h('ap.lab'), rcp, 'sysupgrade-full', ago(1));
   const mtd = await writeSnowflake(h('ap.lab'), rcp, 'mtd-full', ago(3), 8000);
   // sha256sum's binary mode (`<hex> *NAME`) names the file as well
@@ -274,6 +281,8 @@ before(async () => {
 
   const kinds: Record<string, string> = {
     'ap.lab': 'openwrt',
+    'noflash.lab': 'openwrt',
+    'flashless.lab': 'openwrt',
     'futureap.lab': 'openwrt',
     'wrongname.lab': 'openwrt',
     'cutap.lab': 'openwrt',
@@ -407,7 +416,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /41 hosts, 3 ok, 8 with warnings, 30 with problems/);
+  assert.match(lines[0]!, /43 hosts, 4 ok, 8 with warnings, 31 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
