@@ -174,6 +174,11 @@ export class SinkServer {
     expectContinue: boolean,
   ): Promise<void> {
     if (this.closing) throw new HttpRefusal(503, 'shutting down');
+    // Node de-chunks `gzip, chunked` and would store the still-encoded bytes as the file; nginx
+    // answers 501 to any transfer-coding but plain chunked, and so does this, before the body.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked')
+      throw new HttpRefusal(501, `Transfer-Encoding ${te}`);
     const target = parseRequestTarget(req.url ?? '', this.opts.prefix);
     if (target.kind === 'outside') throw new HttpRefusal(404, 'outside the prefix');
     if (target.kind === 'bad') throw new HttpRefusal(400, target.reason);

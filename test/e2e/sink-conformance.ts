@@ -469,6 +469,15 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
       assert.deepEqual(readdirSync(join(sink.root, 'alice')).includes('nolength.p7m'), false);
     });
 
+    test('PUT with a transfer-coding other than plain chunked (gzip, chunked) -> 501, nothing stored', async () => {
+      const head =
+        `PUT /webdav/alice/gzipped.p7m HTTP/1.1\r\nHost: x\r\nAuthorization: ${ALICE}\r\n` +
+        'Transfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n4\r\nEVIL\r\n0\r\n\r\n';
+      const answer = await rawExchange(sink.port, head);
+      assert.match(answer, /^HTTP\/1\.1 501 /);
+      assert.deepEqual(readdirSync(join(sink.root, 'alice')).includes('gzipped.p7m'), false);
+    });
+
     test('PROPFIND with Expect: 100-continue gets 100 Continue, then 207', { timeout: 30_000 }, async () => {
       const xml = '<?xml version="1.0"?><propfind xmlns="DAV:"><allprop/></propfind>';
       const head =
