@@ -103,6 +103,21 @@ export class HtpasswdStore {
     return this.users.has(user);
   }
 
+  /**
+   * True when user and password match the current file and an earlier verify() already found
+   * so: no bcrypt work, for when failed logins are over their budget.
+   */
+  async verifiedBefore(user: string, password: string): Promise<boolean> {
+    try {
+      await this.refresh();
+    } catch {
+      this.users = new Map();
+      this.stamp = '';
+    }
+    const hash = this.users.get(user);
+    return hash !== undefined && this.verified.has(cacheKey(user, password, hash));
+  }
+
   /** True when user and password match the current file. Fails closed if the file vanished. */
   async verify(user: string, password: string): Promise<boolean> {
     try {
@@ -116,7 +131,7 @@ export class HtpasswdStore {
       await bcrypt.compare(password, DUMMY_HASH);
       return false;
     }
-    const key = createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('base64');
+    const key = cacheKey(user, password, hash);
     if (this.verified.has(key)) return true;
     if (await verifyHash(password, hash)) {
       if (this.verified.size >= 4096) this.verified.clear();
@@ -128,4 +143,8 @@ export class HtpasswdStore {
     if (!costsAsMuchAsDummy(hash)) await bcrypt.compare(password, DUMMY_HASH);
     return false;
   }
+}
+
+function cacheKey(user: string, password: string, hash: string): string {
+  return createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('base64');
 }

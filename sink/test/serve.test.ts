@@ -19,6 +19,7 @@ import {
   type RunningSink,
 } from '@deaddrop/test';
 import { bcryptHash } from '../src/htpasswd.js';
+import { FailedLoginLimit, loginKey } from '../src/login-limit.js';
 
 const auth = (user: string, pw: string) => 'Basic ' + Buffer.from(`${user}:${pw}`).toString('base64');
 
@@ -72,6 +73,61 @@ test('an address that fails 30 logins in a minute gets 429, without bcrypt work,
   // the right password too, from that address, until the minute is over
   assert.equal(await put(sink, '/webdav/alice/ok', 'alice', 'a', 'x'), 429);
   await sink.stop();
+});
+
+/** A PUT sent from a chosen loopback source address (127.0.0.x); resolves to the status. */
+function putFrom(sink: RunningSink, from: string, path: string, authorization: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: sink.port, localAddress: from, method: 'PUT', path, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
+    req.setHeader('authorization', authorization);
+    req.on('error', reject);
+    req.end('x');
+  });
+}
+
+test('failed logins are capped across addresses: past 120 a minute only already-verified credentials get in', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a', bob: 'b' } });
+  // alice's credentials pass once, before the flood
+  assert.equal(await putFrom(sink, '127.0.0.1', '/webdav/alice/before', auth('alice', 'a')), 201);
+  const codes: number[] = [];
+  // 5 addresses x 24 wrong passwords: each under its own 30, 120 together
+  for (let a = 2; a <= 6; a++)
+    for (let i = 0; i < 24; i++)
+      codes.push(await putFrom(sink, `127.0.0.${a}`, `/webdav/alice/g${i}`, auth('alice', `guess${i}`)));
+  assert.deepEqual(codes, Array<number>(120).fill(401));
+  // a fresh address: its wrong password or unknown user is not even checked
+  assert.equal(await putFrom(sink, '127.0.0.7', '/webdav/alice/g', auth('alice', 'guess')), 429);
+  assert.equal(await putFrom(sink, '127.0.0.8', '/webdav/nobody/g', auth('nobody', 'x')), 429);
+  // bob's right password was never verified, so it waits too; alice's cached one still works
+  assert.equal(await putFrom(sink, '127.0.0.9', '/webdav/bob/x', auth('bob', 'b')), 429);
+  assert.equal(await putFrom(sink, '127.0.0.9', '/webdav/alice/after', auth('alice', 'a')), 201);
+  await sink.stop();
+});
+
+test('failed logins are counted per IPv4 address and per IPv6 /64', () => {
+  assert.equal(loginKey('192.0.2.7'), '192.0.2.7');
+  assert.equal(loginKey('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(loginKey('::ffff:c000:207'), '192.0.2.7');
+  const k = loginKey('2001:db8:1:2::1');
+  assert.equal(k, '2001:db8:1:2::/64');
+  assert.equal(loginKey('2001:0db8:0001:0002:ffff:ffff:ffff:fffe'), k);
+  assert.equal(loginKey('2001:db8:1:2:a:b:192.0.2.1'), k);
+  assert.equal(loginKey('2001:DB8:1:2::9%eth0'), k);
+  assert.notEqual(loginKey('2001:db8:1:3::1'), k);
+  assert.equal(loginKey('::1'), '0:0:0:0::/64');
+  assert.equal(loginKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  // 30 failures spread over one /64 block the whole /64
+  const limit = new FailedLoginLimit();
+  for (let i = 0; i < 30; i++) limit.fail(`2001:db8:1:2::${(i + 1).toString(16)}`, 1000);
+  assert.equal(limit.blocked('2001:db8:1:2:ffff::1', 1001), true);
+  assert.equal(limit.blocked('2001:db8:1:3::1', 1001), false);
+  assert.equal(limit.blocked('2001:db8:1:2:ffff::1', 61_000), false);
 });
 
 test('per-host upload cap answers 429; other hosts still upload; chunked body over --max-body -> 413', async () => {
