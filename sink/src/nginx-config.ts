@@ -11,9 +11,20 @@ export interface NginxConfigOptions {
   maxBodyBytes?: number;
   /** Requests per second per client address before 429 (limit_req against password guessing). */
   rate?: number;
+  /**
+   * Requests in progress per client address before 429 (limit_conn): slow PUTs from one address
+   * would otherwise hold all worker_connections. 0 = no limit.
+   */
+  maxConns?: number;
   /** htpasswd users that may GET and PROPFIND everywhere under the prefix and write nothing. */
   readers?: string[];
 }
+
+/**
+ * Default limit_conn per address: the embedded sink's --max-uploads-per-host (8) plus as many
+ * again for PROPFINDs and a reader's GETs.
+ */
+export const DEFAULT_MAX_CONNS = 16;
 
 function quote(value: string): string {
   if (/[\s;{}"'\\$]/.test(value)) throw new Error(`path not usable in an nginx config: ${value}`);
@@ -44,6 +55,8 @@ export function nginxConfig(o: NginxConfigOptions): string {
   const temp = quote(o.tempDir ?? `${root}/${DEFAULT_TEMP_NAME}`);
   const p = regexEscape(prefix);
   const rate = o.rate ?? 20;
+  const maxConns = o.maxConns ?? DEFAULT_MAX_CONNS;
+  if (!Number.isInteger(maxConns) || maxConns < 0) throw new Error(`connection limit not usable: ${maxConns}`);
   const readers = o.readers ?? [];
   for (const r of readers)
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(r)) throw new Error(`reader name not usable: ${r}`);
@@ -93,7 +106,9 @@ export function nginxConfig(o: NginxConfigOptions): string {
 # dot). Crashed workers can orphan temp files there: find ${temp} -type f -mmin +1440 -delete
 # Basic auth sends passwords in clear: put TLS in front or use \`listen … ssl\` with a certificate.
 
-limit_req_zone $binary_remote_addr zone=deaddrop_sink:10m rate=${rate}r/s;
+limit_req_zone $binary_remote_addr zone=deaddrop_sink:10m rate=${rate}r/s;${
+    maxConns > 0 ? '\nlimit_conn_zone $binary_remote_addr zone=deaddrop_conn:10m;' : ''
+  }
 ${readerMap}
 server {
 ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
@@ -104,7 +119,16 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
     auth_basic_user_file ${quote(o.htpasswd)};
     # bcrypt is paid on every request: bound guessing (and work) per client address.
     limit_req zone=deaddrop_sink burst=${rate * 5} nodelay;
-    limit_req_status 429;
+    limit_req_status 429;${
+      maxConns > 0
+        ? `
+    # Requests in progress per client address (slow uploads would otherwise hold every
+    # worker connection): a host's parallel uploads plus its PROPFINDs; raise it for a fleet
+    # behind one NAT address (--max-conns).
+    limit_conn deaddrop_conn ${maxConns};
+    limit_conn_status 429;`
+        : ''
+    }
 
     client_max_body_size ${o.maxBodyBytes ?? 0};
     client_body_temp_path ${temp};

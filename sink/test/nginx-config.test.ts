@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { missingTools, runDeaddrop, startNginxSink, tempDir } from '@deaddrop/test';
 import { parseRequestTarget } from '../src/path-policy.js';
 
 test(
@@ -30,6 +31,9 @@ test(
       'disable_symlinks on;',
       `client_body_temp_path ${join(dir, 'root')}/.deaddrop-tmp;`,
       'limit_req zone=deaddrop_sink',
+      'limit_conn_zone $binary_remote_addr zone=deaddrop_conn:10m;',
+      'limit_conn deaddrop_conn 16;',
+      'limit_conn_status 429;',
       'chattr +a',
       'dav_methods PUT;',
       'create_full_put_path on;',
@@ -79,6 +83,50 @@ test(
     const rootPrefix = await runDeaddrop([...args, '--prefix', '/']);
     assert.equal(rootPrefix.code, 2);
     assert.match(rootPrefix.stderr, /--prefix \/: .*name a directory/);
+  },
+);
+
+test(
+  'nginx: past 16 requests in progress from one address (slow PUTs) the next is 429; the slow ones finish',
+  { skip: missingTools('nginx') },
+  async () => {
+    const sink = await startNginxSink({ hosts: { alice: 'pw' } });
+    const authorization = 'Basic ' + Buffer.from('alice:pw').toString('base64');
+    const open = (name: string, length: number) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: sink.port,
+        method: 'PUT',
+        path: `/webdav/alice/${name}`,
+        agent: false,
+        headers: { authorization, 'content-length': String(length) },
+      });
+      const done = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+      });
+      return { req, done };
+    };
+    try {
+      const slow = Array.from({ length: 16 }, (_, i) => open(`slow${i}`, 2));
+      for (const s of slow) s.req.write('x');
+      // nginx counts a request once its head is read: give the 16 heads time to arrive
+      await new Promise((r) => setTimeout(r, 500));
+      const extra = open('extra', 1);
+      extra.req.end('y');
+      assert.equal(await extra.done, 429);
+      for (const s of slow) s.req.end('x');
+      assert.deepEqual(await Promise.all(slow.map((s) => s.done)), Array<number>(16).fill(201));
+      const after = open('after', 1);
+      after.req.end('z');
+      assert.equal(await after.done, 201);
+      assert.equal(existsSync(join(sink.root, 'alice', 'extra')), false);
+    } finally {
+      await sink.stop();
+    }
   },
 );
 

@@ -6,7 +6,7 @@ import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
 import { printResult } from '@deaddrop/common/output';
 import { DeaddropError, UsageError } from '@deaddrop/common/errors';
 import { parseSize } from '@deaddrop/common/units';
-import { nginxConfig, nginxWrapperConfig } from '../nginx-config.js';
+import { DEFAULT_MAX_CONNS, nginxConfig, nginxWrapperConfig } from '../nginx-config.js';
 
 interface Args {
   root: string;
@@ -16,6 +16,7 @@ interface Args {
   prefix: string;
   maxBody: string;
   rate: number;
+  maxConns: number;
   check?: boolean;
   reader?: string[];
 }
@@ -50,6 +51,11 @@ export const nginxConfigCommand = {
       .option('prefix', { type: 'string', default: '/webdav/', describe: 'URL path of the host directories' })
       .option('max-body', { type: 'string', default: '0', describe: 'client_max_body_size (0 = unlimited)' })
       .option('rate', { type: 'number', default: 20, describe: 'limit_req requests per second per address' })
+      .option('max-conns', {
+        type: 'number',
+        default: DEFAULT_MAX_CONNS,
+        describe: 'limit_conn requests in progress per address (0 = no limit)',
+      })
       .option('check', { type: 'boolean', describe: 'Validate the block with nginx -t first' })
       .option('reader', {
         type: 'string',
@@ -70,6 +76,7 @@ export const nginxConfigCommand = {
         prefix: argv.prefix,
         maxBodyBytes: parseSize(argv.maxBody, '--max-body'),
         rate: argv.rate,
+        maxConns: argv.maxConns,
         readers: argv.reader ?? [],
       });
     } catch (err) {
