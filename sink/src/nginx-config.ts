@@ -144,6 +144,10 @@ ${o.listen.map((l) => `    listen ${quote(l)};`).join('\n')}
     disable_symlinks on;
     autoindex off;
 
+    # Encoded separators, NUL, dot and empty segments in the raw path: refused (400) as the
+    # embedded sink does, not normalised (nginx would store /alice%2fx or /alice/./x as alice/x).
+    if ($request_uri ~ "^[^?]*(%2[fF]|%5[cC]|%00|//|/(\\.|%2[eE]){1,2}(/|\\?|\\z))") { return 400; }
+
     location / { return 404; }
 
     location ^~ ${prefix} {

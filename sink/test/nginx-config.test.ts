@@ -34,6 +34,7 @@ test(
       'limit_conn_zone $binary_remote_addr zone=deaddrop_conn:10m;',
       'limit_conn deaddrop_conn 16;',
       'limit_conn_status 429;',
+      'if ($request_uri ~ "^[^?]*(%2[fF]|%5[cC]|%00|//|/(\\.|%2[eE]){1,2}(/|\\?|\\z))") { return 400; }',
       'chattr +a',
       'dav_methods PUT;',
       'create_full_put_path on;',

@@ -359,6 +359,13 @@ export function conformanceSuite(kind: 'embedded' | 'nginx', start: Starter): vo
         { name: './bob', method: 'PUT', path: '/webdav/./bob/t11', body: 'EVIL', expect: [400, 403] },
         { name: 'backslashes', method: 'PUT', path: '/webdav/alice/..\\bob\\t12', body: 'EVIL', expect: [400, 403] },
         { name: '%5c', method: 'PUT', path: '/webdav/alice/..%5cbob', body: 'EVIL', expect: [400, 403] },
+        // inside the own directory, but not a name either sink stores: no normalising
+        { name: 'own %2f', method: 'PUT', path: '/webdav/alice%2fenc', body: 'EVIL', expect: [400] },
+        { name: 'own %2F deeper', method: 'PUT', path: '/webdav/alice/keep%2Fx', body: 'EVIL', expect: [400] },
+        { name: 'own ./', method: 'PUT', path: '/webdav/alice/./dot', body: 'EVIL', expect: [400] },
+        { name: 'own %2e/', method: 'PUT', path: '/webdav/alice/%2E/dot2', body: 'EVIL', expect: [400] },
+        { name: 'own //', method: 'PUT', path: '/webdav/alice//dbl', body: 'EVIL', expect: [400] },
+        { name: 'own /.', method: 'PROPFIND', path: '/webdav/alice/.', headers: { depth: '0' }, expect: [400] },
         { name: 'NUL', method: 'PUT', path: '/webdav/alice/t%00x', body: 'EVIL', expect: [400] },
         { name: 'dot file', method: 'PUT', path: '/webdav/alice/.hidden', body: 'EVIL', expect: [400, 403] },
         { name: 'name too long', method: 'PUT', path: `/webdav/alice/${long}`, body: 'EVIL', expect: [400, 403] },
