@@ -103,21 +103,6 @@ export class HtpasswdStore {
     return this.users.has(user);
   }
 
-  /**
-   * True when user and password match the current file and an earlier verify() already found
-   * so: no bcrypt work, for when failed logins are over their budget.
-   */
-  async verifiedBefore(user: string, password: string): Promise<boolean> {
-    try {
-      await this.refresh();
-    } catch {
-      this.users = new Map();
-      this.stamp = '';
-    }
-    const hash = this.users.get(user);
-    return hash !== undefined && this.verified.has(cacheKey(user, password, hash));
-  }
-
   /** True when user and password match the current file. Fails closed if the file vanished. */
   async verify(user: string, password: string): Promise<boolean> {
     try {

@@ -4,18 +4,16 @@ import { isIPv6 } from 'node:net';
  * Failed logins per client address: up to `max` in a window, then 429 until the window ends.
  * Every failed login costs a bcrypt comparison (tens of milliseconds of this one thread), so an
  * address guessing passwords would otherwise slow every host's uploads; nginx's generated
- * config bounds the same with limit_req. Addresses are counted by loginKey() (an IPv6 client
- * by its /64, which one machine may fill with addresses), and all of them together get
- * `globalMax` failures per window: beyond it no failed or unknown login is checked at all.
+ * config bounds the same with limit_req. Addresses are counted by loginKey(): an IPv6 client
+ * by its /64, which one machine may fill with addresses. (No budget across all addresses: past
+ * it a host whose password is not cached yet would be shut out too, by 2 guesses a second.)
  */
 export class FailedLoginLimit {
   private readonly failures = new Map<string, { count: number; since: number }>();
-  private global = { count: 0, since: 0 };
 
   constructor(
     private readonly max = 30,
     private readonly windowMs = 60_000,
-    private readonly globalMax = 120,
   ) {}
 
   /** Whether `address` has used up its failed logins for now. */
@@ -24,14 +22,7 @@ export class FailedLoginLimit {
     return f !== undefined && now - f.since < this.windowMs && f.count >= this.max;
   }
 
-  /** Whether the failed logins of all addresses together have used up the window's budget. */
-  overBudget(now = Date.now()): boolean {
-    return now - this.global.since < this.windowMs && this.global.count >= this.globalMax;
-  }
-
   fail(address: string, now = Date.now()): void {
-    if (now - this.global.since < this.windowMs) this.global.count++;
-    else this.global = { count: 1, since: now };
     const key = loginKey(address);
     const f = this.failures.get(key);
     if (f && now - f.since < this.windowMs) f.count++;

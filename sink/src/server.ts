@@ -191,11 +191,7 @@ export class SinkServer {
     if (!creds) throw new HttpRefusal(401, 'no credentials');
     const address = req.socket.remoteAddress ?? '-';
     if (this.failedLogins.blocked(address)) throw new HttpRefusal(429, 'too many failed logins from this address');
-    if (this.failedLogins.overBudget()) {
-      // many addresses guessing: only credentials that already passed get in, without bcrypt
-      if (!(await this.opts.htpasswd.verifiedBefore(creds.user, creds.password)))
-        throw new HttpRefusal(429, 'too many failed logins overall');
-    } else if (!(await this.opts.htpasswd.verify(creds.user, creds.password))) {
+    if (!(await this.opts.htpasswd.verify(creds.user, creds.password))) {
       this.failedLogins.fail(address);
       throw new HttpRefusal(401, 'wrong credentials');
     }
