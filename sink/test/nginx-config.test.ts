@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { missingTools, runDeaddrop, startNginxSink, tempDir } from '@deaddrop/test';
+import { missingTools, openPut, runDeaddrop, startNginxSink, tempDir } from '@deaddrop/test';
 import { parseRequestTarget } from '../src/path-policy.js';
 
 test(
@@ -93,24 +92,7 @@ test(
   async () => {
     const sink = await startNginxSink({ hosts: { alice: 'pw' } });
     const authorization = 'Basic ' + Buffer.from('alice:pw').toString('base64');
-    const open = (name: string, length: number) => {
-      const req = http.request({
-        host: '127.0.0.1',
-        port: sink.port,
-        method: 'PUT',
-        path: `/webdav/alice/${name}`,
-        agent: false,
-        headers: { authorization, 'content-length': String(length) },
-      });
-      const done = new Promise<number>((resolve, reject) => {
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        req.on('error', reject);
-      });
-      return { req, done };
-    };
+    const open = (name: string, length: number) => openPut(sink.port, `/webdav/alice/${name}`, authorization, length);
     try {
       const slow = Array.from({ length: 16 }, (_, i) => open(`slow${i}`, 2));
       for (const s of slow) s.req.write('x');

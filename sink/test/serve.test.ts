@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +10,7 @@ import {
   enrolHosts,
   isRoot,
   missingTools,
+  openPut,
   runCommand,
   runDeaddrop,
   startEmbeddedSink,
@@ -22,26 +22,6 @@ import { bcryptHash } from '../src/htpasswd.js';
 import { FailedLoginLimit, loginKey } from '../src/login-limit.js';
 
 const auth = (user: string, pw: string) => 'Basic ' + Buffer.from(`${user}:${pw}`).toString('base64');
-
-/** A PUT whose body the test feeds by hand; `done` is the response status. */
-function openPut(port: number, path: string, authorization: string, length: number) {
-  const req = http.request({
-    host: '127.0.0.1',
-    port,
-    method: 'PUT',
-    path,
-    agent: false,
-    headers: { authorization, 'content-length': String(length) },
-  });
-  const done = new Promise<number>((resolve, reject) => {
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    req.on('error', reject);
-  });
-  return { req, done };
-}
 
 async function put(sink: RunningSink, path: string, user: string, pw: string, body: Buffer | string): Promise<number> {
   const r = await fetch(sink.url.replace(/\/webdav\/$/, '') + path, {

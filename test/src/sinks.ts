@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -366,4 +367,24 @@ export async function blackholeSink(): Promise<{ url: string; connections: () =>
       server.close();
     },
   };
+}
+
+/** A PUT to a sink on 127.0.0.1 whose body the test feeds by hand; `done` is the response status. */
+export function openPut(port: number, path: string, authorization: string, length: number) {
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port,
+    method: 'PUT',
+    path,
+    agent: false,
+    headers: { authorization, 'content-length': String(length) },
+  });
+  const done = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+  });
+  return { req, done };
 }
