@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
+import { localBackupRig, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 
 test('restore --force touches DEST only with the state at the chosen time', { skip: missingTools('cp') }, async (t) => {
@@ -33,12 +33,7 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
   mkdirSync(join(src, 'dir'));
   writeFileSync(join(src, 'dir', 'f'), 'f\n');
   chmodSync(join(src, 'dir'), 0o750);
-  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-  const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
-  const backup = async () => {
-    const r = await runDeaddrop(['backup', '--config', c.config]);
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const { key, client: c, backup } = await localBackupRig(tmp, src);
   await backup();
   // the incremental deletes data/ and turns cfg into a directory
   rmSync(join(src, 'data'), { recursive: true });

@@ -7,15 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  makeTestRecipient,
-  missingTools,
-  runDeaddrop,
-  seededBytes,
-  tempDir,
-  treeListing,
-  writeLocalClientConfig,
-} from '@deaddrop/test';
+import { localBackupRig, missingTools, runDeaddrop, seededBytes, tempDir, treeListing } from '@deaddrop/test';
 
 test(
   'restore stats after a full and an incremental are those of the restored tree',
@@ -31,12 +23,7 @@ test(
     mkdirSync(join(src, 'D', 'E'), { recursive: true });
     for (const f of ['f1', 'f2', 'E/f3']) writeFileSync(join(src, 'D', f), 'deleted with its directory\n');
     symlinkSync('small', join(src, 'link'));
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
-    const backup = async () => {
-      const r = await runDeaddrop(['backup', '--config', c.config]);
-      assert.equal(r.code, 0, r.stderr);
-    };
+    const { key, client: c, backup } = await localBackupRig(tmp, src);
     await backup();
     // a delta for big (it grows), small sent whole again, d/gone and D/ deleted, a new file
     writeFileSync(join(src, 'big'), Buffer.concat([big, seededBytes('more', 100_000)]));

@@ -1,5 +1,8 @@
+import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runDeaddrop } from './cli.js';
+import { makeTestRecipient, type TestRecipient } from './keys.js';
 
 export interface LocalClientOptions {
   host?: string;
@@ -41,4 +44,21 @@ export function writeLocalClientConfig(dir: string, o: LocalClientOptions): Loca
     }),
   );
   return { config, sinkHostDir: join(sinkRoot, host), archiveDir };
+}
+
+/**
+ * A host `h1` backing up `src` to DIR/sink with a new test key (DIR/keys); `backup()` runs
+ * `deaddrop backup` and asserts it succeeded.
+ */
+export async function localBackupRig(
+  dir: string,
+  src: string,
+): Promise<{ key: TestRecipient; client: LocalClient; backup: () => Promise<void> }> {
+  const key = await makeTestRecipient(join(dir, 'keys'), { bits: 2048 });
+  const client = writeLocalClientConfig(dir, { sources: [src], recipients: [key.certPath] });
+  const backup = async () => {
+    const r = await runDeaddrop(['backup', '--config', client.config]);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  return { key, client, backup };
 }
