@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.bench/**', '.demo/**'] },
+  { ignores: ['**/dist/**', 'cli/bundle/**', '**/node_modules/**', '.bench/**', '.demo/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 # the peers the issues compare against, measured in the same run: borg and restic (duplicity,
 # rdiff and GNU time come with setup.sh)
 ./scripts/apt-ensure.sh time borgbackup restic
-npx --no-install tsc -b
+npm run --silent build
 export DEADDROP_CLI=dist BENCH_DIR="${BENCH_DIR:-$PWD/.bench}"
 mkdir -p "$BENCH_DIR"
 if [ $# -gt 0 ]; then names=("$@"); else

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-npx --no-install tsc -b # incremental: a no-op when the build is current
+npm run --silent build # tsc -b is incremental: a no-op when the build is current
 deaddrop() { "$repo/cli/bin/deaddrop.js" "$@"; }
 
 demo=${DEMO_DIR:-$(mktemp -d /tmp/deaddrop-demo.XXXXXX)}

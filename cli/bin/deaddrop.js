@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1 --heap-growing-percent=150
-// Thin launcher: the compiled CLI lives in ../dist (built by `npm ci` through the root `prepare` script).
+// Thin launcher: runs the bundled CLI in ../bundle (scripts/bundle.mjs), else the compiled one in
+// ../dist; `npm ci` (the root `prepare` script) and `npm run build` make both.
 // A 1 MiB semi-space: our streams scavenge every 2 MiB of buffers anyway (common/src/young-gc.ts),
 // and V8's default young generation grows to ~48 MiB of RSS that then stays (restore of 1 GiB:
 // 111 -> 92 MiB; full backup 232 -> 193-217 MiB, no slower). Heap sizes can only be set at start.
@@ -12,4 +13,7 @@
 // 8.35 -> 7.98 s, CPU 15.2 -> 14.3 s, RSS 201 -> 185 MiB; incremental 2.82 -> 2.64 s, RSS 180 ->
 // 182 MiB; restore unchanged (4.50 -> 4.73 s, 88 -> 89 MiB: within the noise).
 // Tests and benches start the CLI with the flags of this line (test/src/cli.ts).
-import '../dist/main.js';
+import { existsSync } from 'node:fs';
+
+const bundle = new URL('../bundle/main.js', import.meta.url);
+await import(existsSync(bundle) ? bundle.href : '../dist/main.js');

@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * The argv that runs the deaddrop CLI: from the TypeScript sources by default, from the compiled
- * dist when DEADDROP_CLI=dist (what `npm ci` installs as node_modules/.bin/deaddrop).
+ * The argv that runs the deaddrop CLI: from the TypeScript sources by default, through the
+ * launcher when DEADDROP_CLI=dist (what `npm ci` installs as node_modules/.bin/deaddrop: it runs
+ * the bundle in cli/bundle, else the compiled dist).
  */
 export function deaddropArgv(): string[] {
   const launcher = join(repoRoot, 'cli', 'bin', 'deaddrop.js');

@@ -14,15 +14,22 @@ interface Igzip {
 
 let loaded: Igzip | null | undefined;
 
+/** Where the addon is built, from this module in client/src or client/dist, or in cli/bundle. */
+const ADDON_PATHS = ['../../native/build/igzip.node', '../../client/native/build/igzip.node'];
+
 /** The addon, or null where it is not built (or turned off). */
 export function igzip(): Igzip | null {
   if (loaded === undefined) {
     loaded = null;
     if (process.env.DEADDROP_DEFLATE !== 'zlib') {
-      try {
-        loaded = createRequire(import.meta.url)('../../native/build/igzip.node') as Igzip;
-      } catch {
-        // not built here (no libisal-dev): zlib does it
+      const require = createRequire(import.meta.url);
+      for (const path of ADDON_PATHS) {
+        try {
+          loaded = require(path) as Igzip;
+          break;
+        } catch {
+          // not here, or not built (no libisal-dev): zlib does it
+        }
       }
     }
   }
