@@ -1,7 +1,7 @@
 /**
- * How a volume is cut into gzip members. A daily incremental interleaves small diffs (sent by
- * the main thread) with small new files and directories (sent by the workers); each piece as a
- * member of its own deflates with an empty dictionary, so they must share members. The
+ * How a volume is cut into gzip members. A daily incremental interleaves small diffs with small
+ * new files and directories, in jobs the workers run; each piece as a member of its own
+ * deflates with an empty dictionary, so they must share members. The
  * members are counted in the volume decrypted with openssl, and the set must still restore.
  */
 import assert from 'node:assert/strict';

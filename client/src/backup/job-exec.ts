@@ -212,6 +212,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
       sigEntry(sh);
       result.stats.otherEntries++;
     } else if (item.kind === 'file') smallFile(item);
+    else if (item.kind === 'diff') diffFile(item);
     else if (item.kind === 'range') rangeOf(item);
     else deltaRange(item);
   }
@@ -223,39 +224,78 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
 
   function smallFile(item: Extract<JobItem, { kind: 'file' }>): void {
     const e = item.entry;
+    const read = readWhole(e, item.hadOld, item.oldWasFile);
+    if (!read) return;
+    const params = duplicitySignatureParams(e.size);
+    const sigBytes = signatureSize(e.size, params.blockLen, params.strongLen);
+    const sig = new SignatureBuilder(params, ctx.strong, true, sigBytes);
+    sig.update(read.data);
+    addChunked(e, read.data, 'snapshot', 'multivol_snapshot');
+    finishSignature(e, sig.finish(), read.changed, item.change);
+  }
+
+  /** A small changed file: its delta against the stored signature, chunked as a snapshot is. */
+  function diffFile(item: Extract<JobItem, { kind: 'diff' }>): void {
+    const e = item.entry;
+    const read = readWhole(e, true, true);
+    if (!read) return;
+    const old = parseSignature(item.oldSignature, `stored signature of ${e.path.toString()}`);
+    const params = duplicitySignatureParams(e.size);
+    const sig = new SignatureBuilder(
+      params,
+      ctx.strong,
+      true,
+      signatureSize(e.size, params.blockLen, params.strongLen),
+    );
+    const matched = sameParams(old, params) ? new Int32Array(Math.floor(e.size / params.blockLen)) : undefined;
+    matched?.fill(-1);
+    const delta = deltaOfRange(old, new SumIndex(old), md4Blocks, read.data, { first: true, last: true, matched });
+    if (matched) sig.updateReusing(read.data, matched, old);
+    else sig.update(read.data);
+    addChunked(e, Buffer.from(delta.buffer, delta.byteOffset, delta.byteLength), 'diff', 'multivol_diff');
+    finishSignature(e, sig.finish(), read.changed, 'changed');
+  }
+
+  /**
+   * A whole file of its scanned size (zeros past a shrunken end), or undefined when it could
+   * not be read (reported; one that is gone gets a deletion when the state had it).
+   */
+  function readWhole(
+    e: ScanEntry,
+    hadOld: boolean,
+    oldWasFile: boolean,
+  ): { data: Buffer; changed: boolean } | undefined {
     const opened = openFile(e.path);
     if ('failed' in opened) {
       if (opened.failed.kind === 'unreadable') problem('unreadable', e.path, `${opened.failed.message}; skipped`);
       else {
         problem('vanished', e.path, opened.failed.message);
-        if (item.hadOld) deleted(e.index, item.oldWasFile);
+        if (hadOld) deleted(e.index, oldWasFile);
       }
-      return;
+      return undefined;
     }
     const data = scratch(e.size);
-    let changed: boolean;
     try {
       const got = readAt(opened.fd, data, e.size, 0);
       if (got < e.size) data.fill(0, got); // shrank since the scan: zeros up to the scanned size
       const st = fstatSync(opened.fd, { bigint: true });
-      changed = got !== e.size || differs(e, st);
+      result.stats.bytesRead += e.size;
+      return { data, changed: got !== e.size || differs(e, st) };
     } catch (err) {
       problem('unreadable', e.path, `read failed (${(err as NodeJS.ErrnoException).code}); skipped`);
-      return;
+      return undefined;
     } finally {
       closeSync(opened.fd);
     }
-    result.stats.bytesRead += e.size;
-    const params = duplicitySignatureParams(e.size);
-    const sigBytes = signatureSize(e.size, params.blockLen, params.strongLen);
-    const sig = new SignatureBuilder(params, ctx.strong, true, sigBytes);
-    // the chunk layout of formats §5.5, for a size known in advance
+  }
+
+  /** A payload as one entry or 64 KiB multivol chunks (formats §5.5), for a size known in advance. */
+  function addChunked(e: ScanEntry, payload: Buffer, single: string, multi: string): void {
     let k = 0;
     for (let at = 0; ; at += CHUNK) {
-      const piece = data.subarray(at, Math.min(at + CHUNK, e.size));
-      sig.update(piece);
+      const piece = payload.subarray(at, Math.min(at + CHUNK, payload.length));
       const final = piece.length < CHUNK;
-      const name = final && k === 0 ? entryName('snapshot', e.index) : chunkName('multivol_snapshot', e.index, ++k);
+      const name = final && k === 0 ? entryName(single, e.index) : chunkName(multi, e.index, ++k);
       const h = headerOf(e, ctx.owners, name, piece.length);
       const parts = piece.length ? [encodeHeader(h), piece, dataPadding(piece.length)] : [encodeHeader(h)];
       const pos = final ? { index: e.index } : { index: e.index, block: k };
@@ -263,7 +303,6 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
       result.stats.payloadBytes += piece.length;
       if (final) break;
     }
-    finishSignature(e, sig.finish(), changed, item.change);
   }
 
   function finishSignature(e: ScanEntry, signature: Buffer, changed: boolean, change: 'new' | 'changed' | 'deleted') {

@@ -15,6 +15,11 @@ export type JobItem =
   | { kind: 'deleted'; index: PathIndex; wasFile: boolean }
   /** A whole file of less than RANGE_FILE bytes, stored as a snapshot. */
   | { kind: 'file'; entry: ScanEntry; change: FileChange; hadOld: boolean; oldWasFile: boolean }
+  /**
+   * A changed file of less than RANGE_FILE bytes, sent as a delta against its stored (MD4)
+   * signature, a copy of its own.
+   */
+  | { kind: 'diff'; entry: ScanEntry; oldSignature: Uint8Array }
   /** Chunks [from, to) (0-based, 64 KiB each) of a large snapshot. */
   | { kind: 'range'; entry: ScanEntry; from: number; to: number }
   /**

@@ -4,20 +4,12 @@
  * results are appended to the volumes, the signature archive and the Filelist strictly in
  * plan order. Large changed files with a stored signature are cut into ranges too: workers
  * send each range as delta commands (rsync/delta.ts deltaOfRange), which this thread cuts into
- * 64 KiB diff chunks in order. Small changed files are sent as deltas by this thread, in their
- * turn, while the workers carry on with the jobs behind them.
+ * 64 KiB diff chunks in order. Small changed files go in the batches, as whole deltas.
  */
 import { duplicitySignatureParams, strongKindOf } from '../rsync/magic.js';
 import { entryName, headerOf, signatureSize } from './entry-names.js';
 import { emptyStats, type EntryStats } from './entry-stats.js';
-import {
-  Chunker,
-  writeDeleted,
-  writeDiffAction,
-  type DiffAction,
-  type EntryProblem,
-  type EntryWriterContext,
-} from './entry-writer.js';
+import { Chunker, writeDeleted, type EntryProblem, type EntryWriterContext } from './entry-writer.js';
 import type { JobPool } from './job-pool.js';
 import {
   BATCH_BYTES,
@@ -44,9 +36,7 @@ interface BigFile {
   delta?: { out: Chunker; parts: Buffer[]; have: number };
 }
 
-type Slot =
-  | { kind: 'job'; result: Promise<JobResult>; big?: BigFile; lastRange?: boolean; firstRange?: boolean }
-  | { kind: 'diff'; action: DiffAction };
+type Slot = { result: Promise<JobResult>; big?: BigFile; lastRange?: boolean; firstRange?: boolean };
 
 export async function writeEntriesParallel(
   actions: AsyncIterable<Action>,
@@ -61,11 +51,11 @@ export async function writeEntriesParallel(
   let batch: JobItem[] = [];
   let batchBytes = 0;
 
-  const submit = (items: JobItem[], extra: Omit<Extract<Slot, { kind: 'job' }>, 'kind' | 'result'> = {}) => {
+  const submit = (items: JobItem[], extra: Omit<Slot, 'result'> = {}) => {
     const job: Job = { id: nextId++, items, level };
     const result = pool.run(job);
     result.catch(() => {}); // handled in its turn
-    slots.push({ kind: 'job', result, ...extra });
+    slots.push({ result, ...extra });
   };
   const flushBatch = () => {
     if (batch.length === 0) return;
@@ -78,7 +68,6 @@ export async function writeEntriesParallel(
   };
 
   const consume = async (slot: Slot): Promise<void> => {
-    if (slot.kind === 'diff') return writeDiffAction(slot.action, ctx, stats);
     const r = await slot.result;
     const big = slot.big;
     if (big?.skipped) return;
@@ -165,9 +154,10 @@ export async function writeEntriesParallel(
         submit([{ kind: 'delta-range', entry: e, from, to, sigKey, oldSignature }], { big, lastRange: to === e.size });
         await drain(AHEAD);
       }
-    } else if (a.op === 'changed' && a.signature) {
-      flushBatch();
-      slots.push({ kind: 'diff', action: { ...a, signature: a.signature } });
+    } else if (a.op === 'changed' && a.signature && isMd4(a.signature)) {
+      // a copy of its own: posting a view of the inflated archive would copy all of its chunk
+      batch.push({ kind: 'diff', entry: a.entry, oldSignature: new Uint8Array(a.signature) });
+      batchBytes += a.entry.size;
     } else if (a.entry.size < RANGE_FILE) {
       batch.push({
         kind: 'file',
@@ -197,7 +187,10 @@ export async function writeEntriesParallel(
   return stats;
 }
 
-/** Workers hash with MD4 only (duplicity's signatures); anything else is sent by this thread. */
+/**
+ * Deltas are made against MD4 signatures (duplicity's, and ours): a stored signature of another
+ * kind, which neither writes, gets no delta but a whole new copy of the file.
+ */
 function isMd4(signature: Buffer): boolean {
   return signature.length >= 12 && strongKindOf(signature.readUInt32BE(0)) === 'md4';
 }

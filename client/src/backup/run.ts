@@ -18,7 +18,6 @@ import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
 import { loadRecipients, recipientWarnings, type Recipient } from '@deaddrop/keys/recipients';
 import { formatSums } from '../format/sums.js';
-import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
 import { canonicalPath, makeSelection, type Selection } from '../scan/select.js';
 import { walkTree, type ScanProblem } from '../scan/walk.js';
@@ -463,11 +462,10 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
     },
   });
   const sigtar = new SigtarWriter(localSignatures, join(setDir, names.storedSignatures), i.recipients);
-  const strong = md4Blocks;
   let stats: EntryStats;
   const pool = await createJobPool();
   try {
-    const ctx = { volumes, sigtar, manifest, owners: i.owners, strong, onProblem: i.report };
+    const ctx = { volumes, sigtar, manifest, owners: i.owners, onProblem: i.report };
     stats = await writeEntriesParallel(i.actions, ctx, pool, i.level);
   } catch (err) {
     volumes.abort();
