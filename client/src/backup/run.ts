@@ -39,7 +39,7 @@ import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
 import { planActions } from './plan.js';
 import { setNames, type SetNames } from './set-files.js';
-import { freeSetTime, setTimesOnSinks, waitUntilAfter } from './set-time.js';
+import { freeSetTime, setTimesOnSinks, shortWaitFor, waitUntilAfter } from './set-time.js';
 import { SigtarWriter } from './sigtar-writer.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
 import {
@@ -242,9 +242,10 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     if (opts.mode === 'incremental' && type === 'full')
       log.warn(`no usable local chain in ${dirs.cache}: making a full backup instead`);
     const lastTime = Math.max(chainEnd(chain) ?? 0, ...(state?.chain ?? []).map((s) => s.time), 0);
+    const stateFile = join(archiveDir, 'state.json');
     const time = opts.dryRun
       ? Math.floor(Date.now() / 1000)
-      : await freeSetTime(lastTime, await until(setTimesOnSinks(targets, log)));
+      : await freeSetTime(lastTime, await until(setTimesOnSinks(targets, log)), opts.signal, stateFile);
     if (!opts.dryRun) setTime = time;
     const names = setNames(type, time, type === 'inc' ? chainEnd(chain) : undefined);
 
@@ -409,7 +410,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     throw err;
   } finally {
     for (const t of targets) t.close?.();
-    if (setTime !== undefined) await waitUntilAfter(setTime);
+    // (a clock set back during the run is not waited for: the next run's freeSetTime says so)
+    if (setTime !== undefined && shortWaitFor(setTime)) await waitUntilAfter(setTime);
     await lock.release();
   }
 }

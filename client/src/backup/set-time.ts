@@ -9,22 +9,63 @@
  *   already ends at (a killed run's volumes, an archive dir lost or restored from a copy).
  *
  * A sink that cannot be listed at that point is skipped: its delivery fails this run anyway.
+ *
+ * The time is taken before anything is read (compare.ts's "racy" rule relies on it), so it is
+ * never set ahead of the clock: a clock stepped back further than a short wait fails the run.
  */
-import { describeError } from '@deaddrop/common/errors';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeaddropError, describeError } from '@deaddrop/common/errors';
+import { formatTimestamp } from '@deaddrop/common/units';
 import type { Logger } from '@deaddrop/common/log';
 import { parseSinkName } from '../format/names.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-/** Wait until the wall clock's second is later than `t`; returns that second. */
-export async function waitUntilAfter(t: number): Promise<number> {
-  for (;;) {
-    const now = nowSeconds();
-    if (now > t) return now;
-    await new Promise((r) => setTimeout(r, (t + 1) * 1000 - Date.now() + 5));
+/**
+ * The longest wait for the clock to pass the last set's second (duplicity sleeps 2 s): back-to-back
+ * runs and small clock corrections. A longer skew is not slept through holding the lock.
+ */
+export const MAX_CLOCK_WAIT_SECONDS = 5;
+
+/** The last set's time is further ahead of the clock than a short wait. */
+export class ClockBehindError extends DeaddropError {
+  constructor(lastTime: number, where: string) {
+    const ahead = lastTime + 1 - Date.now() / 1000;
+    super(
+      `last backup set ${formatTimestamp(lastTime)} (${where}) is ${roughly(ahead)} ahead of the clock ` +
+        `(${formatTimestamp(nowSeconds())}): was the clock set back? A new set must be named after it; ` +
+        `fix the clock (or wait until after ${formatTimestamp(lastTime)}) and the next run goes on`,
+    );
+    this.name = 'ClockBehindError';
   }
 }
+
+/** "40 s", "10 min", "3 h 5 min". */
+function roughly(seconds: number): string {
+  const s = Math.ceil(seconds);
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/**
+ * Wait until the wall clock's second is later than `t`; returns that second. An aborted
+ * `signal` ends the wait at once, rejecting with its reason.
+ */
+export async function waitUntilAfter(t: number, signal?: AbortSignal): Promise<number> {
+  for (;;) {
+    signal?.throwIfAborted();
+    const now = nowSeconds();
+    if (now > t) return now;
+    await sleep((t + 1) * 1000 - Date.now() + 5, undefined, signal ? { signal } : {}).catch((err: unknown) => {
+      throw signal?.aborted ? signal.reason : err;
+    });
+  }
+}
+
+/** Whether the clock is within a short wait of being past `t`. */
+export const shortWaitFor = (t: number): boolean => t + 1 - Date.now() / 1000 <= MAX_CLOCK_WAIT_SECONDS;
 
 /** The (end) times of every backup set file the sinks list. */
 export async function setTimesOnSinks(targets: SinkTargetLike[], log: Logger): Promise<Set<number>> {
@@ -47,9 +88,18 @@ export async function setTimesOnSinks(targets: SinkTargetLike[], log: Logger): P
   return times;
 }
 
-/** The first second after `after` that is now or past and that no set on a sink uses. */
-export async function freeSetTime(after: number, used: Set<number>): Promise<number> {
-  let time = await waitUntilAfter(after);
-  while (used.has(time)) time = await waitUntilAfter(time);
+/**
+ * The first second after `after` (the last set's time, recorded in `where`) that is now or past
+ * and that no set on a sink uses. Fails at once when the clock is far behind `after`.
+ */
+export async function freeSetTime(
+  after: number,
+  used: Set<number>,
+  signal?: AbortSignal,
+  where = 'state.json',
+): Promise<number> {
+  if (!shortWaitFor(after)) throw new ClockBehindError(after, where);
+  let time = await waitUntilAfter(after, signal);
+  while (used.has(time)) time = await waitUntilAfter(time, signal);
   return time;
 }
