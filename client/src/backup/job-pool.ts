@@ -6,7 +6,7 @@
 import { DeaddropError } from '@deaddrop/common/errors';
 import { md4Blocks } from '../rsync/md4-lanes.js';
 import { loadOwnerNames } from '../scan/owners.js';
-import { defaultWorkerCount, startWorker, workerEntry } from '../threads/start-worker.js';
+import { defaultWorkerCount, startWorker, workerEntry } from '@deaddrop/common/start-worker';
 import { runJob } from './job-exec.js';
 import type { Job, JobResult } from './jobs.js';
 

@@ -14,7 +14,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { DeaddropError } from '@deaddrop/common/errors';
-import { defaultWorkerCount, startWorker, workerEntry } from '../threads/start-worker.js';
+import { defaultWorkerCount, startWorker, workerEntry } from '@deaddrop/common/start-worker';
 import { deltaOfRange } from './delta.js';
 import { DeltaEmitter, replayCommands } from './delta-emitter.js';
 import { strongKindOf, type SignatureParams } from './magic.js';
