@@ -35,9 +35,12 @@ function current() {
 if (current()) process.exit(0);
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
-  entryPoints: ['cli/dist/main.js', 'client/dist/backup/job-worker.js', 'client/dist/rsync/range-worker.js'].map((p) =>
-    join(root, p),
-  ),
+  entryPoints: [
+    'cli/dist/main.js',
+    'client/dist/backup/job-worker.js',
+    'client/dist/rsync/range-worker.js',
+    'sink/dist/password-worker.js',
+  ].map((p) => join(root, p)),
   absWorkingDir: root,
   outdir,
   entryNames: '[name]',

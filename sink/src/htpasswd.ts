@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import bcrypt from 'bcryptjs';
 import apacheMd5 from 'apache-md5';
 import { ConfigError } from '@deaddrop/common/errors';
+import { PasswordChecks } from './password-checks.js';
 
 /**
  * Parse an Apache htpasswd file: `user:hash` per line; blank lines and '#' comments skipped.
@@ -77,6 +78,7 @@ export class HtpasswdStore {
   private users = new Map<string, string>();
   private stamp = '';
   private readonly verified = new Set<string>();
+  private readonly checks = new PasswordChecks();
 
   constructor(readonly path: string) {}
 
@@ -103,8 +105,16 @@ export class HtpasswdStore {
     return this.users.has(user);
   }
 
-  /** True when user and password match the current file. Fails closed if the file vanished. */
-  async verify(user: string, password: string): Promise<boolean> {
+  /** Stop the password check worker. */
+  close(): Promise<void> {
+    return this.checks.close();
+  }
+
+  /**
+   * True when user and password match the current file. Fails closed if the file vanished.
+   * bcrypt runs in `client`'s turn (password-checks.ts: BusyError when it has too many waiting).
+   */
+  async verify(user: string, password: string, client = '-'): Promise<boolean> {
     try {
       await this.refresh();
     } catch {
@@ -113,19 +123,21 @@ export class HtpasswdStore {
     }
     const hash = this.users.get(user);
     if (hash === undefined) {
-      await bcrypt.compare(password, DUMMY_HASH);
+      await this.checks.compare(password, DUMMY_HASH, client);
       return false;
     }
     const key = cacheKey(user, password, hash);
     if (this.verified.has(key)) return true;
-    if (await verifyHash(password, hash)) {
+    const matches =
+      hashScheme(hash) === 'bcrypt' ? this.checks.compare(password, hash, client) : verifyHash(password, hash);
+    if (await matches) {
       if (this.verified.size >= 4096) this.verified.clear();
       this.verified.add(key);
       return true;
     }
     // A failure against a quick hash ({SHA}, apr1, cheap bcrypt) would answer sooner than one
     // for an unknown user or a cost-10 bcrypt user: that would tell which names exist.
-    if (!costsAsMuchAsDummy(hash)) await bcrypt.compare(password, DUMMY_HASH);
+    if (!costsAsMuchAsDummy(hash)) await this.checks.compare(password, DUMMY_HASH, client);
     return false;
   }
 }

@@ -4,7 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { basicCredentials } from './auth.js';
 import type { AccessEntry } from './access-log.js';
 import type { HtpasswdStore } from './htpasswd.js';
-import { FailedLoginLimit } from './login-limit.js';
+import { FailedLoginLimit, loginKey } from './login-limit.js';
+import { BusyError } from './password-checks.js';
 import { parseRequestTarget } from './path-policy.js';
 import { serveFile } from './get.js';
 import { parseDepth, propfind } from './propfind.js';
@@ -191,7 +192,11 @@ export class SinkServer {
     if (!creds) throw new HttpRefusal(401, 'no credentials');
     const address = req.socket.remoteAddress ?? '-';
     if (this.failedLogins.blocked(address)) throw new HttpRefusal(429, 'too many failed logins from this address');
-    if (!(await this.opts.htpasswd.verify(creds.user, creds.password))) {
+    const valid = await this.opts.htpasswd.verify(creds.user, creds.password, loginKey(address)).catch((err) => {
+      if (err instanceof BusyError) throw new HttpRefusal(429, 'too many logins from this address being checked');
+      throw err;
+    });
+    if (!valid) {
       this.failedLogins.fail(address);
       throw new HttpRefusal(401, 'wrong credentials');
     }

@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import bcrypt from 'bcryptjs';
 import { isRoot, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import { bcryptHash, HtpasswdStore, hashScheme, parseHtpasswd, verifyHash } from '../src/htpasswd.js';
+import { PasswordChecks } from '../src/password-checks.js';
 
 /** An entry made by Apache's own htpasswd tool (-B bcrypt, -m apr1, -s SHA). */
 function apacheEntry(flag: string, user: string, password: string): string {
@@ -157,11 +157,15 @@ test('a wrong password costs as much for a quick hash as for an unknown user: a 
   const store = new HtpasswdStore(file);
   await store.load();
   const costs: number[] = [];
-  const compare = bcrypt.compare.bind(bcrypt) as (s: string, hash: string) => Promise<boolean>;
-  t.mock.method(bcrypt, 'compare', (s: string, hash: string) => {
-    costs.push(Number(/^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1]));
-    return compare(s, hash);
-  });
+  const compare = PasswordChecks.prototype.compare;
+  t.mock.method(
+    PasswordChecks.prototype,
+    'compare',
+    function (this: PasswordChecks, s: string, hash: string, client: string) {
+      costs.push(Number(/^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1]));
+      return compare.call(this, s, hash, client);
+    },
+  );
   const paid = async (user: string, password = 'wrong') => {
     costs.length = 0;
     assert.equal(await store.verify(user, password), password !== 'wrong');

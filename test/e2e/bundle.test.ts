@@ -25,7 +25,7 @@ const launcher = join(repoRoot, 'cli', 'bin', 'deaddrop.js');
 const addon = join(repoRoot, 'client', 'native', 'build', 'igzip.node');
 const MiB = 1 << 20;
 
-/** The names passed to workerEntry(import.meta.url, NAME) anywhere in the client's sources. */
+/** The names passed to workerEntry(import.meta.url, NAME) anywhere in the sources of `dir`. */
 function workerNames(dir: string): string[] {
   const names: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -39,8 +39,11 @@ function workerNames(dir: string): string[] {
 }
 
 test('the bundle holds the CLI and every worker entry the sources start', () => {
-  const names = workerNames(join(repoRoot, 'client', 'src'));
-  assert.ok(names.includes('job-worker') && names.includes('range-worker'), `found ${names.join(', ')}`);
+  const names = ['common', 'keys', 'client', 'sink', 'check', 'snowflakes', 'install', 'cli'].flatMap((p) =>
+    existsSync(join(repoRoot, p, 'src')) ? workerNames(join(repoRoot, p, 'src')) : [],
+  );
+  for (const name of ['job-worker', 'range-worker', 'password-worker'])
+    assert.ok(names.includes(name), `found ${names.join(', ')}`);
   for (const name of ['main', ...names])
     assert.ok(existsSync(join(bundle, `${name}.js`)), `cli/bundle/${name}.js is missing: run npm run build`);
 });

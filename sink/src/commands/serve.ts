@@ -122,6 +122,7 @@ export const serveCommand = {
     log.info(`${signal}: no new connections; waiting up to ${grace / 1000}s for uploads`);
     const { finished, discarded } = await server.shutdown(grace);
     log.info(`stopped: ${finished} upload(s) finished, ${discarded} discarded`);
+    await htpasswd.close();
     await access.close();
     await lock.release();
   }),
