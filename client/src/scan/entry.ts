@@ -21,6 +21,18 @@ export interface ScanEntry {
   devminor?: number;
   /** A directory whose contents could not be listed (its old contents are kept, not deleted). */
   unlisted?: boolean;
+  /**
+   * A placeholder for an object whose lstat or readlink failed (EIO, ESTALE, EACCES...): it is
+   * not gone, so the plan keeps the old entry at this index and everything below it as they
+   * were. Its other fields mean nothing.
+   */
+  unreadable?: boolean;
+}
+
+/** The placeholder for an object that exists but whose metadata could not be read. */
+export function unreadableEntry(index: PathIndex, path: Buffer): ScanEntry {
+  // type 'dir': the progress count (regular files) leaves it out
+  return { index, path, type: 'dir', mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, unreadable: true };
 }
 
 /** What duplicity's int(os.lstat().st_mtime) gives: sec + nsec * 1e-9 as a double, truncated. */

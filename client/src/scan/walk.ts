@@ -3,7 +3,9 @@
  * (depth-first, each directory's names sorted as bytes), with lstat metadata. Names are raw
  * bytes from readdir, so any name survives. Sockets are skipped; other file systems are not
  * entered when oneFileSystem is set (their mount points are left out, as duplicity does);
- * unreadable directories are reported and yielded as `unlisted`.
+ * unreadable directories are reported and yielded as `unlisted`. An object whose lstat or
+ * readlink fails with anything but "gone" (ENOENT, ENOTDIR) is reported and yielded as an
+ * `unreadable` placeholder: an I/O error is no deletion, so the plan keeps its old version.
  *
  * The file system calls are synchronous. With lstat on the thread pool (32 in flight per
  * directory, in batches or as a sliding window) the scan of the bench's 20k files kept this
@@ -13,7 +15,7 @@
  * The price: on a cold cache, inodes are read one at a time, as duplicity and borg read them.
  */
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { devMajor, devMinor, entryTypeOf, pythonMtime, type ScanEntry } from './entry.js';
+import { devMajor, devMinor, entryTypeOf, pythonMtime, unreadableEntry, type ScanEntry } from './entry.js';
 import type { PathIndex } from './path-index.js';
 import type { Selection } from './select.js';
 
@@ -45,6 +47,12 @@ function isWithin(path: Buffer, dir: Buffer): boolean {
 
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
+}
+
+/** The path is not there (any more): removed, or a directory on the way replaced by a file. */
+function isGone(err: unknown): boolean {
+  const code = errCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
@@ -131,12 +139,14 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
       candidates.push({ name, path, inside: rel.inside });
     }
     for (const c of candidates) {
+      const index = [...dir.index, c.name];
       let st: BigIntStats;
       try {
         st = lstatSync(c.path, { bigint: true });
       } catch (err) {
-        // vanished since readdir: not there
-        if (errCode(err) !== 'ENOENT') report('unreadable', c.path, `cannot stat (${errCode(err)})`);
+        if (isGone(err)) continue; // vanished since readdir
+        report('unreadable', c.path, `cannot stat (${errCode(err)})`);
+        yield unreadableEntry(index, c.path);
         continue;
       }
       if (c.inside && st.isDirectory() && opts.oneFileSystem) {
@@ -145,9 +155,11 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
       }
       let e: ScanEntry | undefined;
       try {
-        e = toEntry([...dir.index, c.name], c.path, st);
+        e = toEntry(index, c.path, st);
       } catch (err) {
-        if (errCode(err) !== 'ENOENT') report('unreadable', c.path, `cannot read link (${errCode(err)})`);
+        if (isGone(err)) continue;
+        report('unreadable', c.path, `cannot read link (${errCode(err)})`);
+        yield unreadableEntry(index, c.path);
         continue;
       }
       if (!e) continue;
