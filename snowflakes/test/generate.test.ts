@@ -71,8 +71,10 @@ test('opnsense: script embeds certs and per-host URLs; configd action and syshoo
   assert.match(script, /--netrc-file "\$NETRC"/);
   // a piped body is never retried (curl would send what is left of the pipe); a file body is
   assert.match(script, /if \[ "\$put_file" != - \]; then set -- "\$@" --retry 2 --retry-delay 1; fi/);
-  assert.match(script, /curl_put "\$url\$name" "\$i" - exec <&3 &/);
-  assert.match(script, /curl_put "\$url\$name\.sha256" "\$i" "\$d\/companion"/);
+  assert.match(script, /curl_put "\$url\$name" "\$i" - exec <&3 > "\$d\/code\$i" &/);
+  assert.match(script, /put_file "\$url\$name\.sha256" "\$i" "\$d\/companion"/);
+  // a PUT counts only with a 2xx: curl -f lets a 3xx pass
+  assert.match(script, /-f -o \/dev\/null -w '%\{http_code\}'/);
   assert.match(script, /RECIPIENTS="\$WORK\/recipient0\.pem \$WORK\/recipient1\.pem"/);
   assert.match(script, /openssl smime -encrypt -binary -aes256 -stream -outform DER/);
   assert.doesNotMatch(script, /<\(|\[\[|pipefail|local /, 'no bash-only syntax');

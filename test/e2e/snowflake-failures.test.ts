@@ -91,6 +91,72 @@ for (const [shellName, shell] of SHELLS) {
   );
 }
 
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a sink that answers PUTs with a redirect stored nothing; the other sink gets every stream whole`,
+    { skip: needs },
+    async () => {
+      // opnsense (zfs stream and /conf), then openwrt (sysupgrade and flash dump): shared code
+      for (const kind of ['opnsense', 'openwrt'] as const) {
+        const rig = await makeRig(kind, { flaky: 'redirect' });
+        try {
+          const t = stamp(5);
+          const r = await runScript(rig, shell, { DEADDROP_STAMP: t, DEADDROP_DAY: '15' });
+          assert.equal(r.code, 4, r.stderr);
+          const names =
+            kind === 'opnsense'
+              ? [`zroot-full.${t}.zfs.p7m`, `conf-full.${t}.tar.p7m`]
+              : [`sysupgrade-full.${t}.tar.gz.p7m`, `mtd-full.${t}.img.p7m`];
+          for (const name of names) assert.match(r.stderr, new RegExp(`${name}: not stored on ${rig.flaky!.url}`));
+          assert.doesNotMatch(r.stderr, /stored on 2 of 2 sinks/);
+          assert.deepEqual(sinkFiles(rig.flaky!, rig.host), [], 'nothing stored on the redirecting sink');
+          assert.ok(
+            rig.flaky!.requests.every((q) => q.status === 301),
+            JSON.stringify(rig.flaky!.requests),
+          );
+          // the redirecting sink's curl ended early: the stream to the other sink went on whole
+          const plains =
+            kind === 'opnsense'
+              ? [zfsStreamBytes(`zroot@deaddrop-pending-${t}`, 'none'), null]
+              : [Buffer.from(SYSUPGRADE_BYTES), mtdImage(rig)];
+          for (const [i, name] of names.entries()) {
+            const plain = plains[i] ?? decrypt(join(rig.sinks[0]!.root, rig.host, name), rig.recipient.plainKeyPath);
+            assertStored(rig, rig.sinks[0]!, name, plain);
+          }
+          if (kind === 'opnsense')
+            assert.equal(
+              readFileSync(join(rig.hostState, 'zfs.lagging'), 'utf8'),
+              `${rig.flaky!.url}${rig.host}/ ${names[0]}\n`,
+            );
+        } finally {
+          await rig.stop();
+        }
+      }
+    },
+  );
+}
+
+test('a sink that answers the .sha256 PUT with a redirect has not stored the file', { skip: needs }, async () => {
+  const rig = await makeRig('opnsense', { flaky: 'redirect-sha256' });
+  try {
+    const t = stamp(5);
+    const r = await runScript(rig, ['dash'], { DEADDROP_STAMP: t }, ['conf']);
+    assert.equal(r.code, 4, r.stderr);
+    const name = `conf-full.${t}.tar.p7m`;
+    assert.match(r.stderr, new RegExp(`${name}: not stored on ${rig.flaky!.url}`));
+    assert.match(r.stderr, /stored on 1 of 2 sinks/);
+    assert.deepEqual(sinkFiles(rig.flaky!, rig.host), [name], 'the file without its .sha256');
+    assertStored(
+      rig,
+      rig.sinks[0]!,
+      name,
+      decrypt(join(rig.sinks[0]!.root, rig.host, name), rig.recipient.plainKeyPath),
+    );
+  } finally {
+    await rig.stop();
+  }
+});
+
 test('a .sha256 refused once is sent again whole (it is a file, not a pipe)', { skip: needs }, async () => {
   const rig = await makeRig('opnsense', { flaky: 'first-sha256' });
   try {

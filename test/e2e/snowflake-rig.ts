@@ -131,10 +131,12 @@ function writeStubs(bin: string, state: string): void {
  * a name that exists) and storing under ROOT/HOST/NAME. Its fault: answer 503 after reading the
  * whole body of the first PUT of each path (`first-put`), or only of each `.sha256` path
  * (`first-sha256`); or read no more of a PUT than its first chunk and never answer it, a
- * `.sha256` aside (`hold-put`: a slow sink, still uploading). A PUT whose connection breaks
- * before the body ends stores nothing.
+ * `.sha256` aside (`hold-put`: a slow sink, still uploading); or answer a redirect (301, as an
+ * http-to-https redirect does) at once, before reading the body, to every PUT (`redirect`) or
+ * to each `.sha256` PUT only (`redirect-sha256`), storing nothing. A PUT whose connection
+ * breaks before the body ends stores nothing.
  */
-export type FlakyMode = 'first-put' | 'first-sha256' | 'hold-put';
+export type FlakyMode = 'first-put' | 'first-sha256' | 'hold-put' | 'redirect' | 'redirect-sha256';
 
 export interface FlakySink {
   url: string;
@@ -153,6 +155,12 @@ export async function startFlakySink(mode: FlakyMode): Promise<FlakySink> {
     requests.push(record);
     const chunks: Buffer[] = [];
     const hold = mode === 'hold-put' && !record.path.endsWith('.sha256');
+    if (mode === 'redirect' || (mode === 'redirect-sha256' && record.path.endsWith('.sha256'))) {
+      req.on('data', (c: Buffer) => (record.bytes += c.length));
+      record.status = 301;
+      res.writeHead(301, { location: `https://sink.example.org${record.path}`, 'content-length': 0 }).end();
+      return;
+    }
     req.on('data', (c: Buffer) => {
       chunks.push(c);
       record.bytes += c.length;

@@ -140,14 +140,30 @@ sink_curl() {
   curl "$@"
 }
 
-# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin). Only a regular file is retried:
-# curl cannot rewind a pipe, and would PUT what is left of it (usually nothing) as if it were
-# the whole file.
+# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin), writing the HTTP status to stdout
+# (put_stored judges it). Only a regular file is retried: curl cannot rewind a pipe, and would
+# PUT what is left of it (usually nothing) as if it were the whole file.
 curl_put() {
   put_url=$1 put_i=$2 put_file=$3 put_exec=\${4:-run}
-  set -- -f
+  set -- -f -o /dev/null -w '%{http_code}'
   if [ "$put_file" != - ]; then set -- "$@" --retry 2 --retry-delay 1; fi
   sink_curl "$put_i" "$put_exec" "$@" -T "$put_file" "$put_url"
+}
+
+# put_stored STATUS CODE URL: a PUT stored its file only when curl exited 0 with a 2xx. curl -f
+# fails on >= 400 only: a redirect (3xx), which curl does not follow with the body, stored nothing.
+put_stored() {
+  if [ "$1" -ne 0 ]; then return 1; fi
+  case $2 in 2??) return 0 ;; esac
+  log "$3: the sink answered HTTP \${2:-nothing}, not 2xx: not stored"
+  return 1
+}
+
+# put_file URL SINK_INDEX FILE: PUT a small file (retried); true when the sink stored it.
+put_file() {
+  pf_status=0
+  pf_code=$(curl_put "$1" "$2" "$3") || pf_status=$?
+  put_stored "$pf_status" "$pf_code" "$1"
 }
 
 # abort_send DIR WHAT: the producer or openssl failed while the stream to the curls is still open
@@ -312,15 +328,19 @@ send_to() {
     mkfifo "$d/fifo$i"
     fifos="$fifos $d/fifo$i"
     # The subshell holds the fifo open while curl (its child, pid in curlN) reads it, and drains
-    # it if curl fails, so tee never loses a reader and keeps feeding the other sinks.
+    # it once curl has ended, however it ended: a sink that answers before the body's end (a
+    # redirect, a refusal) leaves it unread, and tee, losing a reader, would die and cut off
+    # the stream to every other sink.
     (
       exec 3< "$d/fifo$i"
-      curl_put "$url$name" "$i" - exec <&3 &
+      curl_put "$url$name" "$i" - exec <&3 > "$d/code$i" &
       echo $! > "$d/curl$i"
       # (wait's stderr: no "Terminated" when abort_send kills curl; curl says what failed)
-      if wait $! 2>/dev/null; then put_ok=1; else put_ok=; fi
+      put_status=0
+      wait $! 2>/dev/null || put_status=$?
       echo finished > "$d/curl$i"
-      if [ -n "$put_ok" ]; then echo ok > "$d/ok$i"; else exec cat <&3 > /dev/null; fi
+      if put_stored "$put_status" "$(cat "$d/code$i" 2>/dev/null || true)" "$url$name"; then echo ok > "$d/ok$i"; fi
+      exec cat <&3 > /dev/null
     ) &
   done
   # In the background: a trapped signal interrupts wait at once, where a foreground pipeline
@@ -344,7 +364,7 @@ send_to() {
   for url in $SINKS; do
     i=$((i + 1))
     case " $to " in *" $url "*) ;; *) continue ;; esac
-    if [ -e "$d/ok$i" ] && curl_put "$url$name.sha256" "$i" "$d/companion"; then
+    if [ -e "$d/ok$i" ] && put_file "$url$name.sha256" "$i" "$d/companion"; then
       SENT=$((SENT + 1))
     else
       MISSED="$MISSED $url"
