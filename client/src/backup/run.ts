@@ -136,6 +136,14 @@ async function checkSources(sel: Selection, config: ClientConfig, configFile: st
   if (!root?.isDirectory()) throw new ConfigError(configFile, 'sources', `${sel.root}: not a directory`);
 }
 
+/**
+ * What the run backs up. The archive dir is left out as written and by its real path (it
+ * exists by now): the walk sees real paths, and a symlink may lead to it from inside a source.
+ */
+async function selectionFor(config: ClientConfig, archiveDir: string): Promise<Selection> {
+  return makeSelection(config.sources, config.exclude, [archiveDir, await realpath(archiveDir)]);
+}
+
 const MIN_VOLUME_SIZE = 64 * 1024;
 
 /** The volume size (--volume-size over volumeSize); too small names where it came from. */
@@ -208,14 +216,14 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     outgoing: join(archiveDir, 'outgoing'),
     work: join(archiveDir, 'work'),
   };
-  const selection = makeSelection(config.sources, config.exclude, [archiveDir]);
-  await checkSources(selection, config, configFile);
+  await checkSources(makeSelection(config.sources, config.exclude), config, configFile);
   const recipients = await loadRecipientsFor(config, configFile, log);
   const targets = opts.targets ?? (await targetsFor(config, configFile, log));
   const volumeSize = checkedVolumeSize(opts, config, configFile);
 
   await mkdir(archiveDir, { recursive: true, mode: 0o700 });
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
+  const selection = await selectionFor(config, archiveDir);
   opts.signal?.throwIfAborted(); // (before the lock: another run may hold it, nothing is recorded)
   const lock = await acquireLock(archiveDir);
   /** The new set's time, once chosen: the lock is kept until the clock is past it. */
