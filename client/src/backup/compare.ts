@@ -5,11 +5,17 @@
  * and content are not looked at. The old owner is resolved from the stored names when they
  * exist here, as duplicity does.
  *
- * One addition (git's "racy" rule): a regular file whose stored mtime second is at or after
+ * Two additions. Git's "racy" rule: a regular file whose stored mtime second is at or after
  * `racySince`, the time of the set that stored it (chosen before that run read anything), may
  * have been written again in that same second after it was read, which mtime's one-second
  * resolution cannot show. It counts as changed: read again and sent as a delta (a few COPY
  * commands when nothing changed), after which its stored mtime is older than its set.
+ *
+ * And a regular file stored with mtime 0 counts as changed: 0 is the mark of a file that changed
+ * while it was read (job-exec.ts, parallel-writer.ts), and under "times <= 0 are equal" a file
+ * whose real mtime is <= 0 (an archive extracted with SOURCE_DATE_EPOCH=0; stored as 0) would
+ * match the mark and its torn copy would never be replaced. Those rare files cost a delta each
+ * run; the sigtar stays what duplicity reads.
  */
 import type { ScanEntry } from '../scan/entry.js';
 import type { OwnerNames } from '../scan/owners.js';
@@ -26,6 +32,7 @@ export function isChanged(now: ScanEntry, old: OldEntry, owners: OwnerNames, rac
   if (now.type === 'chardev' || now.type === 'blockdev')
     return h.devmajor !== now.devmajor || h.devminor !== now.devminor;
   if (now.type === 'file' && racySince !== undefined && h.mtime >= racySince) return true;
+  if (now.type === 'file' && h.mtime === 0) return true; // maybe the "changed while read" mark
   if (h.mtime === now.mtime) return false;
   return !(h.mtime <= 0 && now.mtime <= 0);
 }

@@ -309,7 +309,7 @@ export function runJob(job: Job, ctx: ExecContext): JobResult {
     if (changed)
       problem('changed', e.path, 'changed while being read; stored at its scanned size, taken again next run');
     const h = headerOf(e, ctx.owners, entryName('signature', e.index), signature.length);
-    if (changed) h.mtime = 0; // the next incremental sees a difference and reads it again
+    if (changed) h.mtime = 0; // the next incremental reads it again, whatever its mtime (compare.ts)
     sigEntry(h, signature);
     if (change === 'new') result.stats.newFiles++;
     else result.stats.changedFiles++;

@@ -126,7 +126,7 @@ export async function writeEntriesParallel(
         message: 'changed while being read; stored at its scanned size, taken again next run',
       });
     const h = headerOf(e, ctx.owners, entryName('signature', e.index), signature.length);
-    if (big.changed) h.mtime = 0;
+    if (big.changed) h.mtime = 0; // read again next run (compare.ts)
     await ctx.sigtar.add(h, signature);
     if (big.action.op === 'new') stats.newFiles++;
     else stats.changedFiles++;
