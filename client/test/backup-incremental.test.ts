@@ -139,12 +139,14 @@ test(
     const past = new Date(Date.now() - 3600_000);
     utimesSync(join(s.src, 'a.txt'), past, past);
     // written in the second the full reads it: its mtime second is that of the set or later
-    // (here 2.5 s later, so the full is sure to store an mtime at or after its own time)
+    // (here 8 s later, so the full is sure to store an mtime at or after its own time: with
+    // 2.5 s, a full that started late on a loaded machine took a set time past it)
     writeFileSync(file, 'setting = 1\n');
-    const racy = new Date(Date.now() + 2500);
+    const racy = new Date(Date.now() + 8000);
     utimesSync(file, racy, racy);
     const full = await s.backup();
     assert.equal(full.type, 'full');
+    assert.ok(Date.parse(full.time) <= racy.getTime(), `the full (${full.time}) began before the racy second`);
     // rewritten in that same second: same size, same mtime second
     writeFileSync(file, 'setting = 2\n');
     utimesSync(file, racy, racy);
