@@ -91,9 +91,11 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
     tag: 'deaddrop',
     netrc: '/etc/deaddrop/netrc',
     stateDir: kind === 'opnsense' ? '/var/db/deaddrop' : '/etc/deaddrop/state',
-    // OpenWrt's state is on flash: a lock there outlives a power cut (its pid reused by then)
-    // and cannot be made on a full overlay. /var/run is tmpfs, empty after each boot.
-    lock: kind === 'opnsense' ? '/var/db/deaddrop/lock' : '/var/run/deaddrop/lock',
+    // Never in the state directory: OpenWrt's is on flash, where a lock outlives a power cut (its
+    // pid reused by then) and cannot be made on a full overlay; OPNsense's is in the pool each
+    // stream snapshots, so a restored firewall would boot with its last run's lock. /var/run is
+    // emptied at each boot (tmpfs on OpenWrt, cleanvar on FreeBSD).
+    lock: '/var/run/deaddrop/lock',
   };
   if (kind === 'opnsense') {
     return [

@@ -696,6 +696,57 @@ for (const [shellName, shell] of SHELLS) {
   );
 }
 
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a lock from before a reboot, its pid now another live program, does not block a run`,
+    { skip: needs },
+    async () => {
+      // a program that got the pid of a run cut off by a power loss
+      const other = spawn('sleep', ['120'], { stdio: 'ignore' });
+      const staleLock = (dir: string): void => {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'pid'), `${other.pid}\n`);
+        writeFileSync(join(dir, 'token'), `${other.pid} deaddrop.Xyz123\n`);
+      };
+      try {
+        const rig = await makeRig('opnsense');
+        try {
+          // /var/db/deaddrop is in the snapshotted pool: a restored firewall boots with the lock
+          // its last run held, so the lock is kept in /var/run, cleared at boot
+          staleLock(join(rig.hostState, 'lock'));
+          let r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(30) }, ['conf']);
+          assert.equal(r.code, 0, r.stderr);
+          r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(25), LOCK_FULL: '1' }, ['conf']);
+          assert.equal(r.code, 1, r.stderr);
+          assert.match(r.stderr, /cannot write the lock in .*var\/run\/deaddrop/);
+        } finally {
+          await rig.stop();
+        }
+        // and where the lock is, a live pid that is no run of the script is taken over
+        for (const kind of ['opnsense', 'openwrt'] as const) {
+          const rig = await makeRig(kind);
+          try {
+            const lock = join(rig.root, 'var/run/deaddrop/lock');
+            staleLock(lock);
+            const r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(20) }, kind === 'opnsense' ? ['conf'] : []);
+            assert.equal(r.code, 0, `${kind}: ${r.stderr}`);
+            assert.match(
+              r.stderr,
+              new RegExp(`pid ${other.pid} of .* is no run of deaddrop-${kind}\\.sh \\(it runs: sleep 120\\)`),
+            );
+            assert.match(r.stderr, new RegExp(`taking over the stale lock of pid ${other.pid}`));
+            assert.ok(!existsSync(lock), 'the lock is released');
+          } finally {
+            await rig.stop();
+          }
+        }
+      } finally {
+        other.kill();
+      }
+    },
+  );
+}
+
 test(
   'a lock without a readable pid is busy for an hour, then taken over; a dead pid at once',
   {
@@ -704,7 +755,7 @@ test(
   async () => {
     const rig = await makeRig('opnsense');
     try {
-      const lock = join(rig.hostState, 'lock');
+      const lock = rig.lock;
       mkdirSync(lock, { recursive: true });
       let r = await runScript(rig, ['dash'], { DEADDROP_STAMP: stamp(30) }, ['conf']);
       assert.equal(r.code, 3, r.stderr);

@@ -210,7 +210,7 @@ export interface Rig {
   state: string;
   /** The script's state directory inside root. */
   hostState: string;
-  /** The script's lock directory inside root (OpenWrt: on tmpfs, not in the state on flash). */
+  /** The script's lock directory inside root: in /var/run (emptied at boot), not the state. */
   lock: string;
   bin: string;
   script: string;
@@ -296,7 +296,7 @@ export async function makeRig(kind: 'opnsense' | 'openwrt', opts: RigOptions = {
   writeStubs(bin, state);
   const script = join(out, kind === 'opnsense' ? 'deaddrop-opnsense.sh' : 'deaddrop-openwrt.sh');
   const hostState = join(root, kind === 'opnsense' ? 'var/db/deaddrop' : 'etc/deaddrop/state');
-  const lock = kind === 'opnsense' ? join(hostState, 'lock') : join(root, 'var/run/deaddrop/lock');
+  const lock = join(root, 'var/run/deaddrop/lock');
   return {
     dir,
     root,

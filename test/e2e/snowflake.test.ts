@@ -157,7 +157,7 @@ test('a second run while one holds the lock exits 3', { skip: needs }, async () 
   const rig = await makeRig('opnsense');
   try {
     const first = runScript(rig, ['dash'], { DEADDROP_DAY: '15', DEADDROP_STAMP: stamp(5), ZFS_SEND_SLEEP: '3' });
-    const lock = join(rig.root, 'var/db/deaddrop/lock/pid');
+    const lock = join(rig.lock, 'pid');
     while (!existsSync(lock)) await new Promise((r) => setTimeout(r, 50));
     const second = await runScript(rig, ['dash'], { DEADDROP_DAY: '15', DEADDROP_STAMP: stamp(4) });
     assert.equal(second.code, 3, second.stderr);

@@ -35,8 +35,9 @@ on_exit() {
 # The lock is the directory $LOCK holding the owner's pid and a token unique to the run. It is
 # made whole under a temp name and renamed into place, so no run ever sees it without its pid.
 # rename() never replaces a directory that has files in it; mv moves into an existing directory
-# instead, so the token (not mv's status) says who won. A lock whose pid is dead is taken over;
-# one without a readable pid (damaged, or half made by an older script) only after an hour.
+# instead, so the token (not mv's status) says who won. A lock whose pid is dead, or is no run of
+# this script (reused since its run died), is taken over; one without a readable pid (damaged,
+# or half made by an older script) only after an hour.
 take_lock() {
   trap 'on_exit $?' EXIT
   trap on_signal INT TERM HUP
@@ -49,7 +50,7 @@ take_lock() {
       # released by its owner meanwhile
       if ! try_lock; then end_run 3 "another run holds $LOCK"; fi
     # (a lock with our own pid is from before a reboot)
-    elif [ -n "$old" ] && [ "$old" != $$ ] && kill -0 "$old" 2>/dev/null; then
+    elif [ -n "$old" ] && [ "$old" != $$ ] && kill -0 "$old" 2>/dev/null && ! pid_reused "$old"; then
       end_run 3 "another run (pid $old) holds $LOCK"
     elif [ -z "$old" ] && ! lock_is_old; then
       end_run 3 "$LOCK has no readable pid and is less than an hour old: taken as busy"
@@ -69,6 +70,25 @@ take_lock() {
   fi
   write_embedded_files
   take_stamp
+}
+
+# pid_reused PID: true when PID's command line does not name this script: a lock whose run died
+# without releasing it (killed, a crash) whose pid another program has since. One whose command
+# line cannot be read counts as a run.
+pid_reused() {
+  pr_cmd=$(command_line "$1") || return 1
+  pr_cmd=\${pr_cmd% }
+  case $pr_cmd in *"\${0##*/}"*) return 1 ;; esac
+  log "pid $1 of $LOCK is no run of \${0##*/} (it runs: \${pr_cmd:-nothing}): the lock is stale"
+}
+
+# command_line PID: from /proc on Linux (NULs between the arguments), else ps (FreeBSD).
+command_line() {
+  if [ -r "/proc/$$/cmdline" ]; then
+    { tr '\000' ' ' < "/proc/$1/cmdline"; } 2>/dev/null
+  else
+    ps -ww -o command= -p "$1" 2>/dev/null
+  fi
 }
 
 # try_lock: a new directory with our pid and token, renamed to $LOCK; true when $LOCK is ours.
