@@ -21,6 +21,7 @@ import {
   needsProc,
   nowSeconds,
   runProcesses,
+  replayZfsChain,
   runScript,
   SHELLS,
   sinkFiles,
@@ -874,11 +875,13 @@ test(
       x = await run(30);
       assert.match(x.r.stderr, /\(no full recorded\)/);
       assert.deepEqual(kinds(x.t), ['zroot-full', 'zroot-full']);
-      // the 1st of the month, with a fresh full: still a full
+      // the 1st of the month, the last full from the day before: a full
+      writeFileSync(fullLast, `${nowSeconds() - 86400}\n`);
       x = await run(25, { DEADDROP_DAY: '01' });
       assert.match(x.r.stderr, /\(1st of the month\)/);
       assert.deepEqual(kinds(x.t), ['zroot-full', 'zroot-full']);
       // and the day comes from the stamp itself when not forced
+      writeFileSync(fullLast, `${nowSeconds() - 86400}\n`);
       x = await run(20, { DEADDROP_DAY: '', DEADDROP_STAMP: '20260301T031500Z' });
       assert.match(x.r.stderr, /\(1st of the month\)/);
     } finally {
@@ -886,6 +889,44 @@ test(
     }
   },
 );
+
+test('opnsense: one full on the 1st of the month; later runs that day send incrementals', { skip: needs }, async () => {
+  const rig = await makeRig('opnsense');
+  const fullLast = join(rig.hostState, 'full.last');
+  const run = async (minutesAgo: number, day: string) => {
+    const t = stamp(minutesAgo);
+    const r = await runScript(rig, ['dash'], { DEADDROP_DAY: day, DEADDROP_STAMP: t });
+    assert.equal(r.code, 0, r.stderr);
+    return { t, r };
+  };
+  const kinds = (t: string) =>
+    rig.sinks.map(
+      (s) =>
+        sinkFiles(s, rig.host)
+          .find((n) => n.endsWith(`.${t}.zfs.p7m.sha256`))
+          ?.split('.')[0],
+    );
+  try {
+    let x = await run(60, '30');
+    assert.deepEqual(kinds(x.t), ['zroot-full', 'zroot-full']);
+    // the last full started yesterday (UTC): the first run on the 1st sends one
+    writeFileSync(fullLast, `${nowSeconds() - 86400}\n`);
+    x = await run(50, '01');
+    assert.match(x.r.stderr, /\(1st of the month\)/);
+    assert.deepEqual(kinds(x.t), ['zroot-full', 'zroot-full']);
+    const recorded = readNumber(fullLast);
+    // runs every few hours, or one by hand: the full of that day is enough
+    for (const minutesAgo of [40, 30, 20]) {
+      x = await run(minutesAgo, '01');
+      assert.match(x.r.stderr, /zroot-inc from zroot@deaddrop-base-/);
+      assert.deepEqual(kinds(x.t), ['zroot-inc', 'zroot-inc']);
+    }
+    assert.equal(readNumber(fullLast), recorded);
+    assert.deepEqual(replayZfsChain(rig, rig.sinks[0]!).length, 4);
+  } finally {
+    await rig.stop();
+  }
+});
 
 test('openwrt: mtd.last is the start of the run, and a dump is due 7 days after it', { skip: needs }, async () => {
   const rig = await makeRig('openwrt');

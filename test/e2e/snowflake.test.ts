@@ -106,7 +106,9 @@ for (const [shellName, shell] of SHELLS) {
           assertStored(rig, sink, `zroot-full.${t6}.zfs.p7m`, zfsStreamBytes(`zroot@deaddrop-pending-${t6}`, 'none'));
         assert.deepEqual(snapshots(rig), [`zroot@deaddrop-base-${t6}`]);
 
-        // 6: the 1st of the month -> full again, old base destroyed after promotion
+        // 6: the 1st of the month -> full again, old base destroyed after promotion (the last full
+        // is from the day before: one full on the 1st, snowflake-failures.test.ts)
+        writeFileSync(join(rig.hostState, 'full.last'), `${nowSeconds() - 86400}\n`);
         const t7 = stamp(5);
         r = await runScript(rig, shell, { DEADDROP_DAY: '01', DEADDROP_STAMP: t7 });
         assert.equal(r.code, 0, r.stderr);

@@ -11,7 +11,7 @@ export const OPNSENSE_FULL_EVERY = 31 * 86400;
 
 /**
  * OPNsense: `daily` sends a ZFS stream and /conf; `conf` sends /conf only (the syshook). The stream
- * is a full on the 1st of the month (UTC), when the last full that reached a sink started
+ * is a full on the 1st of the month (UTC; once: not when full.last is from that day), when the last full that reached a sink started
  * OPNSENSE_FULL_EVERY seconds before this run (or none is recorded), or without a base snapshot; else an
  * incremental from the base.
  * Snapshots: @deaddrop-pending-T while sending, renamed to @deaddrop-base-T once a sink has the
@@ -131,6 +131,14 @@ zfs_stream() {
 # shellcheck disable=SC2317 # called indirectly, through send
 conf_tar() { tar -cf - -C "$ROOT/" conf; }
 
+# full_today: the last full that reached a sink (full.last) started on the UTC day of this run,
+# so a second run on the 1st (cron every few hours, or one by hand) sends an incremental.
+full_today() {
+  ft_last=$(cat "$STATE/full.last" 2>/dev/null || true)
+  case $ft_last in '' | *[!0-9]*) return 1 ;; esac
+  [ $((ft_last / 86400)) -eq $((START / 86400)) ]
+}
+
 backup_zfs() {
   tidy_snapshots
   if [ -n "$BASE" ]; then note_new_sinks; fi
@@ -139,7 +147,7 @@ backup_zfs() {
   day=\${DEADDROP_DAY:-\${day%"\${day#??}"}}
   why=
   if [ -z "$BASE" ]; then why="no base snapshot"
-  elif [ "$day" = 01 ]; then why="1st of the month"
+  elif [ "$day" = 01 ] && ! full_today; then why="1st of the month"
   elif due full.last "$FULL_EVERY"; then
     if [ "$due_last" ]; then why="last full started $(((START - due_last) / 86400)) days ago"; else why="no full recorded"; fi
   elif [ -e "$LAGGING" ]; then catch_up
