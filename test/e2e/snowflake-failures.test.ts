@@ -928,6 +928,69 @@ test('opnsense: one full on the 1st of the month; later runs that day send incre
   }
 });
 
+test('opnsense: a clock set back is refused: no file, the base and stamp.last stay', { skip: needs }, async () => {
+  const rig = await makeRig('opnsense');
+  const stamps = join(rig.dir, 'stamps');
+  // the date stub's clock reads T (the day of the month comes from it)
+  const run = (t: string, args: string[] = []) => {
+    writeFileSync(stamps, `${t}\n`);
+    return runScript(rig, ['dash'], { DATE_STAMPS: stamps }, args);
+  };
+  try {
+    for (const t of ['20261120T031500Z', '20261121T031500Z']) {
+      const r = await run(t);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // a dead RTC battery before ntpd syncs, or a wrong manual date: the clock reads the 1st
+    for (const args of [[], ['conf']]) {
+      const r = await run('20261101T031500Z', args);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /the clock reads 20261101T031500Z, before the last run's 20261121T031500Z/);
+    }
+    for (const sink of rig.sinks)
+      assert.deepEqual(
+        sinkFiles(sink, rig.host).filter((n) => n.includes('20261101')),
+        [],
+      );
+    assert.deepEqual(snapshots(rig), ['zroot@deaddrop-base-20261121T031500Z']);
+    assert.equal(readFileSync(join(rig.hostState, 'stamp.last'), 'utf8'), '20261121T031500Z\n');
+    // the clock set right: the chain goes on from the base
+    const r = await run('20261122T031500Z');
+    assert.equal(r.code, 0, r.stderr);
+    for (const sink of rig.sinks)
+      assert.deepEqual(replayZfsChain(rig, sink), ['20261120T031500Z', '20261121T031500Z', '20261122T031500Z']);
+  } finally {
+    await rig.stop();
+  }
+});
+
+test(
+  'opnsense: after a full, the base is the snapshot just sent, whatever the names say',
+  { skip: needs },
+  async () => {
+    const rig = await makeRig('opnsense');
+    try {
+      for (const t of ['20261120T031500Z', '20261121T031500Z']) {
+        const r = await runScript(rig, ['dash'], { DEADDROP_STAMP: t });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      // an explicit stamp is taken as given: one named before the base, on the 1st (a full)
+      writeFileSync(join(rig.hostState, 'full.last'), `${nowSeconds() - 86400}\n`);
+      const r = await runScript(rig, ['dash'], { DEADDROP_STAMP: '20261101T031500Z' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /zroot-full from nothing .*\(1st of the month\)/);
+      assert.match(r.stderr, /base is now zroot@deaddrop-base-20261101T031500Z/);
+      assert.deepEqual(snapshots(rig), ['zroot@deaddrop-base-20261101T031500Z']);
+      // the next incremental follows the full that reached the sinks
+      const next = await runScript(rig, ['dash'], { DEADDROP_STAMP: '20261102T031500Z' });
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stderr, /zroot-inc from zroot@deaddrop-base-20261101T031500Z to/);
+    } finally {
+      await rig.stop();
+    }
+  },
+);
+
 test('openwrt: mtd.last is the start of the run, and a dump is due 7 days after it', { skip: needs }, async () => {
   const rig = await makeRig('openwrt');
   const mtdLast = join(rig.hostState, 'mtd.last');

@@ -122,16 +122,31 @@ lock_is_old() {
 # take_stamp: STAMP names this run's files (one-second resolution) and START is the same
 # instant in epoch seconds. Taken under the lock and never the previous run's (STATE/stamp.last):
 # two runs in one second would otherwise name a file twice, and the sinks refuse the second.
+# One before it (a clock set back) is refused: restores and the checker take the newest file by
+# name, and such a name would sort before what it follows.
 take_stamp() {
   stamp_last=$(cat "$STATE/stamp.last" 2>/dev/null || true)
   while :; do
     stamp_now=$(date -u '+%s %Y%m%dT%H%M%SZ')
     START=\${stamp_now%% *}
     STAMP=\${DEADDROP_STAMP:-\${stamp_now#* }}
-    if [ "$STAMP" != "$stamp_last" ] || [ -n "\${DEADDROP_STAMP:-}" ]; then break; fi
+    if [ -n "\${DEADDROP_STAMP:-}" ]; then break; fi
+    if stamp_before "$STAMP" "$stamp_last"; then
+      end_run 1 "the clock reads $STAMP, before the last run's $stamp_last: not run (set the clock; names must not go back in time)"
+    fi
+    if [ "$STAMP" != "$stamp_last" ]; then break; fi
     sleep 1
   done
   echo "$STAMP" > "$STATE/stamp.last"
+}
+
+# stamp_before A B: stamp A (YYYYMMDDTHHMMSSZ) is earlier than B; false when B is not a stamp.
+# Date and time compared apart: 14 digits overflow a 32-bit shell's arithmetic.
+stamp_before() {
+  case $2 in [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z) ;; *) return 1 ;; esac
+  sb_ad=\${1%T*} sb_bd=\${2%T*} sb_at=\${1#*T} sb_bt=\${2#*T}
+  sb_at=\${sb_at%Z} sb_bt=\${sb_bt%Z}
+  [ "$sb_ad" -lt "$sb_bd" ] || { [ "$sb_ad" -eq "$sb_bd" ] && [ "$sb_at" -lt "$sb_bt" ]; }
 }
 
 # due FILE SECONDS: FILE (in STATE) holds the START of the last run whose dump reached a sink.

@@ -34,24 +34,33 @@ snapshots() {
 
 SENT_MARK="$STATE/zfs.sent"
 
-# A killed run leaves a pending snapshot or (between rename and destroy) two bases: the newest
-# base is the one whose stream reached a sink. A pending snapshot named in zfs.sent had its
-# stream reach a sink before the run was stopped: it is the base (destroying it would leave
-# every sink with a stream that no later incremental follows).
+# A killed run leaves a pending snapshot or (between rename and destroy) two bases. zfs.sent names
+# the pending snapshot whose stream last reached a sink: still pending (the run was stopped
+# before the rename), it becomes the base (destroying it would leave every sink with a stream
+# that no later incremental follows); renamed, its base is the one kept. Without it, the newest
+# base by name.
 tidy_snapshots() {
   sent=$(cat "$SENT_MARK" 2>/dev/null || true)
+  sent_base="$DATASET@deaddrop-base-\${sent##*@deaddrop-pending-}"
   if [ -n "$sent" ] && snapshots pending | grep -qxF "$sent"; then
     log "the last run stopped after $sent reached a sink: it is the base"
-    zfs rename -r "$sent" "$DATASET@deaddrop-base-\${sent##*@deaddrop-pending-}"
+    zfs rename -r "$sent" "$sent_base"
+  fi
+  for snap in $(snapshots pending); do log "destroying leftover $snap"; zfs destroy -r "$snap"; done
+  if [ -z "$sent" ] || ! snapshots base | grep -qxF "$sent_base"; then
+    sent_base=$(snapshots base | tail -n 1)
   fi
   rm -f "$SENT_MARK"
-  for snap in $(snapshots pending); do log "destroying leftover $snap"; zfs destroy -r "$snap"; done
-  bases=$(snapshots base)
-  newest=$(printf '%s\n' "$bases" | tail -n 1)
-  for snap in $bases; do
-    if [ "$snap" != "$newest" ]; then log "destroying old base $snap"; zfs destroy -r "$snap"; fi
+  keep_base "$sent_base"
+}
+
+# keep_base SNAPSHOT: it is the base (none when empty); every other base is destroyed by name,
+# never "all but the newest": a snapshot's name is the clock's word, which can be wrong.
+keep_base() {
+  for snap in $(snapshots base); do
+    if [ "$snap" != "$1" ]; then log "destroying old base $snap"; zfs destroy -r "$snap"; fi
   done
-  BASE=$newest
+  BASE=$1
 }
 
 LAGGING="$STATE/zfs.lagging"
@@ -166,10 +175,8 @@ backup_zfs() {
     note_lagging "$kind" "$kind.$STAMP.zfs.p7m"
     note_sinks
     zfs rename -r "$pending" "$DATASET@deaddrop-base-$STAMP"
-    if [ -n "$BASE" ]; then zfs destroy -r "$BASE"; fi
-    # a full on the 1st leaves the old base behind; tidy removes it now
-    tidy_snapshots
-    log "base is now $DATASET@deaddrop-base-$STAMP"
+    keep_base "$DATASET@deaddrop-base-$STAMP"
+    log "base is now $BASE"
   else
     zfs destroy -r "$pending"
     log "no sink got the stream; base stays \${kept:-none}"
