@@ -8,7 +8,9 @@
  * sink that was down at the last run is left to delivery). A put here has the target's full
  * retry treatment, so a sink that fails here is done for this run, as it would be in
  * delivery: delivery reports it and the set waits in the spool for the next run (a 507 is not
- * sent twice). Files go one at a time, in volume order.
+ * sent twice). Each sink has its own queue, files one at a time in volume order, each read from
+ * the spool for that sink: a sink that hangs (up to its timeouts) or fails holds back only itself,
+ * never the next file to a healthy sink.
  */
 import type { SinkTargetLike } from '../transport/file-target.js';
 import type { QueuedUpload, UploadMeter } from '../ops/upload-progress.js';
@@ -23,7 +25,8 @@ export interface SentAhead {
 }
 
 export class EarlyUpload implements SentAhead {
-  private queue: Promise<void> = Promise.resolve();
+  /** Sink name → its queue: a slow or dead sink holds back only its own files. */
+  private readonly queues = new Map<string, Promise<void>>();
   readonly failed = new Map<string, unknown>();
   readonly sent = new Map<string, Map<string, number>>();
 
@@ -31,39 +34,68 @@ export class EarlyUpload implements SentAhead {
     private readonly targets: SinkTargetLike[],
     private readonly meter?: UploadMeter,
   ) {
-    for (const t of targets) this.sent.set(t.name, new Map());
+    for (const t of targets) {
+      this.sent.set(t.name, new Map());
+      this.queues.set(t.name, Promise.resolve());
+    }
   }
 
-  /** Queue a complete stored file (local `path`, stored as `name`). */
+  /** Queue a complete stored file (local `path`, stored as `name`) behind each sink's earlier ones. */
   add(path: string, name: string, size: number): void {
     if (this.targets.length === 0) return;
-    const counted = this.meter?.queue(size);
-    this.queue = this.queue.then(() => this.put(path, name, size, counted));
+    const progress = fileProgress(this.meter?.queue(size), this.targets.length);
+    for (const t of this.targets) {
+      const queued = this.queues.get(t.name)!;
+      this.queues.set(t.name, queued.then(() => this.put(t, path, name, size, progress.reader())).then(progress.ended));
+    }
   }
 
   /** Resolves when every queued upload has ended (never rejects: failures are left to delivery). */
-  settled(): Promise<void> {
-    return this.queue;
+  async settled(): Promise<void> {
+    await Promise.all(this.queues.values());
   }
 
-  private async put(path: string, name: string, size: number, counted?: QueuedUpload): Promise<void> {
-    const to = this.targets.filter((t) => !this.failed.has(t.name));
-    const outcomes =
-      to.length === 0
-        ? []
-        : await putMirrored(path, name, size, to, counted?.read).catch((error: unknown) =>
-            to.map(() => ({ ok: false as const, error })),
-          );
-    counted?.ended();
-    outcomes.forEach((o, i) => {
-      const t = to[i]!;
-      if (o.ok) {
-        // 'exists' too: the set's names are new on every sink (set-time.ts), so a name there now
-        // was published by our own attempt whose answer was lost.
-        this.sent.get(t.name)!.set(name, size);
-        return;
-      }
-      this.failed.set(t.name, o.error);
-    });
+  /** One file to one sink, unless the sink already failed this run (then it is left to delivery). */
+  private async put(
+    target: SinkTargetLike,
+    path: string,
+    name: string,
+    size: number,
+    onRead: (bytes: number) => void,
+  ): Promise<void> {
+    if (this.failed.has(target.name)) return;
+    const outcome = (
+      await putMirrored(path, name, size, [target], onRead).catch((error: unknown) => [{ ok: false as const, error }])
+    )[0]!;
+    if (outcome.ok) {
+      // 'exists' too: the set's names are new on every sink (set-time.ts), so a name there now
+      // was published by our own attempt whose answer was lost.
+      this.sent.get(target.name)!.set(name, size);
+      return;
+    }
+    this.failed.set(target.name, outcome.error);
   }
+}
+
+/**
+ * One file's progress over all its sinks, each reading it on its own: bytes count once, as far
+ * as the furthest sink has read, and the file has ended when its last sink is done with it.
+ */
+function fileProgress(counted: QueuedUpload | undefined, sinks: number) {
+  let furthest = 0;
+  let left = sinks;
+  return {
+    reader: () => {
+      let at = 0;
+      return (bytes: number) => {
+        at += bytes;
+        if (at <= furthest) return;
+        counted?.read(at - furthest);
+        furthest = at;
+      };
+    },
+    ended: () => {
+      if (--left === 0) counted?.ended();
+    },
+  };
 }
