@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, type RunResult } from '@deaddrop/test';
+import { compareTrees } from '@deaddrop/test/compare-trees';
 
 export const HOST = 'h1';
 /** Deliberately distinctive, so a leak anywhere is found by a plain substring search. */
@@ -188,4 +189,11 @@ export function everythingVisible(host: MirrorHost, outcomes: BackupOutcome[], s
   if (existsSync(host.archive)) walk(host.archive);
   parts.push(...sinkLogs);
   return parts.join('\n');
+}
+
+/** The sink's directory alone restores the source tree as it is now. */
+export async function assertRestoresLatest(host: MirrorHost, dir: string, out: string): Promise<void> {
+  const r = await runDeaddrop(['restore', '-q', '--from', dir, '--host', HOST, '--key', host.plainKey, '--to', out]); // prettier-ignore
+  assert.equal(r.code, 0, `${dir}: ${r.stderr}`);
+  assert.deepEqual(compareTrees(host.src, out), [], `${dir} alone restores the latest tree`);
 }

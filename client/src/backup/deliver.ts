@@ -12,13 +12,16 @@
  * appear under their final name only when complete): the set can never go there. It is
  * recorded as dropped for that sink, as if the spool had lost it, so later runs do not fail
  * on it again; the sink lags until a later full reaches it.
+ *
+ * An incremental whose chain lacks an earlier set on a sink (dropped for it) is useless there:
+ * it is not sent and is recorded as dropped for that sink too, until a full starts a new chain.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '@deaddrop/common/errors';
 import type { Logger } from '@deaddrop/common/log';
 import type { SinkTargetLike } from '../transport/file-target.js';
-import { confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
+import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { putMirrored } from '../transport/mirror.js';
 import type { SentAhead } from './early-upload.js';
@@ -122,7 +125,24 @@ export async function deliverSets(opts: DeliverOptions): Promise<Record<string, 
   };
   const owed = (s: SinkRun, set: OutgoingSet) =>
     !hasConfirmed(s.ledger, set.key) && !s.ledger.dropped.includes(set.key);
-  const needy = (set: OutgoingSet) => sinks.filter((s) => !s.down && owed(s, set));
+  const fulls = opts.sets.filter((set) => set.full).map((set) => set.key);
+  /** Record as dropped the sets the sink can no longer restore (see above): called oldest first. */
+  const cutChains = (set: OutgoingSet) => {
+    for (const s of sinks) {
+      if (!owed(s, set) || !chainCut(s.ledger, set.key, fulls)) continue;
+      s.ledger.dropped.push(set.key);
+      log.warn(
+        `sink ${s.target.name} lacks an earlier set of the chain of ${set.key}: not sent there; ` +
+          'the sink lags until a later full backup reaches it',
+        { sink: s.target.name, set: set.key },
+      );
+    }
+  };
+  const needy = (set: OutgoingSet) => {
+    cutChains(set);
+    return sinks.filter((s) => !s.down && owed(s, set));
+  };
+  for (const set of opts.sets) cutChains(set);
 
   // One PROPFIND per sink first, and only if some set needs it: what is there is not sent again.
   await Promise.all(

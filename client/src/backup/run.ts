@@ -25,7 +25,7 @@ import { countScan, type ScanProgress } from '../ops/scan-progress.js';
 import { UploadMeter, type UploadProgress } from '../ops/upload-progress.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { hasConfirmed, readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
-import { chainBrokenEverywhere, laggingSets, settleSpool } from '../transport/spool.js';
+import { chainBrokenEverywhere, holdsChain, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
 import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
 import { EarlyUpload, type SentAhead } from './early-upload.js';
@@ -241,9 +241,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
 
     let type: 'full' | 'inc' = 'inc';
     if (opts.mode === 'full' || chain.length === 0) type = 'full';
-    else if (chainBrokenEverywhere([...ledgers.values()])) {
-      // A set of this chain was dropped from the spool before any sink had it.
-      log.warn('a set of the current chain reached no sink: making a full backup');
+    else if (chainBrokenEverywhere([...ledgers.values()], chainKeys(chain))) {
+      // Each sink misses some set of this chain: no sink could restore another inc of it.
+      log.warn('no sink holds the whole current chain: making a full backup');
       type = 'full';
     } else if (opts.mode === 'auto' && Math.floor(Date.now() / 1000) - chain[0]!.time >= config.fullEvery)
       type = 'full';
@@ -374,7 +374,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     for (const key of shipped.lost)
       problems.push({ kind: 'spool-lost', path: key, message: 'missing from the spool before every sink had it' });
     problemCount += shipped.dropped.length + shipped.lost.length;
-    const onSomeSink = [...ledgers.values()].some((l) => l.confirmed.includes(names.key));
+    // Delivered only where it restores: on a sink holding the whole chain up to it.
+    const onSomeSink = [...ledgers.values()].some((l) => holdsChain(l, chainKeys(newState.chain), shipped.pending));
     const lagging = Object.values(shipped.delivery).some((d) => d.lagging.length > 0);
     const result: BackupRunResult['result'] = !onSomeSink ? 'failed' : lagging ? 'degraded' : 'ok';
     const record: RunRecord = {
@@ -508,6 +509,10 @@ async function encryptFile(from: string, to: string, recipients: Recipient[]): P
   const w = new EncryptedFileWriter(to, recipients);
   for await (const chunk of createReadStream(from)) await w.write(chunk as Buffer);
   return w.close();
+}
+
+function chainKeys(chain: ChainSet[]): string[] {
+  return chain.map((s) => setNames(s.type, s.time, s.startTime).key);
 }
 
 /** Outgoing directories of sets the state does not know (killed runs) and the work dir go. */

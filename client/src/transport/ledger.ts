@@ -59,3 +59,27 @@ export function confirm(ledger: SinkLedger, key: string, full: boolean): void {
 export function hasConfirmed(ledger: SinkLedger, key: string): boolean {
   return ledger.confirmed.includes(key);
 }
+
+/** End time of a set key (`full.T`, `inc.S.to.T`); the basic-format stamps sort as strings. */
+export function setEnd(key: string): string {
+  return key.slice(key.lastIndexOf('.') + 1);
+}
+
+export function isFullKey(key: string): boolean {
+  return key.startsWith('full.');
+}
+
+/**
+ * An incremental this sink can never restore: a set of its chain made before it was dropped
+ * for the sink. Chains are linear in time, so the chain of `key` starts at the last full at or
+ * before it among `fulls` and the fulls the ledger knows.
+ */
+export function chainCut(ledger: SinkLedger, key: string, fulls: string[]): boolean {
+  if (isFullKey(key)) return false;
+  const end = setEnd(key);
+  const start = [...fulls, ...ledger.confirmed, ...ledger.dropped]
+    .filter((k) => isFullKey(k) && setEnd(k) <= end)
+    .map(setEnd)
+    .reduce((a, b) => (b > a ? b : a), '');
+  return ledger.dropped.some((d) => setEnd(d) >= start && setEnd(d) < end);
+}

@@ -71,8 +71,16 @@ export function laggingSets(ledger: SinkLedger, pending: string[]): string[] {
   return [...new Set([...ledger.dropped, ...pending.filter((k) => !hasConfirmed(ledger, k))])];
 }
 
-/** A set dropped before any sink had it: the chain is broken everywhere, the next run must be full. */
-export function chainBrokenEverywhere(ledgers: SinkLedger[]): boolean {
+/**
+ * No sink can get the whole current chain (each had some set of it dropped, not necessarily
+ * the same one): no sink restores the next inc, the next run must be full.
+ */
+export function chainBrokenEverywhere(ledgers: SinkLedger[], chainKeys: string[]): boolean {
   if (ledgers.length === 0) return false;
-  return ledgers[0]!.dropped.some((k) => ledgers.every((l) => l.dropped.includes(k)));
+  return ledgers.every((l) => chainKeys.some((k) => l.dropped.includes(k)));
+}
+
+/** The sink holds every set of the chain: none dropped for it, none still spooled for it. */
+export function holdsChain(ledger: SinkLedger, chainKeys: string[], pending: string[]): boolean {
+  return chainKeys.every((k) => hasConfirmed(ledger, k) || (!ledger.dropped.includes(k) && !pending.includes(k)));
 }
