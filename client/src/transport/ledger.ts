@@ -1,8 +1,9 @@
 /**
  * Per-sink delivery ledger in the archive dir (`ledger/<sink>.json`, written atomically): the
  * sets this sink has confirmed (PROPFIND showed every file with its size) and the sets it will
- * never get because they were dropped from a full spool. A dropped set keeps the sink lagging
- * until it confirms a full set made after the drop (a new chain no longer needs the old one).
+ * never get because they were dropped from a full spool (or lost, or blocked). A dropped set
+ * keeps the sink lagging until it confirms a full set made after that set (a new chain no
+ * longer needs the old one); confirming an older full does not clear it.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,9 +52,9 @@ export async function writeLedger(archiveDir: string, ledger: SinkLedger): Promi
 export function confirm(ledger: SinkLedger, key: string, full: boolean): void {
   if (!ledger.confirmed.includes(key)) ledger.confirmed.push(key);
   ledger.lastConfirmed = new Date().toISOString();
-  // Dropped sets are always older than anything still spooled: a full confirmed now starts
-  // a chain that does not need them.
-  if (full) ledger.dropped = [];
+  // A full starts a chain that needs no older set; a newer one dropped (lost from the spool,
+  // blocked on the sink) still belongs to a chain the sink lacks.
+  if (full) ledger.dropped = ledger.dropped.filter((k) => setEnd(k) > setEnd(key));
 }
 
 export function hasConfirmed(ledger: SinkLedger, key: string): boolean {
