@@ -8,7 +8,8 @@
  * - before writing a set, the run lists the sinks and skips every second some set file there
  *   already ends at (a killed run's volumes, an archive dir lost or restored from a copy).
  *
- * A sink that cannot be listed at that point is skipped: its delivery fails this run anyway.
+ * A sink that cannot be listed at that point (or not within LIST_DEADLINE_MS) is skipped: its
+ * delivery fails this run anyway.
  *
  * The time is taken before anything is read (compare.ts's "racy" rule relies on it), so it is
  * never set ahead of the clock: a clock stepped back further than a short wait fails the run.
@@ -67,14 +68,25 @@ export async function waitUntilAfter(t: number, signal?: AbortSignal): Promise<n
 /** Whether the clock is within a short wait of being past `t`. */
 export const shortWaitFor = (t: number): boolean => t + 1 - Date.now() / 1000 <= MAX_CLOCK_WAIT_SECONDS;
 
-/** The (end) times of every backup set file the sinks list. */
-export async function setTimesOnSinks(targets: SinkTargetLike[], log: Logger): Promise<Set<number>> {
+/**
+ * How long the sinks are given to answer that listing. A listing's own retries take minutes
+ * against a sink that takes connections and never answers, and nothing, for no sink, is
+ * written until this is done: such a sink is skipped like one that cannot be listed.
+ */
+export const LIST_DEADLINE_MS = 30_000;
+
+/** The (end) times of every backup set file the sinks list (those that answer in time). */
+export async function setTimesOnSinks(
+  targets: SinkTargetLike[],
+  log: Logger,
+  deadlineMs = LIST_DEADLINE_MS,
+): Promise<Set<number>> {
   const times = new Set<number>();
   await Promise.all(
     targets.map(async (t) => {
       let listing: Map<string, number>;
       try {
-        listing = await t.list();
+        listing = await withDeadline(t.list(), deadlineMs, `no answer in ${deadlineMs / 1000} s`);
       } catch (err) {
         log.debug(`sink ${t.name}: cannot list it to check set names (${describeError(err)})`);
         return;
@@ -86,6 +98,16 @@ export async function setTimesOnSinks(targets: SinkTargetLike[], log: Logger): P
     }),
   );
   return times;
+}
+
+/** `p`, or a rejection with `message` once `ms` have passed (p goes on, its outcome unheeded). */
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeaddropError(message)), ms);
+  });
+  p.catch(() => {}); // a listing that fails after the deadline is nobody's error
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /**
