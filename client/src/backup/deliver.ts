@@ -16,10 +16,11 @@
  * An incremental whose chain lacks an earlier set on a sink (dropped for it) is useless there:
  * it is not sent and is recorded as dropped for that sink too, until a full starts a new chain.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '@deaddrop/common/errors';
 import type { Logger } from '@deaddrop/common/log';
+import { parseSums, sha256File, type SumsEntry } from '../format/sums.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
@@ -83,6 +84,29 @@ export async function readOutgoingSet(outgoing: string, key: string): Promise<Ou
   const files = [];
   for (const name of names) files.push({ name, size: (await stat(join(dir, name))).size });
   return { key, full: key.startsWith('full.'), dir, files };
+}
+
+/**
+ * Why a spooled set's files no longer match its sums file (written last, after fsyncs, listing
+ * the SHA-256 of every other file), or undefined. A power loss or a hand can leave them short.
+ */
+export async function spoolDamage(set: OutgoingSet): Promise<string | undefined> {
+  const sums = set.files.find((f) => f.name.endsWith('.sha256sums'));
+  if (!sums) return 'no sums file';
+  let listed: SumsEntry[];
+  try {
+    listed = parseSums(await readFile(join(set.dir, sums.name), 'utf8'), sums.name);
+  } catch (err) {
+    return describeError(err);
+  }
+  const others = set.files.filter((f) => f !== sums);
+  if (listed.length !== others.length)
+    return `${sums.name} lists ${listed.length} files, the spool holds ${others.length}`;
+  for (const e of listed) {
+    if (!others.some((f) => f.name === e.name)) return `${e.name} is missing`;
+    if ((await sha256File(join(set.dir, e.name))) !== e.sha256) return `${e.name} does not match ${sums.name}`;
+  }
+  return undefined;
 }
 
 interface SinkRun {

@@ -27,7 +27,7 @@ import type { SinkTargetLike } from '../transport/file-target.js';
 import { hasConfirmed, readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
 import { chainBrokenEverywhere, holdsChain, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
-import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
+import { deliverSets, readOutgoingSet, spoolDamage, type OutgoingSet, type SinkDelivery } from './deliver.js';
 import { EarlyUpload, type SentAhead } from './early-upload.js';
 import type { EntryStats } from './entry-stats.js';
 import type { EntryProblem } from './entry-writer.js';
@@ -322,6 +322,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       }).finally(() => ahead.settled()),
     );
 
+    // The spool on disk before the state names the set: a power loss must not leave a
+    // pending set with short files (delivery would confirm them by their size).
+    await syncSpooledSet(setDir, written.files, dirs.outgoing);
     // The set is complete on local disk: cache its plaintext metadata (on disk before the
     // state names it: a crash must not leave a recorded chain with short files), then record it.
     for (const f of [written.localManifest, written.localSignatures]) await syncFile(f);
@@ -362,6 +365,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         targets,
         ledgers,
         spoolLimit: config.spoolLimit,
+        fresh: names.key,
         ahead,
         log,
         meter,
@@ -511,6 +515,12 @@ async function encryptFile(from: string, to: string, recipients: Recipient[]): P
   return w.close();
 }
 
+async function syncSpooledSet(setDir: string, files: { name: string }[], outgoing: string): Promise<void> {
+  for (const f of files) await syncFile(join(setDir, f.name));
+  await syncDir(setDir);
+  await syncDir(outgoing);
+}
+
 function chainKeys(chain: ChainSet[]): string[] {
   return chain.map((s) => setNames(s.type, s.time, s.startTime).key);
 }
@@ -539,6 +549,8 @@ interface SpoolDeliveryInput {
   targets: SinkTargetLike[];
   ledgers: Map<string, SinkLedger>;
   spoolLimit: number;
+  /** This run's set, just written and synced: not hashed again. */
+  fresh: string;
   ahead?: SentAhead;
   log: Logger;
   meter?: UploadMeter;
@@ -552,10 +564,21 @@ interface SpoolDeliveryInput {
 async function deliverSpool(i: SpoolDeliveryInput) {
   const sets: OutgoingSet[] = [];
   const lost: string[] = [];
+  const damaged: string[] = [];
   for (const key of i.pending) {
     const set = await readOutgoingSet(i.outgoing, key);
-    if (set) sets.push(set);
-    else if (recordLost(key, [...i.ledgers.values()], i.log)) lost.push(key);
+    const damage = set && key !== i.fresh ? await spoolDamage(set) : undefined;
+    if (set && damage === undefined) {
+      sets.push(set);
+      continue;
+    }
+    if (damage !== undefined) {
+      i.log.error(`spooled set ${key} does not match what was written (${damage}): it is treated as lost`, {
+        set: key,
+      });
+      damaged.push(key);
+    }
+    if (recordLost(key, [...i.ledgers.values()], i.log)) lost.push(key);
   }
   const delivery = await deliverSets({
     sets,
@@ -581,7 +604,7 @@ async function deliverSpool(i: SpoolDeliveryInput) {
         sink: name,
       });
   }
-  for (const key of [...settled.remove, ...spool.remove])
+  for (const key of [...settled.remove, ...spool.remove, ...damaged])
     await rm(join(i.outgoing, key), { recursive: true, force: true });
   return { delivery, pending: spool.pending, dropped: spool.dropped, lost, spoolBytes: spool.bytes };
 }
