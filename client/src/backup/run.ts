@@ -24,7 +24,7 @@ import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { countScan, type ScanProgress } from '../ops/scan-progress.js';
 import { UploadMeter, type UploadProgress } from '../ops/upload-progress.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
-import { hasConfirmed, readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
+import { hasConfirmed, readLedger, setEnd, writeLedger, type SinkLedger } from '../transport/ledger.js';
 import { chainBrokenEverywhere, holdsChain, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
 import { deliverSets, readOutgoingSet, spoolDamage, type OutgoingSet, type SinkDelivery } from './deliver.js';
@@ -521,6 +521,10 @@ async function syncSpooledSet(setDir: string, files: { name: string }[], outgoin
   await syncDir(outgoing);
 }
 
+function oldestSet(keys: string[]): string {
+  return keys.reduce((a, b) => (setEnd(b) < setEnd(a) ? b : a));
+}
+
 function chainKeys(chain: ChainSet[]): string[] {
   return chain.map((s) => setNames(s.type, s.time, s.startTime).key);
 }
@@ -599,10 +603,10 @@ async function deliverSpool(i: SpoolDeliveryInput) {
   for (const [name, ledger] of i.ledgers) {
     await writeLedger(i.archiveDir, ledger);
     delivery[name]!.lagging = laggingSets(ledger, spool.pending);
-    if (delivery[name]!.lagging.length > 0)
-      i.log.warn(`sink ${name} lacks ${delivery[name]!.lagging.length} set(s): ${delivery[name]!.lagging.join(', ')}`, {
-        sink: name,
-      });
+    const lag = delivery[name]!.lagging;
+    // one line of bounded length: the list grows by a set per run while the sink stays away
+    if (lag.length > 0)
+      i.log.warn(`sink ${name} lags since ${oldestSet(lag)} (${lag.length} sets)`, { sink: name, sets: lag.length });
   }
   for (const key of [...settled.remove, ...spool.remove, ...damaged])
     await rm(join(i.outgoing, key), { recursive: true, force: true });
