@@ -6,7 +6,8 @@
  * Crash safety: the state names a set only after all its files (sums file last) are complete
  * on local disk, so a killed run leaves an outgoing directory without a state entry; the next
  * run deletes it and writes a new set (on a sink, such a set has no sums file: visibly
- * incomplete). A set recorded but not yet delivered everywhere is delivered again next run.
+ * incomplete). A set recorded but not yet delivered everywhere is delivered again next run;
+ * without a usable state the complete spooled sets are kept and delivered (leftovers.ts).
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -34,6 +35,7 @@ import type { EntryProblem } from './entry-writer.js';
 import { cacheFileDamage } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
+import { cleanLeftovers, setKeyEnd } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
@@ -42,15 +44,7 @@ import { setNames, type SetNames } from './set-files.js';
 import { freeSetTime, setTimesOnSinks, shortWaitFor, waitUntilAfter } from './set-time.js';
 import { SigtarWriter } from './sigtar-writer.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
-import {
-  chainEnd,
-  loadState,
-  readState,
-  writeState,
-  type BackupState,
-  type ChainSet,
-  type RunRecord,
-} from './state.js';
+import { chainEnd, loadState, writeState, type BackupState, type ChainSet, type RunRecord } from './state.js';
 import { VolumeWriter } from './volume-writer.js';
 import { untilAborted } from '../ops/interrupt.js';
 
@@ -229,13 +223,14 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   /** The new set's time, once chosen: the lock is kept until the clock is past it. */
   let setTime: number | undefined;
   try {
-    const state = await readState(archiveDir);
+    const read = await loadState(archiveDir);
+    const state = read.status === 'ok' ? read.state : undefined;
     const host = hostname();
     const localdir = selection.root;
     const elsewhere = chainElsewhere(state, config);
     if (elsewhere) log.warn(`${elsewhere}: making a full backup`);
     const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir, log);
-    await cleanLeftovers(dirs, state);
+    const spooled = await cleanLeftovers(dirs, read, archiveDir, log);
     const ledgers = new Map<string, SinkLedger>();
     for (const t of targets) ledgers.set(t.name, await readLedger(archiveDir, t.name));
 
@@ -249,7 +244,13 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       type = 'full';
     if (opts.mode === 'incremental' && type === 'full')
       log.warn(`no usable local chain in ${dirs.cache}: making a full backup instead`);
-    const lastTime = Math.max(chainEnd(chain) ?? 0, ...(state?.chain ?? []).map((s) => s.time), 0);
+    // a spooled set kept without its state still names a time: the new set comes after it
+    const lastTime = Math.max(
+      chainEnd(chain) ?? 0,
+      ...(state?.chain ?? []).map((s) => s.time),
+      ...spooled.map(setKeyEnd),
+      0,
+    );
     const stateFile = join(archiveDir, 'state.json');
     const time = opts.dryRun
       ? Math.floor(Date.now() / 1000)
@@ -303,7 +304,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await mkdir(setDir, { recursive: true, mode: 0o700 });
     const meter = new UploadMeter(opts.onUploadProgress);
     const ahead = new EarlyUpload(
-      targets.filter((t) => laggingSets(ledgers.get(t.name)!, state?.pending ?? []).length === 0),
+      targets.filter((t) => laggingSets(ledgers.get(t.name)!, spooled).length === 0),
       meter,
     );
     const written = await until(
@@ -350,7 +351,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       configHost: config.host,
       sinkUrls: config.sinks.map((s) => s.url),
       chain: type === 'full' ? [entry] : [...chain, entry],
-      pending: [...(state?.pending ?? []), names.key],
+      pending: [...spooled, names.key],
       runs: state?.runs ?? [],
     };
     opts.signal?.throwIfAborted();
@@ -527,15 +528,6 @@ function oldestSet(keys: string[]): string {
 
 function chainKeys(chain: ChainSet[]): string[] {
   return chain.map((s) => setNames(s.type, s.time, s.startTime).key);
-}
-
-/** Outgoing directories of sets the state does not know (killed runs) and the work dir go. */
-async function cleanLeftovers(dirs: { outgoing: string; work: string }, state: BackupState | undefined) {
-  const pending = new Set(state?.pending ?? []);
-  for (const name of await readdir(dirs.outgoing).catch(() => [] as string[]))
-    if (!pending.has(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
-  for (const name of await readdir(dirs.work).catch(() => [] as string[]))
-    await rm(join(dirs.work, name), { recursive: true, force: true });
 }
 
 /** Cache files of a replaced chain (and strays) are removed once the new full is recorded. */

@@ -3,7 +3,8 @@
  * current chain (its sets, whose plaintext manifests and signature archives are in `cache/`),
  * sets still to be delivered, and the last runs. Without it (or its cache files) the next run
  * is a full backup: the client never reads from a sink. A state that does not pass its schema
- * (common/src/config/backup-state.ts) counts as none, with a warning.
+ * (common/src/config/backup-state.ts) counts as none, with a warning; the sets it may have
+ * listed as pending are kept all the same (leftovers.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

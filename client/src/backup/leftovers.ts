@@ -1,0 +1,68 @@
+/**
+ * What a run does with the archive dir's leftovers before it writes a set: `work/` is emptied,
+ * and `outgoing/` keeps the spooled sets still owed to some sink.
+ *
+ * With a usable state, its `pending` list says which those are: any other directory is a set a
+ * killed run never recorded, and goes. Without one (state.json damaged, unreadable or missing)
+ * nothing says which sets are undelivered, and a spooled set may be the only copy of that
+ * backup anywhere (its sink was away). So every directory that is a complete set (named as a
+ * set, its sums file present: written last, after the other files) is taken back as pending,
+ * with a warning naming the state file and the sets; delivery then checks each against its
+ * sums file, as for any set spooled by an earlier run. Only directories without a sums file
+ * (a set a killed run was still writing: never recorded) go.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '@deaddrop/common/log';
+import { parseTimestamp } from '@deaddrop/common/units';
+import { setEnd } from '../transport/ledger.js';
+import { statePath, type StateRead } from './state.js';
+
+export interface LeftoverDirs {
+  outgoing: string;
+  work: string;
+}
+
+/** `full.T` or `inc.T1.to.T2`, basic-format UTC stamps. */
+const SET_KEY = /^(full\.\d{8}T\d{6}Z|inc\.\d{8}T\d{6}Z\.to\.\d{8}T\d{6}Z)$/;
+
+/** End time of a set key in epoch seconds (the key is SET_KEY-shaped). */
+export function setKeyEnd(key: string): number {
+  return parseTimestamp(setEnd(key)) ?? 0;
+}
+
+async function hasSumsFile(dir: string): Promise<boolean> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.some((n) => n.endsWith('.sha256sums'));
+}
+
+/**
+ * Empties work/ and removes the outgoing/ directories no sink is owed; returns the spooled set
+ * keys to deliver, oldest first.
+ */
+export async function cleanLeftovers(dirs: LeftoverDirs, read: StateRead, archiveDir: string, log: Logger) {
+  for (const name of await readdir(dirs.work).catch(() => [] as string[]))
+    await rm(join(dirs.work, name), { recursive: true, force: true });
+  const names = await readdir(dirs.outgoing).catch(() => [] as string[]);
+  if (read.status === 'ok') {
+    const pending = new Set(read.state.pending);
+    for (const name of names)
+      if (!pending.has(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
+    return read.state.pending;
+  }
+  const adopted: string[] = [];
+  for (const name of names) {
+    if (SET_KEY.test(name) && (await hasSumsFile(join(dirs.outgoing, name)))) adopted.push(name);
+    else await rm(join(dirs.outgoing, name), { recursive: true, force: true });
+  }
+  adopted.sort((a, b) => setKeyEnd(a) - setKeyEnd(b));
+  if (adopted.length > 0) {
+    const why = read.status === 'none' ? `${statePath(archiveDir)}: missing` : read.problem;
+    log.warn(
+      `${why}: kept the ${adopted.length} sets waiting in ${dirs.outgoing} (${adopted.join(', ')}): ` +
+        'they go to the sinks that lack them',
+      { sets: adopted },
+    );
+  }
+  return adopted;
+}
