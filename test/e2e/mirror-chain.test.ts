@@ -7,14 +7,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { missingTools, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
-import { assertRestoresLatest, backup, HOST, makeHost, PASSWORD } from './mirror-helpers.js';
+import { missingTools } from '@deaddrop/test';
+import { assertRestoresLatest, backup, hostDir, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
-const hostDir = (s: RunningSink) => join(s.root, HOST);
-const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
-const twoSinks = async () =>
-  Promise.all([startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }), startEmbeddedSink({ hosts: { [HOST]: PASSWORD } })]);
 
 test(
   'each sink misses a different incremental: no inc to a broken chain, then a full repairs both',

@@ -9,12 +9,28 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, type RunResult } from '@deaddrop/test';
+import {
+  makeTestRecipient,
+  runDeaddrop,
+  seededBytes,
+  startEmbeddedSink,
+  tempDir,
+  type RunningSink,
+  type RunResult,
+} from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 
 export const HOST = 'h1';
 /** Deliberately distinctive, so a leak anywhere is found by a plain substring search. */
 export const PASSWORD = 'pw-Zq8xK2-never-print-me';
+
+/** The host's directory on a sink's disk, and its URL on that sink. */
+export const hostDir = (s: RunningSink) => join(s.root, HOST);
+export const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
+
+/** Two embedded sinks on 127.0.0.1 that both know HOST. */
+export const twoSinks = async () =>
+  Promise.all([startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }), startEmbeddedSink({ hosts: { [HOST]: PASSWORD } })]);
 
 export interface MirrorHost {
   tmp: string;

@@ -4,17 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { missingTools, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
-import { backup, HOST, makeHost, PASSWORD } from './mirror-helpers.js';
+import { missingTools } from '@deaddrop/test';
+import { backup, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
-const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
 
 test('a sink down for three runs: "lags since" its first missed set, with the count', { skip }, async () => {
-  const [a, b] = await Promise.all([
-    startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }),
-    startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }),
-  ]);
+  const [a, b] = await twoSinks();
   const host = await makeHost([
     { name: 'a', url: sinkUrl(a) },
     { name: 'b', url: sinkUrl(b) },

@@ -7,14 +7,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { missingTools, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
-import { assertRestoresLatest, backup, HOST, makeHost, PASSWORD } from './mirror-helpers.js';
+import { missingTools } from '@deaddrop/test';
+import { assertRestoresLatest, backup, hostDir, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
-const hostDir = (s: RunningSink) => join(s.root, HOST);
-const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
-const twoSinks = async () =>
-  Promise.all([startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }), startEmbeddedSink({ hosts: { [HOST]: PASSWORD } })]);
 
 test(
   'a full confirmed on a sink that was away keeps the newer sets it lost: it lags, no false success',

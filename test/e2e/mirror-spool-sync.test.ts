@@ -8,14 +8,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deaddropArgv, missingTools, runCommand, startEmbeddedSink, type RunningSink } from '@deaddrop/test';
-import { assertRestoresLatest, backup, HOST, makeHost, PASSWORD } from './mirror-helpers.js';
+import { deaddropArgv, missingTools, runCommand } from '@deaddrop/test';
+import { assertRestoresLatest, backup, hostDir, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
-const hostDir = (s: RunningSink) => join(s.root, HOST);
-const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
-const twoSinks = async () =>
-  Promise.all([startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }), startEmbeddedSink({ hosts: { [HOST]: PASSWORD } })]);
 
 test(
   'every spool file and the set directory are fsynced before the state names the set',

@@ -27,22 +27,21 @@ import {
   backup,
   everythingVisible,
   HOST,
+  hostDir,
   makeHost,
   PASSWORD,
   sinkContents,
+  sinkUrl,
   throttleProxy,
+  twoSinks,
   type BackupOutcome,
 } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl', 'ps');
-const hostDir = (s: RunningSink) => join(s.root, HOST);
-const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
 const rawAccessLog = (s: RunningSink) => {
   const f = join(dirname(s.root), 'access.log');
   return existsSync(f) ? readFileSync(f, 'utf8') : '';
 };
-const twoSinks = async () =>
-  Promise.all([startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }), startEmbeddedSink({ hosts: { [HOST]: PASSWORD } })]);
 
 function assertOnlyPutAndPropfind(...sinks: RunningSink[]): void {
   for (const s of sinks) {
