@@ -97,7 +97,7 @@ test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_00
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /vol2\.difftar\.gz\.p7m.*(sums file|tampered)/);
     assert.ok(r.stderr.includes(`in --from ${host}: take that file from the other sink`), r.stderr);
-    assert.match(r.stderr, /out\d+ holds part of the state \(what was restored so far\): run again with --force$/m);
+    assert.match(r.stderr, /out\d+ holds part of the state \(what was restored so far; .*\): run again with --force$/m);
     onlyCorrect(r.out, s0!.dir);
   });
 
@@ -112,7 +112,7 @@ test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_00
     assert.ok(r.stderr.includes(`in --from ${host}: take that file from the other sink`), r.stderr);
     assert.match(
       r.stderr,
-      /out\d+ holds an incomplete, older state than the one asked for \(what was restored so far\): run again with --force$/m,
+      /out\d+ holds an incomplete, older state than the one asked for \(what was restored so far; .*\): run again with --force, or restore --time \S+ into an empty directory for the last state that checked out$/m,
     );
     onlyCorrect(r.out, s0!.dir);
     // into a DEST that held something (--force): left as it was
@@ -125,6 +125,28 @@ test('restore refuses damaged sets', { skip: missingTools('cp'), timeout: 300_00
     assert.match(f.stderr, /busy-damaged is unchanged$/m);
     assert.deepEqual(readdirSync(busy), ['mine']);
   });
+
+  await t.test(
+    'a damaged incremental: the error says the directories are unfinished and how to restore the state before it',
+    async () => {
+      const host = copyHost();
+      truncateSync(volume(host, /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/), 2000);
+      const r = await restore(host);
+      assert.equal(r.code, 1, r.stderr);
+      // what DEST holds: the directories it made keep the staging mode until a restore finishes
+      const dirs = readdirSync(r.out, { withFileTypes: true }).filter((e) => e.isDirectory());
+      assert.ok(dirs.length > 0);
+      for (const d of dirs) assert.equal(lstatSync(join(r.out, d.name)).mode & 0o7777, 0o700, d.name);
+      assert.ok(existsSync(join(r.out, '.deaddrop-restore.unfinished')), 'DEST is marked as unfinished');
+      assert.match(r.stderr, /directories it made are still mode 0700, with the restore's owner and mtime/);
+      // the last state that checked out is named, and restoring it into an empty directory finishes
+      const m = /restore --time (\S+) into an empty directory/.exec(r.stderr);
+      assert.ok(m, r.stderr);
+      const older = await restore(host, ['--time', m[1]!]);
+      assert.equal(older.code, 0, older.stderr);
+      assert.deepEqual(compareTrees(s0!.dir, older.out), []);
+    },
+  );
 
   await t.test('missing volume: refused before anything is written', async () => {
     const host = copyHost();

@@ -17,6 +17,7 @@ import { setKey } from '../format/names.js';
 import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { iso, readCatalog } from './catalog.js';
+import { whatDestHolds } from './dest-left.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { ownersWhenRoot } from './metadata.js';
@@ -278,14 +279,15 @@ async function applySets(
   let merging = false;
   let nthSet = 0;
   const volumes: string[] = [];
-  // what DEST holds when the restore stops short (interrupted, or an error), and what then
-  const holds = (): string => {
-    if (mode === 'merge')
-      return merging ? `${o.dest} holds part of the restored state: run again with --force` : `${o.dest} is unchanged`;
-    if (mode === 'fresh' && volumes.length === 0) return `nothing was restored into ${o.dest}`;
-    const state = nthSet > 0 ? 'an incomplete, older state than the one asked for' : 'part of the state';
-    return `${o.dest} holds ${state} (what was restored so far): run again with --force`;
-  };
+  const holds = (): string =>
+    whatDestHolds({
+      dest: o.dest,
+      mode,
+      merging,
+      volumes: volumes.length,
+      setsDone: nthSet,
+      lastDone: nthSet > 0 ? loaded[nthSet - 1]!.set.time : undefined,
+    });
   const stopSignals = removeOnSignal(staging, lock, holds);
   // resume: DEST holds objects of an earlier run, which the sets replace (and must uncount)
   const applier = new TreeApplier(new DestTree(tree), staging, ownersWhenRoot(), mode !== 'resume');
