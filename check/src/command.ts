@@ -41,7 +41,11 @@ export const checkCommand = {
       .option('webhook', { type: 'string', describe: 'POST {"text": report} to this Mattermost/Slack webhook URL' })
       .option('only-problems', { type: 'boolean', describe: 'Mail/webhook only when something is wrong' })
       .option('deep', { type: 'boolean', describe: 'Read every file: SHA-256 against the sums files (default)' })
-      .option('quick', { type: 'boolean', describe: 'Names, presence and CMS framing only; no hashing' })
+      .option('quick', {
+        type: 'boolean',
+        describe:
+          'Names, presence and CMS framing only, no hashing: a file replaced by another whole one (two volumes swapped) passes',
+      })
       .option('grace', { type: 'string', default: '1h', describe: 'Files younger than this may still be uploading' })
       .option('now', { type: 'number', hidden: true, describe: 'Measure ages from this epoch time (tests)' })
       .conflicts('fleet', 'htpasswd')

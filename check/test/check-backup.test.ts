@@ -3,7 +3,7 @@
  * chain of several volumes is healthy; copies of it with one anomaly each are named exactly.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, writeLocalClientConfig } from '@deaddrop/test';
@@ -17,7 +17,7 @@ async function backup(config: string, mode: '--full' | '--incremental'): Promise
   assert.equal(r.code, 0, `backup ${mode}: ${r.stderr}`);
 }
 
-test('real deaddrop backup output: healthy chain ok; missing volume, manifest, sums, flipped byte, truncation each named', async () => {
+test('real deaddrop backup output: healthy chain ok; missing volume, manifest, sums, flipped byte, truncation, swapped volumes each named', async () => {
   const dir = tempDir('deaddrop-check-backup-');
   const src = join(dir, 'src');
   mkdirSync(src, { recursive: true });
@@ -52,6 +52,12 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
     'misssums.lab': (d) => rmSync(join(d, fullSums)),
     'flip.lab': (d) => flipByte(join(d, fullVol1), 4000),
     'trunc.lab': (d) => truncateSync(join(d, fullVol2), statSync(join(d, fullVol2)).size - 100),
+    // two whole, well-framed volumes under each other's name: only the sums see it (not --quick)
+    'swap.lab': (d) => {
+      renameSync(join(d, fullVol1), join(d, 'swap'));
+      renameSync(join(d, fullVol2), join(d, fullVol1));
+      renameSync(join(d, 'swap'), join(d, fullVol2));
+    },
   };
   for (const [host, spoil] of Object.entries(hosts)) {
     if (host === HOST) continue;
@@ -78,11 +84,29 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
     'misssums.lab': ['missing-sums'],
     'flip.lab': ['checksum-mismatch'],
     'trunc.lab': ['truncated'],
+    'swap.lab': ['checksum-mismatch', 'checksum-mismatch'],
   });
   assert.equal(r.code, 1);
   const healthy = report.hosts.find((h) => h.host === HOST)!;
   assert.deepEqual([healthy.status, healthy.chainLength, healthy.newestSetComplete], ['ok', 2, true]);
   assert.equal(report.hosts.find((h) => h.host === 'flip.lab')!.problems[0]!.file, fullVol1);
+  const swapped = report.hosts.find((h) => h.host === 'swap.lab')!.problems.map((p) => p.file);
+  assert.deepEqual(swapped.sort(), [fullVol1, fullVol2].sort());
+
+  // --quick reads no content: the swap passes it, as documented (check --help, docs/FORMAT.md)
+  const quick = await runDeaddrop([
+    'check',
+    '--root',
+    root,
+    '--htpasswd',
+    htpasswd,
+    '--quick',
+    '--json',
+    '--now',
+    later,
+  ]);
+  const quickReport = JSON.parse(quick.stdout) as CheckReport;
+  assert.deepEqual(quickReport.hosts.find((h) => h.host === 'swap.lab')!.problems, []);
 
   // the healthy host alone: exit 0
   writeFileSync(htpasswd, `${HOST}:{SHA}x\n`);
