@@ -1,4 +1,4 @@
-import { chown, open, readFile, realpath, stat } from 'node:fs/promises';
+import { chmod, chown, open, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { LockedError } from '@deaddrop/common/errors';
 import { writeFileAtomic } from '@deaddrop/common/fs';
@@ -13,7 +13,12 @@ export interface EntryResult {
   generated?: string;
   /** The file was given `gid` (it was new, or had another group). */
   groupChanged: boolean;
+  /** With `gid`: the mode the file had, when it was not HTPASSWD_MODE (now it is). */
+  modeWas?: number;
 }
+
+/** Owner read-write, the group (the sink's: nginx, deaddrop-sink) read, nobody else. */
+export const HTPASSWD_MODE = 0o640;
 
 /** How long a run waits for another add-host's read-modify-write of the same file. */
 const LOCK_WAIT_MS = 30_000;
@@ -40,8 +45,9 @@ async function lockHtpasswd(file: string): Promise<PidLock> {
  * Make sure `user` has an entry in the htpasswd file, keeping every other line as it was.
  * With a password: add it, or replace the entry when the password differs. Without: add one
  * with a generated password when missing. Written atomically, keeping the file's mode, owner
- * and group. With `gid`, the file gets that group first (a new file is made empty with it), so
- * that a failure there writes no entry whose generated password nobody was shown. One run at a
+ * and group. With `gid`, the file gets that group and mode 0640 first (a new file is made empty
+ * with them; an existing one is put back to them, as a first run would leave it), so that a
+ * failure there writes no entry whose generated password nobody was shown. One run at a
  * time per file (FILE.lock); a run waits up to 30 s for another, then exits 3.
  */
 export async function ensureHtpasswdEntry(
@@ -68,7 +74,7 @@ async function ensureEntryLocked(
   gid: number | undefined,
 ): Promise<EntryResult> {
   let text = '';
-  let mode = 0o640;
+  let mode = HTPASSWD_MODE;
   let existed = true;
   try {
     text = await readFile(file, 'utf8');
@@ -78,23 +84,34 @@ async function ensureEntryLocked(
     existed = false;
   }
   let groupChanged = false;
+  let modeWas: number | undefined;
   if (gid !== undefined) {
     if (!existed) {
-      const fh = await open(file, 'wx', 0o640);
+      const fh = await open(file, 'wx', HTPASSWD_MODE);
       try {
         await fh.chown(-1, gid);
+        await fh.chmod(HTPASSWD_MODE); // not the umask's: the group must read it
       } finally {
         await fh.close();
       }
       groupChanged = true;
-    } else if ((await stat(file)).gid !== gid) {
-      await chown(file, -1, gid);
-      groupChanged = true;
+    } else {
+      if ((await stat(file)).gid !== gid) {
+        await chown(file, -1, gid);
+        groupChanged = true;
+      }
+      // the group alone does not let nginx read a 0600 file: the mode converges too
+      if (mode !== HTPASSWD_MODE) {
+        await chmod(file, HTPASSWD_MODE);
+        modeWas = mode;
+        mode = HTPASSWD_MODE;
+      }
     }
   }
+  const modeNote = modeWas === undefined ? {} : { modeWas };
   const current = parseHtpasswd(text).get(user);
   if (current !== undefined && (password === undefined || (await verifyHash(password, current))))
-    return { change: 'unchanged', groupChanged };
+    return { change: 'unchanged', groupChanged, ...modeNote };
   const generated = password === undefined ? generatePassword() : undefined;
   const line = `${user}:${bcryptHash((password ?? generated)!, cost)}`;
   const lines = text.split('\n').filter((l, i, all) => !(i === all.length - 1 && l === ''));
@@ -104,7 +121,7 @@ async function ensureEntryLocked(
   // further lines of the user: none may keep an old password alive for another reader of the file
   const kept = lines.filter((l, i) => i <= at || !l.startsWith(`${user}:`));
   await writeFileAtomic(file, kept.join('\n') + '\n', mode);
-  const result: EntryResult = { change: current === undefined ? 'added' : 'updated', groupChanged };
+  const result: EntryResult = { change: current === undefined ? 'added' : 'updated', groupChanged, ...modeNote };
   if (generated !== undefined) result.generated = generated;
   return result;
 }

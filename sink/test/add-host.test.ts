@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import { parseHtpasswd, verifyHash } from '../src/htpasswd.js';
@@ -108,6 +118,45 @@ test(
     const made = lstatSync(join(root, 'web2.lab'));
     assert.ok(made.isDirectory());
     assert.equal(made.uid, id('-u', 'nobody'));
+  },
+);
+
+test(
+  'sink add-host: a rerun converges to what a first run makes (directory 0750, htpasswd 0640 with the group), whatever the umask',
+  { skip: !isRoot ? 'needs root (chown)' : missingTools('id') },
+  async () => {
+    const { root, htpasswd } = sink();
+    const dir = join(root, 'web1.lab');
+    const owner = ['--owner', 'nobody:daemon'];
+    const looks = () => [statSync(dir), statSync(htpasswd)].map((st) => [st.uid, st.gid, st.mode & 0o7777]);
+    const first = [
+      [id('-u', 'nobody'), id('-g', 'daemon'), 0o750],
+      [0, id('-g', 'daemon'), 0o640],
+    ];
+    // the admin's umask (077 here) does not choose the modes: nginx reads through the group
+    const umask = process.umask(0o077);
+    try {
+      assert.equal((await addHost('web1.lab', root, htpasswd, owner)).code, 0);
+    } finally {
+      process.umask(umask);
+    }
+    assert.deepEqual(looks(), first);
+
+    // drifted since (a chmod, a chgrp by hand): the rerun puts back owner, group and mode alike
+    chmodSync(dir, 0o777);
+    chownSync(dir, 0, 0);
+    chmodSync(htpasswd, 0o600);
+    chownSync(htpasswd, 0, 0);
+    const rerun = await addHost('web1.lab', root, htpasswd, owner);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual(looks(), first);
+    assert.match(rerun.stdout, /directory mode set to 0750 \(was 0777\)/);
+    assert.match(rerun.stdout, /htpasswd mode set to 0640 \(was 0600\)/);
+
+    // nothing to put back: nothing said
+    const again = await addHost('web1.lab', root, htpasswd, owner);
+    assert.deepEqual(looks(), first);
+    assert.doesNotMatch(again.stdout, /mode set|group set/);
   },
 );
 

@@ -24,8 +24,12 @@ interface AddHostResult {
   directoryCreated: boolean;
   htpasswd: string;
   entry: EntryChange;
+  /** The mode ROOT/HOST had (octal) when it was put back to 0750: a rerun after a change by hand. */
+  directoryModeWas?: string;
   /** Set when the htpasswd file was given the --owner's group (new, or lacking it). */
   htpasswdGroup?: string;
+  /** The mode the htpasswd file had (octal) when --owner put it back to 0640. */
+  htpasswdModeWas?: string;
   /** Only when generated here: shown once, stored nowhere but as a bcrypt hash. */
   password?: string;
 }
@@ -105,17 +109,25 @@ async function htpasswdProblem(file: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** A mode as chmod takes it: 0750. */
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+
 function symlinkRefused(directory: string): DeaddropError {
   return new DeaddropError(
     `${directory}: a symbolic link, not a directory: refused (remove it; add-host makes the directory)`,
   );
 }
 
+/** The host directory: its owner (the sink) writes, the owner's group (e.g. check's) reads. */
+const DIRECTORY_MODE = 0o750;
+
 /**
  * Open ROOT/HOST without following a symlink (one swapped in since the lstat is refused too)
- * and chown it through that descriptor: the chown cannot land anywhere else.
+ * and chown and chmod it through that descriptor: neither can land anywhere else. The mode is
+ * set whatever the umask, and put back on a rerun, as the owner is: a rerun converges to what a
+ * first run makes. Returns the mode it had when that was another.
  */
-async function chownDirectory(directory: string, owner: Owner | undefined): Promise<void> {
+async function ownDirectory(directory: string, owner: Owner | undefined): Promise<number | undefined> {
   let fh;
   try {
     fh = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -127,6 +139,11 @@ async function chownDirectory(directory: string, owner: Owner | undefined): Prom
   }
   try {
     if (owner) await fh.chown(owner.uid, owner.dirGid);
+    // after the chown, which may clear set-id bits
+    const was = (await fh.stat()).mode & 0o7777;
+    if (was === DIRECTORY_MODE) return undefined;
+    await fh.chmod(DIRECTORY_MODE);
+    return was;
   } finally {
     await fh.close();
   }
@@ -190,20 +207,27 @@ export const addHostCommand = {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       directoryCreated = false;
     }
-    await chownDirectory(directory, owner);
+    const directoryModeWas = await ownDirectory(directory, owner);
 
     // nginx / deaddrop-sink read the htpasswd file through the owner's group (0640)
     const {
       change: entry,
       generated,
       groupChanged,
+      modeWas,
     } = await ensureHtpasswdEntry(argv.htpasswd, argv.host, password, argv.cost, owner?.gid);
     const result: AddHostResult = { host: argv.host, directory, directoryCreated, htpasswd: argv.htpasswd, entry };
+    // a new directory had the umask's mode: not worth a word
+    if (directoryModeWas !== undefined && !directoryCreated) result.directoryModeWas = octal(directoryModeWas);
     if (groupChanged) result.htpasswdGroup = owner!.group;
+    if (modeWas !== undefined) result.htpasswdModeWas = octal(modeWas);
     if (generated) result.password = generated;
     printResult(argv.json, result, (r) => [
-      `${r.host}: directory ${r.directory} ${r.directoryCreated ? 'created' : 'exists'}; htpasswd entry ${r.entry}` +
-        (r.htpasswdGroup ? `; htpasswd group set to ${r.htpasswdGroup}` : ''),
+      `${r.host}: directory ${r.directory} ${r.directoryCreated ? 'created' : 'exists'}` +
+        (r.directoryModeWas ? `; directory mode set to 0750 (was ${r.directoryModeWas})` : '') +
+        `; htpasswd entry ${r.entry}` +
+        (r.htpasswdGroup ? `; htpasswd group set to ${r.htpasswdGroup}` : '') +
+        (r.htpasswdModeWas ? `; htpasswd mode set to 0640 (was ${r.htpasswdModeWas})` : ''),
       ...(r.password ? [`password (shown once): ${r.password}`] : []),
     ]);
   }),
