@@ -28,7 +28,7 @@ import type { SinkTargetLike } from '../transport/file-target.js';
 import { hasConfirmed, readLedger, setEnd, writeLedger, type SinkLedger } from '../transport/ledger.js';
 import { chainBrokenEverywhere, holdsChain, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
-import { deliverSets, readOutgoingSet, spoolDamage, type OutgoingSet, type SinkDelivery } from './deliver.js';
+import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
 import { EarlyUpload, type SentAhead } from './early-upload.js';
 import type { EntryStats } from './entry-stats.js';
 import type { EntryProblem } from './entry-writer.js';
@@ -43,6 +43,7 @@ import { planActions } from './plan.js';
 import { setNames, type SetNames } from './set-files.js';
 import { freeSetTime, setTimesOnSinks, shortWaitFor, waitUntilAfter } from './set-time.js';
 import { SigtarWriter } from './sigtar-writer.js';
+import { SpoolChecks } from './spool-checks.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
 import { chainEnd, loadState, writeState, type BackupState, type ChainSet, type RunRecord } from './state.js';
 import { VolumeWriter } from './volume-writer.js';
@@ -561,9 +562,10 @@ async function deliverSpool(i: SpoolDeliveryInput) {
   const sets: OutgoingSet[] = [];
   const lost: string[] = [];
   const damaged: string[] = [];
+  const checks = await SpoolChecks.load(i.archiveDir);
   for (const key of i.pending) {
     const set = await readOutgoingSet(i.outgoing, key);
-    const damage = set && key !== i.fresh ? await spoolDamage(set) : undefined;
+    const damage = set && key !== i.fresh ? await checks.damage(set) : undefined;
     if (set && damage === undefined) {
       sets.push(set);
       continue;
@@ -576,6 +578,7 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     }
     if (recordLost(key, [...i.ledgers.values()], i.log)) lost.push(key);
   }
+  await checks.save(i.log);
   const delivery = await deliverSets({
     sets,
     targets: i.targets,
