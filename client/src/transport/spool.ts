@@ -2,7 +2,9 @@
  * The spool: outgoing/<set>/ directories of sets some sink has not confirmed yet, bounded by
  * the configured size. A set leaves it when every sink has confirmed it; when the spool is over
  * its limit the oldest sets are dropped and every sink still lacking one records it as dropped
- * in its ledger (it lags until a later full reaches it).
+ * in its ledger (it lags until a later full reaches it). The later sets of a chain that lost a
+ * set that way can never be restored on that sink: they are dropped for it too, and leave the
+ * spool when no other sink still needs them.
  *
  * settleSpool only decides: the caller writes the ledgers (with the drops) first and then
  * removes the directories in `remove`, so a run killed in between never loses the record of a
@@ -11,7 +13,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@deaddrop/common/log';
-import { hasConfirmed, type SinkLedger } from './ledger.js';
+import { chainCut, hasConfirmed, isFullKey, type SinkLedger } from './ledger.js';
 
 export interface SpoolOptions {
   outgoing: string;
@@ -61,8 +63,36 @@ export async function settleSpool(o: SpoolOptions): Promise<SpoolResult> {
         'never received; the next full backup repairs that',
       { set: oldest.key, sinks: lacking.map((l) => l.sink) },
     );
+    bytes -= dropCutChains(kept, o, remove);
   }
   return { pending: kept.map((s) => s.key), dropped, bytes, remove };
+}
+
+/**
+ * The kept sets (oldest first) whose chain lost an earlier set on some sink that still lacks
+ * them: dropped for that sink (as delivery would at the next run: deliver.ts), and out of the
+ * spool (in `remove`) when no sink still needs them. Returns the bytes that frees.
+ */
+function dropCutChains(kept: { key: string; bytes: number }[], o: SpoolOptions, remove: string[]): number {
+  const fulls = o.pending.filter(isFullKey);
+  let freed = 0;
+  for (const set of [...kept]) {
+    const cut = o.ledgers.filter(
+      (l) => !hasConfirmed(l, set.key) && !l.dropped.includes(set.key) && chainCut(l, set.key, fulls),
+    );
+    if (cut.length === 0) continue;
+    for (const l of cut) l.dropped.push(set.key);
+    if (o.ledgers.some((l) => !hasConfirmed(l, set.key) && !l.dropped.includes(set.key))) continue;
+    kept.splice(kept.indexOf(set), 1);
+    remove.push(set.key);
+    freed += set.bytes;
+    o.log.warn(
+      `${cut.map((l) => l.sink).join(', ')} can no longer get an earlier set of the chain of ${set.key}: ` +
+        'it leaves the spool too; the sink lags until a later full backup reaches it',
+      { set: set.key, sinks: cut.map((l) => l.sink) },
+    );
+  }
+  return freed;
 }
 
 /** Sets a sink still lacks: spooled and unconfirmed, or dropped. */
