@@ -1052,3 +1052,69 @@ test(
     }
   },
 );
+
+/** Mount a small tmpfs on DIR and fill it to the last byte (a full flash overlay); null when not root. */
+function fullFilesystem(dir: string, before: () => void = () => {}): (() => void) | null {
+  mkdirSync(dir, { recursive: true });
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]).status !== 0) return null;
+  before();
+  // (head fails once the filesystem is full: that is the point)
+  spawnSync('sh', ['-c', 'head -c 1000000 /dev/zero > "$1/filler"', 'sh', dir]);
+  return () => spawnSync('umount', [dir]);
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: openwrt: a full flash (state unwritable) still sends both files; the state files stay whole`,
+    { skip: needs },
+    async (t) => {
+      const rig = await makeRig('openwrt');
+      const state = rig.hostState;
+      const old = stamp(60);
+      const sinksFile = rig.sinks.map((s) => `${s.url}${rig.host}/\n`).join('');
+      const unmount = fullFilesystem(state, () => {
+        // a host that has run before, its weekly dump due
+        writeFileSync(join(state, 'stamp.last'), `${old}\n`);
+        writeFileSync(join(state, 'mtd.last'), '1000\n');
+        writeFileSync(join(state, 'mtd.sinks'), sinksFile);
+      });
+      if (!unmount) {
+        t.skip('needs root (mount -t tmpfs)');
+        await rig.stop();
+        return;
+      }
+      try {
+        const t1 = stamp(30);
+        let r = await runScript(rig, shell, { DEADDROP_STAMP: t1 });
+        assert.equal(r.code, 0, r.stderr);
+        for (const sink of rig.sinks) {
+          assertStored(rig, sink, `sysupgrade-full.${t1}.tar.gz.p7m`, Buffer.from(SYSUPGRADE_BYTES));
+          assertStored(rig, sink, `mtd-full.${t1}.img.p7m`, mtdImage(rig));
+        }
+        for (const name of ['stamp.last', 'mtd.last', 'mtd.sinks'])
+          assert.match(r.stderr, new RegExp(`cannot write \\S*/etc/deaddrop/state/${name} \\(flash full\\?\\)`), name);
+        // nothing cut short, nothing half-written left
+        assert.equal(readFileSync(join(state, 'stamp.last'), 'utf8'), `${old}\n`);
+        assert.equal(readFileSync(join(state, 'mtd.last'), 'utf8'), '1000\n');
+        assert.equal(readFileSync(join(state, 'mtd.sinks'), 'utf8'), sinksFile);
+        assert.deepEqual(readdirSync(state).sort(), ['filler', 'mtd.last', 'mtd.sinks', 'stamp.last']);
+        // a state file that does not exist yet cannot be made either: still both files sent
+        rmSync(join(state, 'stamp.last'));
+        spawnSync('sh', ['-c', 'head -c 100000 /dev/zero >> "$1/filler"', 'sh', state]);
+        const t2 = stamp(20);
+        r = await runScript(rig, shell, { DEADDROP_STAMP: t2 });
+        assert.equal(r.code, 0, r.stderr);
+        for (const sink of rig.sinks) {
+          assertStored(rig, sink, `sysupgrade-full.${t2}.tar.gz.p7m`, Buffer.from(SYSUPGRADE_BYTES));
+          // (mtd.last could not be moved: the dump is made again, as the log says)
+          assertStored(rig, sink, `mtd-full.${t2}.img.p7m`, mtdImage(rig));
+        }
+        assert.match(r.stderr, /mtd\.last \(flash full\?\): the next run dumps the flash again/);
+        assert.deepEqual(readdirSync(state).sort(), ['filler', 'mtd.last', 'mtd.sinks']);
+      } finally {
+        unmount();
+        await rig.stop();
+      }
+    },
+  );
+}

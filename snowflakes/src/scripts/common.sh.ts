@@ -137,7 +137,18 @@ take_stamp() {
     if [ "$STAMP" != "$stamp_last" ]; then break; fi
     sleep 1
   done
-  echo "$STAMP" > "$STATE/stamp.last"
+  echo "$STAMP" | save_state stamp.last "the next run cannot check that the clock has not gone back" || :
+}
+
+# save_state NAME WHY: stdin becomes STATE/NAME, written whole under a temp name and renamed, or
+# false, the file left as it was and one line logged (WHY: what the next run lacks). On OpenWrt the
+# state is on flash, where a full overlay takes no write (nor truncates a file in place): the
+# backup matters more than its bookkeeping, so the run goes on without it.
+save_state() {
+  if { cat > "$STATE/$1.new" && mv "$STATE/$1.new" "$STATE/$1"; } 2>/dev/null; then return 0; fi
+  rm -f "$STATE/$1.new" 2>/dev/null || :
+  log "cannot write $STATE/$1 (flash full?): $2"
+  return 1
 }
 
 # stamp_before A B: stamp A (YYYYMMDDTHHMMSSZ) is earlier than B; false when B is not a stamp.

@@ -67,12 +67,18 @@ mtd_behind() {
 }
 
 # note_mtd URLS: after a dump reached a sink, URLS are the sinks still without one. Each file is
-# written whole under a temp name; mtd.lagging is removed once no sink is behind.
+# written whole under a temp name; mtd.lagging is removed once no sink is behind. mtd.sinks only
+# once mtd.lagging is written: a sink behind must never pass for one with the dump.
 note_mtd() {
-  for nm_url in $SINKS; do echo "$nm_url"; done > "$MTD_SINKS.new"
-  mv "$MTD_SINKS.new" "$MTD_SINKS"
-  for nm_url in $1; do echo "$nm_url"; done > "$MTD_LAGGING.new"
-  if [ -s "$MTD_LAGGING.new" ]; then mv "$MTD_LAGGING.new" "$MTD_LAGGING"; else rm -f "$MTD_LAGGING.new" "$MTD_LAGGING"; fi
+  nm_lag=''
+  for nm_url in $1; do nm_lag="$nm_lag$nm_url
+"; done
+  if [ -n "$nm_lag" ]; then
+    printf '%s' "$nm_lag" | save_state mtd.lagging "sinks without this dump may get none of their own" || return 0
+  else
+    rm -f "$MTD_LAGGING"
+  fi
+  for nm_url in $SINKS; do echo "$nm_url"; done | save_state mtd.sinks "a sink added since may get no dump of its own" || :
 }
 
 # no_mtd: true, and logged in one line, when this host has no MTD flash: no /proc/mtd (an x86
@@ -109,7 +115,10 @@ if [ "$MTD_EVERY" = off ]; then
 elif due mtd.last "$MTD_EVERY"; then
   dump_to "$SINKS"
   # the start of this run, not the end of the dump: the next one is due a cadence after it
-  if [ "$SENT" -gt 0 ]; then echo "$START" > "$STATE/mtd.last" && note_mtd "$MISSED"; fi
+  if [ "$SENT" -gt 0 ]; then
+    echo "$START" | save_state mtd.last "the next run dumps the flash again" || :
+    note_mtd "$MISSED"
+  fi
 else
   # catch-up: only the sinks behind that took this run's file (one that did not is still down)
   behind=$(mtd_behind) catch='' stay=''
