@@ -20,7 +20,8 @@ export const snowflakeCommand = {
       .option('host', { type: 'string', demandOption: true, describe: 'Host name in the fleet file' })
       .option('out', {
         type: 'string',
-        describe: 'Write the script and its companions (configd action + syshook, or crontab + check) here',
+        describe:
+          'Write the script and its companions (configd action + syshook, or crontab + check + keep.d list) here',
       })
       .epilog(
         'Without --out the script alone goes to stdout. Credentials stay in /etc/deaddrop/netrc\n' +

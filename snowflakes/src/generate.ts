@@ -23,6 +23,27 @@ export interface GeneratedFile {
 
 export const OPNSENSE_SCRIPT = '/usr/local/sbin/deaddrop-opnsense.sh';
 export const OPENWRT_SCRIPT = '/usr/bin/deaddrop-openwrt.sh';
+const OPENWRT_CHECK = '/usr/bin/deaddrop-check.sh';
+const OPENWRT_KEEP = '/lib/upgrade/keep.d/deaddrop';
+const OPENWRT_CRONTAB = '/etc/crontabs/root';
+
+/**
+ * sysupgrade keeps over a firmware upgrade only what /etc/sysupgrade.conf, /lib/upgrade/keep.d/*
+ * and changed package conffiles list: without this file an upgrade with "keep settings" drops
+ * the script, the netrc and the state, and cron calls a script that is gone. The same list goes
+ * into every `sysupgrade -b` archive (encrypted), so a restored configuration backs up again.
+ */
+function openwrtKeepList(): string {
+  return [
+    '# deaddrop (generated): kept over a firmware upgrade and in every sysupgrade -b archive',
+    OPENWRT_SCRIPT,
+    OPENWRT_CHECK,
+    OPENWRT_CRONTAB,
+    '/etc/deaddrop/',
+    OPENWRT_KEEP,
+    '',
+  ].join('\n');
+}
 const DEFAULT_MTD_EVERY = 7 * 86400;
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
@@ -132,7 +153,7 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
     },
     {
       name: 'crontab',
-      installPath: '/etc/crontabs/root',
+      installPath: OPENWRT_CRONTAB,
       mode: 0o600,
       content: openwrtCronLine(OPENWRT_SCRIPT),
       // a copy would replace root's crontab; and cron does not run while /etc/crontabs/ is empty
@@ -140,9 +161,15 @@ export function generateSnowflake(kind: SnowflakeKindName, fleetFile: string, ho
     },
     {
       name: 'deaddrop-check.sh',
-      installPath: '/usr/bin/deaddrop-check.sh',
+      installPath: OPENWRT_CHECK,
       mode: 0o755,
       content: openwrtInstallCheck(),
+    },
+    {
+      name: 'deaddrop.keep',
+      installPath: OPENWRT_KEEP,
+      mode: 0o644,
+      content: openwrtKeepList(),
     },
   ];
 }

@@ -249,3 +249,25 @@ test('a recipient or CA file holding a private key is refused: exit 2, no file w
     assert.match(r.stderr, message);
   }
 });
+
+test(
+  'openwrt: a keep.d file keeps the script, its check, the crontab and /etc/deaddrop over a firmware upgrade',
+  { skip: missingTools('busybox') },
+  async () => {
+    const { dir, fleet } = fleetDir();
+    const out = join(dir, 'out');
+    const r = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleet, '--host', 'ap.lab', '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as { files: { file: string; installPath: string }[] }).files;
+    const keep = files.find((f) => f.installPath.startsWith('/lib/upgrade/keep.d/'));
+    assert.ok(keep, `no keep.d file among ${files.map((f) => f.installPath).join(' ')}`);
+    // the paths as sysupgrade reads them (blank lines and # comments dropped), with busybox's sed
+    const sed = spawnSync('busybox', ['sed', '-ne', '/^[[:space:]]*$/d; /^#/d; p', keep.file], { encoding: 'utf8' });
+    assert.equal(sed.status, 0, sed.stderr);
+    const kept = sed.stdout.split('\n').filter(Boolean);
+    // every file it installs (the keep file too, or the next upgrade would drop it), and the
+    // netrc and state: else a firmware upgrade with "keep settings" silently ends the backups
+    for (const f of files) assert.ok(kept.includes(f.installPath), `${f.installPath} not kept: ${kept.join(' ')}`);
+    assert.ok(kept.includes('/etc/deaddrop/'), kept.join(' '));
+  },
+);
