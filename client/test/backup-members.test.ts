@@ -85,3 +85,43 @@ test(
     }
   },
 );
+
+test(
+  'a large compressible file: each 16-chunk range of it is one member, no chunk deflated alone',
+  { skip: missingTools('openssl'), timeout: 120_000 },
+  async () => {
+    const tmp = tempDir('deaddrop-members-range-');
+    const src = join(tmp, 'src');
+    mkdirSync(src, { recursive: true });
+    // 4 MiB of log-like text: at least 4 ranges (large files are cut at 1 MiB, jobs.ts)
+    const log = Buffer.from(seededText('range-log', 4 << 20)).subarray(0, 4 << 20);
+    writeFileSync(join(src, 'app.log'), log);
+    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
+    const sink = join(tmp, 'sink');
+    const { config } = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath], sinkRoot: sink });
+    const full = await runDeaddrop(['backup', '--full', '-q', '--config', config]);
+    assert.equal(full.code, 0, full.stderr);
+
+    const vol = readdirSync(join(sink, 'h1')).find((n) => /^duplicity-full\..*\.vol1\.difftar\.gz\.p7m$/.test(n));
+    assert.ok(vol, 'the full has a first volume');
+    const plain = join(tmp, 'vol1.difftar.gz');
+    const dec = spawnSync('openssl', [
+      'cms', '-decrypt', '-binary', '-inform', 'DER', '-inkey', key.plainKeyPath,
+      '-in', join(sink, 'h1', vol), '-out', plain,
+    ]); // prettier-ignore
+    assert.equal(dec.status, 0, dec.stderr.toString());
+    const chunkTar = 512 + 64 * 1024; // a multivol chunk's header and data
+    const sizes = gzipMembers(readFileSync(plain)).map((m) => m.plain);
+    // a range: its 16 chunks whole in one member
+    assert.ok(
+      sizes.filter((n) => n === 16 * chunkTar).length >= 3,
+      `members of one whole range (${16 * chunkTar} bytes): ${sizes.join(', ')}`,
+    );
+    assert.ok(!sizes.includes(chunkTar), `a chunk in a member of its own: ${sizes.join(', ')}`);
+
+    const out = join(tmp, 'restored');
+    const r = await runDeaddrop(['restore', '-q', '--from', sink, '--host', 'h1', '--key', key.plainKeyPath, '--to', out]); // prettier-ignore
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readFileSync(join(out, 'app.log')), log);
+  },
+);

@@ -27,8 +27,12 @@ import type { BlockPosition } from './volume-writer.js';
 
 const CHUNK = 64 * 1024;
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-/** Tar bytes per gzip member at most. */
-const MEMBER_MAX = 1 << 20;
+/**
+ * Tar bytes per gzip member at most: a large file's range of 16 chunks with their headers
+ * (jobs.ts rangeChunks), so a range is one member. (At 1 MiB each range was cut 15 + 1 chunks,
+ * and every 16th chunk deflated alone, with no window behind it.)
+ */
+const MEMBER_MAX = 16 * (CHUNK + 512);
 /** Fewer tar bytes than this go to the main thread as they are (Member.raw). */
 const RAW_MAX = 64 * 1024;
 
