@@ -1,9 +1,9 @@
 /**
  * Delivery of the spooled sets (archiveDir/outgoing/<set>/, oldest first, the new set last) to
  * every sink that has not confirmed them yet. Per set the upload order is volumes, signatures,
- * manifest, sums file last, each file read once and PUT to all sinks that need it in parallel.
- * A sink that fails is done for this run (the next file would fail the same way); the others
- * continue. Files the sink already lists with the right size are not sent again.
+ * manifest, sums file last. Each sink goes at its own pace (see deliverSets). A sink that fails
+ * is done for this run (the next file would fail the same way); the others continue. Files the
+ * sink already lists with the right size are not sent again.
  *
  * A set counts as delivered to a sink only when a PROPFIND after the uploads lists every file
  * with its size; that is what the ledger records. Never reads file contents from a sink.
@@ -25,6 +25,7 @@ import type { SinkTargetLike } from '../transport/file-target.js';
 import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { putMirrored } from '../transport/mirror.js';
+import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 import type { SentAhead } from './early-upload.js';
 
 export interface OutgoingSet {
@@ -109,142 +110,115 @@ export async function spoolDamage(set: OutgoingSet): Promise<string | undefined>
   return undefined;
 }
 
-interface SinkRun {
-  target: SinkTargetLike;
-  ledger: SinkLedger;
-  result: SinkDelivery;
-  /** What the sink listed at the start (name → size); undefined when it could not be reached. */
-  listing?: Map<string, number>;
-  down: boolean;
+/**
+ * Each sink is delivered on its own, starting once its own early uploads have ended: a sink
+ * that hangs or fails holds back only itself, so a healthy sink gets its whole set (sums file
+ * included) while a black-holed one is still waiting out its timeouts. A file two sinks need
+ * is read once for each (the OS cache serves the second read).
+ */
+export async function deliverSets(opts: DeliverOptions): Promise<Record<string, SinkDelivery>> {
+  const progress = sharedFileProgress(opts.meter);
+  const results = await Promise.all(opts.targets.map((target) => deliverToSink(target, opts, progress)));
+  return Object.fromEntries(opts.targets.map((t, i) => [t.name, results[i]!]));
 }
 
-export async function deliverSets(opts: DeliverOptions): Promise<Record<string, SinkDelivery>> {
+async function deliverToSink(
+  target: SinkTargetLike,
+  opts: DeliverOptions,
+  progress: SharedFileProgress,
+): Promise<SinkDelivery> {
   const { log } = opts;
-  const sinks: SinkRun[] = opts.targets.map((target) => ({
-    target,
-    ledger: opts.ledgers.get(target.name)!,
-    result: { ok: true, created: 0, existed: 0, bytes: 0, confirmed: [], lagging: [] },
-    down: false,
-  }));
-  const fail = (s: SinkRun, err: unknown, what: string) => {
-    s.down = true;
-    s.result.ok = false;
-    s.result.error = `${what}: ${describeError(err)}`;
-    log.warn(`sink ${s.target.name}: ${s.result.error}`, { sink: s.target.name });
+  const name = target.name;
+  const ledger = opts.ledgers.get(name)!;
+  const result: SinkDelivery = { ok: true, created: 0, existed: 0, bytes: 0, confirmed: [], lagging: [] };
+  const fail = (err: unknown, what: string) => {
+    result.ok = false;
+    result.error = `${what}: ${describeError(err)}`;
+    log.warn(`sink ${name}: ${result.error}`, { sink: name });
+    return result;
   };
-  for (const s of sinks) {
-    const err = opts.ahead?.failed.get(s.target.name);
-    if (err !== undefined) fail(s, err, 'uploading ahead');
-  }
-  /** The set can never go to this sink: another file holds one of its names there. */
-  const block = (s: SinkRun, set: OutgoingSet, file: { name: string; size: number }, have: number) => {
-    if (!s.ledger.dropped.includes(set.key)) s.ledger.dropped.push(set.key);
-    s.result.ok = false;
-    s.result.error ??= `${set.key}: ${file.name} already exists with ${have} bytes (expected ${file.size})`;
-    log.error(
-      `sink ${s.target.name} holds another file named ${file.name} (${have} bytes, ours ${file.size}): ` +
-        `${set.key} can never go there; the sink lags until a later full backup reaches it`,
-      { sink: s.target.name, set: set.key },
+  const owed = (set: OutgoingSet) => !hasConfirmed(ledger, set.key) && !ledger.dropped.includes(set.key);
+  const fulls = opts.sets.filter((set) => set.full).map((set) => set.key);
+  /** Record as dropped a set this sink can no longer restore (see above): called oldest first. */
+  const cutChain = (set: OutgoingSet) => {
+    if (!owed(set) || !chainCut(ledger, set.key, fulls)) return;
+    ledger.dropped.push(set.key);
+    log.warn(
+      `sink ${name} lacks an earlier set of the chain of ${set.key}: not sent there; ` +
+        'the sink lags until a later full backup reaches it',
+      { sink: name, set: set.key },
     );
   };
-  const owed = (s: SinkRun, set: OutgoingSet) =>
-    !hasConfirmed(s.ledger, set.key) && !s.ledger.dropped.includes(set.key);
-  const fulls = opts.sets.filter((set) => set.full).map((set) => set.key);
-  /** Record as dropped the sets the sink can no longer restore (see above): called oldest first. */
-  const cutChains = (set: OutgoingSet) => {
-    for (const s of sinks) {
-      if (!owed(s, set) || !chainCut(s.ledger, set.key, fulls)) continue;
-      s.ledger.dropped.push(set.key);
-      log.warn(
-        `sink ${s.target.name} lacks an earlier set of the chain of ${set.key}: not sent there; ` +
-          'the sink lags until a later full backup reaches it',
-        { sink: s.target.name, set: set.key },
-      );
-    }
+  /** The set can never go to this sink: another file holds one of its names there. */
+  const block = (set: OutgoingSet, file: { name: string; size: number }, have: number) => {
+    if (!ledger.dropped.includes(set.key)) ledger.dropped.push(set.key);
+    result.ok = false;
+    result.error ??= `${set.key}: ${file.name} already exists with ${have} bytes (expected ${file.size})`;
+    log.error(
+      `sink ${name} holds another file named ${file.name} (${have} bytes, ours ${file.size}): ` +
+        `${set.key} can never go there; the sink lags until a later full backup reaches it`,
+      { sink: name, set: set.key },
+    );
   };
-  const needy = (set: OutgoingSet) => {
-    cutChains(set);
-    return sinks.filter((s) => !s.down && owed(s, set));
-  };
-  for (const set of opts.sets) cutChains(set);
 
-  // One PROPFIND per sink first, and only if some set needs it: what is there is not sent again.
-  await Promise.all(
-    sinks.map(async (s) => {
-      if (!opts.sets.some((set) => owed(s, set))) return;
-      try {
-        s.listing = await s.target.list();
-      } catch (err) {
-        fail(s, err, 'unreachable');
-      }
-    }),
-  );
+  for (const set of opts.sets) cutChain(set);
+  // A sink that failed ahead is done for this run: no listing, no upload (its sets stay spooled).
+  await opts.ahead?.ended(name);
+  if (opts.ahead?.failed.has(name)) return fail(opts.ahead.failed.get(name), 'uploading ahead');
+  if (!opts.sets.some(owed)) return result;
+
+  // One PROPFIND first (name → size): what is there is not sent again.
+  let listing: Map<string, number>;
+  try {
+    listing = await target.list();
+  } catch (err) {
+    return fail(err, 'unreachable');
+  }
 
   for (const set of opts.sets) {
-    const forSet = needy(set);
-    if (forSet.length === 0) continue;
-    log.info(`delivering ${set.key} to ${forSet.map((s) => s.target.name).join(', ')}`);
-    let active = forSet;
+    cutChain(set);
+    if (!owed(set)) continue;
+    log.info(`delivering ${set.key} to ${name}`);
     for (const file of set.files) {
-      const send: SinkRun[] = [];
-      for (const s of active) {
-        const have = s.listing?.get(file.name);
-        if (have === undefined) send.push(s);
-        else if (have === file.size && opts.ahead?.sent.get(s.target.name)?.get(file.name) === file.size) {
-          s.result.created++;
-          s.result.bytes += file.size;
-        } else if (have === file.size) s.result.existed++;
-        else block(s, set, file, have);
+      const have = listing.get(file.name);
+      if (have === undefined) {
+        const counted = progress.file(set.key, file.name, file.size);
+        const [outcome] = await putMirrored(join(set.dir, file.name), file.name, file.size, [target], counted.read);
+        counted.ended();
+        if (!outcome!.ok) return fail(outcome!.error, set.key);
+        // Created even when it 'exists': only names the sink did not list are sent, so one there
+        // now came from our own attempt (published, then the answer was lost; or a 409 after it).
+        result.created++;
+        result.bytes += file.size;
+      } else if (have === file.size && opts.ahead?.sent.get(name)?.get(file.name) === file.size) {
+        result.created++;
+        result.bytes += file.size;
+      } else if (have === file.size) result.existed++;
+      else {
+        block(set, file, have);
+        break;
       }
-      if (send.length > 0) {
-        const counted = opts.meter?.queue(file.size);
-        const outcomes = await putMirrored(
-          join(set.dir, file.name),
-          file.name,
-          file.size,
-          send.map((s) => s.target),
-          counted?.read,
-        );
-        counted?.ended();
-        outcomes.forEach((o, i) => {
-          const s = send[i]!;
-          if (!o.ok) return fail(s, o.error, set.key);
-          // Only names the sink did not list are sent: one it has now appeared during our own
-          // attempt (published, then the answer was lost; or a 409 after such an attempt).
-          if (o.outcome === 'created' || !s.listing?.has(file.name)) {
-            s.result.created++;
-            s.result.bytes += file.size;
-          } else s.result.existed++;
-        });
-      }
-      active = active.filter((s) => !s.down && owed(s, set));
-      if (active.length === 0) break;
     }
   }
 
   // Confirm by a second PROPFIND: every file of the set listed with its size.
-  await Promise.all(
-    sinks.map(async (s) => {
-      if (s.down) return;
-      const open = opts.sets.filter((set) => owed(s, set));
-      if (open.length === 0) return;
-      let listing: Map<string, number>;
-      try {
-        listing = await s.target.list();
-      } catch (err) {
-        return fail(s, err, 'confirming');
-      }
-      for (const set of open) {
-        const missing = set.files.filter((f) => listing.get(f.name) !== f.size);
-        if (missing.length > 0) {
-          s.result.ok = false;
-          s.result.error ??= `${set.key}: not confirmed (${missing[0]!.name} missing or of another size)`;
-          continue;
-        }
-        confirm(s.ledger, set.key, set.full);
-        s.result.confirmed.push(set.key);
-      }
-    }),
-  );
-  return Object.fromEntries(sinks.map((s) => [s.target.name, s.result]));
+  const open = opts.sets.filter(owed);
+  if (open.length === 0) return result;
+  let after: Map<string, number>;
+  try {
+    after = await target.list();
+  } catch (err) {
+    return fail(err, 'confirming');
+  }
+  for (const set of open) {
+    const missing = set.files.filter((f) => after.get(f.name) !== f.size);
+    if (missing.length > 0) {
+      result.ok = false;
+      result.error ??= `${set.key}: not confirmed (${missing[0]!.name} missing or of another size)`;
+      continue;
+    }
+    confirm(ledger, set.key, set.full);
+    result.confirmed.push(set.key);
+  }
+  return result;
 }

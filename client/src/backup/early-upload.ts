@@ -10,7 +10,7 @@
  * delivery: delivery reports it and the set waits in the spool for the next run (a 507 is not
  * sent twice). Each sink has its own queue, files one at a time in volume order, each read from
  * the spool for that sink: a sink that hangs (up to its timeouts) or fails holds back only itself,
- * never the next file to a healthy sink.
+ * never the next file to a healthy sink, nor delivery to it (which waits for that sink's queue only).
  */
 import type { SinkTargetLike } from '../transport/file-target.js';
 import type { QueuedUpload, UploadMeter } from '../ops/upload-progress.js';
@@ -22,6 +22,8 @@ export interface SentAhead {
   sent: Map<string, Map<string, number>>;
   /** Sink name → the error that ended its uploads. */
   failed: Map<string, unknown>;
+  /** Resolves when this sink's queue has ended (at once for a sink without one; never rejects). */
+  ended(sink: string): Promise<void>;
 }
 
 export class EarlyUpload implements SentAhead {
@@ -53,6 +55,11 @@ export class EarlyUpload implements SentAhead {
   /** Resolves when every queued upload has ended (never rejects: failures are left to delivery). */
   async settled(): Promise<void> {
     await Promise.all(this.queues.values());
+  }
+
+  /** Delivery to a sink waits for its own queue only: a hung sink holds back no other. */
+  async ended(sink: string): Promise<void> {
+    await this.queues.get(sink);
   }
 
   /** One file to one sink, unless the sink already failed this run (then it is left to delivery). */

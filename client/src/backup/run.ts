@@ -321,7 +321,11 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         owners,
         report,
         onStoredVolume: (name, size) => ahead.add(join(setDir, name), name, size),
-      }).finally(() => ahead.settled()),
+        // Not waiting for the queues here: delivery to each sink waits for that sink's own.
+      }).catch(async (err: unknown) => {
+        await ahead.settled();
+        throw err;
+      }),
     );
 
     // The spool on disk before the state names the set: a power loss must not leave a
