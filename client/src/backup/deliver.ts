@@ -25,6 +25,7 @@ import type { SinkTargetLike } from '../transport/file-target.js';
 import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { putMirrored } from '../transport/mirror.js';
+import { statusOf } from '../transport/retry.js';
 import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 import type { SentAhead } from './early-upload.js';
 
@@ -172,7 +173,8 @@ async function deliverToSink(
   try {
     listing = await target.list();
   } catch (err) {
-    return fail(err, 'unreachable');
+    // "unreachable" only when the sink gave no answer: a 401 or a 500 is not the network's fault
+    return fail(err, answered(err) ? 'listing' : 'unreachable');
   }
 
   for (const set of opts.sets) {
@@ -221,4 +223,9 @@ async function deliverToSink(
     result.confirmed.push(set.key);
   }
   return result;
+}
+
+/** The sink answered with an HTTP status (the error or the one it wraps carries it). */
+function answered(err: unknown): boolean {
+  return statusOf(err) !== undefined || statusOf((err as { cause?: unknown } | null)?.cause) !== undefined;
 }

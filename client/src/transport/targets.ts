@@ -35,12 +35,14 @@ export async function targetsFor(config: ClientConfig, configFile: string, log?:
         throw new ConfigError(configFile, `sinks[${i}].ca`, `${s.ca}: cannot read`);
       });
     }
+    const machine = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const { WebDavTarget } = await import('./webdav-target.js');
     out.push(
       new WebDavTarget({
         name: s.name,
         url: url.href,
-        credentials: netrc.credentialsFor(url.hostname.replace(/^\[(.*)\]$/, '$1')),
+        credentials: netrc.credentialsFor(machine),
+        credentialsSource: { file: netrc.file, machine },
         ...(ca ? { ca } : {}),
         ...(log ? { log } : {}),
       }),

@@ -12,6 +12,7 @@ import { createClient, type FileStat, type WebDAVClient } from 'webdav';
 import { DeaddropError, describeError } from '@deaddrop/common/errors';
 import type { Logger } from '@deaddrop/common/log';
 import { sinkAgents, type SinkAgents } from './agents.js';
+import { CredentialsRefused, type CredentialsSource } from './credentials-refused.js';
 import type { SinkTargetLike } from './file-target.js';
 import type { Credentials } from './netrc.js';
 import { DEFAULT_RETRY, PermanentError, statusOf, withRetries, type RetryPolicy } from './retry.js';
@@ -22,6 +23,8 @@ export interface WebDavTargetOptions {
   /** The host directory, e.g. http://sink:8080/webdav/HOST/ (no credentials in it). */
   url: string;
   credentials: Credentials;
+  /** Where the credentials come from: named when the sink refuses them (401). */
+  credentialsSource?: CredentialsSource;
   /** PEM CA certificate(s) an https sink's certificate must chain to (replaces the system roots). */
   ca?: Buffer;
   retry?: RetryPolicy;
@@ -71,7 +74,7 @@ export class WebDavTarget implements SinkTargetLike {
           this.opts.log?.warn(`sink ${this.name}: ${remoteName}: attempt ${n} failed (${describe(err)}), retrying`),
       );
     } catch (err) {
-      throw new DeaddropError(`${this.name}: PUT ${remoteName}: ${describe(err)}`, undefined, { cause: err });
+      throw this.failure(`PUT ${remoteName}`, err);
     }
   }
 
@@ -174,8 +177,15 @@ export class WebDavTarget implements SinkTargetLike {
           this.opts.log?.warn(`sink ${this.name}: PROPFIND: attempt ${n} failed (${describe(err)}), retrying`),
       );
     } catch (err) {
-      throw new DeaddropError(`${this.name}: PROPFIND: ${describe(err)}`, undefined, { cause: err });
+      throw this.failure('PROPFIND', err);
     }
+  }
+
+  /** The error a request ends with, naming this sink; a 401 names the credentials' file instead. */
+  private failure(request: string, err: unknown): DeaddropError {
+    if (statusOf(err) === 401)
+      return new CredentialsRefused(this.name, request, this.opts.credentialsSource, { cause: err });
+    return new DeaddropError(`${this.name}: ${request}: ${describe(err)}`, undefined, { cause: err });
   }
 
   /** Let the process exit: keep-alive sockets would hold it open. */
