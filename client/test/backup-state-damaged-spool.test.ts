@@ -4,8 +4,9 @@
  * match their own sums file) are taken back as pending and reach the sink once it is back.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
 import { Logger } from '@deaddrop/common/log';
@@ -66,5 +67,43 @@ test(
       );
     }
     assert.deepEqual(readdirSync(outgoing), [], 'every set delivered: the spool is empty');
+  },
+);
+
+test(
+  'a run that fails after state.json was lost still leaves the kept sets pending: the next run keeps them',
+  { skip: missingTools('openssl') },
+  async () => {
+    const h = await hostWithLocalSink();
+    const outgoing = join(h.archiveDir, 'outgoing');
+    const away = `${h.sinkHostDir}.away`;
+    renameSync(h.sinkHostDir, away); // the only sink is away: the first full waits in the spool
+    const f1 = await h.backup();
+    assert.deepEqual(readdirSync(outgoing), [f1.set], 'the full waits in the spool');
+    rmSync(join(h.archiveDir, 'state.json'));
+
+    // a run that takes the set back, then is interrupted (SIGINT: ops/interrupt.ts aborts it)
+    const stop = new AbortController();
+    const logs = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (chunk.toString().includes('kept the')) stop.abort(new Error('interrupted'));
+        cb();
+      },
+    });
+    const log = new Logger({ level: 'warn', stream: logs });
+    await assert.rejects(
+      runBackup({ config: loadClientConfig(h.config), configFile: h.config, mode: 'auto', log, signal: stop.signal }),
+      /interrupted/,
+    );
+    assert.ok(stop.signal.aborted, 'the run failed after it took the set back');
+    assert.ok(existsSync(join(outgoing, f1.set!)), 'the failed run kept the set');
+
+    const next = await h.backup();
+    assert.ok(existsSync(join(outgoing, f1.set!)), `the next run keeps it too: ${readdirSync(outgoing).join(' ')}`);
+    renameSync(away, h.sinkHostDir);
+    const back = await h.backup();
+    assert.equal(back.result, 'ok', JSON.stringify(back.delivery));
+    for (const key of [f1.set!, next.set!])
+      assert.ok(back.delivery!.local!.confirmed.includes(key), `the sink got ${key}`);
   },
 );

@@ -37,6 +37,17 @@ async function hasSumsFile(dir: string): Promise<boolean> {
 }
 
 /**
+ * The complete sets in outgoing/ (named as a set, its sums file present), oldest first: what a
+ * state that has to be made anew (state.json damaged or missing) names as pending.
+ */
+export async function completeSpooledSets(outgoing: string): Promise<string[]> {
+  const sets: string[] = [];
+  for (const name of await readdir(outgoing).catch(() => [] as string[]))
+    if (SET_KEY.test(name) && (await hasSumsFile(join(outgoing, name)))) sets.push(name);
+  return sets.sort((a, b) => setKeyEnd(a) - setKeyEnd(b));
+}
+
+/**
  * Empties work/ and removes the outgoing/ directories no sink is owed; returns the spooled set
  * keys to deliver, oldest first.
  */
@@ -50,12 +61,9 @@ export async function cleanLeftovers(dirs: LeftoverDirs, read: StateRead, archiv
       if (!pending.has(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
     return read.state.pending;
   }
-  const adopted: string[] = [];
-  for (const name of names) {
-    if (SET_KEY.test(name) && (await hasSumsFile(join(dirs.outgoing, name)))) adopted.push(name);
-    else await rm(join(dirs.outgoing, name), { recursive: true, force: true });
-  }
-  adopted.sort((a, b) => setKeyEnd(a) - setKeyEnd(b));
+  const adopted = await completeSpooledSets(dirs.outgoing);
+  for (const name of names)
+    if (!adopted.includes(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
   if (adopted.length > 0) {
     const why = read.status === 'none' ? `${statePath(archiveDir)}: missing` : read.problem;
     log.warn(

@@ -35,7 +35,7 @@ import type { EntryProblem } from './entry-writer.js';
 import { cacheFileDamage } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
-import { cleanLeftovers, setKeyEnd } from './leftovers.js';
+import { cleanLeftovers, completeSpooledSets, setKeyEnd } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
@@ -415,14 +415,16 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       seconds: (Date.now() - started) / 1000,
     };
   } catch (err) {
-    const noChainYet = (): BackupState => ({
+    // a state made anew names the complete sets in the spool as pending, as cleanLeftovers
+    // took them back: with none named, the next run would delete them as a killed run's
+    const noChainYet = async (): Promise<BackupState> => ({
       version: 1,
       host: hostname(),
       localdir: selection.root,
       configHost: config.host,
       sinkUrls: config.sinks.map((s) => s.url),
       chain: [],
-      pending: [],
+      pending: await completeSpooledSets(dirs.outgoing),
       runs: [],
     });
     await recordFailure(archiveDir, started, err, noChainYet).catch(() => {});
@@ -643,18 +645,19 @@ function settledSets(sets: OutgoingSet[], ledgers: SinkLedger[]): { kept: string
 }
 
 /**
- * The failed run goes into state.json; a first run that fails makes one (with no chain). A
- * damaged or unreadable state is left as it is, for the admin to look at.
+ * The failed run goes into state.json; a first run that fails makes one (with no chain, and
+ * the complete sets of the spool pending). A damaged or unreadable state is left as it is, for
+ * the admin to look at.
  */
 async function recordFailure(
   archiveDir: string,
   started: number,
   err: unknown,
-  noChainYet: () => BackupState,
+  noChainYet: () => Promise<BackupState>,
 ): Promise<void> {
   const read = await loadState(archiveDir);
   if (read.status !== 'ok' && read.status !== 'none') return;
-  const state = read.status === 'ok' ? read.state : noChainYet();
+  const state = read.status === 'ok' ? read.state : await noChainYet();
   state.runs.push({
     started: new Date(started).toISOString(),
     finished: new Date().toISOString(),
