@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -1113,6 +1114,40 @@ for (const [shellName, shell] of SHELLS) {
         assert.deepEqual(readdirSync(state).sort(), ['filler', 'mtd.last', 'mtd.sinks']);
       } finally {
         unmount();
+        await rig.stop();
+      }
+    },
+  );
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a netrc that others can read, or none, is a configuration error (exit 2): nothing sent`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      const netrc = join(rig.root, 'etc/deaddrop/netrc');
+      const credentials = readFileSync(netrc);
+      try {
+        // as `echo ... > /etc/deaddrop/netrc` makes it under OpenWrt's umask 022
+        chmodSync(netrc, 0o644);
+        let r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(30) });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /deaddrop: \S*\/etc\/deaddrop\/netrc is readable by others \(-rw-r--r--\): chmod 600 /);
+        rmSync(netrc);
+        r = await runScript(rig, shell, { DEADDROP_STAMP: stamp(20) });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /deaddrop: cannot read the netrc file \S*\/etc\/deaddrop\/netrc/);
+        for (const sink of rig.sinks) assert.deepEqual(sinkFiles(sink, rig.host), []);
+        assert.ok(!existsSync(rig.lock), 'no lock left');
+        // mode 0600 again: the run goes
+        writeFileSync(netrc, credentials, { mode: 0o600 });
+        const t = stamp(10);
+        r = await runScript(rig, shell, { DEADDROP_STAMP: t });
+        assert.equal(r.code, 0, r.stderr);
+        for (const sink of rig.sinks)
+          assert.ok(sinkFiles(sink, rig.host).includes(`sysupgrade-full.${t}.tar.gz.p7m.sha256`));
+      } finally {
         await rig.stop();
       }
     },

@@ -41,6 +41,7 @@ on_exit() {
 take_lock() {
   trap 'on_exit $?' EXIT
   trap on_signal INT TERM HUP
+  check_netrc
   mkdir -p "$STATE" "\${LOCK%/*}"
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   TOKEN="$$ \${WORK##*/}"
@@ -70,6 +71,19 @@ take_lock() {
   fi
   write_embedded_files
   take_stamp
+}
+
+# check_netrc: the sinks' credentials are in NETRC (curl's --netrc-file), for root alone, as the
+# Linux client and ssh insist. Without one every sink answers 401 and each file "reached no sink";
+# one that group or others can read (written under umask 022) hands the password to every daemon
+# of the host. Either is a configuration error, said as such: exit 2, nothing sent.
+check_netrc() {
+  cn_ls=$(ls -lnL "$NETRC" 2>/dev/null) || cn_ls=
+  case $cn_ls in
+    '') end_run 2 "cannot read the netrc file $NETRC: the sinks' credentials go there (mode 0600)" ;;
+    -???------*) ;;
+    *) end_run 2 "$NETRC is readable by others (\${cn_ls%% *}): chmod 600 $NETRC, and change the password if it may have been read" ;;
+  esac
 }
 
 # pid_reused PID: true when PID's command line does not name this script: a lock whose run died
