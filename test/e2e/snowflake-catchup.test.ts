@@ -260,3 +260,31 @@ for (const [shellName, shell] of SHELLS) {
     }
   });
 }
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: openwrt: a sink behind on the flash dump gets its own even when sysupgrade -b fails that run`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      try {
+        const t1 = stamp(30);
+        let r = await runScript(rig, shell, { DEADDROP_STAMP: t1 });
+        assert.equal(r.code, 0, r.stderr);
+        // sink 2 missed that dump (as if it had been down)
+        const url2 = `${rig.sinks[1]!.url}${rig.host}/`;
+        writeFileSync(join(rig.hostState, 'mtd.lagging'), `${url2}\n`);
+        // the next run's config backup fails before any sink could take it: both sinks are up
+        const t2 = stamp(20);
+        r = await runScript(rig, shell, { DEADDROP_STAMP: t2, SYSUPGRADE_FAIL: '1' });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /sink 2 lacks the last flash dump: a dump for it/);
+        assert.ok(sinkFiles(rig.sinks[1]!, rig.host).includes(`mtd-full.${t2}.img.p7m.sha256`), r.stderr);
+        assert.ok(!sinkFiles(rig.sinks[0]!, rig.host).some((n) => n.startsWith(`mtd-full.${t2}`)));
+        assert.ok(!existsSync(join(rig.hostState, 'mtd.lagging')), 'no sink behind any more');
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}

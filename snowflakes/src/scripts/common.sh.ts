@@ -373,7 +373,8 @@ send() { send_to "$SINKS" "$@"; }
 # send_to URLS NAME COMMAND...: COMMAND writes the plaintext. Encrypted once; tee feeds one fifo per
 # sink of URLS (a curl reading each) and the hash on the way, so no temp copy of the stream is
 # ever written. Sets SENT to the number of those sinks that stored the whole file and its
-# .sha256, and MISSED to the URLs of the others.
+# .sha256, and MISSED to the URLs of the others; UNSENT to 1 when the producer or openssl failed,
+# so that no sink could store it (MISSED, every sink, then says nothing of the sinks).
 send_to() {
   to=$1 name=$2 d="$WORK/$2"
   shift 2
@@ -413,9 +414,12 @@ send_to() {
   # (a signal that on_signal returns from interrupts wait: the pipeline is still ending)
   until wait; do :; done
   SENT=0 MISSED=$to
+  # shellcheck disable=SC2034 # (read by the OpenWrt script)
+  UNSENT=''
   if [ -e "$d/failed" ]; then
     log "$name: $(head -n 1 "$d/failed") failed; upload cut off, no .sha256 sent"
-    FAILED=1 SEND_DIR=
+    # shellcheck disable=SC2034
+    UNSENT=1 FAILED=1 SEND_DIR=
     return 0
   fi
   sum=$(cat "$d/sha256")

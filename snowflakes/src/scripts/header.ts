@@ -54,6 +54,7 @@ DEGRADED=0
 WORK=
 RECIPIENTS=
 SEND_DIR=
+UNSENT=
 STOPPING=
 OUTCOME=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"

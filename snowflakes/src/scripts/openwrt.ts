@@ -120,10 +120,13 @@ elif due mtd.last "$MTD_EVERY"; then
     note_mtd "$MISSED"
   fi
 else
-  # catch-up: only the sinks behind that took this run's file (one that did not is still down)
-  behind=$(mtd_behind) catch='' stay=''
+  # catch-up: only the sinks behind that took this run's file (one that did not is still down).
+  # A file that failed on the host (sysupgrade -b or openssl) was taken by none, down or not:
+  # then every sink behind gets its dump, and one still down fails it and stays behind.
+  behind=$(mtd_behind) catch='' stay='' down=" $MISSED "
+  if [ -n "$UNSENT" ]; then down=' '; fi
   for url in $behind; do
-    case " $MISSED " in
+    case $down in
       *" $url "*)
         stay="$stay $url"
         log "sink $(sink_index "$url") lacks the last flash dump and missed this run's file: it stays behind"
