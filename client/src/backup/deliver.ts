@@ -51,6 +51,8 @@ export interface SinkDelivery {
   confirmed: string[];
   /** Spooled or dropped sets this sink still lacks (filled in after the spool is trimmed). */
   lagging: string[];
+  /** How many sets it lacks: `lagging` and the old dropped sets the ledger keeps only as a count. */
+  lagCount: number;
   error?: string;
 }
 
@@ -131,7 +133,7 @@ async function deliverToSink(
   const { log } = opts;
   const name = target.name;
   const ledger = opts.ledgers.get(name)!;
-  const result: SinkDelivery = { ok: true, created: 0, existed: 0, bytes: 0, confirmed: [], lagging: [] };
+  const result: SinkDelivery = { ok: true, created: 0, existed: 0, bytes: 0, confirmed: [], lagging: [], lagCount: 0 };
   const fail = (err: unknown, what: string) => {
     result.ok = false;
     result.error = `${what}: ${describeError(err)}`;

@@ -25,8 +25,8 @@ import { walkTree, type ScanProblem } from '../scan/walk.js';
 import { countScan, type ScanProgress } from '../ops/scan-progress.js';
 import { UploadMeter, type UploadProgress } from '../ops/upload-progress.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
-import { hasConfirmed, readLedger, setEnd, writeLedger, type SinkLedger } from '../transport/ledger.js';
-import { chainBrokenEverywhere, holdsChain, laggingSets, settleSpool } from '../transport/spool.js';
+import { foldDropped, hasConfirmed, readLedger, writeLedger, type SinkLedger } from '../transport/ledger.js';
+import { chainBrokenEverywhere, holdsChain, lagOf, laggingSets, settleSpool } from '../transport/spool.js';
 import { targetsFor } from '../transport/targets.js';
 import { deliverSets, readOutgoingSet, type OutgoingSet, type SinkDelivery } from './deliver.js';
 import { EarlyUpload, type SentAhead } from './early-upload.js';
@@ -305,7 +305,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await mkdir(setDir, { recursive: true, mode: 0o700 });
     const meter = new UploadMeter(opts.onUploadProgress);
     const ahead = new EarlyUpload(
-      targets.filter((t) => laggingSets(ledgers.get(t.name)!, spooled).length === 0),
+      targets.filter((t) => lagOf(ledgers.get(t.name)!, spooled).count === 0),
       meter,
     );
     const written = await until(
@@ -368,6 +368,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         archiveDir,
         outgoing: dirs.outgoing,
         pending: newState.pending,
+        chain: chainKeys(newState.chain),
         targets,
         ledgers,
         spoolLimit: config.spoolLimit,
@@ -386,7 +387,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     problemCount += shipped.dropped.length + shipped.lost.length;
     // Delivered only where it restores: on a sink holding the whole chain up to it.
     const onSomeSink = [...ledgers.values()].some((l) => holdsChain(l, chainKeys(newState.chain), shipped.pending));
-    const lagging = Object.values(shipped.delivery).some((d) => d.lagging.length > 0);
+    const lagging = Object.values(shipped.delivery).some((d) => d.lagCount > 0);
     const result: BackupRunResult['result'] = !onSomeSink ? 'failed' : lagging ? 'degraded' : 'ok';
     const record: RunRecord = {
       started: new Date(started).toISOString(),
@@ -529,10 +530,6 @@ async function syncSpooledSet(setDir: string, files: { name: string }[], outgoin
   await syncDir(outgoing);
 }
 
-function oldestSet(keys: string[]): string {
-  return keys.reduce((a, b) => (setEnd(b) < setEnd(a) ? b : a));
-}
-
 function chainKeys(chain: ChainSet[]): string[] {
   return chain.map((s) => setNames(s.type, s.time, s.startTime).key);
 }
@@ -549,6 +546,8 @@ interface SpoolDeliveryInput {
   outgoing: string;
   /** Spooled set keys, oldest first; the new set is the last. */
   pending: string[];
+  /** The current chain's set keys (kept by name in the ledgers' dropped lists). */
+  chain: string[];
   targets: SinkTargetLike[];
   ledgers: Map<string, SinkLedger>;
   spoolLimit: number;
@@ -601,13 +600,16 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     ledgers: [...i.ledgers.values()],
     log: i.log,
   });
+  const needed = new Set([...spool.pending, ...i.chain]);
   for (const [name, ledger] of i.ledgers) {
+    foldDropped(ledger, (key) => needed.has(key));
     await writeLedger(i.archiveDir, ledger);
     delivery[name]!.lagging = laggingSets(ledger, spool.pending);
-    const lag = delivery[name]!.lagging;
+    const lag = lagOf(ledger, spool.pending);
+    delivery[name]!.lagCount = lag.count;
     // one line of bounded length: the list grows by a set per run while the sink stays away
-    if (lag.length > 0)
-      i.log.warn(`sink ${name} lags since ${oldestSet(lag)} (${lag.length} sets)`, { sink: name, sets: lag.length });
+    if (lag.count > 0)
+      i.log.warn(`sink ${name} lags since ${lag.oldest} (${lag.count} sets)`, { sink: name, sets: lag.count });
   }
   for (const key of [...settled.remove, ...spool.remove, ...damaged])
     await rm(join(i.outgoing, key), { recursive: true, force: true });

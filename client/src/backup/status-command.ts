@@ -6,7 +6,7 @@ import { ExitCode } from '@deaddrop/common/errors';
 import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { readLedger } from '../transport/ledger.js';
-import { laggingSets } from '../transport/spool.js';
+import { lagOf, laggingSets } from '../transport/spool.js';
 import { loadState } from './state.js';
 
 interface Args {
@@ -34,7 +34,8 @@ export interface StatusReport {
   /** Sets written but not yet on every sink, with their outgoing bytes. */
   pending: { set: string; files: number; bytes: number }[];
   /** Per configured sink (from its ledger): sets confirmed, when last, and the sets it still lacks. */
-  sinks: { name: string; confirmed: number; lastConfirmed?: string; lagging: string[] }[];
+  /** `lagging` names the sets a sink lacks; `lagCount` counts them, old dropped ones no longer named too. */
+  sinks: { name: string; confirmed: number; lastConfirmed?: string; lagging: string[]; lagCount: number }[];
   lastRuns: { started: string; finished: string; result: string; set?: string; storedBytes?: number; error?: string }[];
 }
 
@@ -80,6 +81,7 @@ export async function statusReport(archiveDir: string, host: string, sinkNames: 
       confirmed: l.confirmed.length,
       ...(l.lastConfirmed ? { lastConfirmed: l.lastConfirmed } : {}),
       lagging: laggingSets(l, state?.pending ?? []),
+      lagCount: lagOf(l, state?.pending ?? []).count,
     });
   }
   return {
@@ -134,7 +136,10 @@ export const statusCommand = {
           );
       }
       for (const k of s.sinks) {
-        const lacks = k.lagging.length ? `lacks ${k.lagging.join(', ')}` : undefined;
+        const unnamed = k.lagCount - k.lagging.length;
+        const lacks = k.lagCount
+          ? `lacks ${[...k.lagging, ...(unnamed > 0 ? [`${unnamed} older dropped sets`] : [])].join(', ')}`
+          : undefined;
         const what = k.confirmed === 0 ? ['nothing delivered yet', ...(lacks ? [lacks] : [])].join(', ') : lacks;
         lines.push(
           `sink ${k.name}: ${what ?? 'up to date'}` + (k.lastConfirmed ? ` (last confirmed ${k.lastConfirmed})` : ''),

@@ -13,7 +13,7 @@ export interface RunFigures {
   storedBytes: number;
   stats: object;
   problems: readonly unknown[];
-  delivery?: Record<string, { ok: boolean; bytes?: number; lagging?: readonly string[] }>;
+  delivery?: Record<string, { ok: boolean; bytes?: number; lagging?: readonly string[]; lagCount?: number }>;
   spoolBytes?: number;
 }
 

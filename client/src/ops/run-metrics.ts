@@ -60,7 +60,7 @@ export function finishedMetrics(
   m.spoolBytes = run.spoolBytes ?? 0;
   for (const [sink, d] of Object.entries(run.delivery ?? {})) {
     m.sinkUp[sink] = d.ok ? 1 : 0;
-    m.sinkLagging[sink] = d.lagging?.length ?? 0;
+    m.sinkLagging[sink] = d.lagCount ?? d.lagging?.length ?? 0;
     m.uploadedBytes[sink] = (m.uploadedBytes[sink] ?? 0) + (d.bytes ?? 0);
   }
   return m;

@@ -13,7 +13,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@deaddrop/common/log';
-import { chainCut, hasConfirmed, isFullKey, type SinkLedger } from './ledger.js';
+import { chainCut, hasConfirmed, isFullKey, setEnd, type SinkLedger } from './ledger.js';
 
 export interface SpoolOptions {
   outgoing: string;
@@ -95,10 +95,22 @@ function dropCutChains(kept: { key: string; bytes: number }[], o: SpoolOptions, 
   return freed;
 }
 
-/** Sets a sink still lacks: spooled and unconfirmed, or dropped. */
+/** Sets a sink still lacks by name: spooled and unconfirmed, or dropped (folded ones not named). */
 export function laggingSets(ledger: SinkLedger, pending: string[]): string[] {
   // a set can be both: dropped for this sink (it can never go there) and still pending for another
   return [...new Set([...ledger.dropped, ...pending.filter((k) => !hasConfirmed(ledger, k))])];
+}
+
+/** How many sets a sink lacks, the folded ones too, and the oldest of them. */
+export function lagOf(ledger: SinkLedger, pending: string[]): { count: number; oldest?: string } {
+  const named = laggingSets(ledger, pending);
+  const e = ledger.droppedEarlier;
+  const all = e ? [e.oldest, ...named] : named;
+  const oldest = all.reduce<string | undefined>(
+    (a, k) => (a === undefined || setEnd(k) < setEnd(a) ? k : a),
+    undefined,
+  );
+  return { count: named.length + (e?.count ?? 0), ...(oldest !== undefined ? { oldest } : {}) };
 }
 
 /**
