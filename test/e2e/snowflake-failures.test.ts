@@ -1153,3 +1153,39 @@ for (const [shellName, shell] of SHELLS) {
     },
   );
 }
+
+test(
+  'openwrt: after a run whose clock was ahead, the refusal says the way on: remove stamp.last',
+  { skip: needs },
+  async () => {
+    const rig = await makeRig('openwrt');
+    const stamps = join(rig.dir, 'stamps');
+    const run = (t: string) => {
+      writeFileSync(stamps, `${t}\n`);
+      return runScript(rig, ['busybox', 'sh'], { DATE_STAMPS: stamps });
+    };
+    try {
+      // booted with the clock ahead (sysfixtime from a file in /etc dated in the future), cron
+      // ran before ntpd set it right
+      let r = await run('20301101T031700Z');
+      assert.equal(r.code, 0, r.stderr);
+      // the clock is right now: refused, and the line says how to go on, not only "set the clock"
+      r = await run('20261125T031700Z');
+      assert.equal(r.code, 1, r.stderr);
+      const stampLast = join(rig.hostState, 'stamp.last');
+      assert.ok(r.stderr.includes(`if the clock is right, the last run's was ahead: remove ${stampLast}`), r.stderr);
+      for (const sink of rig.sinks)
+        assert.deepEqual(
+          sinkFiles(sink, rig.host).filter((n) => n.includes('20261125')),
+          [],
+        );
+      rmSync(stampLast);
+      r = await run('20261125T031800Z');
+      assert.equal(r.code, 0, r.stderr);
+      for (const sink of rig.sinks)
+        assert.ok(sinkFiles(sink, rig.host).includes('sysupgrade-full.20261125T031800Z.tar.gz.p7m.sha256'));
+    } finally {
+      await rig.stop();
+    }
+  },
+);

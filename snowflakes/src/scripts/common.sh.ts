@@ -146,7 +146,7 @@ take_stamp() {
     STAMP=\${DEADDROP_STAMP:-\${stamp_now#* }}
     if [ -n "\${DEADDROP_STAMP:-}" ]; then break; fi
     if stamp_before "$STAMP" "$stamp_last"; then
-      end_run 1 "the clock reads $STAMP, before the last run's $stamp_last: not run (set the clock; names must not go back in time)"
+      end_run 1 "the clock reads $STAMP, before the last run's $stamp_last: not run (set the clock; names must not go back in time; if the clock is right, the last run's was ahead: remove $STATE/stamp.last)"
     fi
     if [ "$STAMP" != "$stamp_last" ]; then break; fi
     sleep 1
