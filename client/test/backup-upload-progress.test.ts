@@ -13,7 +13,8 @@ import { test } from 'node:test';
 import { Logger } from '@deaddrop/common/log';
 import { UploadMeter, uploadProgressReporter, type UploadProgress } from '@deaddrop/client/ops/upload-progress';
 import { FileTarget, type SinkTargetLike } from '@deaddrop/client/transport/file-target';
-import { putMirrored } from '@deaddrop/client/transport/mirror';
+import { uploadFile } from '@deaddrop/client/transport/upload-file';
+import { sharedFileProgress } from '@deaddrop/client/backup/delivery-progress';
 import {
   deaddropArgv,
   makeTestRecipient,
@@ -24,6 +25,20 @@ import {
 } from '@deaddrop/test';
 import { captureStream } from './capture.js';
 
+/**
+ * One file to several sinks, each reading it on its own (as early upload and delivery do), with
+ * one meter: the bytes read as counted before the file ends (when the unread rest counts too).
+ */
+async function toEach(path: string, name: string, size: number, targets: SinkTargetLike[]) {
+  const meter = new UploadMeter();
+  const shared = sharedFileProgress(meter);
+  const progress = targets.map(() => shared.file(name, size));
+  const outcomes = await Promise.all(targets.map((t, i) => uploadFile(path, name, size, t, progress[i]!.read)));
+  const read = meter.at.bytes;
+  for (const p of progress) p.ended();
+  return { outcomes, read, files: meter.at.files };
+}
+
 test('a file put to two mirrors is counted once; a retry that reads it again adds nothing', async () => {
   const dir = tempDir('deaddrop-upload-count-');
   const data = seededBytes('upload', 3 * 1024 * 1024 + 17);
@@ -31,13 +46,13 @@ test('a file put to two mirrors is counted once; a retry that reads it again add
   for (const d of ['a', 'b']) mkdirSync(join(dir, d));
   const a = new FileTarget('a', `file://${join(dir, 'a')}/`);
   const b = new FileTarget('b', `file://${join(dir, 'b')}/`);
-  let counted = 0;
-  const outcomes = await putMirrored(join(dir, 'vol1'), 'vol1', data.length, [a, b], (n) => (counted += n));
+  const { outcomes, read, files } = await toEach(join(dir, 'vol1'), 'vol1', data.length, [a, b]);
   assert.deepEqual(
     outcomes.map((o) => o.ok && o.outcome),
     ['created', 'created'],
   );
-  assert.equal(counted, data.length);
+  assert.equal(read, data.length, 'read once for both sinks');
+  assert.equal(files, 1);
   assert.deepEqual(readFileSync(join(dir, 'b', 'vol1')), data);
 
   // a sink that drops its first attempt half way and then takes the file from a second read
@@ -56,8 +71,8 @@ test('a file put to two mirrors is counted once; a retry that reads it again add
     },
   } as unknown as SinkTargetLike;
   const reads: number[] = [];
-  const again = await putMirrored(join(dir, 'vol1'), 'vol1b', data.length, [retrying], (n) => reads.push(n));
-  assert.equal(again[0]!.ok, true);
+  const again = await uploadFile(join(dir, 'vol1'), 'vol1b', data.length, retrying, (n) => reads.push(n));
+  assert.equal(again.ok, true);
   assert.ok(
     reads.every((n) => n > 0),
     `only new bytes are reported, never a step back: ${reads.join(' ')}`,
@@ -84,8 +99,7 @@ test('a file:// sink copies the file itself beside a streamed sink: both take it
       return 'created';
     },
   };
-  let counted = 0;
-  const outcomes = await putMirrored(join(dir, 'vol1'), 'vol1', data.length, [a, webdavLike], (n) => (counted += n));
+  const { outcomes, read, files } = await toEach(join(dir, 'vol1'), 'vol1', data.length, [a, webdavLike]);
   assert.deepEqual(
     outcomes.map((o) => o.ok && o.outcome),
     ['created', 'created'],
@@ -93,16 +107,17 @@ test('a file:// sink copies the file itself beside a streamed sink: both take it
   assert.deepEqual(readFileSync(join(dir, 'a', 'vol1')), data);
   assert.equal(statSync(join(dir, 'a', 'vol1')).mode & 0o777, 0o644, 'the copy is readable as a streamed put makes it');
   assert.deepEqual(streamed, data);
-  assert.equal(counted, data.length);
+  assert.equal(read, data.length, 'read once for both sinks');
+  assert.equal(files, 1);
   assert.deepEqual(readdirSync(join(dir, 'a')), ['vol1'], 'no temp file left');
 
   // the copy keeps the write-once rules: the same size is delivered, another size an error
-  const same = await putMirrored(join(dir, 'vol1'), 'vol1', data.length, [a]);
-  assert.deepEqual(same, [{ ok: true, outcome: 'exists' }]);
+  const same = await uploadFile(join(dir, 'vol1'), 'vol1', data.length, a);
+  assert.deepEqual(same, { ok: true, outcome: 'exists' });
   writeFileSync(join(dir, 'other'), data.subarray(1));
-  const clash = await putMirrored(join(dir, 'other'), 'vol1', data.length - 1, [a]);
-  assert.equal(clash[0]!.ok, false);
-  assert.match(String((clash[0] as { error: unknown }).error), /already exists with \d+ bytes/);
+  const clash = await uploadFile(join(dir, 'other'), 'vol1', data.length - 1, a);
+  assert.equal(clash.ok, false);
+  assert.match(String((clash as { error: unknown }).error), /already exists with \d+ bytes/);
   assert.deepEqual(readFileSync(join(dir, 'a', 'vol1')), data);
 });
 

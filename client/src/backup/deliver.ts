@@ -24,7 +24,7 @@ import { parseSums, sha256File, type SumsEntry } from '../format/sums.js';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
-import { putMirrored } from '../transport/mirror.js';
+import { uploadFile } from '../transport/upload-file.js';
 import { statusOf } from '../transport/retry.js';
 import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 import type { SentAhead } from './early-upload.js';
@@ -186,10 +186,10 @@ async function deliverToSink(
     for (const file of set.files) {
       const have = listing.get(file.name);
       if (have === undefined) {
-        const counted = progress.file(set.key, file.name, file.size);
-        const [outcome] = await putMirrored(join(set.dir, file.name), file.name, file.size, [target], counted.read);
+        const counted = progress.file(`${set.key}/${file.name}`, file.size);
+        const outcome = await uploadFile(join(set.dir, file.name), file.name, file.size, target, counted.read);
         counted.ended();
-        if (!outcome!.ok) return fail(outcome!.error, set.key);
+        if (!outcome.ok) return fail(outcome.error, set.key);
         // Created even when it 'exists': only names the sink did not list are sent, so one there
         // now came from our own attempt (published, then the answer was lost; or a 409 after it).
         result.created++;

@@ -1,7 +1,7 @@
 /**
- * Upload progress of delivery, where each sink reads a file on its own and at its own time: a
- * file counts once in the totals, its bytes as far as the furthest sink has read, and it has
- * ended when no sink is still on it (a sink that sends it later adds nothing).
+ * Upload progress where each sink reads a file on its own and at its own time (early upload,
+ * delivery): a file counts once in the totals, its bytes as far as the furthest sink has read,
+ * and it has ended when no sink is still on it (a sink that sends it later adds nothing).
  */
 import type { QueuedUpload, UploadMeter } from '../ops/upload-progress.js';
 
@@ -22,9 +22,8 @@ interface SharedFile {
 export function sharedFileProgress(meter: UploadMeter | undefined) {
   const files = new Map<string, SharedFile>();
   return {
-    /** One sink's upload of a set's file. */
-    file(set: string, name: string, size: number): FileProgress {
-      const key = `${set}/${name}`;
+    /** One sink's upload of a file (`key` names it among all the run's files). */
+    file(key: string, size: number): FileProgress {
       let f = files.get(key);
       if (!f) files.set(key, (f = { furthest: 0, readers: 0, done: false, counted: meter?.queue(size) }));
       const file = f;

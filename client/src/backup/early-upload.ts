@@ -13,8 +13,9 @@
  * never the next file to a healthy sink, nor delivery to it (which waits for that sink's queue only).
  */
 import type { SinkTargetLike } from '../transport/file-target.js';
-import type { QueuedUpload, UploadMeter } from '../ops/upload-progress.js';
-import { putMirrored } from '../transport/mirror.js';
+import type { UploadMeter } from '../ops/upload-progress.js';
+import { uploadFile } from '../transport/upload-file.js';
+import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 
 /** What the sinks took ahead of delivery, and which failed (delivery leaves those for this run). */
 export interface SentAhead {
@@ -32,10 +33,13 @@ export class EarlyUpload implements SentAhead {
   readonly failed = new Map<string, unknown>();
   readonly sent = new Map<string, Map<string, number>>();
 
+  private readonly progress: SharedFileProgress;
+
   constructor(
     private readonly targets: SinkTargetLike[],
-    private readonly meter?: UploadMeter,
+    meter?: UploadMeter,
   ) {
+    this.progress = sharedFileProgress(meter);
     for (const t of targets) {
       this.sent.set(t.name, new Map());
       this.queues.set(t.name, Promise.resolve());
@@ -45,10 +49,10 @@ export class EarlyUpload implements SentAhead {
   /** Queue a complete stored file (local `path`, stored as `name`) behind each sink's earlier ones. */
   add(path: string, name: string, size: number): void {
     if (this.targets.length === 0) return;
-    const progress = fileProgress(this.meter?.queue(size), this.targets.length);
     for (const t of this.targets) {
+      const counted = this.progress.file(name, size); // every sink's reader now: it ends with the last
       const queued = this.queues.get(t.name)!;
-      this.queues.set(t.name, queued.then(() => this.put(t, path, name, size, progress.reader())).then(progress.ended));
+      this.queues.set(t.name, queued.then(() => this.put(t, path, name, size, counted.read)).then(counted.ended));
     }
   }
 
@@ -71,9 +75,7 @@ export class EarlyUpload implements SentAhead {
     onRead: (bytes: number) => void,
   ): Promise<void> {
     if (this.failed.has(target.name)) return;
-    const outcome = (
-      await putMirrored(path, name, size, [target], onRead).catch((error: unknown) => [{ ok: false as const, error }])
-    )[0]!;
+    const outcome = await uploadFile(path, name, size, target, onRead);
     if (outcome.ok) {
       // 'exists' too: the set's names are new on every sink (set-time.ts), so a name there now
       // was published by our own attempt whose answer was lost.
@@ -82,27 +84,4 @@ export class EarlyUpload implements SentAhead {
     }
     this.failed.set(target.name, outcome.error);
   }
-}
-
-/**
- * One file's progress over all its sinks, each reading it on its own: bytes count once, as far
- * as the furthest sink has read, and the file has ended when its last sink is done with it.
- */
-function fileProgress(counted: QueuedUpload | undefined, sinks: number) {
-  let furthest = 0;
-  let left = sinks;
-  return {
-    reader: () => {
-      let at = 0;
-      return (bytes: number) => {
-        at += bytes;
-        if (at <= furthest) return;
-        counted?.read(at - furthest);
-        furthest = at;
-      };
-    },
-    ended: () => {
-      if (--left === 0) counted?.ended();
-    },
-  };
 }
