@@ -38,6 +38,20 @@ function gzipMembers(gz: Buffer): { packed: number; plain: number }[] {
   return members;
 }
 
+/** The members of a set's first volume on the sink, decrypted with openssl. */
+function firstVolumeMembers(sinkHostDir: string, type: 'full' | 'inc', keyPath: string, tmp: string) {
+  const vol = readdirSync(sinkHostDir).find(
+    (n) => n.startsWith(`duplicity-${type}.`) && n.endsWith('.vol1.difftar.gz.p7m'),
+  );
+  assert.ok(vol, `the ${type} set has a first volume`);
+  const plain = join(tmp, `${type}-vol1.difftar.gz`);
+  const dec = spawnSync('openssl', [
+    'cms', '-decrypt', '-binary', '-inform', 'DER', '-inkey', keyPath, '-in', join(sinkHostDir, vol), '-out', plain,
+  ]); // prettier-ignore
+  assert.equal(dec.status, 0, dec.stderr.toString());
+  return gzipMembers(readFileSync(plain));
+}
+
 test(
   'an incremental of small diffs and new files between them packs them into one member, not one each',
   { skip: missingTools('openssl'), timeout: 120_000 },
@@ -62,15 +76,7 @@ test(
     const inc = await runDeaddrop(['backup', '--incremental', '-q', '--config', config]);
     assert.equal(inc.code, 0, inc.stderr);
 
-    const vol = readdirSync(join(sink, 'h1')).find((n) => /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/.test(n));
-    assert.ok(vol, 'the incremental has a first volume');
-    const plain = join(tmp, 'vol1.difftar.gz');
-    const dec = spawnSync('openssl', [
-      'cms', '-decrypt', '-binary', '-inform', 'DER', '-inkey', key.plainKeyPath,
-      '-in', join(sink, 'h1', vol), '-out', plain,
-    ]); // prettier-ignore
-    assert.equal(dec.status, 0, dec.stderr.toString());
-    const members = gzipMembers(readFileSync(plain));
+    const members = firstVolumeMembers(join(sink, 'h1'), 'inc', key.plainKeyPath, tmp);
     const tarBytes = members.reduce((n, m) => n + m.plain, 0);
     assert.ok(tarBytes > 60 * 1024, `the volume holds the 20 diffs, new files and directories (${tarBytes} bytes)`);
     // all of it is well under a member's 1 MiB: one member, and the empty end-of-volume one at most
@@ -102,16 +108,8 @@ test(
     const full = await runDeaddrop(['backup', '--full', '-q', '--config', config]);
     assert.equal(full.code, 0, full.stderr);
 
-    const vol = readdirSync(join(sink, 'h1')).find((n) => /^duplicity-full\..*\.vol1\.difftar\.gz\.p7m$/.test(n));
-    assert.ok(vol, 'the full has a first volume');
-    const plain = join(tmp, 'vol1.difftar.gz');
-    const dec = spawnSync('openssl', [
-      'cms', '-decrypt', '-binary', '-inform', 'DER', '-inkey', key.plainKeyPath,
-      '-in', join(sink, 'h1', vol), '-out', plain,
-    ]); // prettier-ignore
-    assert.equal(dec.status, 0, dec.stderr.toString());
     const chunkTar = 512 + 64 * 1024; // a multivol chunk's header and data
-    const sizes = gzipMembers(readFileSync(plain)).map((m) => m.plain);
+    const sizes = firstVolumeMembers(join(sink, 'h1'), 'full', key.plainKeyPath, tmp).map((m) => m.plain);
     // a range: its 16 chunks whole in one member
     assert.ok(
       sizes.filter((n) => n === 16 * chunkTar).length >= 3,
