@@ -118,7 +118,7 @@ test(
       JSON.stringify(second.problems),
     );
     assert.ok(
-      errors.some((m) => m.includes(first.set!) && m.includes('other')),
+      errors.some((m) => m.includes(first.set!) && m.includes('other never received it and lags until')),
       errors.join('\n'),
     );
     const ledger = JSON.parse(readFileSync(join(c.archiveDir, 'ledger', 'other.json'), 'utf8')) as {

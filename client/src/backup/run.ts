@@ -628,7 +628,7 @@ function recordLost(key: string, ledgers: SinkLedger[], log: Logger): boolean {
   if (lacking.length === 0) return false;
   log.error(
     `spooled set ${key} is missing from the spool; ${lacking.map((l) => l.sink).join(', ')} never received it ` +
-      'and lag until the next full backup',
+      `and ${lacking.length === 1 ? 'lags' : 'lag'} until the next full backup`,
     { set: key, sinks: lacking.map((l) => l.sink) },
   );
   return true;
