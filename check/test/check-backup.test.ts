@@ -50,7 +50,7 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
     'missvol.lab': (d) => rmSync(join(d, fullVol2)),
     'missman.lab': (d) => rmSync(join(d, incManifest)),
     'misssums.lab': (d) => rmSync(join(d, fullSums)),
-    'flip.lab': (d) => flipByte(join(d, fullVol1), 4000),
+    'flip.lab': (d) => flipByte(join(d, fullVol2), 4000),
     'trunc.lab': (d) => truncateSync(join(d, fullVol2), statSync(join(d, fullVol2)).size - 100),
     // two whole, well-framed volumes under each other's name: only the sums see it (not --quick)
     'swap.lab': (d) => {
@@ -89,7 +89,7 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
   assert.equal(r.code, 1);
   const healthy = report.hosts.find((h) => h.host === HOST)!;
   assert.deepEqual([healthy.status, healthy.chainLength, healthy.newestSetComplete], ['ok', 2, true]);
-  assert.equal(report.hosts.find((h) => h.host === 'flip.lab')!.problems[0]!.file, fullVol1);
+  assert.equal(report.hosts.find((h) => h.host === 'flip.lab')!.problems[0]!.file, fullVol2);
   const swapped = report.hosts.find((h) => h.host === 'swap.lab')!.problems.map((p) => p.file);
   assert.deepEqual(swapped.sort(), [fullVol1, fullVol2].sort());
 
