@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools } from '@deaddrop/test';
-import { assertRestoresLatest, backup, hostDir, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
+import { assertRestoresLatest, backup, hostDir, hostOnTwoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
 
@@ -16,14 +16,7 @@ test(
   'each sink misses a different incremental: no inc to a broken chain, then a full repairs both',
   { skip },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost(
-      [
-        { name: 'a', url: sinkUrl(a) },
-        { name: 'b', url: sinkUrl(b) },
-      ],
-      { spoolLimit: '1KB' },
-    );
+    const { a, b, host } = await hostOnTwoSinks({ spoolLimit: '1KB' });
     try {
       assert.equal((await backup(host)).code, 0);
       await a.stop();

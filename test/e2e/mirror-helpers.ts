@@ -32,6 +32,19 @@ export const sinkUrl = (s: RunningSink) => `${s.url}${HOST}/`;
 export const twoSinks = async () =>
   Promise.all([startEmbeddedSink({ hosts: { [HOST]: PASSWORD } }), startEmbeddedSink({ hosts: { [HOST]: PASSWORD } })]);
 
+/** A host that backs up to two fresh embedded sinks, `a` and `b` (config `extra` as makeHost). */
+export async function hostOnTwoSinks(extra = {}) {
+  const [a, b] = await twoSinks();
+  const host = await makeHost(
+    [
+      { name: 'a', url: sinkUrl(a) },
+      { name: 'b', url: sinkUrl(b) },
+    ],
+    extra,
+  );
+  return { a, b, host };
+}
+
 export interface MirrorHost {
   tmp: string;
   src: string;

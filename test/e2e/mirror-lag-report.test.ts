@@ -5,16 +5,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { missingTools } from '@deaddrop/test';
-import { backup, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
+import { backup, hostOnTwoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
 
 test('a sink down for three runs: "lags since" its first missed set, with the count', { skip }, async () => {
-  const [a, b] = await twoSinks();
-  const host = await makeHost([
-    { name: 'a', url: sinkUrl(a) },
-    { name: 'b', url: sinkUrl(b) },
-  ]);
+  const { a, b, host } = await hostOnTwoSinks();
   try {
     assert.equal((await backup(host)).code, 0);
     await b.stop();

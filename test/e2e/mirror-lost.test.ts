@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools } from '@deaddrop/test';
-import { assertRestoresLatest, backup, hostDir, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
+import { assertRestoresLatest, backup, hostDir, hostOnTwoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
 
@@ -16,11 +16,7 @@ test(
   'a full confirmed on a sink that was away keeps the newer sets it lost: it lags, no false success',
   { skip },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost([
-      { name: 'a', url: sinkUrl(a) },
-      { name: 'b', url: sinkUrl(b) },
-    ]);
+    const { a, b, host } = await hostOnTwoSinks();
     try {
       assert.equal((await backup(host)).code, 0);
       await b.stop();

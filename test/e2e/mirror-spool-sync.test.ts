@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { deaddropArgv, missingTools, runCommand } from '@deaddrop/test';
-import { assertRestoresLatest, backup, hostDir, makeHost, sinkUrl, twoSinks } from './mirror-helpers.js';
+import { assertRestoresLatest, backup, hostDir, hostOnTwoSinks } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl');
 
@@ -17,11 +17,7 @@ test(
   'every spool file and the set directory are fsynced before the state names the set',
   { skip: skip || missingTools('strace') },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost([
-      { name: 'a', url: sinkUrl(a) },
-      { name: 'b', url: sinkUrl(b) },
-    ]);
+    const { a, b, host } = await hostOnTwoSinks();
     await a.stop();
     await b.stop();
     const trace = join(host.tmp, 'strace.txt');
@@ -41,11 +37,7 @@ test(
   'a spooled volume damaged after the state named it is not delivered; a full repairs the chain',
   { skip },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost([
-      { name: 'a', url: sinkUrl(a) },
-      { name: 'b', url: sinkUrl(b) },
-    ]);
+    const { a, b, host } = await hostOnTwoSinks();
     try {
       await a.stop();
       await b.stop();

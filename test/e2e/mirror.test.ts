@@ -25,16 +25,17 @@ import {
   assertNoHalfSets,
   assertSumsVerify,
   backup,
+  type BackupOutcome,
   everythingVisible,
   HOST,
   hostDir,
+  hostOnTwoSinks,
   makeHost,
   PASSWORD,
   sinkContents,
   sinkUrl,
   throttleProxy,
   twoSinks,
-  type BackupOutcome,
 } from './mirror-helpers.js';
 
 const skip = missingTools('sha256sum', 'openssl', 'ps');
@@ -63,11 +64,7 @@ test(
   'both sinks up: identical files on both, sha256sum -c on each; no secret in argv, logs, state or metrics',
   { skip },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost([
-      { name: 'a', url: sinkUrl(a) },
-      { name: 'b', url: sinkUrl(b) },
-    ]);
+    const { a, b, host } = await hostOnTwoSinks();
     try {
       // Watch every process's argv while the first run is going on.
       const [cmd, ...pre] = deaddropArgv();
@@ -128,11 +125,7 @@ test(
   'sink B down for two runs: both exit 4, B gets every missed set at the next run, then both are identical',
   { skip },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost([
-      { name: 'a', url: sinkUrl(a) },
-      { name: 'b', url: sinkUrl(b) },
-    ]);
+    const { a, b, host } = await hostOnTwoSinks();
     try {
       const full = await backup(host);
       assert.equal(full.code, 0, full.run.stderr);
@@ -240,11 +233,7 @@ test('a slow sink gets the same files as the fast one', { skip }, async () => {
 });
 
 test('volumes reach the sinks while the rest of the set is still being written', { skip }, async () => {
-  const [a, b] = await twoSinks();
-  const host = await makeHost([
-    { name: 'a', url: sinkUrl(a) },
-    { name: 'b', url: sinkUrl(b) },
-  ]);
+  const { a, b, host } = await hostOnTwoSinks();
   host.change(1, 24_000_000); // ~26 volumes of 1 MiB: the set takes a while to write
   try {
     const run = backup(host);
@@ -346,11 +335,7 @@ test(
 );
 
 test('both sinks down: exit 1, nothing lost; the next run delivers both sets to both', { skip }, async () => {
-  const [a, b] = await twoSinks();
-  const host = await makeHost([
-    { name: 'a', url: sinkUrl(a) },
-    { name: 'b', url: sinkUrl(b) },
-  ]);
+  const { a, b, host } = await hostOnTwoSinks();
   try {
     await a.stop();
     await b.stop();
@@ -395,14 +380,7 @@ test(
   'spool over its limit: the oldest undelivered set is dropped and reported, the next full repairs the sink',
   { skip },
   async () => {
-    const [a, b] = await twoSinks();
-    const host = await makeHost(
-      [
-        { name: 'a', url: sinkUrl(a) },
-        { name: 'b', url: sinkUrl(b) },
-      ],
-      { spoolLimit: 500_000 },
-    );
+    const { a, b, host } = await hostOnTwoSinks({ spoolLimit: 500_000 });
     try {
       assert.equal((await backup(host)).code, 0);
       await b.stop();
