@@ -10,6 +10,12 @@
  * a member reads the same whichever library made it; igzip writes the deflate data and the
  * trailer (CRC-32 and size). A Node-API addon: loadable in every worker thread, each with its
  * own scratch buffers (instance data), freed with the thread.
+ *
+ * inflater(): handle, inflate(handle, input, output): [consumed, produced, memberEnded] -- the
+ * restore's gunzip (client/src/restore/gunzip.ts): igzip's inflate, about twice as fast as
+ * zlib's here, with the CRC-32 and size of each member checked. It runs on the calling thread:
+ * the buffers are the caller's, no copy is made. A handle reads one member after the other
+ * (memberEnded: the trailer checked out, the next call starts a new member).
  */
 #include <node_api.h>
 #include <isa-l/igzip_lib.h>
@@ -104,12 +110,97 @@ static napi_value gzip_member(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static void free_inflater(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static void start_member(struct inflate_state *st) {
+  isal_inflate_init(st);
+  st->crc_flag = ISAL_GZIP; /* parse the header, check the trailer */
+}
+
+static napi_value inflater(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct inflate_state *st = malloc(sizeof *st);
+  if (!st) return fail(env, "inflater: out of memory");
+  start_member(st);
+  napi_value handle;
+  if (napi_create_external(env, st, free_inflater, NULL, &handle) != napi_ok) {
+    free(st);
+    return fail(env, "inflater: out of memory");
+  }
+  return handle;
+}
+
+static const char *inflate_error(int rc) {
+  switch (rc) {
+    case ISAL_INVALID_BLOCK: return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK: return "invalid back-reference distance";
+    case ISAL_INVALID_WRAPPER: return "not a gzip header";
+    case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM: return "CRC-32 or length of a gzip member does not match its data";
+    default: return "inflate failed";
+  }
+}
+
+static int bytes_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
+  *data = p;
+  return 1;
+}
+
+static napi_value inflate_call(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return fail(env, "inflate(handle, input, output): three arguments");
+  struct inflate_state *st;
+  uint8_t *in, *out;
+  size_t in_len, out_len;
+  if (napi_get_value_external(env, argv[0], (void **)&st) != napi_ok) return fail(env, "inflate: not a handle");
+  if (!bytes_of(env, argv[1], &in, &in_len) || !bytes_of(env, argv[2], &out, &out_len))
+    return fail(env, "inflate: input and output must be Uint8Arrays");
+  if (in_len > 0xffffffffu || out_len > 0xffffffffu) return fail(env, "inflate: buffers of 4 GiB or more");
+  st->next_in = in;
+  st->avail_in = (uint32_t)in_len;
+  st->next_out = out;
+  st->avail_out = (uint32_t)out_len;
+  int rc = isal_inflate(st);
+  if (rc < 0) {
+    start_member(st); /* usable again, though the caller gives up */
+    napi_throw_error(env, "ERR_DEADDROP_INFLATE", inflate_error(rc));
+    return NULL;
+  }
+  uint32_t consumed = (uint32_t)in_len - st->avail_in;
+  uint32_t produced = (uint32_t)out_len - st->avail_out;
+  int ended = st->block_state == ISAL_BLOCK_FINISH;
+  if (ended) start_member(st);
+  napi_value result, v;
+  napi_create_array_with_length(env, 3, &result);
+  napi_create_uint32(env, consumed, &v);
+  napi_set_element(env, result, 0, v);
+  napi_create_uint32(env, produced, &v);
+  napi_set_element(env, result, 1, v);
+  napi_get_boolean(env, ended, &v);
+  napi_set_element(env, result, 2, v);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   struct scratch *s = calloc(1, sizeof *s);
   if (!s || napi_set_instance_data(env, s, free_scratch, NULL) != napi_ok) return fail(env, "igzip: out of memory");
   napi_value fn;
   napi_create_function(env, "gzipMember", NAPI_AUTO_LENGTH, gzip_member, NULL, &fn);
   napi_set_named_property(env, exports, "gzipMember", fn);
+  napi_create_function(env, "inflater", NAPI_AUTO_LENGTH, inflater, NULL, &fn);
+  napi_set_named_property(env, exports, "inflater", fn);
+  napi_create_function(env, "inflate", NAPI_AUTO_LENGTH, inflate_call, NULL, &fn);
+  napi_set_named_property(env, exports, "inflate", fn);
   return exports;
 }
 

@@ -11,11 +11,18 @@ export function hasTool(name: string): boolean {
  */
 export function missingTools(...names: string[]): string | false {
   const missing = names.filter((n) => !hasTool(n));
-  if (missing.length === 0) return false;
-  const msg = `missing tool(s): ${missing.join(', ')} (.ci/run installs them)`;
+  return missingUnless(missing.length === 0, `missing tool(s): ${missing.join(', ')} (.ci/run installs them)`);
+}
+
+/** missingTools for any other part a test needs (an addon, say): `msg` when it is not there. */
+export function missingUnless(present: boolean, msg: string): string | false {
+  if (present) return false;
   if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`CI: ${msg}`);
   return msg;
 }
 
 /** True when running as root (devices, chown, sshd and nginx tests need it). */
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Why tests of the ISA-L addon (client/native) skip outside CI. */
+export const ADDON_MISSING = 'the ISA-L addon is not built (apt-get install gcc libisal-dev && npm run build:native)';

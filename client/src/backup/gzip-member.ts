@@ -1,40 +1,12 @@
 /**
- * One gzip member of a piece of tar. Deflate levels 1-3 go to ISA-L's igzip (the optional addon
- * client/native/igzip.c, built when libisal-dev is installed), which deflates the bench's logs
+ * One gzip member of a piece of tar. Deflate levels 1-3 go to ISA-L's igzip (the optional addon,
+ * native/igzip.ts), which deflates the bench's logs
  * faster than zlib to about the same size (below); other levels, and hosts without the addon,
  * use zlib. Either way the member has zlib's header, so the bytes differ only inside the deflate
  * stream (docs/FORMAT.md "Volume compression"). DEADDROP_DEFLATE=zlib turns the addon off.
  */
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
-
-interface Igzip {
-  gzipMember(data: Uint8Array, level: number): Buffer | null;
-}
-
-let loaded: Igzip | null | undefined;
-
-/** Where the addon is built, from this module in client/src or client/dist, or in cli/bundle. */
-const ADDON_PATHS = ['../../native/build/igzip.node', '../../client/native/build/igzip.node'];
-
-/** The addon, or null where it is not built (or turned off). */
-export function igzip(): Igzip | null {
-  if (loaded === undefined) {
-    loaded = null;
-    if (process.env.DEADDROP_DEFLATE !== 'zlib') {
-      const require = createRequire(import.meta.url);
-      for (const path of ADDON_PATHS) {
-        try {
-          loaded = require(path) as Igzip;
-          break;
-        } catch {
-          // not here, or not built (no libisal-dev): zlib does it
-        }
-      }
-    }
-  }
-  return loaded;
-}
+import { igzip } from '../native/igzip.js';
 
 /**
  * igzip's level for zlib's levels 1-3: one up, for members about the size of zlib's. On the

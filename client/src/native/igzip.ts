@@ -1,0 +1,42 @@
+/**
+ * The optional ISA-L addon (client/native/igzip.c, built when libisal-dev is installed): igzip's
+ * deflate for the backup (backup/gzip-member.ts) and inflate for the restore (restore/gunzip.ts).
+ * Hosts without it use zlib; DEADDROP_DEFLATE=zlib turns it off.
+ */
+import { createRequire } from 'node:module';
+
+/** An inflate stream's state, owned by the addon. */
+export type InflaterHandle = { readonly __inflater: unique symbol };
+
+export interface Igzip {
+  gzipMember(data: Uint8Array, level: number): Buffer | null;
+  inflater(): InflaterHandle;
+  /** Inflate what fits: [bytes of input used, bytes of output made, a member's trailer checked out]. */
+  inflate(handle: InflaterHandle, input: Uint8Array, output: Uint8Array): [number, number, boolean];
+}
+
+let loaded: Igzip | null | undefined;
+
+/** Where the addon is built, from this module in client/src or client/dist, or in cli/bundle. */
+const ADDON_PATHS = ['../../native/build/igzip.node', '../../client/native/build/igzip.node'];
+
+/** The addon, or null where it is not built (or turned off). */
+export function igzip(): Igzip | null {
+  if (loaded === undefined) {
+    loaded = null;
+    if (process.env.DEADDROP_DEFLATE !== 'zlib') {
+      const require = createRequire(import.meta.url);
+      for (const path of ADDON_PATHS) {
+        try {
+          const addon = require(path) as Partial<Igzip>;
+          // a build older than its source (no inflate) is not used: zlib does it all
+          if (typeof addon.gzipMember === 'function' && typeof addon.inflate === 'function') loaded = addon as Igzip;
+          break;
+        } catch {
+          // not here, or not built (no libisal-dev): zlib does it
+        }
+      }
+    }
+  }
+  return loaded;
+}
