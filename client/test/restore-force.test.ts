@@ -3,7 +3,9 @@
  * reaches DEST. An object that an earlier set held and a later one deleted or replaced does
  * not take DEST's object of that name with it; DEST's extra files stay, objects of the state
  * replace DEST's. A restore into an empty DEST that did not finish is finished by the next one
- * (--force) as if DEST had been empty: what a later set deleted goes.
+ * (--force) as if DEST had been empty: what a later set deleted goes. A failure after every set
+ * was applied (here: a directory of DEST made immutable, which even root cannot chmod) says so,
+ * and leaves DEST marked unfinished until a rerun finishes.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,8 +22,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { localBackupRig, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { isRoot, localBackupRig, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
+
+const MARKER = '.deaddrop-restore.unfinished';
+
+/** chattr +i / -i: a directory even root cannot write under or chmod (false where the file system has no such flag). */
+const chattr = (flag: '+i' | '-i', path: string) => spawnSync('chattr', [flag, path]).status === 0;
+const NO_CHATTR = !isRoot ? 'needs root (chattr +i)' : missingTools('chattr');
 
 test('restore --force touches DEST only with the state at the chosen time', { skip: missingTools('cp') }, async (t) => {
   const tmp = tempDir('deaddrop-restore-force-');
@@ -33,6 +41,7 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
   mkdirSync(join(src, 'dir'));
   writeFileSync(join(src, 'dir', 'f'), 'f\n');
   chmodSync(join(src, 'dir'), 0o750);
+  mkdirSync(join(src, 'empty'));
   const { key, client: c, backup } = await localBackupRig(tmp, src);
   await backup();
   // the incremental deletes data/ and turns cfg into a directory
@@ -73,13 +82,14 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
     );
   });
 
+  // a copy of the host directory with the incremental's volume cut: the full is restored, then it fails
+  const bad = join(tmp, 'bad', 'h1');
+  mkdirSync(join(tmp, 'bad'));
+  assert.equal(spawnSync('cp', ['-a', c.sinkHostDir, bad]).status, 0);
+  const vol = readdirSync(bad).find((n) => /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/.test(n))!;
+  truncateSync(join(bad, vol), 2000);
+
   await t.test('a restore into an empty DEST that failed is finished by the next, --force', async () => {
-    // a copy of the host directory with the incremental's volume cut: the full is restored, then it fails
-    const bad = join(tmp, 'bad', 'h1');
-    mkdirSync(join(tmp, 'bad'));
-    assert.equal(spawnSync('cp', ['-a', c.sinkHostDir, bad]).status, 0);
-    const vol = readdirSync(bad).find((n) => /^duplicity-inc\..*\.vol1\.difftar\.gz\.p7m$/.test(n))!;
-    truncateSync(join(bad, vol), 2000);
     const dest = join(tmp, 'resumed');
     const first = await restore(bad, dest);
     assert.equal(first.code, 1, first.stderr);
@@ -89,4 +99,33 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
     // exactly the latest state: data/, which the incremental deleted, went too
     assert.deepEqual(compareTrees(src, dest), []);
   });
+
+  await t.test(
+    'a failure after every set was applied says so, and a rerun finishes',
+    { skip: NO_CHATTR },
+    async (t) => {
+      const dest = join(tmp, 'finish-fails');
+      const first = await restore(bad, dest);
+      assert.equal(first.code, 1, first.stderr);
+      // the rerun (--force) applies every set, then cannot set the attributes of empty/
+      if (!chattr('+i', join(dest, 'empty'))) return t.skip('chattr +i: not on this file system');
+      try {
+        const r = await restore(c.sinkHostDir, dest, '--force');
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /empty/);
+        assert.match(
+          r.stderr,
+          /; every set was applied and checked out, but setting the directories' mode, owner and mtime did not finish: \S+finish-fails holds the restored state, but .*\(.*\), marked by \S+finish-fails\/\.deaddrop-restore\.unfinished: run again with --force$/m,
+        );
+        assert.doesNotMatch(r.stderr, /older state/);
+        assert.ok(existsSync(join(dest, MARKER)), 'DEST is marked as unfinished');
+      } finally {
+        chattr('-i', join(dest, 'empty'));
+      }
+      const again = await restore(c.sinkHostDir, dest, '--force');
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(compareTrees(src, dest), []);
+      assert.ok(!existsSync(join(dest, MARKER)), 'the marker went with the restore that finished');
+    },
+  );
 });

@@ -5,12 +5,28 @@
  */
 import { iso } from './catalog.js';
 
+export type AfterSets = 'settle' | 'parents' | 'merge' | 'finish';
+
+const STEP: Record<AfterSets, string> = {
+  settle: 'sorting out which directories are the restored state',
+  parents: 'removing the directories left empty above a --path not in the backup',
+  merge: 'moving the restored tree into DEST',
+  finish: "setting the directories' mode, owner and mtime",
+};
+
 export interface DestProgress {
   dest: string;
   /** How the sets reached DEST (restore.ts, DestMode). */
   mode: 'fresh' | 'resume' | 'merge';
-  /** merge: the restored tree was being moved into DEST. */
-  merging: boolean;
+  /**
+   * Every set was applied and checked out; this step, after them, is the one that stopped the
+   * restore: `settle` (which directories are the restored state's), `parents` (removing the
+   * directories left empty above a --path not in the backup), `merge` (moving the restored tree
+   * into DEST), `finish` (setting the directories' attributes).
+   */
+  step?: AfterSets;
+  /** The file that marks DEST unfinished (restore.ts, UNFINISHED), when there is one. */
+  marker?: string;
   /** Volumes whose content was moved into place. */
   volumes: number;
   /** Sets applied whole. */
@@ -26,12 +42,12 @@ export interface DestProgress {
  */
 const UNFINISHED_DIRS =
   "the directories it made are still mode 0700, with the restore's owner and mtime (a finished restore sets theirs)";
+/** finish() stopped part way: it sets the deepest directories first. */
+const UNSET_DIRS = "those it did not reach are still mode 0700, with the restore's owner and mtime";
 
 export function whatDestHolds(p: DestProgress): string {
-  if (p.mode === 'merge')
-    return p.merging
-      ? `${p.dest} holds part of the restored state (${UNFINISHED_DIRS}): run again with --force`
-      : `${p.dest} is unchanged`;
+  if (p.step) return afterSets(p, p.step);
+  if (p.mode === 'merge') return `${p.dest} is unchanged`;
   if (p.mode === 'fresh' && p.volumes === 0) return `nothing was restored into ${p.dest}`;
   const state = p.setsDone > 0 ? 'an incomplete, older state than the one asked for' : 'part of the state';
   // the sets before the failed one all checked out: their state can be restored finished
@@ -40,4 +56,21 @@ export function whatDestHolds(p: DestProgress): string {
       ? `, or restore --time ${iso(p.lastDone)} into an empty directory for the last state that checked out`
       : '';
   return `${p.dest} holds ${state} (what was restored so far; ${UNFINISHED_DIRS}): run again with --force${older}`;
+}
+
+/**
+ * Every set checked out: what is unfinished is the step after them (an error, or a signal). The tree the sets made is
+ * the state asked for; what DEST holds depends on how far that tree got into DEST.
+ */
+function afterSets(p: DestProgress, step: AfterSets): string {
+  const failed = `every set was applied and checked out, but ${STEP[step]} did not finish`;
+  const rerun = `${p.marker ? `marked by ${p.marker}: ` : ''}run again with --force`;
+  // merge: the sets were applied to a tree of their own, which had not reached DEST yet
+  if (p.mode === 'merge' && (step === 'settle' || step === 'parents')) return `${failed}: ${p.dest} is unchanged`;
+  if (step === 'merge')
+    return `${failed}: ${p.dest} holds part of the restored state, the rest as it was (${UNFINISHED_DIRS}), ${rerun}`;
+  if (step === 'finish')
+    return `${failed}: ${p.dest} holds the restored state, but not all of its directories have their own attributes (${UNSET_DIRS}), ${rerun}`;
+  const extra = step === 'parents' ? ', and maybe empty directories that are not of it' : '';
+  return `${failed}: ${p.dest} holds the restored state${extra} (${UNFINISHED_DIRS}), ${rerun}`;
 }

@@ -17,7 +17,7 @@ import { setKey } from '../format/names.js';
 import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { iso, readCatalog } from './catalog.js';
-import { whatDestHolds } from './dest-left.js';
+import { whatDestHolds, type AfterSets, type DestProgress } from './dest-left.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import { ownersWhenRoot } from './metadata.js';
@@ -235,7 +235,21 @@ async function restoreFrom(
   }
   const { applier, volumes, absent } = applied;
   // the paths that were there are restored whole, directory attributes included
-  applier.finish();
+  try {
+    applier.finish();
+  } catch (err) {
+    if (o.scratch) throw err;
+    // not finished after all: marked again (the marker went before, so as not to date DEST)
+    const marker = join(o.dest, UNFINISHED);
+    const marked =
+      applied.mode !== 'merge' &&
+      (await writeFile(marker, '').then(
+        () => true,
+        () => false,
+      ));
+    const holds = whatDestHolds({ ...applied.left, step: 'finish', marker: marked ? marker : undefined });
+    throw new DeaddropError(`${describeError(err)}; ${holds}`, exitCodeOf(err), { cause: err });
+  }
   applied.progress.done();
   if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.map(showIndex).join(', ')}`);
   const last = loaded[loaded.length - 1]!.set;
@@ -255,6 +269,9 @@ async function restoreFrom(
 
 interface Applied {
   applier: TreeApplier;
+  mode: DestMode;
+  /** What DEST holds, but for the step that failed: see whatDestHolds. */
+  left: DestProgress;
   volumes: string[];
   /** The --path arguments not in the backup at that time. */
   absent: PathIndex[];
@@ -276,18 +293,19 @@ async function applySets(
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const tree = mode === 'merge' ? join(staging, 'tree') : o.dest;
   if (tree !== o.dest) await mkdir(tree);
-  let merging = false;
+  /** Every set applied: the step after them under way. */
+  let step: AfterSets | undefined;
   let nthSet = 0;
   const volumes: string[] = [];
-  const holds = (): string =>
-    whatDestHolds({
-      dest: o.dest,
-      mode,
-      merging,
-      volumes: volumes.length,
-      setsDone: nthSet,
-      lastDone: nthSet > 0 ? loaded[nthSet - 1]!.set.time : undefined,
-    });
+  const left = (): DestProgress => ({
+    dest: o.dest,
+    mode,
+    marker: mode !== 'merge' ? join(o.dest, UNFINISHED) : undefined,
+    volumes: volumes.length,
+    setsDone: nthSet,
+    lastDone: nthSet > 0 ? loaded[nthSet - 1]!.set.time : undefined,
+  });
+  const holds = (): string => whatDestHolds({ ...left(), step });
   const stopSignals = removeOnSignal(staging, lock, holds);
   // resume: DEST holds objects of an earlier run, which the sets replace (and must uncount)
   const applier = new TreeApplier(new DestTree(tree), staging, ownersWhenRoot(), mode !== 'resume');
@@ -318,12 +336,14 @@ async function applySets(
       await applier.endSet();
       nthSet++;
     }
+    step = 'settle';
     if (mode === 'merge' || absent().length) applier.settle();
     // a DEST that held something keeps its own empty directories
+    step = 'parents';
     if (absent().length && mode !== 'resume')
       await removeEmptyParents(tree, absent(), (rel) => applier.isRestoredDir(rel));
     if (mode === 'merge') {
-      merging = true;
+      step = 'merge';
       applier.mergeInto(new DestTree(o.dest));
     }
   } catch (err) {
@@ -340,5 +360,5 @@ async function applySets(
   }
   // before finish(): removing it sets DEST's mtime
   await rm(join(o.dest, UNFINISHED), { force: true });
-  return { applier, volumes, absent: absent(), progress };
+  return { applier, mode, left: left(), volumes, absent: absent(), progress };
 }
