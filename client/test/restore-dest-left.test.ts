@@ -10,8 +10,9 @@ import { whatDestHolds, type DestProgress } from '@deaddrop/client/restore/dest-
 const after = (p: Partial<DestProgress>) =>
   whatDestHolds({ dest: '/d', mode: 'fresh', volumes: 5, setsDone: 2, lastDone: 1764000000, ...p });
 
+const marker = '/d/.deaddrop-restore.unfinished';
+
 test('a failure after every set was applied: what failed, and what DEST holds', () => {
-  const marker = '/d/.deaddrop-restore.unfinished';
   for (const mode of ['fresh', 'resume'] as const) {
     const parents = after({ mode, step: 'parents', marker });
     assert.match(
@@ -30,6 +31,12 @@ test('a failure after every set was applied: what failed, and what DEST holds', 
     after({ mode: 'merge', step: 'parents' }),
     'every set was applied and checked out, but removing the directories left empty above a --path not in the backup did not finish: /d is unchanged',
   );
+  // an earlier merge into DEST did not finish: this run (merging again) stopped before its merge
+  for (const step of [undefined, 'settle'] as const)
+    assert.match(
+      after({ mode: 'merge', step, marker }),
+      /\/d is unchanged: still part of the restored state and part of what it held, as an earlier restore left it, marked by \/d\/\.deaddrop-restore\.unfinished: run again with --force$/,
+    );
   // before the last set: the older state, as before
   assert.match(
     after({}),

@@ -5,7 +5,9 @@
  * replace DEST's. A restore into an empty DEST that did not finish is finished by the next one
  * (--force) as if DEST had been empty: what a later set deleted goes. A failure after every set
  * was applied (here: a directory of DEST made immutable, which even root cannot chmod) says so,
- * and leaves DEST marked unfinished until a rerun finishes.
+ * and leaves DEST marked unfinished until a rerun finishes. So does a --force merge that stops
+ * part way, DEST then half its own, half restored: the rerun merges again (what DEST held
+ * besides still stays) and removes the marker.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +19,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -126,6 +129,68 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(compareTrees(src, dest), []);
       assert.ok(!existsSync(join(dest, MARKER)), 'the marker went with the restore that finished');
+    },
+  );
+
+  await t.test('a --force merge refused part way: DEST marked unfinished; fixed, the rerun finishes', async () => {
+    const dest = join(tmp, 'merge-refused');
+    const elsewhere = join(tmp, 'elsewhere');
+    mkdirSync(elsewhere);
+    mkdirSync(dest);
+    writeFileSync(join(dest, 'keep'), 'stale\n');
+    // dir/, made only as the parent of --path dir/f, may not go under a symlink of DEST's
+    symlinkSync(elsewhere, join(dest, 'dir'));
+    const args = ['--force', '--path', 'keep', '--path', 'cfg', '--path', 'dir/f'];
+    const r = await restore(c.sinkHostDir, dest, ...args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(existsSync(join(dest, MARKER)), 'DEST is marked as unfinished');
+    assert.match(
+      r.stderr,
+      /merge-refused\/dir: is a symlink: refusing to write under it; every set was applied and checked out, but moving the restored tree into DEST did not finish: \S+merge-refused holds part of the restored state, the rest as it was \(.*\), marked by \S+merge-refused\/\.deaddrop-restore\.unfinished: run again with --force$/m,
+    );
+    assert.deepEqual(readdirSync(elsewhere), [], 'nothing went through the symlink');
+    rmSync(join(dest, 'dir'));
+    const again = await restore(c.sinkHostDir, dest, ...args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(!existsSync(join(dest, MARKER)), 'the marker went with the restore that finished');
+    assert.equal(readFileSync(join(dest, 'keep'), 'utf8'), 'keep\n');
+    assert.equal(readFileSync(join(dest, 'dir', 'f'), 'utf8'), 'f\n');
+    assert.deepEqual(compareTrees(join(src, 'cfg'), join(dest, 'cfg')), []);
+  });
+
+  await t.test(
+    'a --force merge that fails part way: the rerun merges again, DEST keeps its own',
+    { skip: NO_CHATTR },
+    async (t) => {
+      const dest = join(tmp, 'merge-fails');
+      mkdirSync(join(dest, 'data'), { recursive: true });
+      writeFileSync(join(dest, 'data', 'important'), 'never backed up\n');
+      writeFileSync(join(dest, 'mine'), 'mine\n');
+      mkdirSync(join(dest, 'dir'));
+      // the merge goes into DEST's dir/, where not even root may place dir/f
+      if (!chattr('+i', join(dest, 'dir'))) return t.skip('chattr +i: not on this file system');
+      try {
+        const r = await restore(c.sinkHostDir, dest, '--force');
+        assert.equal(r.code, 1, r.stderr);
+        assert.ok(existsSync(join(dest, MARKER)), 'DEST is marked as unfinished');
+        assert.match(
+          r.stderr,
+          /every set was applied and checked out, but moving the restored tree into DEST did not finish: \S+merge-fails holds part of the restored state, the rest as it was \(.*\), marked by \S+merge-fails\/\.deaddrop-restore\.unfinished: run again with --force$/m,
+        );
+      } finally {
+        chattr('-i', join(dest, 'dir'));
+      }
+      const again = await restore(c.sinkHostDir, dest, '--force');
+      assert.equal(again.code, 0, again.stderr);
+      // merged again, not patched in place: the full's data/, which the incremental deleted, took nothing of DEST's
+      assert.equal(readFileSync(join(dest, 'data', 'important'), 'utf8'), 'never backed up\n');
+      assert.equal(readFileSync(join(dest, 'mine'), 'utf8'), 'mine\n');
+      assert.deepEqual(compareTrees(src, dest, { ignore: ['data', 'mine'], skipDirTimes: true }), []);
+      assert.deepEqual(
+        readdirSync(dest).filter((n) => n.startsWith('.deaddrop-restore')),
+        [],
+        'nothing of the restore is left',
+      );
     },
   );
 });

@@ -25,7 +25,10 @@ export interface DestProgress {
    * into DEST), `finish` (setting the directories' attributes).
    */
   step?: AfterSets;
-  /** The file that marks DEST unfinished (restore.ts, UNFINISHED), when there is one. */
+  /**
+   * The file that marks DEST unfinished (restore.ts, UNFINISHED), when there is one. merge:
+   * from the merge on, or from the start when an earlier merge into DEST did not finish.
+   */
   marker?: string;
   /** Volumes whose content was moved into place. */
   volumes: number;
@@ -47,7 +50,7 @@ const UNSET_DIRS = "those it did not reach are still mode 0700, with the restore
 
 export function whatDestHolds(p: DestProgress): string {
   if (p.step) return afterSets(p, p.step);
-  if (p.mode === 'merge') return `${p.dest} is unchanged`;
+  if (p.mode === 'merge') return unchanged(p);
   if (p.mode === 'fresh' && p.volumes === 0) return `nothing was restored into ${p.dest}`;
   const state = p.setsDone > 0 ? 'an incomplete, older state than the one asked for' : 'part of the state';
   // the sets before the failed one all checked out: their state can be restored finished
@@ -66,11 +69,20 @@ function afterSets(p: DestProgress, step: AfterSets): string {
   const failed = `every set was applied and checked out, but ${STEP[step]} did not finish`;
   const rerun = `${p.marker ? `marked by ${p.marker}: ` : ''}run again with --force`;
   // merge: the sets were applied to a tree of their own, which had not reached DEST yet
-  if (p.mode === 'merge' && (step === 'settle' || step === 'parents')) return `${failed}: ${p.dest} is unchanged`;
+  if (p.mode === 'merge' && (step === 'settle' || step === 'parents')) return `${failed}: ${unchanged(p)}`;
   if (step === 'merge')
     return `${failed}: ${p.dest} holds part of the restored state, the rest as it was (${UNFINISHED_DIRS}), ${rerun}`;
   if (step === 'finish')
     return `${failed}: ${p.dest} holds the restored state, but not all of its directories have their own attributes (${UNSET_DIRS}), ${rerun}`;
   const extra = step === 'parents' ? ', and maybe empty directories that are not of it' : '';
   return `${failed}: ${p.dest} holds the restored state${extra} (${UNFINISHED_DIRS}), ${rerun}`;
+}
+
+/** merge, before the merge: DEST is as it was, which may be what an earlier merge that did not finish left. */
+function unchanged(p: DestProgress): string {
+  if (!p.marker) return `${p.dest} is unchanged`;
+  return (
+    `${p.dest} is unchanged: still part of the restored state and part of what it held, as an earlier restore ` +
+    `left it, marked by ${p.marker}: run again with --force`
+  );
 }

@@ -8,7 +8,7 @@
  * a lock file keeps to one restore at a time.
  */
 import { rmSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
@@ -80,9 +80,13 @@ const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.te
 /**
  * In a DEST that held nothing, from the start of a restore until its end: what DEST holds is
  * a restore's work, cut short, that the next one (--force) may patch in place as if DEST
- * had been empty (see prepareDest).
+ * had been empty (see prepareDest). Empty, then. In a DEST that held something (--force),
+ * from the start of the merge until the end: DEST holds part of the restored state and part
+ * of its own content, which the next one must merge into again, never patch in place (an
+ * earlier set's deletion would take DEST's own objects along): it holds MERGING ("merge:") then.
  */
 const UNFINISHED = '.deaddrop-restore.unfinished';
+const MERGING = 'merge: a restore (--force) was moving its restored tree into this directory and did not finish\n';
 
 /** One restore at a time per DEST: another one's staging directory is not stale. */
 const LOCK = '.deaddrop-restore.lock';
@@ -115,11 +119,17 @@ type DestMode = 'fresh' | 'resume' | 'merge';
 /**
  * With DEST locked: refuse a DEST that holds anything (but what restores leave) unless --force,
  * then remove the staging directories left by restores killed before they could (SIGKILL).
+ * `marked`: DEST is marked unfinished from the start (resume, or a merge that did not finish).
  */
-async function prepareDest(dest: string, force: boolean | undefined, warnings: string[]): Promise<DestMode> {
+async function prepareDest(
+  dest: string,
+  force: boolean | undefined,
+  warnings: string[],
+): Promise<{ mode: DestMode; marked: boolean }> {
   const entries = await readdir(dest, { withFileTypes: true });
   const stale = entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name);
   const unfinished = entries.some((e) => e.name === UNFINISHED);
+  const merging = unfinished && (await readFile(join(dest, UNFINISHED), 'utf8').catch(() => '')).startsWith('merge:');
   const held = entries.filter((e) => e.name !== UNFINISHED && e.name !== LOCK && !stale.includes(e.name));
   if (held.length > 0 && !force)
     throw new UsageError(
@@ -129,9 +139,9 @@ async function prepareDest(dest: string, force: boolean | undefined, warnings: s
     await rm(join(dest, name), { recursive: true, force: true });
     warnings.push(`${join(dest, name)}: removed the staging directory of an interrupted restore`);
   }
-  const mode = held.length === 0 ? 'fresh' : unfinished ? 'resume' : 'merge';
-  if (mode !== 'merge' && !unfinished) await writeFile(join(dest, UNFINISHED), '');
-  return mode;
+  const mode = held.length === 0 ? 'fresh' : unfinished && !merging ? 'resume' : 'merge';
+  if (mode === 'fresh' && (!unfinished || merging)) await writeFile(join(dest, UNFINISHED), '');
+  return { mode, marked: mode !== 'merge' || merging };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -241,12 +251,10 @@ async function restoreFrom(
     if (o.scratch) throw err;
     // not finished after all: marked again (the marker went before, so as not to date DEST)
     const marker = join(o.dest, UNFINISHED);
-    const marked =
-      applied.mode !== 'merge' &&
-      (await writeFile(marker, '').then(
-        () => true,
-        () => false,
-      ));
+    const marked = await writeFile(marker, applied.mode === 'merge' ? MERGING : '').then(
+      () => true,
+      () => false,
+    );
     const holds = whatDestHolds({ ...applied.left, step: 'finish', marker: marked ? marker : undefined });
     throw new DeaddropError(`${describeError(err)}; ${holds}`, exitCodeOf(err), { cause: err });
   }
@@ -289,7 +297,8 @@ async function applySets(
   warnings: string[],
 ): Promise<Applied> {
   const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
-  const mode = await prepareDest(o.dest, o.force, warnings);
+  const dest = await prepareDest(o.dest, o.force, warnings);
+  const { mode } = dest;
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const tree = mode === 'merge' ? join(staging, 'tree') : o.dest;
   if (tree !== o.dest) await mkdir(tree);
@@ -300,7 +309,7 @@ async function applySets(
   const left = (): DestProgress => ({
     dest: o.dest,
     mode,
-    marker: mode !== 'merge' ? join(o.dest, UNFINISHED) : undefined,
+    marker: dest.marked ? join(o.dest, UNFINISHED) : undefined,
     volumes: volumes.length,
     setsDone: nthSet,
     lastDone: nthSet > 0 ? loaded[nthSet - 1]!.set.time : undefined,
@@ -344,6 +353,9 @@ async function applySets(
       await removeEmptyParents(tree, absent(), (rel) => applier.isRestoredDir(rel));
     if (mode === 'merge') {
       step = 'merge';
+      // DEST is about to be half its own, half restored: marked so until the end
+      await writeFile(join(o.dest, UNFINISHED), MERGING);
+      dest.marked = true;
       applier.mergeInto(new DestTree(o.dest));
     }
   } catch (err) {
