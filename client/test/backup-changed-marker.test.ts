@@ -32,6 +32,7 @@ function scanned(dir: string, name: string): ScanEntry {
     gid: Number(st.gid),
     mtime: pythonMtime(st),
     size: type === 'file' ? Number(st.size) : 0,
+    ctimeNs: st.ctimeNs,
   };
 }
 

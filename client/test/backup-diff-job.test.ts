@@ -36,6 +36,7 @@ function entryOf(path: string, name: string, size = lstatSync(path).size): ScanE
     gid: st.gid,
     mtime: Math.trunc(st.mtimeMs / 1000),
     size,
+    ctimeNs: lstatSync(path, { bigint: true }).ctimeNs,
   };
 }
 

@@ -3,8 +3,9 @@
  * the files with blocking calls, builds the tar blocks, the signatures and the signature
  * archive entries, and deflates the tar bytes into gzip members (stored when the data does
  * not compress). A file's content is exactly its scanned size: if it shrank the rest is zeros,
- * if it grew the rest is left for the next run; either way it is reported, and its signature
- * entry gets mtime 0 so the next incremental reads it again.
+ * if it grew the rest is left for the next run. A file whose size, mtime or ctime after the read
+ * is not what the scan saw changed while it was read (maybe a torn copy): it is reported, and
+ * its signature entry gets mtime 0 so the next incremental reads it again.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { noteAllocated } from '@deaddrop/common/young-gc';
@@ -160,8 +161,15 @@ function openFile(path: Uint8Array): Opened {
   return { fd };
 }
 
+/**
+ * The file is not as scanned: its size, its mtime, or its ctime. A rewrite whose writer put the
+ * size and mtime back (utimes, touch -d) still moved the ctime, which nothing can set back; so
+ * does a chmod, chown or new hard link (read again next run for nothing, rarely). Each range
+ * of a large file compares against the scan, not against its own open: a rewrite between two
+ * ranges shows in the later one.
+ */
 function differs(e: ScanEntry, st: BigIntStats): boolean {
-  return Number(st.size) !== e.size || pythonMtime(st) !== e.mtime;
+  return Number(st.size) !== e.size || pythonMtime(st) !== e.mtime || st.ctimeNs !== e.ctimeNs;
 }
 
 /** Normalise an entry after structured cloning (Buffers arrive as Uint8Arrays). */

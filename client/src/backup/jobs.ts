@@ -59,7 +59,7 @@ export interface JobProblem {
 export interface RangeOutcome {
   /** The signature records of the range (with the 12-byte header for the first range). */
   signature: Uint8Array;
-  /** The file differed from the scan (size, mtime, identity): padded/cut to the scanned size. */
+  /** The file differed from the scan (size, mtime, ctime): padded/cut to the scanned size. */
   changed: boolean;
   /** The file could not be opened at all (only meaningful for the first range). */
   failed?: { kind: 'vanished' | 'unreadable' | 'not-a-file'; message: string };

@@ -16,6 +16,12 @@ export interface ScanEntry {
   /** Whole seconds, computed like Python's int(st_mtime). */
   mtime: number;
   size: number;
+  /**
+   * The inode's change time in nanoseconds, as the scan saw it. A job compares it after reading
+   * (job-exec.ts): a file written again with its size and mtime put back (utimes) still has a
+   * new ctime, which cannot be set back. Not stored anywhere.
+   */
+  ctimeNs: bigint;
   linkTarget?: Buffer;
   devmajor?: number;
   devminor?: number;
@@ -32,7 +38,7 @@ export interface ScanEntry {
 /** The placeholder for an object that exists but whose metadata could not be read. */
 export function unreadableEntry(index: PathIndex, path: Buffer): ScanEntry {
   // type 'dir': the progress count (regular files) leaves it out
-  return { index, path, type: 'dir', mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, unreadable: true };
+  return { index, path, type: 'dir', mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, ctimeNs: 0n, unreadable: true };
 }
 
 /** What duplicity's int(os.lstat().st_mtime) gives: sec + nsec * 1e-9 as a double, truncated. */

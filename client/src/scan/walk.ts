@@ -94,6 +94,7 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
       gid: Number(st.gid),
       mtime: pythonMtime(st),
       size: type === 'file' ? Number(st.size) : 0,
+      ctimeNs: st.ctimeNs,
     };
     if (type === 'symlink') e.linkTarget = readlinkSync(path, { encoding: 'buffer' });
     if (type === 'chardev' || type === 'blockdev') {
