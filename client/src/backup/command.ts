@@ -22,7 +22,10 @@ export const backupCommand = {
       .option('incremental', { type: 'boolean', describe: 'Incremental on the local chain (full if there is none)' })
       .conflicts('full', 'incremental')
       .option('config', { type: 'string', default: DEFAULT_CLIENT_CONFIG, describe: 'Client configuration file' })
-      .option('dry-run', { type: 'boolean', describe: 'Scan and compare only; write and send nothing' })
+      .option('dry-run', {
+        type: 'boolean',
+        describe: 'Scan and compare only; write, clean and send nothing (says what a real run would clean)',
+      })
       .option('volume-size', { type: 'string', describe: 'Volume size (e.g. 200MB), overrides volumeSize' })
       .epilog(
         'Default: full when there is no local chain or the last full is older than fullEvery, else incremental.\n' +
@@ -50,7 +53,8 @@ export const backupCommand = {
     const uploads = uploadProgressReporter({ log, quiet: argv.quiet, held: () => !walked });
     // A state that cannot be used is left to be replaced by a new chain, but not in silence.
     const state = await loadState(config.archiveDir);
-    if ('problem' in state) log.warn(`${state.problem}: starting a new chain (a full backup)`);
+    if ('problem' in state)
+      log.warn(`${state.problem}: ${argv.dryRun ? 'a real run would start' : 'starting'} a new chain (a full backup)`);
     // A signal stops the run at its next step; it records itself as failed (runBackup). Only a
     // run stuck past the grace time is reported from here, without a record.
     const interruption = onInterrupt(async (err) => {

@@ -10,6 +10,9 @@
  * with a warning naming the state file and the sets; delivery then checks each against its
  * sums file, as for any set spooled by an earlier run. Only directories without a sums file
  * (a set a killed run was still writing: never recorded) go.
+ *
+ * A dry run (describeLeftovers) changes none of it: it says what a real run would remove and
+ * keep.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,29 +51,52 @@ export async function completeSpooledSets(outgoing: string): Promise<string[]> {
 }
 
 /**
+ * What cleaning would do: the paths to remove (everything in work/, the outgoing/ directories
+ * no sink is owed), the spooled set keys to deliver (oldest first), and without a usable state
+ * the complete sets taken back as pending, with why there is no state. Looks only.
+ */
+export async function leftoverPlan(dirs: LeftoverDirs, read: StateRead, archiveDir: string) {
+  const remove = (await readdir(dirs.work).catch(() => [] as string[])).map((n) => join(dirs.work, n));
+  const names = await readdir(dirs.outgoing).catch(() => [] as string[]);
+  if (read.status === 'ok') {
+    const pending = new Set(read.state.pending);
+    for (const name of names) if (!pending.has(name)) remove.push(join(dirs.outgoing, name));
+    return { remove, spooled: read.state.pending, adopted: [] as string[], why: '' };
+  }
+  const adopted = await completeSpooledSets(dirs.outgoing);
+  for (const name of names) if (!adopted.includes(name)) remove.push(join(dirs.outgoing, name));
+  const why = read.status === 'none' ? `${statePath(archiveDir)}: missing` : read.problem;
+  return { remove, spooled: adopted, adopted, why };
+}
+
+/**
  * Empties work/ and removes the outgoing/ directories no sink is owed; returns the spooled set
  * keys to deliver, oldest first.
  */
 export async function cleanLeftovers(dirs: LeftoverDirs, read: StateRead, archiveDir: string, log: Logger) {
-  for (const name of await readdir(dirs.work).catch(() => [] as string[]))
-    await rm(join(dirs.work, name), { recursive: true, force: true });
-  const names = await readdir(dirs.outgoing).catch(() => [] as string[]);
-  if (read.status === 'ok') {
-    const pending = new Set(read.state.pending);
-    for (const name of names)
-      if (!pending.has(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
-    return read.state.pending;
-  }
-  const adopted = await completeSpooledSets(dirs.outgoing);
-  for (const name of names)
-    if (!adopted.includes(name)) await rm(join(dirs.outgoing, name), { recursive: true, force: true });
-  if (adopted.length > 0) {
-    const why = read.status === 'none' ? `${statePath(archiveDir)}: missing` : read.problem;
+  const plan = await leftoverPlan(dirs, read, archiveDir);
+  for (const path of plan.remove) await rm(path, { recursive: true, force: true });
+  if (plan.adopted.length > 0)
     log.warn(
-      `${why}: kept the ${adopted.length} sets waiting in ${dirs.outgoing} (${adopted.join(', ')}): ` +
+      `${plan.why}: kept the ${plan.adopted.length} sets waiting in ${dirs.outgoing} (${plan.adopted.join(', ')}): ` +
         'they go to the sinks that lack them',
-      { sets: adopted },
+      { sets: plan.adopted },
     );
-  }
-  return adopted;
+  return plan.spooled;
+}
+
+/**
+ * A dry run's cleanLeftovers: removes nothing, takes nothing back; says what a real run would
+ * remove and keep. Returns the same keys.
+ */
+export async function describeLeftovers(dirs: LeftoverDirs, read: StateRead, archiveDir: string, log: Logger) {
+  const plan = await leftoverPlan(dirs, read, archiveDir);
+  for (const path of plan.remove) log.info(`dry run: would remove ${path} (left by an earlier run)`, { path });
+  if (plan.adopted.length > 0)
+    log.info(
+      `dry run: ${plan.why}: would keep the ${plan.adopted.length} sets waiting in ${dirs.outgoing} ` +
+        `(${plan.adopted.join(', ')}) for the sinks that lack them`,
+      { sets: plan.adopted },
+    );
+  return plan.spooled;
 }

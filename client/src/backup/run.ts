@@ -35,7 +35,7 @@ import type { EntryProblem } from './entry-writer.js';
 import { cacheFileDamage } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
-import { cleanLeftovers, completeSpooledSets, setKeyEnd } from './leftovers.js';
+import { cleanLeftovers, completeSpooledSets, describeLeftovers, setKeyEnd } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
@@ -231,7 +231,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const elsewhere = chainElsewhere(state, config);
     if (elsewhere) log.warn(`${elsewhere}: making a full backup`);
     const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir, log);
-    const spooled = await cleanLeftovers(dirs, read, archiveDir, log);
+    const spooled = opts.dryRun
+      ? await describeLeftovers(dirs, read, archiveDir, log)
+      : await cleanLeftovers(dirs, read, archiveDir, log);
     const ledgers = new Map<string, SinkLedger>();
     for (const t of targets) ledgers.set(t.name, await readLedger(archiveDir, t.name));
 
