@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -282,6 +282,85 @@ for (const [shellName, shell] of SHELLS) {
         assert.ok(sinkFiles(rig.sinks[1]!, rig.host).includes(`mtd-full.${t2}.img.p7m.sha256`), r.stderr);
         assert.ok(!sinkFiles(rig.sinks[0]!, rig.host).some((n) => n.startsWith(`mtd-full.${t2}`)));
         assert.ok(!existsSync(join(rig.hostState, 'mtd.lagging')), 'no sink behind any more');
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+}
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: openwrt: a catch-up dump that fails is degraded, not failed: the other sink has the last dump`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      const mtdLast = join(rig.hostState, 'mtd.last');
+      const lagging = join(rig.hostState, 'mtd.lagging');
+      const mtd1 = join(rig.root, 'dev/mtd1');
+      const url2 = `${rig.sinks[1]!.url}${rig.host}/\n`;
+      const [t1, t2, t3, t4] = [stamp(40), stamp(30), stamp(20), stamp(10)];
+      try {
+        let r = await runScript(rig, shell, { DEADDROP_STAMP: t1 });
+        assert.equal(r.code, 0, r.stderr);
+        // the weekly dump while sink 2 is down: sink 1 alone has it
+        writeFileSync(mtdLast, `${Math.floor(Date.now() / 1000) - 7 * 86400}\n`);
+        await rig.sinks[1]!.stop();
+        r = await runScript(rig, shell, { DEADDROP_STAMP: t2 });
+        assert.equal(r.code, 4, r.stderr);
+        assert.deepEqual(dumpedOn(rig, t2), [0]);
+        const recorded = readFileSync(mtdLast, 'utf8');
+        assert.equal(readFileSync(lagging, 'utf8'), url2);
+
+        // back, but the catch-up dump fails reading the flash (a partition device gone)
+        await rig.sinks[1]!.restart();
+        const flash = readFileSync(mtd1);
+        rmSync(mtd1);
+        r = await runScript(rig, shell, { DEADDROP_STAMP: t3 });
+        assert.equal(r.code, 4, r.stderr);
+        assert.match(r.stderr, /sink 2 lacks the last flash dump: a dump for it/);
+        assert.match(r.stderr, new RegExp(`mtd-full\\.${t3}\\.img\\.p7m: reading failed`));
+        assert.match(r.stderr, /sink 2 still lacks the last flash dump \(sink 1 has it\)/);
+        assert.match(r.stderr, /degraded/);
+        for (const sink of rig.sinks) {
+          const files = sinkFiles(sink, rig.host);
+          assert.ok(files.includes(`sysupgrade-full.${t3}.tar.gz.p7m.sha256`), files.join(' '));
+          assert.ok(!files.some((n) => n.startsWith(`mtd-full.${t3}`)), files.join(' '));
+        }
+        assert.equal(readFileSync(lagging, 'utf8'), url2, 'sink 2 still lags');
+        assert.equal(readFileSync(mtdLast, 'utf8'), recorded);
+
+        // the flash reads again: sink 2 gets its dump, and nothing lags any more
+        writeFileSync(mtd1, flash);
+        r = await runScript(rig, shell, { DEADDROP_STAMP: t4 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(dumpedOn(rig, t4), [1]);
+        assert.ok(!existsSync(lagging));
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+
+  test(
+    `${shellName}: openwrt: a catch-up dump for every sink that fails is a failed run: none has the last dump`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      const t = stamp(10);
+      try {
+        // the last dump (this week) went to a sink no longer in the fleet
+        mkdirSync(rig.hostState, { recursive: true });
+        writeFileSync(join(rig.hostState, 'mtd.last'), `${Math.floor(Date.now() / 1000) - 86400}\n`);
+        writeFileSync(join(rig.hostState, 'mtd.sinks'), 'http://127.0.0.1:9/webdav/ap.lab/\n');
+        rmSync(join(rig.root, 'dev/mtd1'));
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: t });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /sink 1 lacks the last flash dump: a dump for it/);
+        assert.match(r.stderr, /sink 2 lacks the last flash dump: a dump for it/);
+        for (const sink of rig.sinks) assert.ok(!sinkFiles(sink, rig.host).some((n) => n.startsWith('mtd-full.')));
+        const urls = rig.sinks.map((s) => `${s.url}${rig.host}/\n`).join('');
+        assert.equal(readFileSync(join(rig.hostState, 'mtd.lagging'), 'utf8'), urls);
       } finally {
         await rig.stop();
       }

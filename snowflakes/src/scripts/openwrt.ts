@@ -138,8 +138,24 @@ else
     esac
   done
   if [ -n "$catch" ]; then
+    catch_failed=$FAILED
     dump_to "$catch"
     note_mtd "$stay $MISSED"
+    # A catch-up dump that reached none of them (the flash unreadable, openssl, the sinks
+    # refusing it) leaves them behind, listed as before. While a sink not behind has the last
+    # dump, the host still has a recent flash image: degraded (exit 4), not failed. With every
+    # sink behind, none has one: failed, as a weekly dump that reaches none.
+    if [ "$SENT" -eq 0 ]; then
+      holders=''
+      for url in $SINKS; do
+        case "$stay$catch " in *" $url "*) ;; *) holders="$holders $(sink_index "$url")" ;; esac
+      done
+      if [ -n "$holders" ]; then
+        FAILED=$catch_failed DEGRADED=1
+        case $holders in *' '*' '*) holders="sinks$holders have it" ;; *) holders="sink$holders has it" ;; esac
+        for url in $catch; do log "sink $(sink_index "$url") still lacks the last flash dump ($holders): it stays behind"; done
+      fi
+    fi
   fi
 fi
 finish
