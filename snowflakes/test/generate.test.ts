@@ -69,8 +69,10 @@ test('opnsense: script embeds certs and per-host URLs; configd action and syshoo
   );
   assert.match(script, /DATASET='tank'/);
   assert.match(script, /--netrc-file "\$NETRC"/);
-  // a piped body is never retried (curl would send what is left of the pipe); a file body is
-  assert.match(script, /if \[ "\$put_file" != - \]; then set -- "\$@" --retry 2 --retry-delay 1; fi/);
+  // a piped body is never retried (curl would send what is left of the pipe); a file body is,
+  // by put_file (curl's own --retry would hide a 409 to its retry from the script)
+  assert.doesNotMatch(script, /--retry/);
+  assert.match(script, /pf_code=\$\(curl_put "\$1" "\$2" "\$3"\) \|\| pf_status=\$\?/);
   assert.match(script, /curl_put "\$url\$name" "\$i" - exec <&3 > "\$d\/code\$i" &/);
   assert.match(script, /put_file "\$url\$name\.sha256" "\$i" "\$d\/companion"/);
   // a PUT counts only with a 2xx: curl -f lets a 3xx pass

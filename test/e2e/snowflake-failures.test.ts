@@ -13,6 +13,7 @@ import {
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runDeaddrop } from '@deaddrop/test';
 import {
   assertNoUploadTemps,
   assertStored,
@@ -28,6 +29,7 @@ import {
   sinkFiles,
   snapshots,
   stamp,
+  startAnswerDroppingProxy,
   SYSUPGRADE_BYTES,
   zfsStreamBytes,
   type Rig,
@@ -181,6 +183,63 @@ test('a .sha256 refused once is sent again whole (it is a file, not a pipe)', { 
     await rig.stop();
   }
 });
+
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: openwrt: a .sha256 the sink stored but whose answer was lost is stored, not a miss (409 on the retry)`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('openwrt');
+      // sink 2 behind a proxy that drops the answer to the first PUT of each .sha256
+      const proxy = await startAnswerDroppingProxy(rig.sinks[1]!.url);
+      try {
+        const fleet = JSON.parse(readFileSync(rig.fleet, 'utf8')) as { sinks: { url: string }[] };
+        fleet.sinks[1]!.url = proxy.url;
+        const fleetFile = join(rig.dir, 'fleet-proxy.json');
+        writeFileSync(fleetFile, JSON.stringify(fleet));
+        const out = join(rig.dir, 'out-proxy');
+        const gen = await runDeaddrop(['snowflake', 'openwrt', '--fleet', fleetFile, '--host', rig.host, '--out', out]);
+        assert.equal(gen.code, 0, gen.stderr);
+        const viaProxy = { ...rig, script: join(out, 'deaddrop-openwrt.sh') };
+
+        const t1 = stamp(10);
+        let r = await runScript(viaProxy, shell, { DEADDROP_STAMP: t1 });
+        assert.equal(r.code, 0, r.stderr);
+        const names = [`sysupgrade-full.${t1}.tar.gz.p7m`, `mtd-full.${t1}.img.p7m`];
+        for (const name of names) {
+          assert.match(r.stderr, new RegExp(`${name}: stored on 2 of 2 sinks`));
+          // the sink stored it (its answer lost), refused the retry as existing, and listed it
+          const sums = proxy.requests.filter((q) => q.path.endsWith(`/${name}.sha256`));
+          assert.deepEqual(
+            sums.map((q) => [q.method, q.status, q.dropped]),
+            [
+              ['PUT', 201, true],
+              ['PUT', 409, false],
+              ['PROPFIND', 207, false],
+            ],
+          );
+        }
+        assert.doesNotMatch(r.stderr, /not stored|degraded/);
+        assertStored(rig, rig.sinks[1]!, names[0]!, Buffer.from(SYSUPGRADE_BYTES));
+        assertStored(rig, rig.sinks[1]!, names[1]!, mtdImage(rig));
+        assert.ok(!existsSync(join(rig.hostState, 'mtd.lagging')), 'no sink lags on the flash dump');
+        assert.equal(
+          readFileSync(join(rig.hostState, 'mtd.sinks'), 'utf8'),
+          `${rig.sinks[0]!.url}${rig.host}/\n${proxy.url}${rig.host}/\n`,
+        );
+
+        // the next run makes no flash dump: no sink is behind
+        const t2 = stamp(5);
+        r = await runScript(viaProxy, shell, { DEADDROP_STAMP: t2 });
+        assert.equal(r.code, 0, r.stderr);
+        for (const sink of rig.sinks) assert.ok(!sinkFiles(sink, rig.host).some((n) => n.startsWith(`mtd-full.${t2}`)));
+      } finally {
+        await proxy.stop();
+        await rig.stop();
+      }
+    },
+  );
+}
 
 for (const [shellName, shell] of SHELLS) {
   test(`${shellName}: unreadable flash fails the dump; no .sha256, mtd.last unchanged`, { skip: needs }, async () => {

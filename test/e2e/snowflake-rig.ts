@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -192,6 +192,63 @@ export async function startFlakySink(mode: FlakyMode): Promise<FlakySink> {
   return {
     url: `http://127.0.0.1:${port}/webdav/`,
     root,
+    requests,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * A proxy on 127.0.0.1 in front of an HTTP sink (`target`, e.g. an embedded sink's url) that
+ * passes every request through, except the answer to the first PUT of each `.sha256` path: that
+ * PUT reaches the sink, which stores the file, and the proxy then drops the client's connection
+ * instead of passing the 201 on (an answer lost on the way back). Its url replaces the sink's in
+ * a fleet file; files land in the sink's root.
+ */
+export interface AnswerDroppingProxy {
+  url: string;
+  /** Every request: method, path, the sink's status, and whether the answer was dropped. */
+  requests: { method: string; path: string; status: number | null; dropped: boolean }[];
+  stop(): Promise<void>;
+}
+
+export async function startAnswerDroppingProxy(target: string): Promise<AnswerDroppingProxy> {
+  const upstream = new URL(target);
+  const requests: AnswerDroppingProxy['requests'] = [];
+  const dropped = new Set<string>();
+  const server = createServer((req, res) => {
+    const record = { method: req.method ?? '', path: req.url ?? '', status: null as number | null, dropped: false };
+    requests.push(record);
+    // (this server answered curl's Expect: 100-continue itself; hop-by-hop headers stay here)
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: upstream.host };
+    for (const h of ['expect', 'connection', 'keep-alive']) delete headers[h];
+    const out = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+      (answer) => {
+        record.status = answer.statusCode ?? null;
+        const drop =
+          req.method === 'PUT' && record.path.endsWith('.sha256') && record.status === 201 && !dropped.has(record.path);
+        if (drop) {
+          dropped.add(record.path);
+          record.dropped = true;
+          answer.resume();
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => req.socket.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${upstream.pathname}`,
     requests,
     stop: () =>
       new Promise<void>((r) => {

@@ -200,14 +200,12 @@ sink_curl() {
   curl "$@"
 }
 
-# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin), writing the HTTP status to stdout
-# (put_stored judges it). Only a regular file is retried: curl cannot rewind a pipe, and would
-# PUT what is left of it (usually nothing) as if it were the whole file.
+# curl_put URL SINK_INDEX FILE [exec]: PUT FILE (- = stdin) once, writing the HTTP status to
+# stdout (000: no answer; put_stored judges it). put_file retries a regular file; a pipe never
+# is: curl cannot rewind one, and would PUT what is left of it (usually nothing) as the file.
 curl_put() {
   put_url=$1 put_i=$2 put_file=$3 put_exec=\${4:-run}
-  set -- -f -o /dev/null -w '%{http_code}'
-  if [ "$put_file" != - ]; then set -- "$@" --retry 2 --retry-delay 1; fi
-  sink_curl "$put_i" "$put_exec" "$@" -T "$put_file" "$put_url"
+  sink_curl "$put_i" "$put_exec" -f -o /dev/null -w '%{http_code}' -T "$put_file" "$put_url"
 }
 
 # put_stored STATUS CODE URL: a PUT stored its file only when curl exited 0 with a 2xx. curl -f
@@ -219,11 +217,54 @@ put_stored() {
   return 1
 }
 
-# put_file URL SINK_INDEX FILE: PUT a small file (retried); true when the sink stored it.
+# put_file URL SINK_INDEX FILE: PUT a small file, up to 3 times, 1 s apart, while the answer is
+# none (connection cut, timeout), 408, 429 or 5xx but 507; true when the sink stored it.
+# An attempt without an answer, or with a 5xx (a gateway's, after the sink stored it), may have
+# stored the file: the sink then refuses the retry as existing (409; nginx may reset the
+# connection instead). Such a refusal is judged by a PROPFIND of the name: the sink forbids GET,
+# so its size is all that can be checked, and it is enough here: the name is new to this run
+# (it carries this run's stamp, and the sink stored the file it goes with from this run's PUT),
+# only this host writes its directory, and the sink publishes only whole uploads, so a file of
+# that name and size there is this run's own. A 409 to a first attempt stays a miss.
 put_file() {
-  pf_status=0
-  pf_code=$(curl_put "$1" "$2" "$3") || pf_status=$?
+  pf_try=1 pf_maybe=
+  while :; do
+    pf_status=0
+    pf_code=$(curl_put "$1" "$2" "$3") || pf_status=$?
+    if [ "$pf_status" -eq 0 ]; then
+      if put_stored 0 "$pf_code" "$1"; then return 0; fi
+      return 1
+    fi
+    # (no answer: 000, or only the 100 Continue to curl's Expect before the connection went)
+    case $pf_code in 000 | 1?? | 409)
+      if [ -n "$pf_maybe" ] && sink_holds "$1" "$2" "$3"; then
+        log "$1: the sink has it whole (PROPFIND), stored by an attempt whose answer was lost"
+        return 0
+      fi
+      if [ "$pf_code" = 409 ] && [ -n "$pf_maybe" ]; then
+        log "$1: the sink refused it as existing but lists no file of its size: not stored"
+      fi
+      ;;
+    esac
+    case $pf_code in
+      000 | 1?? | 5??) if [ "$pf_code" != 507 ]; then pf_maybe=1; else break; fi ;;
+      408 | 429) ;;
+      *) break ;;
+    esac
+    if [ "$pf_try" -ge 3 ]; then break; fi
+    pf_try=$((pf_try + 1))
+    sleep 1
+  done
   put_stored "$pf_status" "$pf_code" "$1"
+}
+
+# sink_holds URL SINK_INDEX FILE: the sink lists URL as a file of FILE's size (PROPFIND, Depth:
+# 0, with the netrc, CA and timeouts of the PUTs).
+sink_holds() {
+  hold_size=$(($(wc -c < "$3")))
+  hold_xml=$(sink_curl "$2" run -f --max-time 60 -X PROPFIND -H 'Depth: 0' "$1" < /dev/null) || return 1
+  hold_len=$(printf '%s\n' "$hold_xml" | sed -n 's/.*getcontentlength[^>]*>\([0-9][0-9]*\)<.*/\1/p' | head -n 1)
+  [ "$hold_len" = "$hold_size" ]
 }
 
 # abort_send DIR WHAT: the producer or openssl failed while the stream to the curls is still open
