@@ -7,7 +7,9 @@
  * was applied (here: a directory of DEST made immutable, which even root cannot chmod) says so,
  * and leaves DEST marked unfinished until a rerun finishes. So does a --force merge that stops
  * part way, DEST then half its own, half restored: the rerun merges again (what DEST held
- * besides still stays) and removes the marker.
+ * besides still stays) and removes the marker. A restore killed outright (strace injects
+ * SIGKILL) while it sets the directories' attributes leaves DEST marked and locked; the rerun
+ * finishes it, DEST's own mode and mtime as backed up.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -25,7 +27,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isRoot, localBackupRig, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { deaddropArgv, isRoot, localBackupRig, missingTools, runCommand, runDeaddrop, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 
 const MARKER = '.deaddrop-restore.unfinished';
@@ -33,6 +35,7 @@ const MARKER = '.deaddrop-restore.unfinished';
 /** chattr +i / -i: a directory even root cannot write under or chmod (false where the file system has no such flag). */
 const chattr = (flag: '+i' | '-i', path: string) => spawnSync('chattr', [flag, path]).status === 0;
 const NO_CHATTR = !isRoot ? 'needs root (chattr +i)' : missingTools('chattr');
+const LOCK = '.deaddrop-restore.lock';
 
 test('restore --force touches DEST only with the state at the chosen time', { skip: missingTools('cp') }, async (t) => {
   const tmp = tempDir('deaddrop-restore-force-');
@@ -102,6 +105,32 @@ test('restore --force touches DEST only with the state at the chosen time', { sk
     // exactly the latest state: data/, which the incremental deleted, went too
     assert.deepEqual(compareTrees(src, dest), []);
   });
+
+  await t.test(
+    "killed while setting the directories' attributes: DEST stays marked and locked; the rerun finishes it",
+    { skip: missingTools('strace') },
+    async () => {
+      const dest = join(tmp, 'killed-in-finish');
+      // SIGKILL at the restore's first chmod(2): finish() setting the deepest directory's mode
+      // (files take theirs by fchmod; the sets, the staging directory and the merge use no chmod)
+      const inject = ['-o', '/dev/null', '-e', 'trace=chmod,fchmodat', '-e', 'inject=chmod,fchmodat:signal=KILL'];
+      const argv = [...deaddropArgv(), 'restore', '--from', c.sinkHostDir, '--host', 'h1', '--key', key.plainKeyPath];
+      const r = await runCommand('strace', [...inject, ...argv, '--to', dest]);
+      assert.equal(r.signal, 'SIGKILL', `${r.code} ${r.stderr}`);
+      assert.equal(readFileSync(join(dest, 'cfg', 'new'), 'utf8'), 'new\n', 'every set was applied');
+      assert.ok(existsSync(join(dest, MARKER)), 'DEST is marked as unfinished');
+      assert.ok(existsSync(join(dest, LOCK)), 'DEST was still locked (a lock of a process gone: taken over)');
+      const again = await restore(c.sinkHostDir, dest, '--force');
+      assert.equal(again.code, 0, again.stderr);
+      // the root too: its mode and mtime as backed up, though the marker and the lock went after finish()
+      assert.deepEqual(compareTrees(src, dest), []);
+      assert.deepEqual(
+        readdirSync(dest).filter((n) => n.startsWith('.deaddrop-restore')),
+        [],
+        'neither marker nor lock is left',
+      );
+    },
+  );
 
   await t.test(
     'a failure after every set was applied says so, and a rerun finishes',

@@ -1,11 +1,22 @@
 /**
  * A restore run by an ordinary user: an incremental patches a file whose mode denies its owner
  * reading (0000, as a backup made as root holds it), and the patched file comes back with its
- * content and that mode. The CLI runs as nobody (setpriv), so the test itself needs root.
+ * content and that mode. The backup's root denies its owner writing (0555): the restore still
+ * removes its marker and lock from DEST, whose mode and mtime end as backed up. The CLI runs as
+ * nobody (setpriv), so the test itself needs root.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -45,6 +56,7 @@ test(
     const content = seededBytes('locked', 200_000);
     writeFileSync(locked, content);
     chmodSync(locked, 0o000);
+    chmodSync(src, 0o555);
     const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
     const sink = join(tmp, 'sink');
     const { config } = writeLocalClientConfig(tmp, {
@@ -79,5 +91,9 @@ test(
     assert.equal(st.mode & 0o7777, 0o000);
     assert.equal(st.uid, NOBODY.uid);
     assert.deepEqual(readFileSync(join(out, 'locked.bin')), content); // read as root
+    const root = lstatSync(out);
+    assert.equal(root.mode & 0o7777, 0o555);
+    assert.equal(Math.trunc(root.mtimeMs / 1000), Math.trunc(lstatSync(src).mtimeMs / 1000));
+    assert.deepEqual(readdirSync(out), ['locked.bin'], 'neither marker nor lock is left');
   },
 );

@@ -26,6 +26,7 @@ import {
   statSync,
   symlinkSync,
   type Stats,
+  utimesSync,
   writeSync,
 } from 'node:fs';
 import { chmod, open, type FileHandle } from 'node:fs/promises';
@@ -356,15 +357,29 @@ export class TreeApplier {
     }
   }
 
-  /** Everything applied: directory attributes, deepest first, on what is still a directory. */
-  finish(): void {
+  /**
+   * Everything applied: directory attributes, deepest first, on what is still a directory, the
+   * root last; then `unmark` removes what says DEST is unfinished (restore.ts: its marker and
+   * its lock), which dates DEST: the root's mtime is set once more after it. Until then the
+   * root keeps u+w (a backup's root may deny its owner writing: 0555), for that removal.
+   */
+  async finish(unmark: () => Promise<void>): Promise<void> {
     const dirs = [...this.dirs.values()].sort((a, b) => b.depth - a.depth);
+    let root: { path: string; attrs: Attributes } | undefined;
     for (const d of dirs) {
       if (!this.isDir(d.rel)) continue;
-      // the root: on DEST's directory, not on a symlink to it (lchown)
-      setPathAttributes(d.rel.length ? this.dest.pathOf(d.rel) : realpathSync(this.dest.root), d.attrs);
+      if (d.rel.length) setPathAttributes(this.dest.pathOf(d.rel), d.attrs);
+      else {
+        // on DEST's directory, not on a symlink to it (lchown)
+        root = { path: realpathSync(this.dest.root), attrs: d.attrs };
+        setPathAttributes(root.path, { ...d.attrs, mode: d.attrs.mode | 0o200 });
+      }
       this.stats.dirs++; // the directories of the restored tree: those still there
     }
+    await unmark();
+    if (!root) return; // a --path restore: DEST's root is not the backup's
+    if (!(root.attrs.mode & 0o200)) chmodSync(root.path, root.attrs.mode);
+    utimesSync(root.path, root.attrs.mtime, root.attrs.mtime);
   }
 
   /** Failure: drop what is open and queued (the staging directory goes with it). */

@@ -237,27 +237,17 @@ async function restoreFrom(
   const { loaded } = picked;
   checkHost(source, o.host, loaded);
   const lock = await lockDest(o.dest);
+  let released: Promise<void> | undefined;
+  // once: after it another restore may hold a lock of that name
+  const release = () => (released ??= lock.release());
   let applied: Applied;
   try {
     applied = await applySets(source, o, paths, loaded, catalog.sizes, lock, warnings);
+    await finish(applied, o, release);
   } finally {
-    await lock.release(); // before finish(): removing it sets DEST's mtime
+    await release();
   }
   const { applier, volumes, absent } = applied;
-  // the paths that were there are restored whole, directory attributes included
-  try {
-    applier.finish();
-  } catch (err) {
-    if (o.scratch) throw err;
-    // not finished after all: marked again (the marker went before, so as not to date DEST)
-    const marker = join(o.dest, UNFINISHED);
-    const marked = await writeFile(marker, applied.mode === 'merge' ? MERGING : '').then(
-      () => true,
-      () => false,
-    );
-    const holds = whatDestHolds({ ...applied.left, step: 'finish', marker: marked ? marker : undefined });
-    throw new DeaddropError(`${describeError(err)}; ${holds}`, exitCodeOf(err), { cause: err });
-  }
   applied.progress.done();
   if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.map(showIndex).join(', ')}`);
   const last = loaded[loaded.length - 1]!.set;
@@ -275,18 +265,54 @@ async function restoreFrom(
   };
 }
 
+/**
+ * The paths that were there are restored whole, directory attributes included. DEST stays
+ * marked unfinished and locked (and a signal says so) until they are: a restore killed while
+ * setting them leaves the marker, for a rerun (--force) to resume. The marker and the lock go
+ * only then; finish() sets the root's mtime once more, which their removal changed.
+ */
+async function finish(applied: Applied, o: RestoreOptions, release: () => Promise<void>): Promise<void> {
+  try {
+    await applied.applier.finish(async () => {
+      await signalsPending();
+      applied.stopSignals();
+      await rm(join(o.dest, UNFINISHED), { force: true });
+      await release();
+    });
+  } catch (err) {
+    if (o.scratch) throw err;
+    throw new DeaddropError(`${describeError(err)}; ${whatDestHolds(applied.left)}`, exitCodeOf(err), { cause: err });
+  } finally {
+    applied.stopSignals();
+  }
+}
+
+/**
+ * A signal that came while finish() set the directories' attributes (synchronous calls) is
+ * handled only when the event loop next polls: let it, so that the signal ends the restore
+ * while DEST is still marked (its handler gone, it would be lost). Two turns: the first
+ * setImmediate may run in the check phase right after the poll phase under way.
+ */
+async function signalsPending(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 interface Applied {
   applier: TreeApplier;
-  mode: DestMode;
-  /** What DEST holds, but for the step that failed: see whatDestHolds. */
+  /** What DEST holds while finish() runs: see whatDestHolds. */
   left: DestProgress;
+  /** SIGINT, SIGTERM and SIGHUP no longer end the restore saying what DEST holds (see removeOnSignal). */
+  stopSignals: () => void;
   volumes: string[];
   /** The --path arguments not in the backup at that time. */
   absent: PathIndex[];
   progress: ReturnType<typeof progressCounter>;
 }
 
-/** With DEST locked: every set applied, all but the directory attributes (finish()). */
+/**
+ * With DEST locked: every set applied, all but the directory attributes (finish()). DEST is
+ * still marked unfinished then, and a signal still ends the restore saying so: `stopSignals`.
+ */
 async function applySets(
   source: RestoreSource,
   o: RestoreOptions,
@@ -316,6 +342,7 @@ async function applySets(
   });
   const holds = (): string => whatDestHolds({ ...left(), step });
   const stopSignals = removeOnSignal(staging, lock, holds);
+  let applied = false;
   // resume: DEST holds objects of an earlier run, which the sets replace (and must uncount)
   const applier = new TreeApplier(new DestTree(tree), staging, ownersWhenRoot(), mode !== 'resume');
   // per --path: there after the last entry that bears on it (the sets before may have held
@@ -358,6 +385,8 @@ async function applySets(
       dest.marked = true;
       applier.mergeInto(new DestTree(o.dest));
     }
+    step = 'finish';
+    applied = true;
   } catch (err) {
     await applier.abort();
     if (mode === 'fresh' && volumes.length === 0) await rm(join(o.dest, UNFINISHED), { force: true });
@@ -367,10 +396,11 @@ async function applySets(
       err instanceof TamperedError ? `, in --from ${source.where}: take that file from the other sink` : '';
     throw new DeaddropError(`${describeError(err)}${damaged}; ${holds()}`, exitCodeOf(err), { cause: err });
   } finally {
-    await rm(staging, { recursive: true, force: true });
-    stopSignals();
+    try {
+      await rm(staging, { recursive: true, force: true });
+    } finally {
+      if (!applied) stopSignals();
+    }
   }
-  // before finish(): removing it sets DEST's mtime
-  await rm(join(o.dest, UNFINISHED), { force: true });
-  return { applier, mode, left: left(), volumes, absent: absent(), progress };
+  return { applier, left: { ...left(), step }, volumes, absent: absent(), progress, stopSignals };
 }
