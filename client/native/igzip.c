@@ -14,8 +14,9 @@
  * inflater(): handle, inflate(handle, input, output): [consumed, produced, memberEnded] -- the
  * restore's gunzip (client/src/restore/gunzip.ts): igzip's inflate, about twice as fast as
  * zlib's here, with the CRC-32 and size of each member checked. It runs on the calling thread:
- * the buffers are the caller's, no copy is made. A handle reads one member after the other
- * (memberEnded: the trailer checked out, the next call starts a new member).
+ * the buffers are the caller's, no copy is made. A handle reads the deflate data and trailer of
+ * one member after the other, each member's header skipped by the caller (memberEnded: the
+ * trailer checked out, the next call starts after the next header).
  */
 #include <node_api.h>
 #include <isa-l/igzip_lib.h>
@@ -116,9 +117,13 @@ static void free_inflater(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+/* The caller passes each member from its deflate data on: ISA-L 2.30 parses a gzip header with
+ * optional fields (FNAME, FEXTRA, FHCRC) wrongly when it arrives over two calls (a valid member
+ * refused, differently from run to run), so restore/gunzip.ts parses headers itself. ISA-L checks
+ * the trailer that follows the deflate data: CRC-32 and length. */
 static void start_member(struct inflate_state *st) {
   isal_inflate_init(st);
-  st->crc_flag = ISAL_GZIP; /* parse the header, check the trailer */
+  st->crc_flag = ISAL_GZIP_NO_HDR_VER;
 }
 
 static napi_value inflater(napi_env env, napi_callback_info info) {

@@ -5,20 +5,61 @@
  * igzip inflates about twice as fast, and here in line with the tar parsing and writing.
  *
  * Members follow as gzip readers take them (zlib, gzip(1)): after a member's trailer, zero bytes
- * are padding and end the data; anything else must be the next member.
+ * are padding and end the data; anything else must be the next member. Each member's header
+ * (RFC 1952 §2.3) is read here, not by igzip (see igzip.c), and refused where zlib refuses it:
+ * not gzip's magic or deflate, reserved flags set, a wrong header CRC.
  */
+import { crc32 } from 'node:zlib';
 import type { Igzip } from '../native/igzip.js';
 
 const OUT_CHUNK = 512 * 1024;
 const NOTHING = Buffer.alloc(0);
+const FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+const RESERVED = 0xe0;
 
 /** Thrown for data that is not valid gzip, or ends inside a member. */
 export class GzipError extends Error {}
+
+/**
+ * The length of the gzip header at the start of `b`, or 0 when `b` ends before the header does.
+ * Throws for a header zlib would refuse.
+ */
+export function gzipHeaderLength(b: Buffer): number {
+  const have = (n: number) => b.length >= n;
+  if (have(1) && b[0] !== 0x1f) throw new GzipError('not a gzip header');
+  if (have(2) && b[1] !== 0x8b) throw new GzipError('not a gzip header');
+  if (have(3) && b[2] !== 8) throw new GzipError('unknown compression method');
+  if (have(4) && b[3]! & RESERVED) throw new GzipError('unknown header flags set');
+  if (!have(10)) return 0;
+  const flags = b[3]!;
+  let at = 10;
+  if (flags & FEXTRA) {
+    if (!have(at + 2)) return 0;
+    at += 2 + b.readUInt16LE(at);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (!(flags & flag)) continue;
+    const nul = b.indexOf(0, at);
+    if (nul < 0) return 0;
+    at = nul + 1;
+  }
+  if (flags & FHCRC) {
+    if (!have(at + 2)) return 0;
+    if ((crc32(b.subarray(0, at)) & 0xffff) !== b.readUInt16LE(at)) throw new GzipError('header crc mismatch');
+    at += 2;
+  }
+  return have(at) ? at : 0;
+}
 
 export async function* igzipInflate(addon: Igzip, src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const handle = addon.inflater();
   let out = Buffer.allocUnsafeSlow(OUT_CHUNK);
   let made = 0;
+  /** Reading a member's header: its bytes so far (they may come in several pieces). */
+  let header: Buffer | undefined = NOTHING;
   /** Between members: the next byte tells a new member from padding. */
   let between = false;
   let padding = false;
@@ -42,6 +83,27 @@ export async function* igzipInflate(addon: Igzip, src: AsyncIterable<Buffer>): A
           break;
         }
         between = false;
+        header = NOTHING;
+      }
+      if (header) {
+        // its bytes are copied (a header is short; the piece it starts in is not kept), a KiB
+        // at first, more only for long optional fields
+        let take = Math.min(chunk.length - at, 1024);
+        let joined: Buffer;
+        let length: number;
+        for (;;) {
+          joined = Buffer.concat([header, chunk.subarray(at, at + take)]);
+          length = gzipHeaderLength(joined);
+          if (length > 0 || at + take === chunk.length) break;
+          take = Math.min(chunk.length - at, take * 4);
+        }
+        if (length === 0) {
+          header = joined; // the header goes on in the next piece
+          break;
+        }
+        at += length - header.length;
+        header = undefined;
+        continue;
       }
       const before = made;
       const used = inflate(chunk.subarray(at));
@@ -54,6 +116,7 @@ export async function* igzipInflate(addon: Igzip, src: AsyncIterable<Buffer>): A
       }
     }
   }
+  if (header && !padding) throw new GzipError('unexpected end of data inside a gzip header');
   // igzip may hold output back until it has seen more input: drain it
   while (!between && !padding) {
     const before = made;
