@@ -15,6 +15,14 @@
  *
  * An incremental whose chain lacks an earlier set on a sink (dropped for it) is useless there:
  * it is not sent and is recorded as dropped for that sink too, until a full starts a new chain.
+ *
+ * A sink that refuses PROPFIND itself (403, 405, 501: a locked-down nginx) but takes PUT cannot
+ * be listed: it is sent every file of every set it has not confirmed, in order, and a name it
+ * already holds (409: set names are new at every run, so an earlier attempt of ours put it
+ * there, complete, as the sink publishes only whole files) counts as there, its size unchecked.
+ * A set whose every file was answered 201 or 409 (or went ahead this run) is confirmed by those
+ * answers instead of a listing, so the sink catches up and leaves the spool. Each such run
+ * says in a warning that the sink could not be listed.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +33,7 @@ import type { SinkTargetLike } from '../transport/file-target.js';
 import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { uploadFile } from '../transport/upload-file.js';
-import { statusOf } from '../transport/retry.js';
+import { refusesPropfind, statusOf } from '../transport/retry.js';
 import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 import type { SentAhead } from './early-upload.js';
 
@@ -43,7 +51,10 @@ export interface SinkDelivery {
   ok: boolean;
   /** Files PUT this run. */
   created: number;
-  /** Files the sink already had (listed at the start); one published by our own lost-answer PUT is created. */
+  /**
+   * Files the sink already had (listed at the start, or answered 409 where it cannot be listed);
+   * one published by our own lost-answer PUT is created.
+   */
   existed: number;
   /** Bytes uploaded this run. */
   bytes: number;
@@ -171,13 +182,19 @@ async function deliverToSink(
   if (!opts.sets.some(owed)) return result;
 
   // One PROPFIND first (name → size): what is there is not sent again.
-  let listing: Map<string, number>;
+  let listing: Map<string, number> | undefined;
   try {
     listing = await target.list();
   } catch (err) {
     // "unreachable" only when the sink gave no answer: a 401 or a 500 is not the network's fault
-    return fail(err, answered(err) ? 'listing' : 'unreachable');
+    if (!refusesPropfind(err)) return fail(err, answered(err) ? 'listing' : 'unreachable');
+    log.warn(
+      `sink ${name} cannot be listed (${describeError(err)}): sending every file of the sets it has not ` +
+        'confirmed; a name it already holds (409) counts as there, its size unchecked',
+      { sink: name },
+    );
   }
+  if (!listing) return deliverUnlisted(target, opts, progress, result, owed, cutChain, fail);
 
   for (const set of opts.sets) {
     cutChain(set);
@@ -220,6 +237,45 @@ async function deliverToSink(
       result.ok = false;
       result.error ??= `${set.key}: not confirmed (${missing[0]!.name} missing or of another size)`;
       continue;
+    }
+    confirm(ledger, set.key, set.full);
+    result.confirmed.push(set.key);
+  }
+  return result;
+}
+
+/**
+ * Delivery to a sink that cannot be listed (see above): every file of each owed set, in order;
+ * the PUT answers confirm the set. The first failure ends the sink's delivery for this run.
+ */
+async function deliverUnlisted(
+  target: SinkTargetLike,
+  opts: DeliverOptions,
+  progress: SharedFileProgress,
+  result: SinkDelivery,
+  owed: (set: OutgoingSet) => boolean,
+  cutChain: (set: OutgoingSet) => void,
+  fail: (err: unknown, what: string) => SinkDelivery,
+): Promise<SinkDelivery> {
+  const name = target.name;
+  const ledger = opts.ledgers.get(name)!;
+  for (const set of opts.sets) {
+    cutChain(set);
+    if (!owed(set)) continue;
+    opts.log.info(`delivering ${set.key} to ${name} (without a listing)`);
+    for (const file of set.files) {
+      if (opts.ahead?.sent.get(name)?.get(file.name) !== file.size) {
+        const counted = progress.file(`${set.key}/${file.name}`, file.size);
+        const outcome = await uploadFile(join(set.dir, file.name), file.name, file.size, target, counted.read);
+        counted.ended();
+        if (!outcome.ok) return fail(outcome.error, set.key);
+        if (outcome.outcome === 'exists') {
+          result.existed++;
+          continue;
+        }
+      }
+      result.created++;
+      result.bytes += file.size;
     }
     confirm(ledger, set.key, set.full);
     result.confirmed.push(set.key);

@@ -22,6 +22,16 @@ export function statusOf(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/**
+ * The sink answered a PROPFIND with a refusal of the method itself (403, 405, 501: a locked-down
+ * nginx without dav-ext's PROPFIND), as opposed to no answer, bad credentials (401) or a fault
+ * (5xx). Such a sink still takes PUT: delivery goes on without a listing (backup/deliver.ts).
+ */
+export function refusesPropfind(err: unknown): boolean {
+  const status = statusOf(err) ?? statusOf((err as { cause?: unknown } | null)?.cause);
+  return status === 403 || status === 405 || status === 501;
+}
+
 export function isTransient(err: unknown): boolean {
   const status = statusOf(err);
   if (status === undefined) return !(err instanceof PermanentError);

@@ -5,7 +5,9 @@
  *
  * PUT streams the body with a fixed Content-Length (the sink checks it, so a short body is
  * never published). Transient failures are retried with a fresh body from the factory. A 409
- * means the name exists: success only if PROPFIND shows the size we would have written.
+ * means the name exists: success only if PROPFIND shows the size we would have written; on a
+ * sink that refuses PROPFIND (403, 405, 501: see `refusesPropfind`) the name counts as there,
+ * its size unchecked (set names are new at every run, so it came from an earlier attempt of ours).
  */
 import { Transform, type Readable } from 'node:stream';
 import { createClient, type FileStat, type WebDAVClient } from 'webdav';
@@ -15,7 +17,7 @@ import { sinkAgents, type SinkAgents } from './agents.js';
 import { CredentialsRefused, type CredentialsSource } from './credentials-refused.js';
 import type { SinkTargetLike } from './file-target.js';
 import type { Credentials } from './netrc.js';
-import { DEFAULT_RETRY, PermanentError, statusOf, withRetries, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, PermanentError, refusesPropfind, statusOf, withRetries, type RetryPolicy } from './retry.js';
 import { idleWatchdog } from './watchdog.js';
 
 export interface WebDavTargetOptions {
@@ -127,9 +129,15 @@ export class WebDavTarget implements SinkTargetLike {
     }
   }
 
-  /** The name is taken: fine only when it holds exactly as many bytes as ours. */
+  /** The name is taken: fine only when it holds exactly as many bytes as ours (or cannot be asked). */
   private async existing(remoteName: string, size: number, known?: number): Promise<'exists'> {
-    const have = known ?? (await this.sizeOf(remoteName));
+    let have = known;
+    try {
+      have ??= await this.sizeOf(remoteName);
+    } catch (err) {
+      if (refusesPropfind(err)) return 'exists';
+      throw err;
+    }
     if (have === size) return 'exists';
     throw new PermanentError(`${remoteName} already exists with ${have ?? 'no'} bytes (expected ${size})`, 409);
   }
