@@ -77,6 +77,11 @@ export interface DeliverOptions {
   log: Logger;
   /** Counts what is sent (progress). */
   meter?: UploadMeter;
+  /**
+   * Aborted when the run ends early (an interruption): no request starts, the one under way is
+   * aborted, and each sink's delivery ends failed at once (nothing confirmed past that point).
+   */
+  signal?: AbortSignal;
 }
 
 /** Upload rank of a stored name: volumes (by number), signatures, manifest, sums file. */
@@ -180,12 +185,15 @@ async function deliverToSink(
   await opts.ahead?.ended(name);
   if (opts.ahead?.failed.has(name)) return fail(opts.ahead.failed.get(name), 'uploading ahead');
   if (!opts.sets.some(owed)) return result;
+  const { signal } = opts;
+  if (signal?.aborted) return fail(signal.reason, 'stopped');
 
   // One PROPFIND first (name → size): what is there is not sent again.
   let listing: Map<string, number> | undefined;
   try {
-    listing = await target.list();
+    listing = await target.list(signal);
   } catch (err) {
+    if (signal?.aborted) return fail(signal.reason, 'stopped');
     // "unreachable" only when the sink gave no answer: a 401 or a 500 is not the network's fault
     if (!refusesPropfind(err)) return fail(err, answered(err) ? 'listing' : 'unreachable');
     log.warn(
@@ -204,7 +212,8 @@ async function deliverToSink(
       const have = listing.get(file.name);
       if (have === undefined) {
         const counted = progress.file(`${set.key}/${file.name}`, file.size);
-        const outcome = await uploadFile(join(set.dir, file.name), file.name, file.size, target, counted.read);
+        const path = join(set.dir, file.name);
+        const outcome = await uploadFile(path, file.name, file.size, target, counted.read, signal);
         counted.ended();
         if (!outcome.ok) return fail(outcome.error, set.key);
         // Created even when it 'exists': only names the sink did not list are sent, so one there
@@ -227,7 +236,7 @@ async function deliverToSink(
   if (open.length === 0) return result;
   let after: Map<string, number>;
   try {
-    after = await target.list();
+    after = await target.list(signal);
   } catch (err) {
     return fail(err, 'confirming');
   }
@@ -266,7 +275,8 @@ async function deliverUnlisted(
     for (const file of set.files) {
       if (opts.ahead?.sent.get(name)?.get(file.name) !== file.size) {
         const counted = progress.file(`${set.key}/${file.name}`, file.size);
-        const outcome = await uploadFile(join(set.dir, file.name), file.name, file.size, target, counted.read);
+        const path = join(set.dir, file.name);
+        const outcome = await uploadFile(path, file.name, file.size, target, counted.read, opts.signal);
         counted.ended();
         if (!outcome.ok) return fail(outcome.error, set.key);
         if (outcome.outcome === 'exists') {

@@ -11,7 +11,12 @@
  * sent twice). Each sink has its own queue, files one at a time in volume order, each read from
  * the spool for that sink: a sink that hangs (up to its timeouts) or fails holds back only itself,
  * never the next file to a healthy sink, nor delivery to it (which waits for that sink's queue only).
+ *
+ * A run that ends early (an error, an interruption) calls stop(): what is queued is not sent,
+ * the PUTs under way are aborted, and it returns once none is left, so no upload outlives the
+ * run (and its lock).
  */
+import { DeaddropError } from '@deaddrop/common/errors';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { uploadFile } from '../transport/upload-file.js';
@@ -32,6 +37,7 @@ export class EarlyUpload implements SentAhead {
   private readonly queues = new Map<string, Promise<void>>();
   readonly failed = new Map<string, unknown>();
   readonly sent = new Map<string, Map<string, number>>();
+  private readonly stopping = new AbortController();
 
   private readonly progress: SharedFileProgress;
 
@@ -61,6 +67,12 @@ export class EarlyUpload implements SentAhead {
     await Promise.all(this.queues.values());
   }
 
+  /** Sends nothing more, aborts the uploads under way; resolves once none is left (never rejects). */
+  async stop(): Promise<void> {
+    if (!this.stopping.signal.aborted) this.stopping.abort(new DeaddropError('the run ended before this upload'));
+    await this.settled();
+  }
+
   /** Delivery to a sink waits for its own queue only: a hung sink holds back no other. */
   async ended(sink: string): Promise<void> {
     await this.queues.get(sink);
@@ -74,8 +86,8 @@ export class EarlyUpload implements SentAhead {
     size: number,
     onRead: (bytes: number) => void,
   ): Promise<void> {
-    if (this.failed.has(target.name)) return;
-    const outcome = await uploadFile(path, name, size, target, onRead);
+    if (this.failed.has(target.name) || this.stopping.signal.aborted) return;
+    const outcome = await uploadFile(path, name, size, target, onRead, this.stopping.signal);
     if (outcome.ok) {
       // 'exists' too: the set's names are new on every sink (set-time.ts), so a name there now
       // was published by our own attempt whose answer was lost.

@@ -14,7 +14,7 @@ import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/p
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { syncDir, syncFile } from '@deaddrop/common/fs';
-import { ConfigError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
+import { ConfigError, DeaddropError, describeError, ExitCode, UsageError } from '@deaddrop/common/errors';
 import type { ClientConfig } from '@deaddrop/common/config/client';
 import type { Logger } from '@deaddrop/common/log';
 import { loadRecipients, recipientWarnings, type Recipient } from '@deaddrop/keys/recipients';
@@ -223,6 +223,11 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   const lock = await acquireLock(archiveDir);
   /** The new set's time, once chosen: the lock is kept until the clock is past it. */
   let setTime: number | undefined;
+  // No upload outlives the run (a later run, once the lock is free, must not race a PUT still
+  // going): a run that ends early stops the early uploads and its delivery, and waits for both.
+  let ahead: EarlyUpload | undefined;
+  const stopDelivery = new AbortController();
+  let delivering: Promise<unknown> | undefined;
   try {
     const read = await loadState(archiveDir);
     const state = read.status === 'ok' ? read.state : undefined;
@@ -306,10 +311,11 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await rm(setDir, { recursive: true, force: true });
     await mkdir(setDir, { recursive: true, mode: 0o700 });
     const meter = new UploadMeter(opts.onUploadProgress);
-    const ahead = new EarlyUpload(
+    ahead = new EarlyUpload(
       targets.filter((t) => lagOf(ledgers.get(t.name)!, spooled).count === 0),
       meter,
     );
+    const early = ahead;
     const written = await until(
       writeSet({
         names,
@@ -322,11 +328,9 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         actions,
         owners,
         report,
-        onStoredVolume: (name, size) => ahead.add(join(setDir, name), name, size),
-        // Not waiting for the queues here: delivery to each sink waits for that sink's own.
-      }).catch(async (err: unknown) => {
-        await ahead.settled();
-        throw err;
+        onStoredVolume: (name, size) => early.add(join(setDir, name), name, size),
+        // Not waiting for the queues here: delivery to each sink waits for that sink's own
+        // (a run that fails stops them: see finally).
       }),
     );
 
@@ -365,21 +369,22 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await writeState(archiveDir, newState);
     if (type === 'full') await dropCacheFiles(dirs.cache, oldChain, newState.chain);
 
-    const shipped = await until(
-      deliverSpool({
-        archiveDir,
-        outgoing: dirs.outgoing,
-        pending: newState.pending,
-        chain: chainKeys(newState.chain),
-        targets,
-        ledgers,
-        spoolLimit: config.spoolLimit,
-        fresh: names.key,
-        ahead,
-        log,
-        meter,
-      }),
-    );
+    const delivery = deliverSpool({
+      archiveDir,
+      outgoing: dirs.outgoing,
+      pending: newState.pending,
+      chain: chainKeys(newState.chain),
+      targets,
+      ledgers,
+      spoolLimit: config.spoolLimit,
+      fresh: names.key,
+      ahead,
+      log,
+      meter,
+      signal: opts.signal ? AbortSignal.any([opts.signal, stopDelivery.signal]) : stopDelivery.signal,
+    });
+    delivering = delivery.catch(() => {});
+    const shipped = await until(delivery);
     meter.finish();
     newState.pending = shipped.pending;
     for (const key of shipped.dropped)
@@ -433,6 +438,10 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await recordFailure(archiveDir, started, err, noChainYet).catch(() => {});
     throw err;
   } finally {
+    // (on success both have ended already)
+    stopDelivery.abort(new DeaddropError('the run ended before this upload'));
+    await ahead?.stop();
+    await delivering;
     for (const t of targets) t.close?.();
     // (a clock set back during the run is not waited for: the next run's freeSetTime says so)
     if (setTime !== undefined && shortWaitFor(setTime)) await waitUntilAfter(setTime);
@@ -558,6 +567,8 @@ interface SpoolDeliveryInput {
   ahead?: SentAhead;
   log: Logger;
   meter?: UploadMeter;
+  /** The run ends early: delivery stops, and nothing is recorded (the ledgers stay as they were). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -571,6 +582,7 @@ async function deliverSpool(i: SpoolDeliveryInput) {
   const damaged: string[] = [];
   const checks = await SpoolChecks.load(i.archiveDir);
   for (const key of i.pending) {
+    i.signal?.throwIfAborted();
     const set = await readOutgoingSet(i.outgoing, key);
     const damage = set && key !== i.fresh ? await checks.damage(set) : undefined;
     if (set && damage === undefined) {
@@ -593,7 +605,9 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     ...(i.ahead ? { ahead: i.ahead } : {}),
     log: i.log,
     meter: i.meter,
+    ...(i.signal ? { signal: i.signal } : {}),
   });
+  i.signal?.throwIfAborted();
   const settled = settledSets(sets, [...i.ledgers.values()]);
   const spool = await settleSpool({
     outgoing: i.outgoing,

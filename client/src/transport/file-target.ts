@@ -21,10 +21,14 @@ import { FILE_SINK_TEMP_PREFIX } from '../format/names.js';
 /** The SinkTarget interface of docs/ARCHITECTURE.md. */
 export interface SinkTargetLike {
   readonly name: string;
-  put(remoteName: string, body: () => Readable, size: number): Promise<'created' | 'exists'>;
+  /**
+   * Once `signal` aborts, a target that can (WebDAV) ends the request under way and starts no
+   * other: the returned promise rejects soon after, nothing published (a local copy finishes).
+   */
+  put(remoteName: string, body: () => Readable, size: number, signal?: AbortSignal): Promise<'created' | 'exists'>;
   /** Store a local file by path, where the target can copy it without this thread reading it. */
   putFile?(remoteName: string, localPath: string, size: number): Promise<'created' | 'exists'>;
-  list(): Promise<Map<string, number>>;
+  list(signal?: AbortSignal): Promise<Map<string, number>>;
   /** Release connections (keep-alive sockets) once the run is done. */
   close?(): void;
 }

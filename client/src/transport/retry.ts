@@ -32,6 +32,12 @@ export function refusesPropfind(err: unknown): boolean {
   return status === 403 || status === 405 || status === 501;
 }
 
+/** The error an aborted signal stands for. */
+export function stopped(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(String(r));
+}
+
 export function isTransient(err: unknown): boolean {
   const status = statusOf(err);
   if (status === undefined) return !(err instanceof PermanentError);
@@ -49,16 +55,23 @@ export class PermanentError extends Error {
   }
 }
 
+/**
+ * `attempt` until it succeeds, fails for good or runs out of retries. Once `signal` aborts, no
+ * further attempt starts (nor a pause): the signal's reason is the error.
+ */
 export async function withRetries<T>(
   attempt: (n: number) => Promise<T>,
   policy: RetryPolicy,
   onRetry?: (err: unknown, attempt: number) => void,
+  signal?: AbortSignal,
 ): Promise<T> {
   return pRetry(
     async (n) => {
       try {
+        signal?.throwIfAborted();
         return await attempt(n);
       } catch (err) {
+        if (signal?.aborted) throw new AbortError(stopped(signal));
         // p-retry does not retry TypeErrors; node-fetch's network failures are FetchErrors, but be sure.
         if (!isTransient(err)) throw new AbortError(err instanceof Error ? err : new Error(String(err)));
         throw err instanceof Error ? err : new Error(String(err));
@@ -70,6 +83,7 @@ export async function withRetries<T>(
       maxTimeout: policy.maxTimeoutMs,
       factor: policy.factor,
       randomize: true,
+      ...(signal ? { signal } : {}),
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         if (retriesLeft > 0) onRetry?.(error, attemptNumber);
       },

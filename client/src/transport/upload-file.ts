@@ -17,16 +17,19 @@ export async function uploadFile(
   size: number,
   target: SinkTargetLike,
   onRead?: (bytes: number) => void,
+  /** Ends the upload early (see SinkTargetLike.put). */
+  signal?: AbortSignal,
 ): Promise<PutOutcome> {
   const progress = readProgress(onRead);
   try {
+    signal?.throwIfAborted();
     if (target.putFile) {
       const outcome = await target.putFile(remoteName, path, size);
       progress.reached(size);
       return { ok: true, outcome };
     }
     const body = () => progress.counted(createReadStream(path, { highWaterMark: READ_CHUNK }));
-    return { ok: true, outcome: await target.put(remoteName, body, size) };
+    return { ok: true, outcome: await target.put(remoteName, body, size, signal) };
   } catch (error) {
     return { ok: false, error };
   }

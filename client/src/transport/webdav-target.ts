@@ -17,7 +17,15 @@ import { sinkAgents, type SinkAgents } from './agents.js';
 import { CredentialsRefused, type CredentialsSource } from './credentials-refused.js';
 import type { SinkTargetLike } from './file-target.js';
 import type { Credentials } from './netrc.js';
-import { DEFAULT_RETRY, PermanentError, refusesPropfind, statusOf, withRetries, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY,
+  PermanentError,
+  refusesPropfind,
+  statusOf,
+  stopped,
+  withRetries,
+  type RetryPolicy,
+} from './retry.js';
 import { idleWatchdog } from './watchdog.js';
 
 export interface WebDavTargetOptions {
@@ -65,22 +73,33 @@ export class WebDavTarget implements SinkTargetLike {
     });
   }
 
-  async put(remoteName: string, body: () => Readable, size: number): Promise<'created' | 'exists'> {
+  async put(
+    remoteName: string,
+    body: () => Readable,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<'created' | 'exists'> {
     if (remoteName.includes('/') || remoteName.startsWith('.'))
       throw new DeaddropError(`${this.name}: refusing to store "${remoteName}"`);
     try {
       return await withRetries(
-        () => this.putOnce(remoteName, body, size),
+        () => this.putOnce(remoteName, body, size, signal),
         this.retry,
         (err, n) =>
           this.opts.log?.warn(`sink ${this.name}: ${remoteName}: attempt ${n} failed (${describe(err)}), retrying`),
+        signal,
       );
     } catch (err) {
       throw this.failure(`PUT ${remoteName}`, err);
     }
   }
 
-  private async putOnce(remoteName: string, body: () => Readable, size: number): Promise<'created' | 'exists'> {
+  private async putOnce(
+    remoteName: string,
+    body: () => Readable,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<'created' | 'exists'> {
     const source = body();
     const dog = idleWatchdog(this.idleMs);
     let sent = 0;
@@ -107,10 +126,13 @@ export class WebDavTarget implements SinkTargetLike {
       await this.client.putFileContents(remoteName, stream, {
         overwrite: true, // If-None-Match is not what our sinks check; they answer 409 on any existing name
         headers: { 'Content-Length': String(size) },
-        signal: dog.signal,
+        // aborted (the run ends early): the sink publishes only a whole body, so the file is
+        // either not there or complete (then the next run finds it in the listing, or as a 409)
+        signal: signal ? AbortSignal.any([dog.signal, signal]) : dog.signal,
       });
       return 'created';
     } catch (err) {
+      if (signal?.aborted) throw stopped(signal);
       if (wrongSize) throw wrongSize;
       const status = statusOf(err);
       if (status === 409) return this.existing(remoteName, size);
@@ -147,11 +169,12 @@ export class WebDavTarget implements SinkTargetLike {
    * (a hung process, a black-holing firewall) must not hold the run (and its lock) forever.
    * Running out of time is a transient failure like a reset: retried, then the sink is down.
    */
-  private async propfind<T>(request: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async propfind<T>(request: (signal: AbortSignal) => Promise<T>, stop?: AbortSignal): Promise<T> {
     const signal = AbortSignal.timeout(this.answerMs);
     try {
-      return await request(signal);
+      return await request(stop ? AbortSignal.any([signal, stop]) : signal);
     } catch (err) {
+      if (stop?.aborted) throw stopped(stop);
       if (signal.aborted) throw new Error(`no answer to PROPFIND within ${this.answerMs / 1000} s`, { cause: err });
       throw err;
     }
@@ -169,12 +192,13 @@ export class WebDavTarget implements SinkTargetLike {
   }
 
   /** PROPFIND Depth: 1 of the host directory: stored name → size. */
-  async list(): Promise<Map<string, number>> {
+  async list(stop?: AbortSignal): Promise<Map<string, number>> {
     try {
       return await withRetries(
         async () => {
-          const entries = (await this.propfind((signal) =>
-            this.client.getDirectoryContents('/', { signal }),
+          const entries = (await this.propfind(
+            (signal) => this.client.getDirectoryContents('/', { signal }),
+            stop,
           )) as FileStat[];
           const out = new Map<string, number>();
           for (const e of entries) if (e.type === 'file') out.set(e.basename, e.size);
@@ -183,6 +207,7 @@ export class WebDavTarget implements SinkTargetLike {
         this.retry,
         (err, n) =>
           this.opts.log?.warn(`sink ${this.name}: PROPFIND: attempt ${n} failed (${describe(err)}), retrying`),
+        stop,
       );
     } catch (err) {
       throw this.failure('PROPFIND', err);
