@@ -5,11 +5,12 @@
  */
 import { iso } from './catalog.js';
 
-export type AfterSets = 'settle' | 'parents' | 'merge' | 'finish';
+export type AfterSets = 'settle' | 'parents' | 'mark' | 'merge' | 'finish';
 
 const STEP: Record<AfterSets, string> = {
   settle: 'sorting out which directories are the restored state',
   parents: 'removing the directories left empty above a --path not in the backup',
+  mark: 'marking DEST unfinished before the restored tree is moved into it',
   merge: 'moving the restored tree into DEST',
   finish: "setting the directories' mode, owner and mtime",
 };
@@ -21,8 +22,9 @@ export interface DestProgress {
   /**
    * Every set was applied and checked out; this step, after them, is the one that stopped the
    * restore: `settle` (which directories are the restored state's), `parents` (removing the
-   * directories left empty above a --path not in the backup), `merge` (moving the restored tree
-   * into DEST), `finish` (setting the directories' attributes).
+   * directories left empty above a --path not in the backup), `mark` (writing DEST's marker
+   * before the merge), `merge` (moving the restored tree into DEST), `finish` (setting the
+   * directories' attributes).
    */
   step?: AfterSets;
   /**
@@ -69,7 +71,8 @@ function afterSets(p: DestProgress, step: AfterSets): string {
   const failed = `every set was applied and checked out, but ${STEP[step]} did not finish`;
   const rerun = `${p.marker ? `marked by ${p.marker}: ` : ''}run again with --force`;
   // merge: the sets were applied to a tree of their own, which had not reached DEST yet
-  if (p.mode === 'merge' && (step === 'settle' || step === 'parents')) return `${failed}: ${unchanged(p)}`;
+  if (p.mode === 'merge' && (step === 'settle' || step === 'parents' || step === 'mark'))
+    return `${failed}: ${unchanged(p)}`;
   if (step === 'merge')
     return `${failed}: ${p.dest} holds part of the restored state, the rest as it was (${UNFINISHED_DIRS}), ${rerun}`;
   if (step === 'finish')

@@ -129,7 +129,10 @@ async function prepareDest(
   const entries = await readdir(dest, { withFileTypes: true });
   const stale = entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name);
   const unfinished = entries.some((e) => e.name === UNFINISHED);
-  const merging = unfinished && (await readFile(join(dest, UNFINISHED), 'utf8').catch(() => '')).startsWith('merge:');
+  // a marker that cannot be read is taken as a merge's: a merge never takes DEST's own objects
+  // along, a resume (patching DEST in place) may
+  const merging =
+    unfinished && (await readFile(join(dest, UNFINISHED), 'utf8').catch(() => MERGING)).startsWith('merge:');
   const held = entries.filter((e) => e.name !== UNFINISHED && e.name !== LOCK && !stale.includes(e.name));
   if (held.length > 0 && !force)
     throw new UsageError(
@@ -379,9 +382,10 @@ async function applySets(
     if (absent().length && mode !== 'resume')
       await removeEmptyParents(tree, absent(), (rel) => applier.isRestoredDir(rel));
     if (mode === 'merge') {
-      step = 'merge';
       // DEST is about to be half its own, half restored: marked so until the end
+      step = 'mark';
       await writeFile(join(o.dest, UNFINISHED), MERGING);
+      step = 'merge';
       dest.marked = true;
       applier.mergeInto(new DestTree(o.dest));
     }
