@@ -7,8 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
@@ -25,6 +23,7 @@ import {
   runDeaddrop,
   seededBytes,
   startEmbeddedSink,
+  startSinkProxy,
   tempDir,
   writeLocalClientConfig,
 } from '@deaddrop/test';
@@ -139,24 +138,14 @@ test('a PUT published by the sink whose answer is lost counts as created with it
   const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
   // forwards everything to the sink, but cuts the connection instead of passing on a PUT's answer
   let cut = 0;
-  const proxy = createHttpServer((req, res) => {
-    const up = httpRequest(
-      { host: '127.0.0.1', port: sink.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        if (req.method === 'PUT') {
-          cut++;
-          answer.resume();
-          req.socket.destroy();
-          return;
-        }
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    req.pipe(up);
+  const proxy = await startSinkProxy(sink.port, {
+    dropAnswer(req) {
+      if (req.method !== 'PUT') return false;
+      cut++;
+      return true;
+    },
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const port = (proxy.address() as AddressInfo).port;
+  const port = proxy.port;
   const t = new WebDavTarget({
     name: 'a',
     url: `http://127.0.0.1:${port}/webdav/h1/`,

@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
@@ -21,6 +19,7 @@ import {
   missingTools,
   seededBytes,
   startEmbeddedSink,
+  startSinkProxy,
   tempDir,
   writeLocalClientConfig,
 } from '@deaddrop/test';
@@ -31,27 +30,17 @@ const creds = { login: 'h1', password: 'pw-h1-secret' };
 /** In front of a real sink: PROPFIND is 405; while `refuseSums`, a sums file's PUT is 507 (full). */
 async function noPropfindProxy(port: number) {
   const state = { refuseSums: false, propfinds: 0 };
-  const server = createHttpServer((req, res) => {
-    if (req.method === 'PROPFIND' || (state.refuseSums && req.url?.endsWith('.sha256sums'))) {
+  const proxy = await startSinkProxy(port, {
+    intercept(req, res) {
+      if (req.method !== 'PROPFIND' && !(state.refuseSums && req.url?.endsWith('.sha256sums'))) return false;
       if (req.method === 'PROPFIND') state.propfinds++;
       req.resume();
       res.writeHead(req.method === 'PROPFIND' ? 405 : 507, { 'content-length': '0' });
       res.end();
-      return;
-    }
-    const up = httpRequest(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.on('error', () => up.destroy());
-    req.pipe(up);
+      return true;
+    },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { state, port: (server.address() as AddressInfo).port, close: () => server.close() };
+  return { state, ...proxy };
 }
 
 function sizes(dir: string): Record<string, number> {

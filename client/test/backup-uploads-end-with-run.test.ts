@@ -5,13 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import {
-  createServer as createHttpServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -26,6 +20,7 @@ import {
   missingTools,
   seededBytes,
   startEmbeddedSink,
+  startSinkProxy,
   tempDir,
   writeLocalClientConfig,
 } from '@deaddrop/test';
@@ -39,33 +34,16 @@ const creds = { login: 'h1', password: 'pw-h1-secret' };
  */
 async function holdingProxy(port: number, hold: (url: string) => boolean, onHeld: () => void) {
   const held: { res: ServerResponse; closed: Promise<void> }[] = [];
-  const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'PUT' && hold(req.url ?? '')) {
+  const proxy = await startSinkProxy(port, {
+    intercept(req, res) {
+      if (req.method !== 'PUT' || !hold(req.url ?? '')) return false;
       held.push({ res, closed: new Promise((r) => res.once('close', () => r())) });
       req.resume(); // the body is read (a paused socket would not notice the client going away)
       onHeld();
-      return;
-    }
-    const up = httpRequest(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.on('error', () => up.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    held,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webdav/h1/`,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
+      return true;
     },
-  };
+  });
+  return { held, url: `http://127.0.0.1:${proxy.port}/webdav/h1/`, close: proxy.close };
 }
 
 /** The WebDAV target, counting its requests under way (PUT or PROPFIND). */

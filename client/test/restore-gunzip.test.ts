@@ -99,7 +99,7 @@ interface HeaderFields {
 /** A gzip member with the optional header fields given (RFC 1952 §2.3), and its header's length. */
 function memberWith(data: Buffer, f: HeaderFields): { member: Buffer; headerLength: number } {
   const flags = (f.flags ?? 0) | (f.hcrc ? 2 : 0) | (f.extra ? 4 : 0) | (f.name ? 8 : 0) | (f.comment ? 16 : 0);
-  const parts = [Buffer.from([0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3])];
+  const parts: Buffer[] = [Buffer.from([0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3])];
   if (f.extra) parts.push(Buffer.from([f.extra.length & 0xff, f.extra.length >> 8]), f.extra);
   if (f.name) parts.push(Buffer.from(`${f.name}\0`));
   if (f.comment) parts.push(Buffer.from(`${f.comment}\0`));

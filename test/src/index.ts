@@ -6,3 +6,4 @@ export * from './sinks.js';
 export * from './trees.js';
 export * from './duplicity.js';
 export * from './client-config.js';
+export * from './sink-proxy.js';
