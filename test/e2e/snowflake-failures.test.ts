@@ -233,6 +233,19 @@ for (const [shellName, shell] of SHELLS) {
         r = await runScript(viaProxy, shell, { DEADDROP_STAMP: t2 });
         assert.equal(r.code, 0, r.stderr);
         for (const sink of rig.sinks) assert.ok(!sinkFiles(sink, rig.host).some((n) => n.startsWith(`mtd-full.${t2}`)));
+
+        // a sink that cannot be asked (PROPFIND refused): the lost answer stays a miss, and the log says why
+        proxy.refusePropfind = true;
+        const t3 = stamp(1);
+        r = await runScript(viaProxy, shell, { DEADDROP_STAMP: t3 });
+        assert.equal(r.code, 4, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `sysupgrade-full\\.${t3}\\.tar\\.gz\\.p7m\\.sha256: the sink refused it as existing and its PROPFIND failed`,
+          ),
+        );
+        assert.match(r.stderr, /degraded/);
       } finally {
         await proxy.stop();
         await rig.stop();

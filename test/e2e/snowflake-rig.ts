@@ -212,6 +212,8 @@ export interface AnswerDroppingProxy {
   url: string;
   /** Every request: method, path, the sink's status, and whether the answer was dropped. */
   requests: { method: string; path: string; status: number | null; dropped: boolean }[];
+  /** While true, PROPFIND is refused (405) here: the script cannot ask the sink what it holds. */
+  refusePropfind: boolean;
   stop(): Promise<void>;
 }
 
@@ -219,9 +221,25 @@ export async function startAnswerDroppingProxy(target: string): Promise<AnswerDr
   const upstream = new URL(target);
   const requests: AnswerDroppingProxy['requests'] = [];
   const dropped = new Set<string>();
+  const proxy: AnswerDroppingProxy = {
+    url: '',
+    requests,
+    refusePropfind: false,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
   const server = createServer((req, res) => {
     const record = { method: req.method ?? '', path: req.url ?? '', status: null as number | null, dropped: false };
     requests.push(record);
+    if (proxy.refusePropfind && req.method === 'PROPFIND') {
+      record.status = 405;
+      req.resume();
+      res.writeHead(405, { 'content-length': '0' }).end();
+      return;
+    }
     // (this server answered curl's Expect: 100-continue itself; hop-by-hop headers stay here)
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: upstream.host };
     for (const h of ['expect', 'connection', 'keep-alive']) delete headers[h];
@@ -247,15 +265,8 @@ export async function startAnswerDroppingProxy(target: string): Promise<AnswerDr
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}${upstream.pathname}`,
-    requests,
-    stop: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  proxy.url = `http://127.0.0.1:${port}${upstream.pathname}`;
+  return proxy;
 }
 
 /** What tests need of a sink: where it is and where its files land (ROOT/HOST/NAME). */

@@ -237,12 +237,18 @@ put_file() {
     fi
     # (no answer: 000, or only the 100 Continue to curl's Expect before the connection went)
     case $pf_code in 000 | 1?? | 409)
-      if [ -n "$pf_maybe" ] && sink_holds "$1" "$2" "$3"; then
-        log "$1: the sink has it whole (PROPFIND), stored by an attempt whose answer was lost"
-        return 0
-      fi
-      if [ "$pf_code" = 409 ] && [ -n "$pf_maybe" ]; then
-        log "$1: the sink refused it as existing but lists no file of its size: not stored"
+      if [ -n "$pf_maybe" ]; then
+        pf_holds=0
+        sink_holds "$1" "$2" "$3" || pf_holds=$?
+        if [ "$pf_holds" -eq 0 ]; then
+          log "$1: the sink has it whole (PROPFIND), stored by an attempt whose answer was lost"
+          return 0
+        fi
+        if [ "$pf_code" = 409 ] && [ "$pf_holds" -eq 2 ]; then
+          log "$1: the sink refused it as existing and its PROPFIND failed: size unknown, not counted as stored"
+        elif [ "$pf_code" = 409 ]; then
+          log "$1: the sink refused it as existing but lists no file of its size: not stored"
+        fi
       fi
       ;;
     esac
@@ -259,10 +265,10 @@ put_file() {
 }
 
 # sink_holds URL SINK_INDEX FILE: the sink lists URL as a file of FILE's size (PROPFIND, Depth:
-# 0, with the netrc, CA and timeouts of the PUTs).
+# 0, with the netrc, CA and timeouts of the PUTs); 1: it does not, 2: the PROPFIND failed.
 sink_holds() {
   hold_size=$(($(wc -c < "$3")))
-  hold_xml=$(sink_curl "$2" run -f --max-time 60 -X PROPFIND -H 'Depth: 0' "$1" < /dev/null) || return 1
+  hold_xml=$(sink_curl "$2" run -f --max-time 60 -X PROPFIND -H 'Depth: 0' "$1" < /dev/null) || return 2
   hold_len=$(printf '%s\n' "$hold_xml" | sed -n 's/.*getcontentlength[^>]*>\([0-9][0-9]*\)<.*/\1/p' | head -n 1)
   [ "$hold_len" = "$hold_size" ]
 }
