@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { gzipMember } from '@deaddrop/client/backup/gzip-member';
-import { igzip } from '@deaddrop/client/native/igzip';
+import { igzipInflater } from '@deaddrop/client/native/igzip';
 import { GzipError, igzipInflate } from '@deaddrop/client/restore/gunzip';
 import { ADDON_MISSING, missingUnless, seededBytes } from '@deaddrop/test';
 
-const skip = missingUnless(igzip() !== null, ADDON_MISSING);
+const skip = missingUnless(igzipInflater() !== null, ADDON_MISSING);
 
 async function* pieces(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
@@ -20,7 +20,7 @@ async function* pieces(data: Buffer, size: number): AsyncGenerator<Buffer> {
 
 async function inflateAll(data: Buffer, size: number): Promise<Buffer> {
   const out: Buffer[] = [];
-  for await (const chunk of igzipInflate(igzip()!, pieces(data, size))) out.push(Buffer.from(chunk));
+  for await (const chunk of igzipInflate(igzipInflater()!, pieces(data, size))) out.push(Buffer.from(chunk));
   return Buffer.concat(out);
 }
 
@@ -120,7 +120,7 @@ async function inflateSplit(data: Buffer, at: number): Promise<Buffer> {
     yield Buffer.from(data.subarray(0, at));
     yield Buffer.from(data.subarray(at));
   })();
-  for await (const chunk of igzipInflate(igzip()!, src)) out.push(Buffer.from(chunk));
+  for await (const chunk of igzipInflate(igzipInflater()!, src)) out.push(Buffer.from(chunk));
   return Buffer.concat(out);
 }
 

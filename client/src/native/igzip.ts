@@ -10,9 +10,18 @@ export type InflaterHandle = { readonly __inflater: unique symbol };
 
 export interface Igzip {
   gzipMember(data: Uint8Array, level: number): Buffer | null;
-  inflater(): InflaterHandle;
+  /** (An addon built before the restore's inflate has neither: zlib inflates then.) */
+  inflater?(): InflaterHandle;
   /** Inflate what fits: [bytes of input used, bytes of output made, a member's trailer checked out]. */
-  inflate(handle: InflaterHandle, input: Uint8Array, output: Uint8Array): [number, number, boolean];
+  inflate?(handle: InflaterHandle, input: Uint8Array, output: Uint8Array): [number, number, boolean];
+}
+
+/** The addon's inflate, where it has one. */
+export type IgzipInflate = Required<Pick<Igzip, 'inflater' | 'inflate'>>;
+
+export function igzipInflater(): IgzipInflate | null {
+  const addon = igzip();
+  return addon?.inflater && addon.inflate ? (addon as IgzipInflate) : null;
 }
 
 let loaded: Igzip | null | undefined;
@@ -28,9 +37,7 @@ export function igzip(): Igzip | null {
       const require = createRequire(import.meta.url);
       for (const path of ADDON_PATHS) {
         try {
-          const addon = require(path) as Partial<Igzip>;
-          // a build older than its source (no inflate) is not used: zlib does it all
-          if (typeof addon.gzipMember === 'function' && typeof addon.inflate === 'function') loaded = addon as Igzip;
+          loaded = require(path) as Igzip;
           break;
         } catch {
           // not here, or not built (no libisal-dev): zlib does it

@@ -10,7 +10,7 @@
  * not gzip's magic or deflate, reserved flags set, a wrong header CRC.
  */
 import { crc32 } from 'node:zlib';
-import type { Igzip } from '../native/igzip.js';
+import type { IgzipInflate } from '../native/igzip.js';
 
 const OUT_CHUNK = 512 * 1024;
 const NOTHING = Buffer.alloc(0);
@@ -54,7 +54,7 @@ export function gzipHeaderLength(b: Buffer): number {
   return have(at) ? at : 0;
 }
 
-export async function* igzipInflate(addon: Igzip, src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* igzipInflate(addon: IgzipInflate, src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const handle = addon.inflater();
   let out = Buffer.allocUnsafeSlow(OUT_CHUNK);
   let made = 0;

@@ -11,7 +11,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { DeaddropError } from '@deaddrop/common/errors';
 import type { VolumeHash } from '../format/manifest.js';
-import { igzip } from '../native/igzip.js';
+import { igzipInflater } from '../native/igzip.js';
 import { GzipError, igzipInflate } from './gunzip.js';
 import type { KeySource } from './key.js';
 import type { RestoreSource } from './source.js';
@@ -62,7 +62,7 @@ async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGene
     }
   })();
   if (head[0] !== 0x1f || head[1] !== 0x8b) return yield* rest;
-  const addon = igzip();
+  const addon = igzipInflater();
   if (addon) {
     try {
       return yield* igzipInflate(addon, rest);
