@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { blackholeSink, seededBytes, startEmbeddedSink } from '@deaddrop/test';
+import { blackholeSink, seededBytes, startEmbeddedSink, startSinkProxy } from '@deaddrop/test';
 import type { RetryPolicy } from '../src/transport/retry.js';
 import { WebDavTarget } from '../src/transport/webdav-target.js';
 
@@ -198,3 +198,45 @@ test('a sink that never answers a PROPFIND: each attempt times out, is retried, 
     hole.close();
   }
 });
+
+test(
+  'a PUT stopped while it asks the size of a name the sink already holds (409) ends then, not at the answer deadline',
+  { timeout: 10_000 },
+  async () => {
+    const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
+    let asked!: () => void;
+    const propfindSeen = new Promise<void>((r) => (asked = r));
+    // PROPFIND never answered: a sink that hangs
+    const proxy = await startSinkProxy(sink.port, {
+      intercept(req) {
+        if (req.method !== 'PROPFIND') return false;
+        req.resume();
+        asked();
+        return true;
+      },
+    });
+    const data = seededBytes('already-there', 5000);
+    try {
+      const direct = new WebDavTarget({ name: 'a', url: `${sink.url}h1/`, credentials: creds, retry: FAST });
+      assert.equal(await direct.put('f.vol1', chunked(data), data.length), 'created');
+      const t = new WebDavTarget({
+        name: 'a',
+        url: `http://127.0.0.1:${proxy.port}${new URL(sink.url).pathname}h1/`,
+        credentials: creds,
+        retry: FAST,
+        answerTimeoutMs: 20_000, // beyond the test's timeout: only the stop can end it in time
+      });
+      const stop = new AbortController();
+      const put = t.put('f.vol1', chunked(data), data.length, stop.signal);
+      await propfindSeen; // the 409 came, and the size is being asked
+      stop.abort(new Error('the run ended before this upload'));
+      // before: the stop did not reach the PROPFIND, which waited for its deadline (the test timed out)
+      await assert.rejects(put, (err: Error) =>
+        /the run ended before this upload/.test(`${err.message} ${String(err.cause)}`),
+      );
+    } finally {
+      proxy.close();
+      await sink.stop();
+    }
+  },
+);

@@ -135,13 +135,14 @@ export class WebDavTarget implements SinkTargetLike {
       if (signal?.aborted) throw stopped(signal);
       if (wrongSize) throw wrongSize;
       const status = statusOf(err);
-      if (status === 409) return this.existing(remoteName, size);
+      if (status === 409) return await this.existing(remoteName, size, undefined, signal);
       const failure = dog.signal.aborted ? new Error(`no progress for ${this.idleMs / 1000} s`) : err;
       // No answer: a sink that refuses an existing name may cut the body short (EPIPE), and an
       // upload may have been published just before the connection broke. Ask before resending.
       if (status === undefined) {
-        const there = await this.sizeOf(remoteName).catch(() => undefined);
-        if (there !== undefined) return this.existing(remoteName, size, there);
+        const there = await this.sizeOf(remoteName, signal).catch(() => undefined);
+        if (signal?.aborted) throw stopped(signal);
+        if (there !== undefined) return await this.existing(remoteName, size, there);
       }
       throw failure;
     } finally {
@@ -152,10 +153,10 @@ export class WebDavTarget implements SinkTargetLike {
   }
 
   /** The name is taken: fine only when it holds exactly as many bytes as ours (or cannot be asked). */
-  private async existing(remoteName: string, size: number, known?: number): Promise<'exists'> {
+  private async existing(remoteName: string, size: number, known?: number, stop?: AbortSignal): Promise<'exists'> {
     let have = known;
     try {
-      have ??= await this.sizeOf(remoteName);
+      have ??= await this.sizeOf(remoteName, stop);
     } catch (err) {
       if (refusesPropfind(err)) return 'exists';
       throw err;
@@ -181,9 +182,9 @@ export class WebDavTarget implements SinkTargetLike {
   }
 
   /** PROPFIND Depth: 0 of one name: its size, or undefined when the sink has no such file. */
-  private async sizeOf(remoteName: string): Promise<number | undefined> {
+  private async sizeOf(remoteName: string, stop?: AbortSignal): Promise<number | undefined> {
     try {
-      const st = (await this.propfind((signal) => this.client.stat(remoteName, { signal }))) as FileStat;
+      const st = (await this.propfind((signal) => this.client.stat(remoteName, { signal }), stop)) as FileStat;
       return st.type === 'file' ? st.size : -1;
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
