@@ -9,26 +9,17 @@
  * test gives up waiting for that (the ordering then is wrong); then it drops every connection.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
 import { Logger } from '@deaddrop/common/log';
 import { runBackup } from '@deaddrop/client/backup/run';
-import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
-import {
-  makeTestRecipient,
-  missingTools,
-  seededBytes,
-  startEmbeddedSink,
-  tempDir,
-  writeLocalClientConfig,
-} from '@deaddrop/test';
+import { missingTools, seededBytes, startEmbeddedSink } from '@deaddrop/test';
+import { creds, FAST, oneFileHost } from './fault-rig.js';
 
-const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
-const creds = { login: 'h1', password: 'pw-h1-secret' };
 /** Only a bound on a wrong ordering (the healthy sink never completes while the PUT hangs). */
 const GIVE_UP_MS = 20_000;
 
@@ -82,12 +73,8 @@ test(
   'a black-holed sink: the healthy sink gets the whole set first; delivery never contacts the black hole again',
   { skip: missingTools('openssl'), timeout: 120_000 },
   async () => {
-    const tmp = tempDir('deaddrop-deliver-blackhole-');
-    const src = join(tmp, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.bin'), seededBytes('a', 2_500_000)); // several 1 MiB volumes
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    // several 1 MiB volumes
+    const c = await oneFileHost('deaddrop-deliver-blackhole-', 'a.bin', seededBytes('a', 2_500_000));
     const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
     const hole = await blackHole();
     const healthyDir = join(sink.root, 'h1');

@@ -13,44 +13,26 @@ import { loadClientConfig } from '@deaddrop/common/config/client';
 import { Logger } from '@deaddrop/common/log';
 import { deliverSets, readOutgoingSet } from '@deaddrop/client/backup/deliver';
 import { runBackup } from '@deaddrop/client/backup/run';
-import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 import {
   blackholeSink,
-  makeTestRecipient,
   missingTools,
   runDeaddrop,
   seededBytes,
   startEmbeddedSink,
   startSinkProxy,
   tempDir,
-  writeLocalClientConfig,
 } from '@deaddrop/test';
+import { creds, FAST, oneFileHost } from './fault-rig.js';
 
-const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
-const creds = { login: 'h1', password: 'pw-h1-secret' };
-
-/** A host with one file, a recipient and one local (file://) sink: TMP/client.json. */
-async function localHost(prefix: string, content: string) {
-  const tmp = tempDir(prefix);
-  const src = join(tmp, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'a.txt'), content);
-  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-  return { tmp, src, key, ...writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] }) };
-}
+const localHost = (prefix: string, content: string) => oneFileHost(prefix, 'a.txt', content);
 
 test(
   'a sink that takes connections and never answers: the backup ends degraded, the other sink has the set',
   { skip: missingTools('openssl'), timeout: 60_000 },
   async () => {
-    const tmp = tempDir('deaddrop-sink-faults-');
-    const src = join(tmp, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.bin'), seededBytes('a', 200_000));
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const c = await oneFileHost('deaddrop-sink-faults-', 'a.bin', seededBytes('a', 200_000));
     const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
     const hole = await blackholeSink();
     const quick = { credentials: creds, retry: FAST, answerTimeoutMs: 300, idleTimeoutMs: 300 };

@@ -5,27 +5,16 @@
  * and the run says so truthfully (ok once it holds everything, degraded while it does not).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadClientConfig } from '@deaddrop/common/config/client';
 import { Logger } from '@deaddrop/common/log';
 import { runBackup } from '@deaddrop/client/backup/run';
 import { FileTarget } from '@deaddrop/client/transport/file-target';
-import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
-import {
-  makeTestRecipient,
-  missingTools,
-  seededBytes,
-  startEmbeddedSink,
-  startSinkProxy,
-  tempDir,
-  writeLocalClientConfig,
-} from '@deaddrop/test';
-
-const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
-const creds = { login: 'h1', password: 'pw-h1-secret' };
+import { missingTools, seededBytes, startEmbeddedSink, startSinkProxy } from '@deaddrop/test';
+import { creds, FAST, oneFileHost } from './fault-rig.js';
 
 /** In front of a real sink: PROPFIND is 405; while `refuseSums`, a sums file's PUT is 507 (full). */
 async function noPropfindProxy(port: number) {
@@ -51,12 +40,8 @@ test(
   'a sink that refuses PROPFIND but takes PUT is caught up on the sets it missed',
   { skip: missingTools('openssl'), timeout: 120_000 },
   async () => {
-    const tmp = tempDir('deaddrop-no-propfind-');
-    const src = join(tmp, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.bin'), seededBytes('a', 150_000));
-    const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-    const c = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
+    const c = await oneFileHost('deaddrop-no-propfind-', 'a.bin', seededBytes('a', 150_000));
+    const { src } = c;
     const sink = await startEmbeddedSink({ hosts: { h1: creds.password } });
     const proxy = await noPropfindProxy(sink.port);
     const warnings: string[] = [];

@@ -4,7 +4,7 @@
  * it returns (and releases its lock), so a later run never races a PUT still going.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,20 +13,9 @@ import { loadClientConfig } from '@deaddrop/common/config/client';
 import { Logger } from '@deaddrop/common/log';
 import { runBackup } from '@deaddrop/client/backup/run';
 import type { SinkTargetLike } from '@deaddrop/client/transport/file-target';
-import type { RetryPolicy } from '@deaddrop/client/transport/retry';
 import { WebDavTarget } from '@deaddrop/client/transport/webdav-target';
-import {
-  makeTestRecipient,
-  missingTools,
-  seededBytes,
-  startEmbeddedSink,
-  startSinkProxy,
-  tempDir,
-  writeLocalClientConfig,
-} from '@deaddrop/test';
-
-const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, factor: 1 };
-const creds = { login: 'h1', password: 'pw-h1-secret' };
+import { missingTools, seededBytes, startEmbeddedSink, startSinkProxy } from '@deaddrop/test';
+import { creds, FAST, oneFileHost } from './fault-rig.js';
 
 /**
  * In front of a real sink: a PUT that `hold` picks has its body read but is never answered (a
@@ -72,14 +61,7 @@ class Counted implements SinkTargetLike {
   }
 }
 
-async function host(prefix: string) {
-  const tmp = tempDir(prefix);
-  const src = join(tmp, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'a.bin'), seededBytes('a', 300_000));
-  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-  return writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath], extra: { volumeSize: '64KiB' } });
-}
+const host = (prefix: string) => oneFileHost(prefix, 'a.bin', seededBytes('a', 300_000), { volumeSize: '64KiB' });
 
 test(
   'a run that fails after writing its set stops its early uploads before it returns',
