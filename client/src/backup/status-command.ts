@@ -7,7 +7,6 @@ import { printResult } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { readLedger } from '../transport/ledger.js';
 import { lagOf, laggingSets } from '../transport/spool.js';
-import { loadState } from './state.js';
 
 interface Args {
   config: string;
@@ -53,6 +52,9 @@ async function dirSize(dir: string): Promise<{ files: number; bytes: number }> {
 }
 
 export async function statusReport(archiveDir: string, host: string, sinkNames: string[]): Promise<StatusReport> {
+  // loaded here: the state's schema brings zod (~8 MiB of RSS), which restore, list and verify,
+  // registered in the same module, do not need
+  const { loadState } = await import('./state.js');
   const read = await loadState(archiveDir);
   const state = read.status === 'ok' ? read.state : undefined;
   const chain = [];
