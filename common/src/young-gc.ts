@@ -5,15 +5,18 @@ import { createRequire } from 'node:module';
  * deflate output) lives outside the V8 heap, and V8 only collects that external memory after
  * it has grown by about 64 MiB since the last GC, so a 64 KiB-chunk pipeline climbs to ~64 MiB
  * of dead Buffers before anything is freed. A scavenge (minor GC, well under a millisecond with
- * a small young generation) after every 2 MiB of Buffers frees them early, which also keeps the
- * working set in cache: it measured faster than not collecting at all.
+ * a small young generation) after every 4 MiB of Buffers frees them early, which also keeps the
+ * working set in cache: it measured faster than not collecting at all. Not much more often, or
+ * Buffers still in flight are promoted (below): the bench's 1 GiB restore, peak RSS over 2 runs
+ * each, budget 1 MiB 128-138 MiB, 2 MiB 97, 3-4 MiB 86-89, 6-16 MiB 90-96 (full backup: the
+ * same at 2 and 4 MiB).
  *
  * Streams call noteAllocated(bytes) for what they allocate; the budget is process-wide. It only
  * frees what is already dead: a Buffer still referenced across two scavenges (an awaited write
  * per chunk, say) is promoted and then waits for a full GC, so consumers drop each chunk
  * before the next one arrives (sink/src/put.ts).
  */
-const BUDGET = 2 << 20;
+const BUDGET = 4 << 20;
 let allocated = 0;
 
 let scavenge: (() => void) | null | undefined;

@@ -10,10 +10,21 @@
  * not gzip's magic or deflate, reserved flags set, a wrong header CRC.
  */
 import { crc32 } from 'node:zlib';
+import { noteAllocated } from '@deaddrop/common/young-gc';
 import type { IgzipInflate } from '../native/igzip.js';
 
 const OUT_CHUNK = 512 * 1024;
 const NOTHING = Buffer.alloc(0);
+
+/**
+ * An output buffer, counted towards the next scavenge (common/young-gc.ts) as the read and
+ * decrypt buffers are: they are half the restore's garbage (bench restore of 1 GiB: peak RSS
+ * 95-98 -> 86-89 MiB with young-gc's 4 MiB budget).
+ */
+function outputBuffer(): Buffer {
+  noteAllocated(OUT_CHUNK);
+  return Buffer.allocUnsafeSlow(OUT_CHUNK);
+}
 const FHCRC = 0x02;
 const FEXTRA = 0x04;
 const FNAME = 0x08;
@@ -56,7 +67,7 @@ export function gzipHeaderLength(b: Buffer): number {
 
 export async function* igzipInflate(addon: IgzipInflate, src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const handle = addon.inflater();
-  let out = Buffer.allocUnsafeSlow(OUT_CHUNK);
+  let out = outputBuffer();
   let made = 0;
   /** Reading a member's header: its bytes so far (they may come in several pieces). */
   let header: Buffer | undefined = NOTHING;
@@ -111,7 +122,7 @@ export async function* igzipInflate(addon: IgzipInflate, src: AsyncIterable<Buff
       at += used;
       if (made === out.length) {
         yield out;
-        out = Buffer.allocUnsafeSlow(OUT_CHUNK);
+        out = outputBuffer();
         made = 0;
       }
     }
@@ -123,7 +134,7 @@ export async function* igzipInflate(addon: IgzipInflate, src: AsyncIterable<Buff
     inflate(NOTHING);
     if (made === out.length) {
       yield out;
-      out = Buffer.allocUnsafeSlow(OUT_CHUNK);
+      out = outputBuffer();
       made = 0;
     } else if (made === before && !between) throw new GzipError('unexpected end of data inside a gzip member');
   }
