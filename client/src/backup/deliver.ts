@@ -33,7 +33,7 @@ import type { SinkTargetLike } from '../transport/file-target.js';
 import { chainCut, confirm, hasConfirmed, type SinkLedger } from '../transport/ledger.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { uploadFile } from '../transport/upload-file.js';
-import { refusesPropfind, statusOf } from '../transport/retry.js';
+import { answerStatus, refusesPropfind } from '../transport/retry.js';
 import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 import type { SentAhead } from './early-upload.js';
 
@@ -195,7 +195,7 @@ async function deliverToSink(
   } catch (err) {
     if (signal?.aborted) return fail(signal.reason, 'stopped');
     // "unreachable" only when the sink gave no answer: a 401 or a 500 is not the network's fault
-    if (!refusesPropfind(err)) return fail(err, answered(err) ? 'listing' : 'unreachable');
+    if (!refusesPropfind(err)) return fail(err, answerStatus(err) !== undefined ? 'listing' : 'unreachable');
     log.warn(
       `sink ${name} cannot be listed (${describeError(err)}): sending every file of the sets it has not ` +
         'confirmed; a name it already holds (409) counts as there, its size unchecked',
@@ -291,9 +291,4 @@ async function deliverUnlisted(
     result.confirmed.push(set.key);
   }
   return result;
-}
-
-/** The sink answered with an HTTP status (the error or the one it wraps carries it). */
-function answered(err: unknown): boolean {
-  return statusOf(err) !== undefined || statusOf((err as { cause?: unknown } | null)?.cause) !== undefined;
 }

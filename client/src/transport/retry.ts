@@ -28,8 +28,13 @@ export function statusOf(err: unknown): number | undefined {
  * (5xx). Such a sink still takes PUT: delivery goes on without a listing (backup/deliver.ts).
  */
 export function refusesPropfind(err: unknown): boolean {
-  const status = statusOf(err) ?? statusOf((err as { cause?: unknown } | null)?.cause);
+  const status = answerStatus(err);
   return status === 403 || status === 405 || status === 501;
+}
+
+/** The HTTP status a sink answered with, carried by the error or by the one it wraps. */
+export function answerStatus(err: unknown): number | undefined {
+  return statusOf(err) ?? statusOf((err as { cause?: unknown } | null)?.cause);
 }
 
 /** The error an aborted signal stands for. */
