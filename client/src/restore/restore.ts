@@ -7,8 +7,8 @@
  * one left by a run killed outright is removed by the next restore into the same DEST, which
  * a lock file keeps to one restore at a time.
  */
-import { rmSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { constants as fsConstants, rmSync, type Stats } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
@@ -20,6 +20,7 @@ import { iso, readCatalog } from './catalog.js';
 import { whatDestHolds, type AfterSets, type DestProgress } from './dest-left.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
+import type { VolumeEntry } from './entries.js';
 import { ownersWhenRoot } from './metadata.js';
 import type { LoadedSet } from './load-set.js';
 import { TamperedError } from './payload.js';
@@ -91,6 +92,70 @@ const MERGING = 'merge: a restore (--force) was moving its restored tree into th
 /** One restore at a time per DEST: another one's staging directory is not stale. */
 const LOCK = '.deaddrop-restore.lock';
 
+/**
+ * The restore's own names at DEST's root (the lock's takeover tokens too: pid-lock.ts). The
+ * backup is untrusted: its symlink of such a name would have the marker written through it,
+ * and what it put there a restore would take as its own and remove.
+ */
+const isReservedName = (name: string) =>
+  name === UNFINISHED || name === LOCK || name.startsWith(`${LOCK}.`) || isStagingName(name);
+
+const kindOf = (st: Stats) => (st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a directory' : 'not a file');
+
+/** At `path`, something that is not a regular file (`what`: our marker or lock): refused, never followed. */
+async function checkOurs(path: string, what: string): Promise<boolean> {
+  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (st && !st.isFile())
+    throw new UsageError(
+      `${path}: ${kindOf(st)}, not the ${what} of a restore (a name restores keep for their own use): ` +
+        'remove it, or restore into another directory',
+    );
+  return st !== undefined;
+}
+
+/** Neither follows a symlink put there since it was checked, nor waits on a fifo. */
+const MARKER_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+
+/** The marker's text, undefined when there is none; one that cannot be read is taken as a merge's (prepareDest). */
+async function readMarker(dest: string): Promise<string | undefined> {
+  const path = join(dest, UNFINISHED);
+  if (!(await checkOurs(path, 'marker'))) return undefined;
+  const fh = await open(path, fsConstants.O_RDONLY | MARKER_FLAGS).catch(() => undefined);
+  try {
+    return (await fh?.readFile('utf8')) ?? MERGING;
+  } catch {
+    return MERGING;
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function writeMarker(dest: string, text: string): Promise<void> {
+  const path = join(dest, UNFINISHED);
+  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | MARKER_FLAGS;
+  const fh = await open(path, flags, 0o644).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ELOOP') throw err;
+    throw new DeaddropError(`${path}: a symlink, not the marker of a restore: not written through`, undefined, {
+      cause: err,
+    });
+  });
+  try {
+    await fh.writeFile(text);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The marker goes (unlink: a symlink itself, were one there). */
+async function removeMarker(dest: string): Promise<void> {
+  await unlink(join(dest, UNFINISHED)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
 /** --to must be a directory (a symlink to one will do) or not exist yet: a usage error else, before anything is read. */
 async function checkDest(dest: string): Promise<void> {
   const st = await stat(dest).catch((err: NodeJS.ErrnoException) => err);
@@ -104,6 +169,7 @@ async function checkDest(dest: string): Promise<void> {
 /** DEST (made if missing), locked for this restore. */
 async function lockDest(dest: string): Promise<PidLock> {
   await mkdir(dest, { recursive: true });
+  await checkOurs(join(dest, LOCK), 'lock');
   return acquirePidLock(join(dest, LOCK), `another restore into ${dest}`);
 }
 
@@ -128,11 +194,11 @@ async function prepareDest(
 ): Promise<{ mode: DestMode; marked: boolean }> {
   const entries = await readdir(dest, { withFileTypes: true });
   const stale = entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name);
-  const unfinished = entries.some((e) => e.name === UNFINISHED);
+  const marker = await readMarker(dest);
+  const unfinished = marker !== undefined;
   // a marker that cannot be read is taken as a merge's: a merge never takes DEST's own objects
   // along, a resume (patching DEST in place) may
-  const merging =
-    unfinished && (await readFile(join(dest, UNFINISHED), 'utf8').catch(() => MERGING)).startsWith('merge:');
+  const merging = unfinished && marker.startsWith('merge:');
   const held = entries.filter((e) => e.name !== UNFINISHED && e.name !== LOCK && !stale.includes(e.name));
   if (held.length > 0 && !force)
     throw new UsageError(
@@ -143,7 +209,7 @@ async function prepareDest(
     warnings.push(`${join(dest, name)}: removed the staging directory of an interrupted restore`);
   }
   const mode = held.length === 0 ? 'fresh' : unfinished && !merging ? 'resume' : 'merge';
-  if (mode === 'fresh' && (!unfinished || merging)) await writeFile(join(dest, UNFINISHED), '');
+  if (mode === 'fresh' && (!unfinished || merging)) await writeMarker(dest, '');
   return { mode, marked: mode !== 'merge' || merging };
 }
 
@@ -279,7 +345,7 @@ async function finish(applied: Applied, o: RestoreOptions, release: () => Promis
     await applied.applier.finish(async () => {
       await signalsPending();
       applied.stopSignals();
-      await rm(join(o.dest, UNFINISHED), { force: true });
+      await removeMarker(o.dest);
       await release();
     });
   } catch (err) {
@@ -298,6 +364,25 @@ async function finish(applied: Applied, o: RestoreOptions, release: () => Promis
  */
 async function signalsPending(): Promise<void> {
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Whether an entry is one of the backup's at its root under a name the restore keeps for its
+ * own use (isReservedName), or below it: not restored, with a warning that names it (once: a
+ * multivol file comes in chunks, a directory with its contents). Its deletion by a later set
+ * is skipped too: it would remove ours.
+ */
+function skipReserved(warnings: string[]): (e: VolumeEntry) => boolean {
+  const warned = new Set<string>();
+  return (e) => {
+    if (e.index.length === 0 || !isReservedName(e.index[0]!.toString('latin1'))) return false;
+    const name = showIndex(e.index.slice(0, 1)); // and what is below it
+    if (e.kind !== 'deleted' && !warned.has(name)) {
+      warned.add(name);
+      warnings.push(`${name}: not restored: a name at the backup's root that is reserved for the restore's own use`);
+    }
+    return true;
+  };
 }
 
 interface Applied {
@@ -353,6 +438,7 @@ async function applySets(
   const present = new Map<number, boolean>();
   const progress = progressCounter(startProgress(loaded, paths, sizes), o.onProgress, () => applier.stats.files);
   const absent = () => paths.filter((_, i) => present.get(i) !== true);
+  const reserved = skipReserved(warnings);
   try {
     for (const ls of loaded) {
       await readVolumes(source, ls, o.key, paths, {
@@ -362,7 +448,7 @@ async function applySets(
               if (isPrefixIndex(e.index, p)) present.set(i, false);
             } else if (isPrefixIndex(p, e.index)) present.set(i, true);
           });
-          if (!wanted(e.index)) return;
+          if (!wanted(e.index) || reserved(e)) return;
           await applier.add(e, volume);
         },
         verified: async (volume) => {
@@ -384,7 +470,7 @@ async function applySets(
     if (mode === 'merge') {
       // DEST is about to be half its own, half restored: marked so until the end
       step = 'mark';
-      await writeFile(join(o.dest, UNFINISHED), MERGING);
+      await writeMarker(o.dest, MERGING);
       step = 'merge';
       dest.marked = true;
       applier.mergeInto(new DestTree(o.dest));
@@ -393,7 +479,7 @@ async function applySets(
     applied = true;
   } catch (err) {
     await applier.abort();
-    if (mode === 'fresh' && volumes.length === 0) await rm(join(o.dest, UNFINISHED), { force: true });
+    if (mode === 'fresh' && volumes.length === 0) await removeMarker(o.dest);
     if (o.scratch) throw err;
     // say what DEST holds now; a damaged file: where it came from, and where else to find it
     const damaged =
