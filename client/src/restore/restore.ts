@@ -81,13 +81,30 @@ const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.te
 /**
  * In a DEST that held nothing, from the start of a restore until its end: what DEST holds is
  * a restore's work, cut short, that the next one (--force) may patch in place as if DEST
- * had been empty (see prepareDest). Empty, then. In a DEST that held something (--force),
+ * had been empty, if it restores the same (see prepareDest). It holds RESTORING then, with
+ * what that restore restores (older versions: empty, taken as the same). In a DEST that held something (--force),
  * from the start of the merge until the end: DEST holds part of the restored state and part
  * of its own content, which the next one must merge into again, never patch in place (an
  * earlier set's deletion would take DEST's own objects along): it holds MERGING ("merge:") then.
  */
 const UNFINISHED = '.deaddrop-restore.unfinished';
 const MERGING = 'merge: a restore (--force) was moving its restored tree into this directory and did not finish\n';
+const RESTORING = 'restore: a restore into an empty directory was restoring this and did not finish\n';
+
+/** The marker of a restore into an empty DEST: what it restores (host, sets, --path), one field per line. */
+function restoringText(host: string, loaded: LoadedSet[], paths: PathIndex[]): string {
+  const last = loaded[loaded.length - 1]!.set;
+  const shown = paths.map((p) => `path: ${JSON.stringify(showIndex(p))}\n`).sort();
+  const sets = loaded.map((l) => setKey(l.set)).join(' ');
+  return `${RESTORING}host: ${host}\ntime: ${iso(last.time)}\nsets: ${sets}\n${shown.join('')}`;
+}
+
+/** What a RESTORING marker says was restored: host, time, --path arguments. */
+function restoringWhat(marker: string): { host?: string; time?: string; paths: string[] } {
+  const fields = marker.split('\n').map((line) => line.split(': ', 2) as [string, string?]);
+  const field = (name: string) => fields.filter(([k]) => k === name).map(([, v]) => v ?? '');
+  return { host: field('host')[0], time: field('time')[0], paths: field('path').map((p) => JSON.parse(p) as string) };
+}
 
 /** One restore at a time per DEST: another one's staging directory is not stale. */
 const LOCK = '.deaddrop-restore.lock';
@@ -175,8 +192,8 @@ async function lockDest(dest: string): Promise<PidLock> {
 
 /**
  * How the sets reach DEST. `fresh`: DEST held nothing, they are applied in place. `resume`
- * (--force): DEST holds only what a restore that did not finish put there, patched in place
- * as that one would have gone on. `merge` (--force): DEST holds other content, which no set
+ * (--force): DEST holds only what a restore of the same state that did not finish put there
+ * (checkSameRestore), patched in place as that one would have gone on. `merge` (--force): DEST holds other content, which no set
  * before the chosen time may delete or replace: the sets are applied to a tree of their own
  * and only the state at the chosen time is merged into DEST.
  */
@@ -190,6 +207,7 @@ type DestMode = 'fresh' | 'resume' | 'merge';
 async function prepareDest(
   dest: string,
   force: boolean | undefined,
+  restoring: string,
   warnings: string[],
 ): Promise<{ mode: DestMode; marked: boolean }> {
   const entries = await readdir(dest, { withFileTypes: true });
@@ -208,9 +226,28 @@ async function prepareDest(
     await rm(join(dest, name), { recursive: true, force: true });
     warnings.push(`${join(dest, name)}: removed the staging directory of an interrupted restore`);
   }
-  const mode = held.length === 0 ? 'fresh' : unfinished && !merging ? 'resume' : 'merge';
-  if (mode === 'fresh' && (!unfinished || merging)) await writeMarker(dest, '');
+  // a marker of neither kind (not of ours) is taken as a merge's too
+  const resuming = unfinished && (marker === '' || marker.startsWith('restore:'));
+  const mode = held.length === 0 ? 'fresh' : resuming ? 'resume' : 'merge';
+  if (mode === 'resume') checkSameRestore(dest, marker!, restoring);
+  if (mode === 'fresh') await writeMarker(dest, restoring);
   return { mode, marked: mode !== 'merge' || merging };
+}
+
+/**
+ * Resume: DEST holds part of what the restore that marked it was restoring. Patched in place
+ * by another (another --time, --host, --path), it would hold a mix of both states: refused.
+ */
+function checkSameRestore(dest: string, marker: string, restoring: string): void {
+  if (marker === '' || marker === restoring) return; // '': an older version's, which did not say
+  const was = restoringWhat(marker);
+  const paths = was.paths.map((p) => ` --path ${p}`).join('');
+  throw new UsageError(
+    `${dest} holds part of a restore of ${was.host} as of ${was.time}${paths} that did not finish ` +
+      `(marked by ${join(dest, UNFINISHED)}), not the restore asked for: --force would mix the two states; ` +
+      `run that same restore again (--host ${was.host} --time ${was.time}${paths} --force) to finish it, ` +
+      'or restore into an empty directory',
+  );
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -411,7 +448,7 @@ async function applySets(
   warnings: string[],
 ): Promise<Applied> {
   const wanted = (index: PathIndex) => paths.length === 0 || paths.some((p) => isPrefixIndex(p, index));
-  const dest = await prepareDest(o.dest, o.force, warnings);
+  const dest = await prepareDest(o.dest, o.force, restoringText(o.host, loaded, paths), warnings);
   const { mode } = dest;
   const staging = await mkdtemp(join(o.dest, STAGING_PREFIX));
   const tree = mode === 'merge' ? join(staging, 'tree') : o.dest;
