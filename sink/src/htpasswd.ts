@@ -100,6 +100,16 @@ export class HtpasswdStore {
     this.verified.clear();
   }
 
+  /** Re-read a changed file; if it cannot be read, know no users (fail closed). */
+  private async refreshOrForget(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch {
+      this.users = new Map();
+      this.stamp = '';
+    }
+  }
+
   /** Whether the file (as last loaded) has an entry for user. */
   has(user: string): boolean {
     return this.users.has(user);
@@ -111,16 +121,21 @@ export class HtpasswdStore {
   }
 
   /**
+   * True when user and password match the current file and were verified before (cached): no
+   * hash is computed, so this costs nothing. False says nothing about whether they are right.
+   */
+  async alreadyVerified(user: string, password: string): Promise<boolean> {
+    await this.refreshOrForget();
+    const hash = this.users.get(user);
+    return hash !== undefined && this.verified.has(cacheKey(user, password, hash));
+  }
+
+  /**
    * True when user and password match the current file. Fails closed if the file vanished.
    * bcrypt runs in `client`'s turn (password-checks.ts: BusyError when it has too many waiting).
    */
   async verify(user: string, password: string, client = '-'): Promise<boolean> {
-    try {
-      await this.refresh();
-    } catch {
-      this.users = new Map();
-      this.stamp = '';
-    }
+    await this.refreshOrForget();
     const hash = this.users.get(user);
     if (hash === undefined) {
       await this.checks.compare(password, DUMMY_HASH, client);

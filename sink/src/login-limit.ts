@@ -1,13 +1,16 @@
 import { isIPv6 } from 'node:net';
 
 /**
- * Failed logins per client address: up to `max` in a window, then 429 until the window ends.
- * Every failed login costs a bcrypt comparison (tens of milliseconds of the password check
- * worker, taken in turn by client: password-checks.ts), so an address guessing passwords would
- * otherwise delay other hosts' first logins; nginx's generated config bounds the same with
- * limit_req. Addresses are counted by loginKey(): an IPv6 client
- * by its /64, which one machine may fill with addresses. (No budget across all addresses: past
- * it a host whose password is not cached yet would be shut out too, by 2 guesses a second.)
+ * Failed logins per client address: up to `max` in a window, then 429 until the window ends for
+ * every login from it that needs a password check. Every failed login costs a bcrypt comparison
+ * (tens of milliseconds of the password check worker, taken in turn by client:
+ * password-checks.ts), so an address guessing passwords would otherwise delay other hosts' first
+ * logins; nginx's generated config bounds the same with limit_req. Credentials the server has
+ * already verified (cached, no bcrypt) still pass from a blocked address (server.ts): a host
+ * sharing an address with the guesser keeps uploading. Addresses are counted by loginKey(): an
+ * IPv6 client by its /64, which one machine may fill with addresses. (No budget across all
+ * addresses: past it a host whose password is not cached yet would be shut out too, by 2
+ * guesses a second.)
  */
 export class FailedLoginLimit {
   private readonly failures = new Map<string, { count: number; since: number }>();

@@ -191,7 +191,10 @@ export class SinkServer {
     const creds = basicCredentials(req.headers.authorization);
     if (!creds) throw new HttpRefusal(401, 'no credentials');
     const address = req.socket.remoteAddress ?? '-';
-    if (this.failedLogins.blocked(address)) throw new HttpRefusal(429, 'too many failed logins from this address');
+    // Credentials verified before are no guess and cost no bcrypt: another host behind the
+    // guessing address keeps working. Anything else from it waits out the block.
+    if (this.failedLogins.blocked(address) && !(await this.opts.htpasswd.alreadyVerified(creds.user, creds.password)))
+      throw new HttpRefusal(429, 'too many failed logins from this address');
     const valid = await this.opts.htpasswd.verify(creds.user, creds.password, loginKey(address)).catch((err) => {
       if (err instanceof BusyError) throw new HttpRefusal(429, 'too many logins from this address being checked');
       throw err;

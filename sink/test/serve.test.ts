@@ -55,6 +55,20 @@ test('an address that fails 30 logins in a minute gets 429, without bcrypt work,
   await sink.stop();
 });
 
+test('an address blocked for failed logins still serves credentials the server has already verified', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a', bob: 'b', carol: 'c' } });
+  assert.equal(await put(sink, '/webdav/bob/b1', 'bob', 'b', 'x'), 201);
+  for (let i = 0; i < 30; i++) assert.equal(await put(sink, `/webdav/alice/g${i}`, 'alice', `guess${i}`, 'x'), 401);
+  assert.equal(await put(sink, '/webdav/alice/g30', 'alice', 'guess30', 'x'), 429);
+  // bob's password was verified before: no guess, no bcrypt, so no reason to turn him away
+  assert.equal(await put(sink, '/webdav/bob/b2', 'bob', 'b', 'y'), 201);
+  assert.equal(readFileSync(join(sink.root, 'bob', 'b2'), 'utf8'), 'y');
+  // credentials not verified yet still cost a bcrypt check: refused while the address is blocked
+  assert.equal(await put(sink, '/webdav/carol/c1', 'carol', 'c', 'z'), 429);
+  assert.equal(await put(sink, '/webdav/bob/b3', 'bob', 'wrong', 'z'), 429);
+  await sink.stop();
+});
+
 test('failed logins are counted per IPv4 address and per IPv6 /64', () => {
   assert.equal(loginKey('192.0.2.7'), '192.0.2.7');
   assert.equal(loginKey('::ffff:192.0.2.7'), '192.0.2.7');
