@@ -101,7 +101,9 @@ async function run(label: string, start: (o: SinkOptions) => Promise<RunningSink
   const root = join(dir, label);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
-  const sink = await start({ root, hosts, extraArgs: ['--max-uploads-per-host', String(UPLOADS)] });
+  // every host uploads from 127.0.0.1: one address's connection cap must hold all of them
+  const extraArgs = ['--max-uploads-per-host', String(UPLOADS), '--max-conns', String(UPLOADS)];
+  const sink = await start({ root, hosts, extraArgs });
   const idleRssMiB = peakRssMiB(sink.pid); // the started server before any upload
   const digests = Array.from({ length: UPLOADS }, () => ({}) as { hex?: string });
   const t0 = process.hrtime.bigint();

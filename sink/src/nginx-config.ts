@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_CONNS } from './conn-limit.js';
 import { DEFAULT_TEMP_NAME } from './serve-setup.js';
 
 export interface NginxConfigOptions {
@@ -20,11 +21,7 @@ export interface NginxConfigOptions {
   readers?: string[];
 }
 
-/**
- * Default limit_conn per address: the embedded sink's --max-uploads-per-host (8) plus as many
- * again for PROPFINDs and a reader's GETs.
- */
-export const DEFAULT_MAX_CONNS = 16;
+export { DEFAULT_MAX_CONNS } from './conn-limit.js';
 
 function quote(value: string): string {
   if (/[\s;{}"'\\$]/.test(value)) throw new Error(`path not usable in an nginx config: ${value}`);

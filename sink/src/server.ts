@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { basicCredentials } from './auth.js';
+import { ConnectionLimit, DEFAULT_MAX_CONNS } from './conn-limit.js';
 import type { AccessEntry } from './access-log.js';
 import type { HtpasswdStore } from './htpasswd.js';
 import { FailedLoginLimit, loginKey } from './login-limit.js';
@@ -19,6 +20,8 @@ export interface SinkServerOptions {
   htpasswd: HtpasswdStore;
   maxBodyBytes: number;
   maxUploadsPerHost: number;
+  /** Open connections per client address (conn-limit.ts); default nginx-config's; 0 = no limit. */
+  maxConnsPerAddress?: number;
   /** Whole request head must arrive within this (slowloris). */
   headerTimeoutMs: number;
   /** A connection with no bytes moving for this long is dropped (slow or stalled bodies). */
@@ -59,10 +62,13 @@ export class SinkServer {
   private readonly servers: (http.Server | https.Server)[] = [];
   private readonly uploadsPerHost = new Map<string, number>();
   private readonly failedLogins = new FailedLoginLimit();
+  private readonly connections: ConnectionLimit;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing = false;
 
-  constructor(private readonly opts: SinkServerOptions) {}
+  constructor(private readonly opts: SinkServerOptions) {
+    this.connections = new ConnectionLimit(opts.maxConnsPerAddress ?? DEFAULT_MAX_CONNS);
+  }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
@@ -72,6 +78,8 @@ export class SinkServer {
       ? https.createServer({ ...common, cert: this.opts.tls.cert, key: this.opts.tls.key }, handle)
       : http.createServer(common, handle);
     // Answer Expect: 100-continue ourselves: a refused PUT then costs the client no upload.
+    // for https the raw TCP socket, before any TLS handshake is spent on it
+    server.on('connection', (socket: Socket) => this.connections.admit(socket));
     server.on('checkContinue', (req, res) => this.handle(req, res, true));
     server.headersTimeout = this.opts.headerTimeoutMs;
     server.requestTimeout = 0; // a 100 GB body may take hours; the idle timeout guards stalls

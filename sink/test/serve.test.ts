@@ -20,6 +20,7 @@ import {
 } from '@deaddrop/test';
 import { bcryptHash } from '../src/htpasswd.js';
 import { FailedLoginLimit, loginKey } from '../src/login-limit.js';
+import { DEFAULT_MAX_CONNS } from '../src/nginx-config.js';
 
 const auth = (user: string, pw: string) => 'Basic ' + Buffer.from(`${user}:${pw}`).toString('base64');
 
@@ -218,6 +219,43 @@ test('a PROPFIND or reader GET with an oversized body is refused (413) and the s
   assert.match(answer, /^HTTP\/1\.1 413 /);
   assert.equal(await send('PROPFIND', '/webdav/alice/', 'alice', 'a', Buffer.alloc(10, 'x')), 207);
   assert.equal(await put(sink, '/webdav/alice/after', 'alice', 'a', 'ok'), 201, 'the server is still up');
+  await sink.stop();
+});
+
+test('connections per client address are capped like nginx limit_conn; a closed one frees its place', async () => {
+  const sink = await startEmbeddedSink({ hosts: { alice: 'a' } });
+  const propfind = `PROPFIND /webdav/alice/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth('alice', 'a')}\r\nDepth: 0\r\nContent-Length: 0\r\n\r\n`;
+  // A connection's fate: the first bytes it is answered, or 'closed' (cut unanswered), or
+  // 'open' when neither happens within waitMs.
+  const open = async () => {
+    const s = net.connect(sink.port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    return s;
+  };
+  const fate = (s: net.Socket, waitMs: number) =>
+    new Promise<string>((resolve) => {
+      const t = setTimeout(() => resolve('open'), waitMs);
+      s.once('data', (d: Buffer) => (clearTimeout(t), resolve(d.toString().split('\r\n')[0]!)));
+      s.once('close', () => (clearTimeout(t), resolve('closed')));
+    });
+  const held: net.Socket[] = [];
+  for (let i = 0; i < DEFAULT_MAX_CONNS; i++) held.push(await open());
+  const over = await open();
+  assert.equal(await fate(over, 3000), 'closed', 'the connection over the cap is closed at once');
+  held[0]!.write(propfind);
+  assert.equal(await fate(held[0]!, 3000), 'HTTP/1.1 207 Multi-Status', 'connections under the cap are served');
+  held.pop()!.destroy();
+  let answer = 'closed';
+  for (let i = 0; i < 20 && answer === 'closed'; i++) {
+    const s = await open();
+    s.write(propfind);
+    answer = await fate(s, 3000);
+    s.destroy();
+    if (answer === 'closed') await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(answer, 'HTTP/1.1 207 Multi-Status', 'a new connection is served once one has closed');
+  for (const s of held) s.destroy();
   await sink.stop();
 });
 

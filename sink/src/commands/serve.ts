@@ -6,6 +6,7 @@ import { Logger } from '@deaddrop/common/log';
 import { acquirePidLock } from '@deaddrop/common/pid-lock';
 import { parseDuration, parseSize } from '@deaddrop/common/units';
 import { accessLogWriter, formatAccessLine } from '../access-log.js';
+import { DEFAULT_MAX_CONNS } from '../conn-limit.js';
 import { HtpasswdStore } from '../htpasswd.js';
 import { formatHostPort, parseListen } from '../listen.js';
 import { hostNameProblem } from '../names.js';
@@ -20,6 +21,7 @@ interface Args {
   temp?: string;
   maxBody: string;
   maxUploadsPerHost: number;
+  maxConns: number;
   headerTimeout: string;
   idleTimeout: string;
   shutdownGrace: string;
@@ -49,6 +51,11 @@ export const serveCommand = {
       })
       .option('max-body', { type: 'string', default: '1TB', describe: 'Largest accepted PUT body (413 above)' })
       .option('max-uploads-per-host', { type: 'number', default: 8, describe: 'Concurrent PUTs per host (429 above)' })
+      .option('max-conns', {
+        type: 'number',
+        default: DEFAULT_MAX_CONNS,
+        describe: 'Open connections per client address, as nginx limit_conn (more are closed at once; 0 = no limit)',
+      })
       .option('header-timeout', { type: 'string', default: '30s', describe: 'Time allowed for a request head' })
       .option('idle-timeout', { type: 'string', default: '120s', describe: 'Drop a connection idle this long' })
       .option('shutdown-grace', { type: 'string', default: '30s', describe: 'On SIGTERM, wait this long for uploads' })
@@ -67,6 +74,8 @@ export const serveCommand = {
     const prefix = argv.prefix;
     if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(prefix)) throw new UsageError(`--prefix ${prefix}: must start and end with /`);
     if (Boolean(argv.tlsCert) !== Boolean(argv.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
+    if (!Number.isInteger(argv.maxConns) || argv.maxConns < 0)
+      throw new UsageError(`--max-conns ${argv.maxConns}: expected a whole number (0 = no limit)`);
     const listens = argv.listen.map(parseListen);
     const readers = new Set(argv.reader ?? []);
     for (const r of readers) {
@@ -89,6 +98,7 @@ export const serveCommand = {
       htpasswd,
       maxBodyBytes: parseSize(argv.maxBody, '--max-body'),
       maxUploadsPerHost: argv.maxUploadsPerHost,
+      maxConnsPerAddress: argv.maxConns,
       headerTimeoutMs: parseDuration(argv.headerTimeout, '--header-timeout') * 1000,
       idleTimeoutMs: parseDuration(argv.idleTimeout, '--idle-timeout') * 1000,
       tls,
