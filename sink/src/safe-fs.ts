@@ -1,6 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, readlink, realpath, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir } from '@deaddrop/common/fs';
 
 /** A refusal that maps onto an HTTP status (the message goes to the access log only). */
 export class HttpRefusal extends Error {
@@ -79,19 +80,35 @@ export async function openFileNoFollow(
   }
 }
 
+/** Directories this process made whose parent's fsync is still running (mkdirsNoSymlinks). */
+const parentSyncs = new Map<string, Promise<void>>();
+
 /**
  * Create the directories base/segments... (base itself must exist), never following a symlink:
- * each component is made with mkdir and then checked with lstat to be a real directory.
+ * each component is made with mkdir and then checked with lstat to be a real directory. The
+ * parent of each directory made is fsynced, or a power loss could drop the new directory, and
+ * the file the caller then publishes in it, after the client was told it was stored. A racing
+ * call (a parallel upload into the same new directory) that finds the directory already there
+ * waits for that fsync too.
  */
 export async function mkdirsNoSymlinks(base: string, segments: string[], mode = 0o750): Promise<string> {
   let path = base;
   for (const seg of segments) {
-    path = join(path, seg);
+    const parent = path;
+    const dir = join(parent, seg);
+    path = dir;
+    let made = true;
     try {
-      await mkdir(path, { mode });
+      await mkdir(dir, { mode });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      made = false;
     }
+    if (made) {
+      const synced = syncDir(parent).finally(() => parentSyncs.delete(dir));
+      parentSyncs.set(dir, synced);
+      await synced;
+    } else await parentSyncs.get(dir);
     const st = await lstat(path);
     if (st.isSymbolicLink()) throw new HttpRefusal(403, `symlink on the path: ${path}`);
     if (!st.isDirectory()) throw new HttpRefusal(409, `not a directory: ${path}`);

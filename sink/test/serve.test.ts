@@ -90,6 +90,55 @@ test('failed logins are counted per IPv4 address and per IPv6 /64', () => {
   assert.equal(limit.blocked('2001:db8:1:2:ffff::1', 61_000), false);
 });
 
+test(
+  'a PUT fsyncs the parent of every directory it made (seen with strace)',
+  { skip: missingTools('strace') },
+  async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    enrolHosts(root, join(dir, 'htpasswd'), {});
+    appendFileSync(join(dir, 'htpasswd'), `alice:${bcryptHash('a', 4)}\n`); // ROOT/alice not made yet
+    const trace = join(dir, 'strace.txt');
+    const [cmd, ...pre] = deaddropArgv();
+    const args = ['sink', 'serve', '--root', root, '--htpasswd', join(dir, 'htpasswd'), '--listen', '127.0.0.1:0', '--json', '--access-log', join(dir, 'log')]; // prettier-ignore
+    const child = spawn('strace', ['-f', '-y', '-e', 'trace=mkdir,mkdirat,fsync', '-o', trace, cmd!, ...pre, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true, // its own process group: strace -o FILE PROG blocks SIGTERM, the server gets it
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const m = /"url":"([^"]+)"/.exec(buf);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', () => reject(new Error('exited')));
+      });
+      const r = await fetch(`${url}alice/sub/x`, {
+        method: 'PUT',
+        body: 'x',
+        headers: { authorization: auth('alice', 'a') },
+      });
+      assert.equal(r.status, 201);
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      await exited;
+    }
+    const lines = readFileSync(trace, 'utf8').split('\n');
+    const made = lines.findIndex((l) => /mkdir(at)?\(.*"[^"]*\/root\/alice"/.test(l));
+    assert.ok(made >= 0, 'the PUT made ROOT/alice');
+    const synced = lines.slice(made).filter((l) => /fsync\(\d+</.test(l));
+    for (const d of [root, join(root, 'alice'), join(root, 'alice', 'sub')])
+      assert.ok(
+        synced.some((l) => l.includes(`<${d}>`)),
+        `${d} is not fsynced after the PUT made its directories:\n${synced.join('\n')}`,
+      );
+  },
+);
+
 test('per-host upload cap answers 429; other hosts still upload; chunked body over --max-body -> 413', async () => {
   const sink = await startEmbeddedSink({
     hosts: { alice: 'a', bob: 'b' },
