@@ -101,6 +101,11 @@ export function nginxConfig(o: NginxConfigOptions): string {
 # Temp files of uploads live in ${temp}: same file system as the root (so nginx renames
 # instead of copying into the host directory), unreachable by URL (no host name starts with a
 # dot). Crashed workers can orphan temp files there: find ${temp} -type f -mmin +1440 -delete
+# No fsync: dav writes the body to a temp file and renames it into place without one, and no
+# nginx setting adds it. A power loss soon after a 201 can leave a short file under the final
+# name, which the host counts as delivered. The weekly \`deaddrop check\` (--deep, its default)
+# reads every file against its set's sums file and reports it (truncated, checksum-mismatch);
+# then run \`deaddrop backup --full\` on that host. (\`deaddrop sink serve\` fsyncs before 201.)
 # Basic auth sends passwords in clear: put TLS in front or use \`listen … ssl\` with a certificate.
 
 limit_req_zone $binary_remote_addr zone=deaddrop_sink:10m rate=${rate}r/s;${
