@@ -274,14 +274,17 @@ function removeOnSignal(staging: string, lock: PidLock, holds: () => string): ()
  * restored state (an empty directory in the backup, or restored by another --path).
  */
 async function removeEmptyParents(root: string, paths: PathIndex[], restored: (rel: Buffer) => boolean): Promise<void> {
+  // reached from the root through real directories only: a symlink the restore put on the
+  // way (the backup's) would take the removal outside DEST
+  const tree = new DestTree(root);
   for (const p of paths)
     for (let n = p.length - 1; n > 0; n--) {
       const rel = joinIndex(p.slice(0, n));
-      if (restored(rel)) break;
-      const dir = Buffer.concat([Buffer.from(`${root}/`), rel]);
-      const isDir = (await lstat(dir).catch(() => undefined))?.isDirectory();
-      if (!isDir || (await readdir(dir)).length > 0) break;
+      if (restored(rel) || !tree.parents(rel, false) || !tree.stat(rel)?.isDirectory()) break;
+      const dir = tree.pathOf(rel);
+      if ((await readdir(dir)).length > 0) break;
       await rmdir(dir);
+      tree.forget();
     }
 }
 
