@@ -1,13 +1,15 @@
 /**
- * The directories above a --path: the cleanup of those left empty above a path not in the
- * backup never passes through a symlink the restore put there (it would remove what is
- * outside DEST).
+ * The directories above a --path: restored with the backup's mode, mtime and owner, as a full
+ * restore restores them (a private directory stays private); the cleanup of those left empty
+ * above a path not in the backup never passes through a symlink the restore put there (it
+ * would remove what is outside DEST).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTestRecipient, runDeaddrop, tempDir } from '@deaddrop/test';
+import { compareTrees } from '@deaddrop/test/compare-trees';
 
 test('the directories above a --path', { timeout: 120_000 }, async (t) => {
   const tmp = tempDir('deaddrop-restore-path-parents-');
@@ -16,6 +18,9 @@ test('the directories above a --path', { timeout: 120_000 }, async (t) => {
   mkdirSync(src);
   mkdirSync(outside);
   symlinkSync(outside, join(src, 'abs')); // restored as is: a symlink out of DEST
+  mkdirSync(join(src, 'root'), { mode: 0o700 });
+  writeFileSync(join(src, 'root', 'secret.txt'), 'secret\n', { mode: 0o644 });
+  utimesSync(join(src, 'root'), 978307200, 978307200);
   const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
   mkdirSync(join(tmp, 'sink', 'testhost'), { recursive: true });
   const config = join(tmp, 'client.json');
@@ -31,6 +36,16 @@ test('the directories above a --path', { timeout: 120_000 }, async (t) => {
       '--passphrase-file', key.passphraseFile, '--to', out, ...paths.flatMap((p) => ['--path', p])]); // prettier-ignore
     return { ...r, out };
   };
+
+  await t.test('--path root/secret.txt: root/ as in the backup (0700), as a full restore has it', async () => {
+    const full = await restore([]);
+    assert.equal(full.code, 0, full.stderr);
+    const r = await restore(['root/secret.txt']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(join(r.out, 'root')).mode & 0o7777, 0o700);
+    assert.deepEqual(compareTrees(join(full.out, 'root'), join(r.out, 'root')), []);
+    assert.deepEqual(compareTrees(join(src, 'root'), join(r.out, 'root')), []);
+  });
 
   await t.test('--path abs --path abs/b/c: the empty directory abs/b, outside DEST, stays', async () => {
     mkdirSync(join(outside, 'b'));

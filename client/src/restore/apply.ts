@@ -84,7 +84,8 @@ export class TreeApplier {
   readonly warnings: string[] = [];
   private open: OpenFile | undefined;
   private ops: Op[] = [];
-  private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes }>();
+  /** `parentOnly`: a parent of a --path, there for its attributes (addParent). */
+  private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes; parentOnly: boolean }>();
   private seq = 0;
   /** What this restore made has a ctime from here on; what DEST held before (--force) is older. */
   private readonly since = Date.now() - 1;
@@ -126,7 +127,7 @@ export class TreeApplier {
         return;
       }
       case TarType.DIR:
-        this.dirs.set(rel.toString('latin1'), { rel, depth: e.index.length, attrs });
+        this.dirs.set(rel.toString('latin1'), { rel, depth: e.index.length, attrs, parentOnly: false });
         this.ops.push({ op: 'dir', rel });
         return;
       case TarType.SYMLINK: {
@@ -157,6 +158,17 @@ export class TreeApplier {
       default:
         this.warnings.push(`${show(rel)}: tar type ${JSON.stringify(h.type)} not restored`);
     }
+  }
+
+  /**
+   * The backup's entry for a directory above a --path: made with its mode, mtime and owner, as
+   * a full restore makes it (a private directory stays private), but not part of the restored
+   * state: its other contents are not restored, it is not counted, nor isRestoredDir.
+   */
+  async addParent(e: VolumeEntry, what: string): Promise<void> {
+    await this.add(e, what);
+    const d = this.dirs.get(joinIndex(e.index).toString('latin1'));
+    if (d) d.parentOnly = true;
   }
 
   private async startDiff(e: VolumeEntry, rel: Buffer, attrs: Attributes, what: string): Promise<void> {
@@ -306,7 +318,7 @@ export class TreeApplier {
 
   /** A directory of the restored state (after settle()). */
   isRestoredDir(rel: Buffer): boolean {
-    return this.dirs.has(rel.toString('latin1'));
+    return this.dirs.get(rel.toString('latin1'))?.parentOnly === false;
   }
 
   private isDir(rel: Buffer): boolean {
@@ -374,7 +386,7 @@ export class TreeApplier {
         root = { path: realpathSync(this.dest.root), attrs: d.attrs };
         setPathAttributes(root.path, { ...d.attrs, mode: d.attrs.mode | 0o200 });
       }
-      this.stats.dirs++; // the directories of the restored tree: those still there
+      if (!d.parentOnly) this.stats.dirs++; // the directories of the restored tree: those still there
     }
     await unmark();
     if (!root) return; // a --path restore: DEST's root is not the backup's

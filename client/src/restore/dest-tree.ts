@@ -41,7 +41,9 @@ export class DestTree {
       const st = lstatSync(path, { throwIfNoEntry: false });
       if (!st) {
         if (!create) return false;
-        mkdirSync(path, { mode: 0o755 });
+        // never wider than the backup's while files go below it: a parent of a --path gets
+        // its own mode at the end (apply.ts finish), from the backup's entry for it
+        mkdirSync(path, { mode: 0o700 });
       } else if (!st.isDirectory()) {
         if (!create) return false;
         throw new DeaddropError(

@@ -13,6 +13,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
 import { acquirePidLock, type PidLock } from '@deaddrop/common/pid-lock';
+import { TarType } from '../archive/tar-header.js';
 import { setKey } from '../format/names.js';
 import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
@@ -288,6 +289,15 @@ async function removeEmptyParents(root: string, paths: PathIndex[], restored: (r
     }
 }
 
+/**
+ * The backup's entry for a directory above a --path (not its root: DEST's root is not the
+ * backup's there), restored for its mode, mtime and owner: see TreeApplier.addParent.
+ */
+function isParentDir(e: VolumeEntry, paths: PathIndex[]): boolean {
+  if (e.kind !== 'snapshot' || e.header.type !== TarType.DIR || e.index.length === 0) return false;
+  return paths.some((p) => p.length > e.index.length && isPrefixIndex(e.index, p));
+}
+
 /** Host names alike: the same, or one the other's first label (a manifest holds the machine's name, maybe short). */
 function sameHost(a: string, b: string): boolean {
   const [x, y] = [a.toLowerCase(), b.toLowerCase()];
@@ -488,8 +498,9 @@ async function applySets(
               if (isPrefixIndex(e.index, p)) present.set(i, false);
             } else if (isPrefixIndex(p, e.index)) present.set(i, true);
           });
-          if (!wanted(e.index) || reserved(e)) return;
-          await applier.add(e, volume);
+          if (wanted(e.index)) {
+            if (!reserved(e)) await applier.add(e, volume);
+          } else if (isParentDir(e, paths) && !reserved(e)) await applier.addParent(e, volume);
         },
         verified: async (volume) => {
           volumes.push(volume);
