@@ -7,8 +7,8 @@
  * one left by a run killed outright is removed by the next restore into the same DEST, which
  * a lock file keeps to one restore at a time.
  */
-import { constants as fsConstants, rmSync, type Stats } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/common/errors';
@@ -19,6 +19,20 @@ import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { iso, readCatalog } from './catalog.js';
 import { whatDestHolds, type AfterSets, type DestProgress } from './dest-left.js';
+import {
+  checkOurs,
+  checkSameRestore,
+  isReservedName,
+  isStagingName,
+  LOCK,
+  MERGING,
+  readMarker,
+  removeMarker,
+  restoringText,
+  STAGING_PREFIX,
+  UNFINISHED,
+  writeMarker,
+} from './dest-marker.js';
 import { DestTree } from './dest-tree.js';
 import type { KeySource } from './key.js';
 import type { VolumeEntry } from './entries.js';
@@ -74,104 +88,6 @@ export function pathArgument(p: string): PathIndex {
   if (index.some((c) => c.length === 0 || c.toString() === '..' || c.toString() === '.'))
     throw new UsageError(`--path ${p}: give a path relative to the backup root, without . or .. parts`);
   return index;
-}
-
-const STAGING_PREFIX = '.deaddrop-restore-';
-/** Ours by name: the prefix and mkdtemp's six characters. */
-const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.test(name);
-/**
- * In a DEST that held nothing, from the start of a restore until its end: what DEST holds is
- * a restore's work, cut short, that the next one (--force) may patch in place as if DEST
- * had been empty, if it restores the same (see prepareDest). It holds RESTORING then, with
- * what that restore restores (older versions: empty, taken as the same). In a DEST that held something (--force),
- * from the start of the merge until the end: DEST holds part of the restored state and part
- * of its own content, which the next one must merge into again, never patch in place (an
- * earlier set's deletion would take DEST's own objects along): it holds MERGING ("merge:") then.
- */
-const UNFINISHED = '.deaddrop-restore.unfinished';
-const MERGING = 'merge: a restore (--force) was moving its restored tree into this directory and did not finish\n';
-const RESTORING = 'restore: a restore into an empty directory was restoring this and did not finish\n';
-
-/** The marker of a restore into an empty DEST: what it restores (host, sets, --path), one field per line. */
-function restoringText(host: string, loaded: LoadedSet[], paths: PathIndex[]): string {
-  const last = loaded[loaded.length - 1]!.set;
-  const shown = paths.map((p) => `path: ${JSON.stringify(showIndex(p))}\n`).sort();
-  const sets = loaded.map((l) => setKey(l.set)).join(' ');
-  return `${RESTORING}host: ${host}\ntime: ${iso(last.time)}\nsets: ${sets}\n${shown.join('')}`;
-}
-
-/** What a RESTORING marker says was restored: host, time, --path arguments. */
-function restoringWhat(marker: string): { host?: string; time?: string; paths: string[] } {
-  const fields = marker.split('\n').map((line) => line.split(': ', 2) as [string, string?]);
-  const field = (name: string) => fields.filter(([k]) => k === name).map(([, v]) => v ?? '');
-  return { host: field('host')[0], time: field('time')[0], paths: field('path').map((p) => JSON.parse(p) as string) };
-}
-
-/** One restore at a time per DEST: another one's staging directory is not stale. */
-const LOCK = '.deaddrop-restore.lock';
-
-/**
- * The restore's own names at DEST's root (the lock's takeover tokens too: pid-lock.ts). The
- * backup is untrusted: its symlink of such a name would have the marker written through it,
- * and what it put there a restore would take as its own and remove.
- */
-const isReservedName = (name: string) =>
-  name === UNFINISHED || name === LOCK || name.startsWith(`${LOCK}.`) || isStagingName(name);
-
-const kindOf = (st: Stats) => (st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a directory' : 'not a file');
-
-/** At `path`, something that is not a regular file (`what`: our marker or lock): refused, never followed. */
-async function checkOurs(path: string, what: string): Promise<boolean> {
-  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (st && !st.isFile())
-    throw new UsageError(
-      `${path}: ${kindOf(st)}, not the ${what} of a restore (a name restores keep for their own use): ` +
-        'remove it, or restore into another directory',
-    );
-  return st !== undefined;
-}
-
-/** Neither follows a symlink put there since it was checked, nor waits on a fifo. */
-const MARKER_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
-
-/** The marker's text, undefined when there is none; one that cannot be read is taken as a merge's (prepareDest). */
-async function readMarker(dest: string): Promise<string | undefined> {
-  const path = join(dest, UNFINISHED);
-  if (!(await checkOurs(path, 'marker'))) return undefined;
-  const fh = await open(path, fsConstants.O_RDONLY | MARKER_FLAGS).catch(() => undefined);
-  try {
-    return (await fh?.readFile('utf8')) ?? MERGING;
-  } catch {
-    return MERGING;
-  } finally {
-    await fh?.close();
-  }
-}
-
-async function writeMarker(dest: string, text: string): Promise<void> {
-  const path = join(dest, UNFINISHED);
-  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | MARKER_FLAGS;
-  const fh = await open(path, flags, 0o644).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ELOOP') throw err;
-    throw new DeaddropError(`${path}: a symlink, not the marker of a restore: not written through`, undefined, {
-      cause: err,
-    });
-  });
-  try {
-    await fh.writeFile(text);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** The marker goes (unlink: a symlink itself, were one there). */
-async function removeMarker(dest: string): Promise<void> {
-  await unlink(join(dest, UNFINISHED)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
 }
 
 /** --to must be a directory (a symlink to one will do) or not exist yet: a usage error else, before anything is read. */
@@ -233,22 +149,6 @@ async function prepareDest(
   if (mode === 'resume') checkSameRestore(dest, marker!, restoring);
   if (mode === 'fresh') await writeMarker(dest, restoring);
   return { mode, marked: mode !== 'merge' || merging };
-}
-
-/**
- * Resume: DEST holds part of what the restore that marked it was restoring. Patched in place
- * by another (another --time, --host, --path), it would hold a mix of both states: refused.
- */
-function checkSameRestore(dest: string, marker: string, restoring: string): void {
-  if (marker === '' || marker === restoring) return; // '': an older version's, which did not say
-  const was = restoringWhat(marker);
-  const paths = was.paths.map((p) => ` --path ${p}`).join('');
-  throw new UsageError(
-    `${dest} holds part of a restore of ${was.host} as of ${was.time}${paths} that did not finish ` +
-      `(marked by ${join(dest, UNFINISHED)}), not the restore asked for: --force would mix the two states; ` +
-      `run that same restore again (--host ${was.host} --time ${was.time}${paths} --force) to finish it, ` +
-      'or restore into an empty directory',
-  );
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
