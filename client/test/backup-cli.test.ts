@@ -144,6 +144,7 @@ test('--dry-run counts what would go into the set and writes nothing', async () 
   assert.equal(j.type, 'full');
   assert.deepEqual(j.stats, { new: 4, changed: 0, deleted: 0 }); // root, a.txt, d/, d/b.bin
   assert.deepEqual(readdirSync(join(s.sink, 'h1')), []);
+  assert.equal(existsSync(s.archive), false, 'no archive directory made');
   const full = await runDeaddrop(['backup', '--config', s.config, '--json']);
   assert.equal(full.code, 0, full.stderr);
   writeFileSync(join(s.src, 'c.txt'), 'new\n');

@@ -132,11 +132,13 @@ async function checkSources(sel: Selection, config: ClientConfig, configFile: st
 }
 
 /**
- * What the run backs up. The archive dir is left out as written and by its real path (it
- * exists by now): the walk sees real paths, and a symlink may lead to it from inside a source.
+ * What the run backs up. The archive dir is left out as written and by its real path (a real
+ * run has made it by now; a dry run's may not exist): the walk sees real paths, and a symlink
+ * may lead to it from inside a source.
  */
 async function selectionFor(config: ClientConfig, archiveDir: string): Promise<Selection> {
-  return makeSelection(config.sources, config.exclude, [archiveDir, await realpath(archiveDir)]);
+  const real = await realpath(archiveDir).catch(() => archiveDir);
+  return makeSelection(config.sources, config.exclude, [archiveDir, real]);
 }
 
 const MIN_VOLUME_SIZE = 64 * 1024;
@@ -216,11 +218,15 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   const targets = opts.targets ?? (await targetsFor(config, configFile, log));
   const volumeSize = checkedVolumeSize(opts, config, configFile);
 
-  await mkdir(archiveDir, { recursive: true, mode: 0o700 });
-  for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
+  // A dry run makes nothing; without an archive directory it has no state to read or lock.
+  const archiveExists = (await stat(archiveDir).catch(() => undefined))?.isDirectory() === true;
+  if (!opts.dryRun) {
+    await mkdir(archiveDir, { recursive: true, mode: 0o700 });
+    for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
+  }
   const selection = await selectionFor(config, archiveDir);
   opts.signal?.throwIfAborted(); // (before the lock: another run may hold it, nothing is recorded)
-  const lock = await acquireLock(archiveDir);
+  const lock = opts.dryRun && !archiveExists ? undefined : await acquireLock(archiveDir);
   /** The new set's time, once chosen: the lock is kept until the clock is past it. */
   let setTime: number | undefined;
   // No upload outlives the run (a later run, once the lock is free, must not race a PUT still
@@ -445,7 +451,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     for (const t of targets) t.close?.();
     // (a clock set back during the run is not waited for: the next run's freeSetTime says so)
     if (setTime !== undefined && shortWaitFor(setTime)) await waitUntilAfter(setTime);
-    await lock.release();
+    await lock?.release();
   }
 }
 
