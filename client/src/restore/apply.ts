@@ -5,7 +5,8 @@
  * only when that volume has passed its hash checks (`commit`), so a tampered or truncated
  * volume leaves nothing of itself behind. Directory attributes are set last, deepest first.
  * Where DEST holds a mount point, a staged file is copied next to its place, then renamed.
- * File system calls are synchronous (see dest-tree.ts), except the patching of deltas.
+ * File system calls are synchronous (see dest-tree.ts), except the patching of deltas and the
+ * writing of big files' data (write-behind.ts), complete when the file is closed.
  */
 import { spawn } from 'node:child_process';
 import {
@@ -38,6 +39,7 @@ import { DeltaSink } from './delta-sink.js';
 import type { DestTree } from './dest-tree.js';
 import type { VolumeEntry } from './entries.js';
 import { attributesOf, setFdAttributes, setPathAttributes, type Attributes, type Owners } from './metadata.js';
+import { WriteBehind } from './write-behind.js';
 
 export interface ApplyStats {
   files: number;
@@ -56,6 +58,8 @@ interface OpenFile {
   attrs: Attributes;
   temp: number;
   size: number;
+  /** Written by write-behind.ts: a big file, in multivol chunks (a small one is written here at once). */
+  behind?: boolean;
   /** The last chunk written was all zeros, left a hole: the size is set at close. */
   hole?: boolean;
   fd?: number;
@@ -84,6 +88,7 @@ export class TreeApplier {
   readonly warnings: string[] = [];
   private open: OpenFile | undefined;
   private ops: Op[] = [];
+  private readonly writer = new WriteBehind();
   /** `parentOnly`: a parent of a --path, there for its attributes (addParent). */
   private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes; parentOnly: boolean }>();
   private seq = 0;
@@ -119,7 +124,15 @@ export class TreeApplier {
       case TarType.FILE:
       case '\0':
       case '7': {
-        const file: OpenFile = { kind: 'snapshot', index: e.index, rel, attrs, temp: ++this.seq, size: 0 };
+        const file: OpenFile = {
+          kind: 'snapshot',
+          index: e.index,
+          rel,
+          attrs,
+          temp: ++this.seq,
+          size: 0,
+          behind: e.multivol,
+        };
         file.fd = openSync(this.tempPath(file.temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
         this.open = file;
         await this.append(file, await e.read());
@@ -191,6 +204,7 @@ export class TreeApplier {
     // a chunk of zeros is not written: a sparse file stays sparse (the holes read as zeros)
     f.hole = allZero(data);
     if (f.hole) return;
+    if (f.behind) return this.writer.write(f.fd!, data, offset);
     let at = 0;
     while (at < data.length) at += writeSync(f.fd!, data, at, data.length - at, offset + at);
   }
@@ -198,6 +212,7 @@ export class TreeApplier {
   /** The file is complete: attributes on the staged copy, its move into place queued. */
   private async close(f: OpenFile): Promise<void> {
     this.open = undefined;
+    if (f.behind) await this.writer.idle();
     if (f.delta) {
       try {
         await f.delta.end();
@@ -400,6 +415,7 @@ export class TreeApplier {
     this.open = undefined;
     this.ops = [];
     o?.delta?.abort();
+    await this.writer.abandon();
     await o?.basis?.close().catch(() => {});
     if (o?.fd !== undefined && o.kind === 'snapshot') closeSync(o.fd);
   }
