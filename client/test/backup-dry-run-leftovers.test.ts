@@ -139,3 +139,27 @@ test(
     for (const p of [left.workFile, left.setDir]) assert.ok(r.stderr.includes(`would remove ${p}`), r.stderr);
   },
 );
+
+test(
+  '--dry-run says a real run would make a full backup, where a real run says it is making one',
+  { skip: missingTools('openssl') },
+  async () => {
+    const h = await host();
+    assert.equal((await h.run(false)).result, 'ok');
+    const cache = join(h.archiveDir, 'cache');
+    const sigs = readdirSync(cache).filter((n) => n.includes('.sigtar'));
+    assert.equal(sigs.length, 1, `one signature file in ${cache}: ${sigs.join(' ')}`);
+    writeFileSync(join(cache, sigs[0]!), 'not the signatures the state names');
+    const before = snapshot(h.archiveDir);
+
+    const dry = await h.run(true);
+    assert.equal(dry.result, 'dry-run');
+    assert.match(dry.logs, /cannot be read \(.*\): a real run would make a full backup/);
+    assert.doesNotMatch(dry.logs, /making a full backup/);
+    assert.deepEqual(snapshot(h.archiveDir), before);
+
+    const real = await h.run(false);
+    assert.match(real.logs, /cannot be read \(.*\): making a full backup/);
+    assert.equal(real.result, 'ok', real.logs);
+  },
+);

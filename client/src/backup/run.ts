@@ -188,6 +188,7 @@ async function usableChain(
   host: string,
   localdir: string,
   log: Logger,
+  making: string,
 ) {
   if (!state || state.chain.length === 0 || state.host !== host || state.localdir !== localdir) return [];
   for (const s of state.chain) {
@@ -197,7 +198,7 @@ async function usableChain(
     const path = join(cacheDir, s.signatures);
     const damage = await cacheFileDamage(path, s.signaturesSha1);
     if (damage === undefined) continue;
-    log.warn(`${path}: cannot be read (${damage}): making a full backup`, { path });
+    log.warn(`${path}: cannot be read (${damage}): ${making} a full backup`, { path });
     return [];
   }
   return state.chain;
@@ -239,9 +240,11 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     const state = read.status === 'ok' ? read.state : undefined;
     const host = hostname();
     const localdir = selection.root;
+    // a dry run's warnings say what a real run would do, not what it does
+    const making = opts.dryRun ? 'a real run would make' : 'making';
     const elsewhere = chainElsewhere(state, config);
-    if (elsewhere) log.warn(`${elsewhere}: making a full backup`);
-    const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir, log);
+    if (elsewhere) log.warn(`${elsewhere}: ${making} a full backup`);
+    const chain = elsewhere ? [] : await usableChain(state, dirs.cache, host, localdir, log, making);
     const spooled = opts.dryRun
       ? await describeLeftovers(dirs, read, archiveDir, log)
       : await cleanLeftovers(dirs, read, archiveDir, log);
@@ -252,12 +255,12 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     if (opts.mode === 'full' || chain.length === 0) type = 'full';
     else if (chainBrokenEverywhere([...ledgers.values()], chainKeys(chain))) {
       // Each sink misses some set of this chain: no sink could restore another inc of it.
-      log.warn('no sink holds the whole current chain: making a full backup');
+      log.warn(`no sink holds the whole current chain: ${making} a full backup`);
       type = 'full';
     } else if (opts.mode === 'auto' && Math.floor(Date.now() / 1000) - chain[0]!.time >= config.fullEvery)
       type = 'full';
     if (opts.mode === 'incremental' && type === 'full')
-      log.warn(`no usable local chain in ${dirs.cache}: making a full backup instead`);
+      log.warn(`no usable local chain in ${dirs.cache}: ${making} a full backup instead`);
     // a spooled set kept without its state still names a time: the new set comes after it
     const lastTime = Math.max(
       chainEnd(chain) ?? 0,
