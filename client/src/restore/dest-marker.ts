@@ -16,7 +16,8 @@ import { showIndex } from './show-bytes.js';
 
 export const STAGING_PREFIX = '.deaddrop-restore-';
 /** Ours by name: the prefix and mkdtemp's six characters. */
-export const isStagingName = (name: string) => /^\.deaddrop-restore-[A-Za-z0-9]{6}$/.test(name);
+export const isStagingName = (name: string) =>
+  name.startsWith(STAGING_PREFIX) && /^[A-Za-z0-9]{6}$/.test(name.slice(STAGING_PREFIX.length));
 /**
  * In a DEST that held nothing, from the start of a restore until its end: what DEST holds is
  * a restore's work, cut short, that the next one (--force) may patch in place as if DEST had
