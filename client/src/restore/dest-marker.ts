@@ -22,7 +22,7 @@ export const isStagingName = (name: string) =>
  * In a DEST that held nothing, from the start of a restore until its end: what DEST holds is
  * a restore's work, cut short, that the next one (--force) may patch in place as if DEST had
  * been empty, if it restores the same (restore.ts, prepareDest). It holds RESTORING then, with
- * what that restore restores (older versions: empty, taken as the same). In a DEST that held
+ * what that restore restores (readMarker: one cut short is not taken as any). In a DEST that held
  * something (--force), from the start of the merge until the end: DEST holds part of the
  * restored state and part of its own content, which the next one must merge into again, never
  * patch in place (an earlier set's deletion would take DEST's own objects along): it holds
@@ -53,7 +53,7 @@ function restoringWhat(marker: string): { host?: string; time?: string; paths: s
     try {
       return JSON.parse(p) as string;
     } catch {
-      return p; // cut short by a crash: as it stands
+      return p; // not as restoringText wrote it: as it stands
     }
   };
   return { host: field('host')[0], time: field('time')[0], paths: field('path').map(shown) };
@@ -89,19 +89,29 @@ export async function checkOurs(path: string, what: string): Promise<boolean> {
 /** Neither follows a symlink put there since it was checked, nor waits on a fifo. */
 const MARKER_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
-/** The marker's text, undefined when there is none; one that cannot be read is taken as a merge's (prepareDest). */
+/**
+ * The marker's text, undefined when there is none. One that cannot be read, or that does not
+ * say in full what it restored (empty or cut short: a crash as it was written), is taken as a
+ * merge's (prepareDest): a merge never takes DEST's own objects along, a resume may.
+ */
 export async function readMarker(dest: string): Promise<string | undefined> {
   const path = join(dest, UNFINISHED);
   if (!(await checkOurs(path, 'marker'))) return undefined;
   const fh = await open(path, fsConstants.O_RDONLY | MARKER_FLAGS).catch(() => undefined);
   try {
-    return (await fh?.readFile('utf8')) ?? MERGING;
+    const text = await fh?.readFile('utf8');
+    const cutShort = text === '' || (text?.startsWith(RESTORING) && !isWhole(text));
+    return text === undefined || cutShort ? MERGING : text;
   } catch {
     return MERGING;
   } finally {
     await fh?.close();
   }
 }
+
+/** A RESTORING marker as restoringText wrote it: its fields there, its last line ended. */
+const isWhole = (text: string) =>
+  text.endsWith('\n') && ['host', 'time', 'sets'].every((f) => text.includes(`\n${f}: `));
 
 export async function writeMarker(dest: string, text: string): Promise<void> {
   const path = join(dest, UNFINISHED);
@@ -114,6 +124,7 @@ export async function writeMarker(dest: string, text: string): Promise<void> {
   });
   try {
     await fh.writeFile(text);
+    await fh.sync(); // before DEST holds anything it marks: never an empty marker after a power cut
   } finally {
     await fh.close();
   }
@@ -131,7 +142,7 @@ export async function removeMarker(dest: string): Promise<void> {
  * by another (another --time, --host, --path), it would hold a mix of both states: refused.
  */
 export function checkSameRestore(dest: string, marker: string, restoring: string): void {
-  if (marker === '' || marker === restoring) return; // '': an older version's, which did not say
+  if (marker === restoring) return;
   const was = restoringWhat(marker);
   const paths = was.paths.map((p) => ` --path ${JSON.stringify(p)}`).join('');
   throw new UsageError(

@@ -131,8 +131,7 @@ async function prepareDest(
   const stale = entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name);
   const marker = await readMarker(dest);
   const unfinished = marker !== undefined;
-  // a marker that cannot be read is taken as a merge's: a merge never takes DEST's own objects
-  // along, a resume (patching DEST in place) may
+  // a marker that cannot be read, or is cut short, reads as a merge's (readMarker)
   const merging = unfinished && marker.startsWith('merge:');
   const held = entries.filter((e) => e.name !== UNFINISHED && e.name !== LOCK && !stale.includes(e.name));
   if (held.length > 0 && !force)
@@ -144,7 +143,7 @@ async function prepareDest(
     warnings.push(`${join(dest, name)}: removed the staging directory of an interrupted restore`);
   }
   // a marker of neither kind (not of ours) is taken as a merge's too
-  const resuming = unfinished && (marker === '' || marker.startsWith('restore:'));
+  const resuming = unfinished && marker.startsWith('restore:');
   const mode = held.length === 0 ? 'fresh' : resuming ? 'resume' : 'merge';
   if (mode === 'resume') checkSameRestore(dest, marker!, restoring);
   if (mode === 'fresh') await writeMarker(dest, restoring);
