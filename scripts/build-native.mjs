@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Builds client/native/igzip.node, the ISA-L deflate addon (docs/OPERATIONS.md "Deflate").
-// It is optional: without a C compiler or libisal-dev the backup deflates with zlib, about a
-// third as fast. So a failed build only warns, except in CI (CI=true), where every tool the
-// tests use must be there. Run by `npm ci` (the root prepare script) and by hand after
-// `apt-get install libisal-dev`.
+// Builds the client's optional addons (docs/OPERATIONS.md "Deflate", "Digests"):
+// client/native/igzip.node, ISA-L's deflate and inflate (needs libisal-dev), and
+// client/native/digest.node, hashing on the thread pool with Node's own OpenSSL. Without a C
+// compiler or libisal-dev the backup deflates with zlib, about a third as fast, and the
+// restore hashes on its main thread. So a failed build only warns, except in CI (CI=true),
+// where every tool the tests use must be there. Run by `npm ci` (the root prepare script) and
+// by hand after `apt-get install gcc libisal-dev`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,29 +13,39 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'client', 'native');
-const out = join(dir, 'build', 'igzip.node');
+const ADDONS = [
+  { name: 'igzip', libs: ['-lisal'], without: 'backups deflate with zlib' },
+  { name: 'digest', libs: [], without: 'restores hash on their main thread' },
+];
 // Node's own headers: <prefix>/include/node beside <prefix>/bin/node (Debian, nvm, tarballs)
 const include = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) =>
   existsSync(join(d, 'node_api.h')),
 );
+const ci = process.env.CI === 'true' || process.env.CI === '1';
 
-function give(reason) {
-  // an older build must not stay in use while this says zlib
+/** Says why `addon` was not built; true when that fails the build (CI). */
+function give(addon, out, reason) {
+  // an older build must not stay in use while this says it is not there
   rmSync(out, { force: true });
-  const message = `deaddrop: ISA-L deflate not built (${reason}); backups deflate with zlib`;
-  if (process.env.CI === 'true' || process.env.CI === '1') {
-    console.error(`${message}. CI needs it: scripts/setup.sh installs gcc and libisal-dev.`);
-    process.exit(1);
-  }
-  console.error(`${message}. For faster backups: apt-get install gcc libisal-dev && npm run build:native`);
-  process.exit(0);
+  const message = `deaddrop: ${addon.name} addon not built (${reason}); ${addon.without}`;
+  if (ci) console.error(`${message}. CI needs it: scripts/setup.sh installs gcc and libisal-dev.`);
+  else console.error(`${message}. To build it: apt-get install gcc libisal-dev && npm run build:native`);
+  return ci;
 }
 
-if (!include) give("Node's headers (node_api.h) not found");
-mkdirSync(dirname(out), { recursive: true });
-// CC as make takes it: a command and its arguments (CC="ccache gcc")
-const [cc, ...ccArgs] = (process.env.CC || 'cc').trim().split(/\s+/);
-const args = [...ccArgs, '-O2', '-fPIC', '-shared', '-Wall', '-Werror', `-I${include}`, join(dir, 'igzip.c')];
-const r = spawnSync(cc, [...args, '-o', out, '-lisal'], { stdio: ['ignore', 'inherit', 'inherit'] });
-if (r.error) give(`${cc}: ${r.error.message}`);
-if (r.status !== 0) give(`${cc} exited with ${r.status}`);
+let failed = false;
+for (const addon of ADDONS) {
+  const out = join(dir, 'build', `${addon.name}.node`);
+  if (!include) {
+    failed = give(addon, out, "Node's headers (node_api.h) not found") || failed;
+    continue;
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  // CC as make takes it: a command and its arguments (CC="ccache gcc")
+  const [cc, ...ccArgs] = (process.env.CC || 'cc').trim().split(/\s+/);
+  const args = [...ccArgs, '-O2', '-fPIC', '-shared', '-Wall', '-Werror', `-I${include}`, join(dir, `${addon.name}.c`)];
+  const r = spawnSync(cc, [...args, '-o', out, ...addon.libs], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.error) failed = give(addon, out, `${cc}: ${r.error.message}`) || failed;
+  else if (r.status !== 0) failed = give(addon, out, `${cc} exited with ${r.status}`) || failed;
+}
+process.exit(failed ? 1 : 0);

@@ -3,7 +3,8 @@
  * which the other tests, run from the sources, never load. A worker entry missing there would not
  * fail anything: the backup would quietly run its jobs on one thread. So: every worker the
  * sources start is in the bundle, and a backup run by the launcher opens its workers and the
- * deflate addon from there, loads nothing from the packages' dist or src, and restores exactly.
+ * deflate addon from there, loads nothing from the packages' dist or src, and restores exactly
+ * (with the digest addon).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,12 @@ import {
 const bundle = join(repoRoot, 'cli', 'bundle');
 const launcher = join(repoRoot, 'cli', 'bin', 'deaddrop.js');
 const addon = join(repoRoot, 'client', 'native', 'build', 'igzip.node');
+const digestAddon = join(repoRoot, 'client', 'native', 'build', 'digest.node');
 const MiB = 1 << 20;
+
+/** The files an strace -e open,openat log shows opened. */
+const openedIn = (trace: string): string[] =>
+  [...readFileSync(trace, 'utf8').matchAll(/open(?:at)?\([^"]*"([^"]+)"[^)]*\) = \d+/g)].map((m) => m[1]!);
 
 /** The names passed to workerEntry(import.meta.url, NAME) anywhere in the sources of `dir`. */
 function workerNames(dir: string): string[] {
@@ -68,9 +74,7 @@ test(
       { env },
     );
     assert.equal(r.code, 0, r.stderr);
-    const opened = [...readFileSync(trace, 'utf8').matchAll(/open(?:at)?\([^"]*"([^"]+)"[^)]*\) = \d+/g)].map(
-      (m) => m[1]!,
-    );
+    const opened = openedIn(trace);
     assert.ok(opened.includes(join(bundle, 'main.js')), 'the launcher opened cli/bundle/main.js');
     assert.ok(opened.includes(join(bundle, 'job-worker.js')), 'the backup started its workers from cli/bundle');
     const ours = opened.filter((p) => /\/(cli|client|common|keys|sink|check|snowflakes|install)\/(dist|src)\//.test(p));
@@ -83,9 +87,13 @@ test(
     const inc = await runCommand(process.execPath, [launcher, 'backup', '--incremental', '--config', config], { env });
     assert.equal(inc.code, 0, inc.stderr);
     const out = join(tmp, 'restored');
-    const restore = await runCommand(process.execPath, [launcher, 'restore', '--from', sinkHostDir, '--host', 'h1',
+    const restoreTrace = join(tmp, 'restore-trace');
+    const restore = await runCommand('strace', ['-f', '-qq', '-e', 'trace=open,openat', '-o', restoreTrace,
+      process.execPath, launcher, 'restore', '--from', sinkHostDir, '--host', 'h1',
       '--key', key.keyPath, '--passphrase-file', key.passphraseFile, '--to', out]); // prettier-ignore
     assert.equal(restore.code, 0, restore.stderr);
     assert.deepEqual(compareTrees(src, out), []);
+    if (existsSync(digestAddon) || process.env.CI === 'true')
+      assert.ok(openedIn(restoreTrace).includes(digestAddon), `the restore loaded the digest addon ${digestAddon}`);
   },
 );

@@ -6,11 +6,12 @@
  * refused: deaddrop does not decrypt it. Hashes are taken on the way and checked when the
  * data ends, so the last chunk only arrives from an intact file.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { DeaddropError } from '@deaddrop/common/errors';
 import type { VolumeHash } from '../format/manifest.js';
+import { chunkDigest, type ChunkDigest } from '../native/digest.js';
 import { igzipInflater } from '../native/igzip.js';
 import { GzipError, igzipInflate } from './gunzip.js';
 import type { KeySource } from './key.js';
@@ -28,12 +29,13 @@ const INFLATE_CHUNK = 512 * 1024;
 /** A file whose content does not match what the set says it holds. */
 export class TamperedError extends DeaddropError {}
 
-function tap(hash: Hash, onBytes?: (n: number) => void): Transform {
+function tap(hash: ChunkDigest, onBytes?: (n: number) => void): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
       onBytes?.(chunk.length);
-      cb(null, chunk);
+      const backlog = hash.update(chunk);
+      if (backlog) backlog.then(() => cb(null, chunk), cb);
+      else cb(null, chunk);
     },
   });
 }
@@ -155,30 +157,27 @@ export async function openPayload(
       `${what}: OpenPGP-encrypted (duplicity's gpg): deaddrop cannot decrypt it; restore it with duplicity, see docs/RESTORE.md`,
     );
   }
-  const stored256 = createHash('sha256');
+  const stored256 = chunkDigest('sha256');
   // the manifest's hash (SHA1 or MD5): of the duplicity file, inside our CMS or as stored
   const manifestHash = expect.hash?.algorithm ?? 'sha1';
-  const storedHash = createHash(manifestHash);
-  const plainHash = createHash(manifestHash);
+  const storedHash = !encrypted || what.endsWith('.gpg') ? chunkDigest(manifestHash) : undefined;
+  const plainHash = encrypted ? chunkDigest(manifestHash) : undefined;
   let stream: Readable = through(stored, tap(stored256, onStored));
-  if (!encrypted || what.endsWith('.gpg')) stream = through(stream, tap(storedHash));
+  if (storedHash) stream = through(stream, tap(storedHash));
   if (encrypted) {
     const { createDecryptStream } = await import('@deaddrop/keys/cms/decrypt');
     stream = through(stream, createDecryptStream(await key(), { name: what }));
-    stream = through(stream, tap(plainHash));
+    stream = through(stream, tap(plainHash!));
   }
   const checked = async function* (): AsyncGenerator<Buffer> {
     yield* maybeGunzip(stream, what);
-    const got256 = stored256.digest('hex');
+    const got256 = await stored256.digest();
     if (expect.sha256 !== undefined && got256 !== expect.sha256)
       throw new TamperedError(
         `${what}: SHA-256 ${got256} differs from the sums file (${expect.sha256}): tampered or corrupt`,
       );
     if (expect.hash !== undefined) {
-      const candidates = [
-        encrypted ? plainHash.digest('hex') : undefined,
-        !encrypted || what.endsWith('.gpg') ? storedHash.digest('hex') : undefined,
-      ];
+      const candidates = [await plainHash?.digest(), await storedHash?.digest()];
       const label = expect.hash.algorithm === 'sha1' ? 'SHA-1' : 'MD5';
       if (!candidates.includes(expect.hash.hex))
         throw new TamperedError(
