@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Builds the client's optional addons (docs/OPERATIONS.md "Deflate", "Digests"):
 // client/native/igzip.node, ISA-L's deflate and inflate (needs libisal-dev), and
-// client/native/digest.node, hashing on the thread pool with Node's own OpenSSL. Without a C
-// compiler or libisal-dev the backup deflates with zlib, about a third as fast, and the
-// restore hashes on its main thread. So a failed build only warns, except in CI (CI=true),
+// client/native/digest.node, hashing on the thread pool with Node's own OpenSSL, and
+// client/native/stage.node, creating restored files there. Without a C compiler or
+// libisal-dev the backup deflates with zlib, about a third as fast, and the restore does the
+// rest on its main thread. So a failed build only warns, except in CI (CI=true),
 // where every tool the tests use must be there. Run by `npm ci` (the root prepare script) and
 // by hand after `apt-get install gcc libisal-dev`.
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ const dir = join(root, 'client', 'native');
 const ADDONS = [
   { name: 'igzip', libs: ['-lisal'], without: 'backups deflate with zlib' },
   { name: 'digest', libs: [], without: 'restores hash on their main thread' },
+  { name: 'stage', libs: [], without: 'restores create their files on their main thread' },
 ];
 // Node's own headers: <prefix>/include/node beside <prefix>/bin/node (Debian, nvm, tarballs)
 const include = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) =>

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { chunkDigest, poolDigests, type DigestName } from '@deaddrop/client/native/digest';
-import { DIGEST_ADDON_MISSING, missingUnless, seededBytes } from '@deaddrop/test';
+import { POOL_ADDONS_MISSING, missingUnless, seededBytes } from '@deaddrop/test';
 
-const skip = missingUnless(poolDigests(), DIGEST_ADDON_MISSING);
+const skip = missingUnless(poolDigests(), POOL_ADDONS_MISSING);
 
 const data = seededBytes('digest', 3 * 1024 * 1024 + 17);
 const cuts = [0, 1, 0, 65536, 7, 1024 * 1024, 300_000];

@@ -4,7 +4,7 @@
  * fail anything: the backup would quietly run its jobs on one thread. So: every worker the
  * sources start is in the bundle, and a backup run by the launcher opens its workers and the
  * deflate addon from there, loads nothing from the packages' dist or src, and restores exactly
- * (with the digest addon).
+ * (with the digest and stage addons).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ const bundle = join(repoRoot, 'cli', 'bundle');
 const launcher = join(repoRoot, 'cli', 'bin', 'deaddrop.js');
 const addon = join(repoRoot, 'client', 'native', 'build', 'igzip.node');
 const digestAddon = join(repoRoot, 'client', 'native', 'build', 'digest.node');
+const stageAddon = join(repoRoot, 'client', 'native', 'build', 'stage.node');
 const MiB = 1 << 20;
 
 /** The files an strace -e open,openat log shows opened. */
@@ -93,7 +94,8 @@ test(
       '--key', key.keyPath, '--passphrase-file', key.passphraseFile, '--to', out]); // prettier-ignore
     assert.equal(restore.code, 0, restore.stderr);
     assert.deepEqual(compareTrees(src, out), []);
-    if (existsSync(digestAddon) || process.env.CI === 'true')
-      assert.ok(openedIn(restoreTrace).includes(digestAddon), `the restore loaded the digest addon ${digestAddon}`);
+    for (const poolAddon of [digestAddon, stageAddon])
+      if (existsSync(poolAddon) || process.env.CI === 'true')
+        assert.ok(openedIn(restoreTrace).includes(poolAddon), `the restore loaded the addon ${poolAddon}`);
   },
 );

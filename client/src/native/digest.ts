@@ -35,6 +35,7 @@ let loaded: DigestAddon | null | undefined;
 function addon(): DigestAddon | null {
   if (loaded === undefined) {
     loaded = null;
+    if (process.env.DEADDROP_POOL === 'off') return loaded; // as where it is not built
     const require = createRequire(import.meta.url);
     for (const path of ADDON_PATHS) {
       try {

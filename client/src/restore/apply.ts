@@ -39,6 +39,7 @@ import { DeltaSink } from './delta-sink.js';
 import type { DestTree } from './dest-tree.js';
 import type { VolumeEntry } from './entries.js';
 import { attributesOf, setFdAttributes, setPathAttributes, type Attributes, type Owners } from './metadata.js';
+import { FileStager } from './stage-files.js';
 import { WriteBehind } from './write-behind.js';
 
 export interface ApplyStats {
@@ -90,6 +91,8 @@ export class TreeApplier {
   private open: OpenFile | undefined;
   private ops: Op[] = [];
   private readonly writer = new WriteBehind();
+  /** Small files are made on the thread pool where the addon is built (stage-files.ts). */
+  private readonly stager = FileStager.create();
   /** `parentOnly`: a parent of a --path, there for its attributes (addParent). */
   private dirs = new Map<string, { rel: Buffer; depth: number; attrs: Attributes; parentOnly: boolean }>();
   private seq = 0;
@@ -138,6 +141,7 @@ export class TreeApplier {
       case TarType.FILE:
       case '\0':
       case '7': {
+        if (!e.multivol && this.stager) return this.stageWhole(rel, attrs, await e.read());
         const file: OpenFile = {
           kind: 'snapshot',
           index: e.index,
@@ -196,6 +200,17 @@ export class TreeApplier {
     await this.add(e, what);
     const d = this.dirs.get(joinIndex(e.index).toString('latin1'));
     if (d) d.parentOnly = true;
+  }
+
+  /** A file in one entry (64 KiB at most: a bigger one comes in multivol chunks), made on the pool. */
+  private async stageWhole(rel: Buffer, attrs: Attributes, data: Buffer): Promise<void> {
+    const temp = this.nextTemp();
+    // all zeros: not written, a hole (as append() leaves it)
+    const hole = data.length > 0 && allZero(data);
+    await this.stager!.stage(this.tempPath(temp), data, hole, data.length, attrs);
+    this.stats.bytes += data.length;
+    this.stats.files++;
+    this.ops.push({ op: 'place', rel, temp });
   }
 
   private async startDiff(e: VolumeEntry, rel: Buffer, attrs: Attributes, what: string): Promise<void> {
@@ -318,8 +333,9 @@ export class TreeApplier {
     mkdirSync(this.dest.pathOf(rel), { mode: 0o700 }); // its own mode comes last (writable meanwhile)
   }
 
-  /** The volume passed its checks: move what it completed into place. */
-  commit(): void {
+  /** The volume passed its checks: move what it completed into place (once made). */
+  async commit(): Promise<void> {
+    await this.stager?.idle();
     const ops = this.ops;
     this.ops = [];
     for (const o of ops) {
@@ -336,7 +352,7 @@ export class TreeApplier {
   /** End of a set: its last multivol file is complete. */
   async endSet(): Promise<void> {
     if (this.open) await this.close(this.open);
-    this.commit();
+    await this.commit();
     this.fresh = false;
   }
 
@@ -430,6 +446,7 @@ export class TreeApplier {
     this.ops = [];
     o?.delta?.abort();
     await this.writer.abandon();
+    await this.stager?.abandon();
     await o?.basis?.close().catch(() => {});
     if (o?.fd !== undefined && o.kind === 'snapshot') closeSync(o.fd);
   }

@@ -403,7 +403,7 @@ async function applySets(
         },
         verified: async (volume) => {
           volumes.push(volume);
-          applier.commit();
+          await applier.commit();
           progress.verified();
         },
         stored: progress.stored,
