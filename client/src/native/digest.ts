@@ -5,7 +5,7 @@
  * the addon is not built, node:crypto hashes on this thread, as before.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { loadAddon } from './load-addon.js';
 
 type Handle = { readonly __digest: unique symbol };
 
@@ -27,27 +27,8 @@ export interface ChunkDigest {
 /** Chunks handed over and not yet hashed, before update() asks its caller to wait. */
 const BACKLOG = 4;
 
-/** Where the addon is built, from this module in client/src or client/dist, or in cli/bundle. */
-const ADDON_PATHS = ['../../native/build/digest.node', '../../client/native/build/digest.node'];
-
-let loaded: DigestAddon | null | undefined;
-
-function addon(): DigestAddon | null {
-  if (loaded === undefined) {
-    loaded = null;
-    if (process.env.DEADDROP_POOL === 'off') return loaded; // as where it is not built
-    const require = createRequire(import.meta.url);
-    for (const path of ADDON_PATHS) {
-      try {
-        loaded = require(path) as DigestAddon;
-        break;
-      } catch {
-        // not here, or not built: node:crypto hashes on this thread
-      }
-    }
-  }
-  return loaded;
-}
+/** The addon, or null where it is not built or DEADDROP_POOL=off: node:crypto hashes on this thread then. */
+const addon = () => loadAddon<DigestAddon>('digest', process.env.DEADDROP_POOL === 'off');
 
 /** Hashed on the thread pool, one chunk at a time, in order. */
 class PoolDigest implements ChunkDigest {

@@ -3,7 +3,7 @@
  * deflate for the backup (backup/gzip-member.ts) and inflate for the restore (restore/gunzip.ts).
  * Hosts without it use zlib; DEADDROP_DEFLATE=zlib turns it off.
  */
-import { createRequire } from 'node:module';
+import { loadAddon } from './load-addon.js';
 
 /** An inflate stream's state, owned by the addon. */
 export type InflaterHandle = { readonly __inflater: unique symbol };
@@ -24,26 +24,7 @@ export function igzipInflater(): IgzipInflate | null {
   return addon?.inflater && addon.inflate ? (addon as IgzipInflate) : null;
 }
 
-let loaded: Igzip | null | undefined;
-
-/** Where the addon is built, from this module in client/src or client/dist, or in cli/bundle. */
-const ADDON_PATHS = ['../../native/build/igzip.node', '../../client/native/build/igzip.node'];
-
-/** The addon, or null where it is not built (or turned off). */
+/** The addon, or null where it is not built (or turned off: zlib does it then). */
 export function igzip(): Igzip | null {
-  if (loaded === undefined) {
-    loaded = null;
-    if (process.env.DEADDROP_DEFLATE !== 'zlib') {
-      const require = createRequire(import.meta.url);
-      for (const path of ADDON_PATHS) {
-        try {
-          loaded = require(path) as Igzip;
-          break;
-        } catch {
-          // not here, or not built (no libisal-dev): zlib does it
-        }
-      }
-    }
-  }
-  return loaded;
+  return loadAddon<Igzip>('igzip', process.env.DEADDROP_DEFLATE === 'zlib');
 }

@@ -6,7 +6,7 @@
  * MAX_BATCHES wait or are being made at once. Where the addon is not built, apply.ts makes
  * them itself.
  */
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native/load-addon.js';
 import type { Attributes } from './metadata.js';
 
 type Batch = { readonly __batch: unique symbol };
@@ -33,27 +33,8 @@ const BATCH_BYTES = 256 * 1024;
 /** Batches queued or being made, before stage() asks its caller to wait. */
 const MAX_BATCHES = 8;
 
-/** Where the addon is built, from this module in client/src or client/dist, or in cli/bundle. */
-const ADDON_PATHS = ['../../native/build/stage.node', '../../client/native/build/stage.node'];
-
-let loaded: StageAddon | null | undefined;
-
-function addon(): StageAddon | null {
-  if (loaded === undefined) {
-    loaded = null;
-    if (process.env.DEADDROP_POOL === 'off') return loaded; // as where it is not built
-    const require = createRequire(import.meta.url);
-    for (const path of ADDON_PATHS) {
-      try {
-        loaded = require(path) as StageAddon;
-        break;
-      } catch {
-        // not here, or not built: apply.ts writes the files itself
-      }
-    }
-  }
-  return loaded;
-}
+/** The addon, or null where it is not built or DEADDROP_POOL=off: apply.ts makes the files then. */
+const addon = () => loadAddon<StageAddon>('stage', process.env.DEADDROP_POOL === 'off');
 
 export class FileStager {
   private readonly batch: Batch;
