@@ -61,6 +61,13 @@ function setFiles(s: BackupSet): DuplicityFileName[] {
   return [...s.volumes.values(), ...(s.manifest ? [s.manifest] : []), ...(s.signatures ? [s.signatures] : [])];
 }
 
+/** What a set file's name says it holds, for a bad-framing message. */
+function formatOf(f: DuplicityFileName): string {
+  if (f.encryption === 'cms') return 'CMS message';
+  if (f.encryption === 'gpg') return 'gpgsm (CMS) or OpenPGP file';
+  return f.gzip ? 'gzip file' : 'file';
+}
+
 /** A set written by deaddrop: CMS layers or a sums file. */
 function isOurs(s: BackupSet): boolean {
   return s.sums !== undefined || setFiles(s).some((f) => f.encryption === 'cms');
@@ -284,6 +291,9 @@ async function checkSet(
     try {
       const name = s.manifest.name;
       legacyVolumes = manifestVolumes(await readCapped(byName.get(name)!.path, name, MAX_LISTING_BYTES, 'latin1'));
+      // duplicity writes volume 1 even for an empty source: a manifest without any is not one
+      if (legacyVolumes.size === 0)
+        out.push(problem('bad-manifest', `${name}: lists no volumes`, { file: name, set: s.key }));
     } catch (err) {
       // the name rules still apply; the set is not restorable as it stands
       unreadable.add(s.manifest.name);
@@ -347,6 +357,7 @@ async function checkSet(
         deep: ctx.deep && (expected !== undefined || f.encryption !== 'none'),
         mayBeBer: f.encryption !== 'none',
         mustBeBer: f.encryption === 'cms',
+        gzip: f.gzip && f.encryption === 'none' ? (ctx.deep ? 'full' : 'magic') : undefined,
         label: `${ctx.host}/${f.name}`,
         progress: ctx.progress,
       });
@@ -361,7 +372,7 @@ async function checkSet(
         problem('trailing-data', `${f.name}: bytes after the end of the CMS message`, { file: f.name, set: s.key }),
       );
     else if (c.framing === 'invalid')
-      out.push(problem('bad-framing', `${f.name}: not a well-formed CMS message`, { file: f.name, set: s.key }));
+      out.push(problem('bad-framing', `${f.name}: not a well-formed ${formatOf(f)}`, { file: f.name, set: s.key }));
     else if (expected !== undefined && c.sha256 !== undefined && c.sha256 !== expected)
       out.push(
         problem('checksum-mismatch', `${f.name}: SHA-256 differs from ${s.sums!.name}`, { file: f.name, set: s.key }),

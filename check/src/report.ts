@@ -11,6 +11,7 @@ export const PROBLEM_CODES = {
   'missing-sums': 'error',
   'missing-file': 'error',
   'bad-sums': 'error',
+  'bad-manifest': 'error',
   'checksum-mismatch': 'error',
   truncated: 'error',
   'trailing-data': 'error',

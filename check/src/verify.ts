@@ -1,5 +1,9 @@
 /** Per-file integrity without the key: SHA-256 (--deep) and the CMS framing walk (both modes). */
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { formatBytes } from '@deaddrop/common/units';
 import { hashFile } from '@deaddrop/common/hash';
 import { noteAllocated } from '@deaddrop/common/young-gc';
@@ -8,7 +12,10 @@ import { checkFraming, FrameWalker, looksLikeBer, type FrameResult } from './ber
 export interface FileCheck {
   /** --deep only. */
   sha256?: string;
-  /** undefined when the file is not BER (plain, gzip, OpenPGP). */
+  /**
+   * The CMS walk's result, or for other files what their first bytes (and in --deep a gzip
+   * file's decompression) say; undefined when nothing was checked (a plain manifest).
+   */
   framing?: FrameResult;
 }
 
@@ -36,32 +43,72 @@ export class Progress {
   }
 }
 
-async function firstByte(path: string): Promise<number | undefined> {
+/** The first `n` bytes of the file (fewer when it is shorter). */
+async function head(path: string, n: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const b = Buffer.alloc(1);
-    const { bytesRead } = await fh.read(b, 0, 1, 0);
-    return bytesRead ? b[0] : undefined;
+    const b = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(b, 0, n, 0);
+    return b.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
 }
 
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ARMORED_PGP = Buffer.from('-----BEGIN PGP');
+
 /**
- * Check one file. `mayBeBer`: its name says CMS (`.p7m`) or legacy gpgsm (`.gpg`, sniffed: an
- * OpenPGP file is left alone). `mustBeBer` (`.p7m`): a file that does not open a SEQUENCE is
- * `invalid`, an empty one `truncated`, in --quick too. --deep reads the file once for both the
- * hash and the walk.
+ * A legacy `.gpg` that is not gpgsm's CMS (checked by the walk) must still look like OpenPGP:
+ * a binary packet tag has bit 7 set, an armored file opens with its BEGIN line. Anything else
+ * (zeroed blocks, text) is no encrypted file at all.
+ */
+function looksLikeOpenPgp(start: Buffer): boolean {
+  return ((start[0] ?? 0) & 0x80) !== 0 || start.subarray(0, ARMORED_PGP.length).equals(ARMORED_PGP);
+}
+
+/** Decompress the whole file: a cut or damaged gzip stream is found without a hash to compare. */
+async function gunzipResult(path: string): Promise<FrameResult> {
+  const discard = new Writable({ write: (_chunk, _enc, done) => done() });
+  try {
+    await pipeline(createReadStream(path), createGunzip(), discard);
+    return 'ok';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return 'truncated';
+    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) return 'invalid';
+    throw err;
+  }
+}
+
+/**
+ * Check one file. `mayBeBer`: its name says CMS (`.p7m`) or legacy gpgsm (`.gpg`, sniffed: CMS
+ * is walked, an OpenPGP file is left alone, anything else is `invalid`). `mustBeBer` (`.p7m`):
+ * a file that does not open a SEQUENCE is `invalid`. `gzip` (a plain `.gz`): it must open with
+ * the gzip magic, and with 'full' (--deep) decompress to its end. An empty file is `truncated`, in --quick
+ * too: no set file is ever empty. --deep reads the file once for both the hash and the walk.
  */
 export async function checkFile(
   path: string,
-  opts: { deep: boolean; mayBeBer: boolean; mustBeBer?: boolean; label?: string; progress?: Progress },
+  opts: {
+    deep: boolean;
+    mayBeBer: boolean;
+    mustBeBer?: boolean;
+    /** A plain `.gz`: 'magic' checks its first bytes, 'full' decompresses it too. */
+    gzip?: 'magic' | 'full';
+    label?: string;
+    progress?: Progress;
+  },
 ): Promise<FileCheck> {
   const sniff = opts.mayBeBer || opts.mustBeBer === true;
   // every file is opened, sniffed or not: one the restore could not read must not pass
-  const first = await firstByte(path);
-  const ber = sniff && looksLikeBer(first);
-  const notBer: FileCheck = opts.mustBeBer && !ber ? { framing: first === undefined ? 'truncated' : 'invalid' } : {};
+  const start = await head(path, ARMORED_PGP.length);
+  const ber = sniff && looksLikeBer(start[0]);
+  let notBer: FileCheck = {};
+  if (start.length === 0) notBer = { framing: 'truncated' };
+  else if (opts.mustBeBer && !ber) notBer = { framing: 'invalid' };
+  else if (sniff && !ber && !looksLikeOpenPgp(start)) notBer = { framing: 'invalid' };
+  else if (opts.gzip && !start.subarray(0, 2).equals(GZIP_MAGIC)) notBer = { framing: 'invalid' };
+  else if (opts.gzip === 'full') notBer = { framing: await gunzipResult(path) };
   if (!opts.deep) return ber ? { framing: checkFraming(path) } : notBer;
   const walker = ber ? new FrameWalker() : undefined;
   let prev = 0;

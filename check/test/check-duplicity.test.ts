@@ -95,11 +95,16 @@ test(
       writeFileSync(manifest, lines.join('\n'), 'latin1');
       writeFileSync(join(d, vol(1)), gzipSync(gunzipSync(readFileSync(join(d, vol(1)))), { level: 1 }));
     });
+    // files no restore could read, and no hash vouches for: the signatures (the manifest does
+    // not hash them), the manifest itself
+    const fullSigs = names.find((f) => f.startsWith('duplicity-full-signatures.'))!;
+    const fullManifest = names.find((f) => f.startsWith('duplicity-full.') && f.endsWith('.manifest'))!;
+    variant('emptyman.lab', (d) => writeFileSync(join(d, fullManifest), ''));
+    variant('zerosig.lab', (d) => writeFileSync(join(d, fullSigs), Buffer.alloc(100)));
+    variant('cutsig.lab', (d) => truncateSync(join(d, fullSigs), statSync(join(d, fullSigs)).size - 100));
+    const hosts = ['legacy', 'gap', 'tail', 'flip', 'aborted', 'md5', 'emptyman', 'zerosig', 'cutsig'];
     const htpasswd = join(dir, 'htpasswd');
-    writeFileSync(
-      htpasswd,
-      ['legacy.lab', 'gap.lab', 'tail.lab', 'flip.lab', 'aborted.lab', 'md5.lab'].map((h) => `${h}:{SHA}x`).join('\n'),
-    );
+    writeFileSync(htpasswd, hosts.map((h) => `${h}.lab:{SHA}x`).join('\n'));
 
     const check = async (now: number, extra: string[] = []) => {
       const r = await runDeaddrop([
@@ -124,12 +129,20 @@ test(
     assert.equal(deep.code, 1);
     assert.deepEqual(deep.codes, {
       'aborted.lab': ['incomplete-set'],
-      'flip.lab': ['checksum-mismatch'],
+      'cutsig.lab': ['truncated'],
+      'emptyman.lab': ['bad-manifest', 'truncated'],
+      // the flipped byte: the manifest's SHA1 and the gzip stream's CRC both see it
+      'flip.lab': ['bad-framing', 'checksum-mismatch'],
       'gap.lab': ['missing-volume'],
       'legacy.lab': [],
       'md5.lab': ['checksum-mismatch'],
       'tail.lab': ['missing-volume'],
+      'zerosig.lab': ['bad-framing'],
     });
+    assert.deepEqual(
+      deep.report.hosts.find((h) => h.host === 'zerosig.lab')!.problems.map((p) => [p.file, p.message]),
+      [[fullSigs, `${fullSigs}: not a well-formed gzip file`]],
+    );
     const md5 = deep.report.hosts.find((h) => h.host === 'md5.lab')!.problems[0]!;
     assert.deepEqual([md5.file, md5.message], [vol(1), `${vol(1)}: MD5 differs from the manifest`]);
     const legacy = deep.report.hosts.find((h) => h.host === 'legacy.lab')!;
@@ -139,8 +152,13 @@ test(
     );
     assert.equal(deep.report.hosts.find((h) => h.host === 'tail.lab')!.problems[0]!.file, vol(3));
 
-    // --quick does not hash: the flipped byte goes unseen, the rest is from names and the manifest
-    assert.deepEqual((await check(NOW, ['--quick'])).codes['flip.lab'], []);
+    // --quick does not hash or decompress: the flipped byte and the cut gzip go unseen, the
+    // rest is from names, first bytes and the manifest
+    const quick = await check(NOW, ['--quick']);
+    assert.deepEqual(
+      [quick.codes['flip.lab'], quick.codes['cutsig.lab'], quick.codes['zerosig.lab'], quick.codes['emptyman.lab']],
+      [[], [], ['bad-framing'], ['bad-manifest', 'truncated']],
+    );
 
     // forty days later the same healthy chain is stale on both counts
     const later = await check(NOW + 40 * DAY);
@@ -167,6 +185,7 @@ test(
       (n) => `${n}.gpg`,
     );
     mkdirSync(join(dir, 'plain'));
+    const hosts = ['gpgsm.lab', 'gpgsmcut.lab', 'gpgsmzero.lab', 'gpgsmempty.lab', 'pgp.lab'];
     for (const host of ['gpgsm.lab', 'gpgsmcut.lab', 'pgp.lab']) mkdirSync(join(root, host), { recursive: true });
     for (const name of names) {
       const plain = join(dir, 'plain', name);
@@ -191,10 +210,15 @@ test(
     cpSync(join(root, 'gpgsm.lab'), join(root, 'gpgsmcut.lab'), { recursive: true });
     const cut = join(root, 'gpgsmcut.lab', names[1]!);
     truncateSync(cut, statSync(cut).size - 100);
-    for (const host of ['gpgsm.lab', 'gpgsmcut.lab', 'pgp.lab'])
-      for (const n of names) utimesSync(join(root, host, n), t, t);
+    // a volume whose first block was lost (neither CMS nor OpenPGP), an empty signatures file
+    cpSync(join(root, 'gpgsm.lab'), join(root, 'gpgsmzero.lab'), { recursive: true });
+    const zeroed = join(root, 'gpgsmzero.lab', names[0]!);
+    writeFileSync(zeroed, Buffer.concat([Buffer.alloc(4096), readFileSync(zeroed).subarray(4096)]));
+    cpSync(join(root, 'pgp.lab'), join(root, 'gpgsmempty.lab'), { recursive: true });
+    writeFileSync(join(root, 'gpgsmempty.lab', names[2]!), '');
+    for (const host of hosts) for (const n of names) utimesSync(join(root, host, n), t, t);
     const htpasswd = join(dir, 'htpasswd');
-    writeFileSync(htpasswd, 'gpgsm.lab:x\ngpgsmcut.lab:x\npgp.lab:x\n');
+    writeFileSync(htpasswd, hosts.map((h) => `${h}:x\n`).join(''));
     for (const mode of ['--deep', '--quick']) {
       const res = await runDeaddrop([
         'check',
@@ -210,7 +234,13 @@ test(
       const report = JSON.parse(res.stdout) as CheckReport;
       assert.deepEqual(
         Object.fromEntries(report.hosts.map((h) => [h.host, h.problems.map((p) => `${p.code} ${p.file ?? ''}`)])),
-        { 'gpgsm.lab': [], 'gpgsmcut.lab': [`truncated ${names[1]}`], 'pgp.lab': [] },
+        {
+          'gpgsm.lab': [],
+          'gpgsmcut.lab': [`truncated ${names[1]}`],
+          'gpgsmempty.lab': [`truncated ${names[2]}`],
+          'gpgsmzero.lab': [`bad-framing ${names[0]}`],
+          'pgp.lab': [],
+        },
         mode,
       );
     }

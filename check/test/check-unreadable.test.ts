@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { fullManifestName, fullSignaturesName, fullVolumeName, sumsFileName } from '@deaddrop/client/format/names';
 import { deaddropArgv, runCommand, tempDir } from '@deaddrop/test';
 import type { CheckReport } from '../src/report.js';
@@ -37,8 +38,8 @@ function writeLegacyFull(hostDir: string, t: number): { volume: string; manifest
   mkdirSync(hostDir, { recursive: true });
   const volume = `${fullVolumeName(t, 1)}.gz`;
   const manifest = fullManifestName(t);
-  writeFileSync(join(hostDir, volume), randomBytes(2000));
-  writeFileSync(join(hostDir, `${fullSignaturesName(t)}.gz`), randomBytes(500));
+  writeFileSync(join(hostDir, volume), gzipSync(randomBytes(2000)));
+  writeFileSync(join(hostDir, `${fullSignaturesName(t)}.gz`), gzipSync(randomBytes(500)));
   writeFileSync(join(hostDir, manifest), 'Hostname legacy\nVolume 1:\n    StartingPath   .\n    EndingPath     etc\n');
   setMtime(hostDir, [volume, manifest, `${fullSignaturesName(t)}.gz`], t);
   return { volume, manifest };
