@@ -279,7 +279,12 @@ async function checkSet(
     for (const p of absentListed(absent, sums)) out.push({ ...p, message: `${s.key}: ${p.message}`, set: s.key });
     for (const f of files)
       if (parsedSums && !listed.has(f.name))
-        out.push(problem('unlisted-file', `${f.name} is not listed in ${sums}`, { file: f.name, set: s.key }));
+        out.push(
+          problem('unlisted-file', `${f.name} is not listed in ${sums}: its content is not verified`, {
+            file: f.name,
+            set: s.key,
+          }),
+        );
   } else if (ours && !inProgress) {
     out.push(problem('missing-sums', `${s.key}: no ${sumsFileNameOf(s)}`, { file: sumsFileNameOf(s), set: s.key }));
   }

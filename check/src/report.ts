@@ -12,6 +12,8 @@ export const PROBLEM_CODES = {
   'missing-file': 'error',
   'bad-sums': 'error',
   'bad-manifest': 'error',
+  // the sums file lists every file of its set (SPEC): one left out is never hash-checked
+  'unlisted-file': 'error',
   'checksum-mismatch': 'error',
   truncated: 'error',
   'trailing-data': 'error',
@@ -34,7 +36,6 @@ export const PROBLEM_CODES = {
   'temp-leftover': 'warning',
   'incomplete-set': 'warning',
   'orphan-set': 'warning',
-  'unlisted-file': 'warning',
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;

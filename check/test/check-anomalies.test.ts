@@ -389,12 +389,12 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
     byHost.get('farvol.lab')!.problems.map((p) => [p.message, p.file]),
     [
       [
-        `full.${sumsFileName(ago(10)).split('.')[1]}: volumes 3-2999999 missing`,
-        storedName(fullVolumeName(ago(10), 3), { gzip: true, cms: true }),
+        `${storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true })} is not listed in ${sumsFileName(ago(10))}: its content is not verified`,
+        storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true }),
       ],
       [
-        `${storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true })} is not listed in ${sumsFileName(ago(10))}`,
-        storedName(fullVolumeName(ago(10), 3_000_000), { gzip: true, cms: true }),
+        `full.${sumsFileName(ago(10)).split('.')[1]}: volumes 3-2999999 missing`,
+        storedName(fullVolumeName(ago(10), 3), { gzip: true, cms: true }),
       ],
     ],
   );

@@ -3,7 +3,17 @@
  * chain of several volumes is healthy; copies of it with one anomaly each are named exactly.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTestRecipient, runDeaddrop, seededBytes, tempDir, writeLocalClientConfig } from '@deaddrop/test';
@@ -58,6 +68,15 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
       renameSync(join(d, fullVol2), join(d, fullVol1));
       renameSync(join(d, 'swap'), join(d, fullVol2));
     },
+    // a sums file that leaves a volume out vouches for none of its bytes: the host is at fault
+    'unlisted.lab': (d) => {
+      const sums = join(d, fullSums);
+      const kept = readFileSync(sums, 'utf8')
+        .split('\n')
+        .filter((line) => !line.endsWith(fullVol2));
+      writeFileSync(sums, kept.join('\n'));
+      flipByte(join(d, fullVol2), 4000);
+    },
   };
   for (const [host, spoil] of Object.entries(hosts)) {
     if (host === HOST) continue;
@@ -85,8 +104,14 @@ test('real deaddrop backup output: healthy chain ok; missing volume, manifest, s
     'flip.lab': ['checksum-mismatch'],
     'trunc.lab': ['truncated'],
     'swap.lab': ['checksum-mismatch', 'checksum-mismatch'],
+    'unlisted.lab': ['unlisted-file'],
   });
   assert.equal(r.code, 1);
+  const unlisted = report.hosts.find((h) => h.host === 'unlisted.lab')!;
+  assert.deepEqual(
+    [unlisted.status, unlisted.problems[0]!.severity, unlisted.problems[0]!.file],
+    ['problem', 'error', fullVol2],
+  );
   const healthy = report.hosts.find((h) => h.host === HOST)!;
   assert.deepEqual([healthy.status, healthy.chainLength, healthy.newestSetComplete], ['ok', 2, true]);
   assert.equal(report.hosts.find((h) => h.host === 'flip.lab')!.problems[0]!.file, fullVol2);
