@@ -114,6 +114,36 @@ export function looksLikeBer(firstByte: number | undefined): boolean {
   return firstByte === 0x30;
 }
 
+/** The DER of contentType 1.2.840.113549.1.7.3 (id-envelopedData), the only one a restore opens. */
+const ENVELOPED_DATA_OID = Buffer.from('06092a864886f70d010703', 'hex');
+/** Enough for the three headers: SEQUENCE, the OID, [0], and the next tag (long lengths too). */
+export const CONTENT_INFO_PREFIX = 32;
+
+/**
+ * Whether a file's first bytes open a CMS ContentInfo of EnvelopedData: SEQUENCE { OID
+ * envelopedData, [0] { SEQUENCE ... A well-framed BER file that does not (`30 00`, any DER of
+ * the right length) is 'invalid'; 'more' when the file ends inside that prefix (the walk then
+ * says 'truncated').
+ */
+export function contentInfoShape(start: Buffer): 'ok' | 'invalid' | 'more' {
+  const outer = parseHeader(start, 0);
+  if (outer === 'more' || outer === 'invalid') return outer;
+  // a definite length too short to hold the OID and the [0] header cannot be one (`30 00`)
+  if (start[0] !== 0x30 || (outer.length !== undefined && outer.length < ENVELOPED_DATA_OID.length + 2))
+    return 'invalid';
+  let p = outer.headerLength;
+  const oid = start.subarray(p, p + ENVELOPED_DATA_OID.length);
+  if (!ENVELOPED_DATA_OID.subarray(0, oid.length).equals(oid)) return 'invalid';
+  if (oid.length < ENVELOPED_DATA_OID.length) return 'more';
+  p += oid.length;
+  const explicit = parseHeader(start, p);
+  if (explicit === 'more' || explicit === 'invalid') return explicit;
+  if (start[p] !== 0xa0) return 'invalid';
+  p += explicit.headerLength;
+  if (p >= start.length) return 'more';
+  return start[p] === 0x30 ? 'ok' : 'invalid';
+}
+
 /**
  * The same walk with positioned reads, skipping contents: one 16-byte read per TLV (per 64 KiB
  * segment) instead of reading the file (what --quick uses). Synchronous on purpose: tens of

@@ -7,7 +7,14 @@ import { createGunzip } from 'node:zlib';
 import { formatBytes } from '@deaddrop/common/units';
 import { hashFile } from '@deaddrop/common/hash';
 import { noteAllocated } from '@deaddrop/common/young-gc';
-import { checkFraming, FrameWalker, looksLikeBer, type FrameResult } from './ber.js';
+import {
+  checkFraming,
+  CONTENT_INFO_PREFIX,
+  contentInfoShape,
+  FrameWalker,
+  looksLikeBer,
+  type FrameResult,
+} from './ber.js';
 
 export interface FileCheck {
   /** --deep only. */
@@ -83,7 +90,8 @@ async function gunzipResult(path: string): Promise<FrameResult> {
 /**
  * Check one file. `mayBeBer`: its name says CMS (`.p7m`) or legacy gpgsm (`.gpg`, sniffed: CMS
  * is walked, an OpenPGP file is left alone, anything else is `invalid`). `mustBeBer` (`.p7m`):
- * a file that does not open a SEQUENCE is `invalid`. `gzip` (a plain `.gz`): it must open with
+ * a file that does not open a SEQUENCE is `invalid`. CMS is walked only when it opens a
+ * ContentInfo of EnvelopedData, else it is `invalid`. `gzip` (a plain `.gz`): it must open with
  * the gzip magic, and with 'full' (--deep) decompress to its end. An empty file is `truncated`, in --quick
  * too: no set file is ever empty. --deep reads the file once for both the hash and the walk.
  */
@@ -101,10 +109,13 @@ export async function checkFile(
 ): Promise<FileCheck> {
   const sniff = opts.mayBeBer || opts.mustBeBer === true;
   // every file is opened, sniffed or not: one the restore could not read must not pass
-  const start = await head(path, ARMORED_PGP.length);
-  const ber = sniff && looksLikeBer(start[0]);
+  const start = await head(path, Math.max(CONTENT_INFO_PREFIX, ARMORED_PGP.length));
+  // BER that is no EnvelopedData (an empty SEQUENCE, say) frames well but is no CMS file
+  const hollow = sniff && looksLikeBer(start[0]) && contentInfoShape(start) === 'invalid';
+  const ber = sniff && looksLikeBer(start[0]) && !hollow;
   let notBer: FileCheck = {};
   if (start.length === 0) notBer = { framing: 'truncated' };
+  else if (hollow) notBer = { framing: 'invalid' };
   else if (opts.mustBeBer && !ber) notBer = { framing: 'invalid' };
   else if (sniff && !ber && !looksLikeOpenPgp(start)) notBer = { framing: 'invalid' };
   else if (opts.gzip && !start.subarray(0, 2).equals(GZIP_MAGIC)) notBer = { framing: 'invalid' };

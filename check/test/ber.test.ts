@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools, tempDir } from '@deaddrop/test';
-import { checkFraming, FrameWalker } from '../src/ber.js';
+import { checkFraming, contentInfoShape, FrameWalker } from '../src/ber.js';
 import { encrypt, testRecipients } from './tree.js';
 
 function walk(data: Buffer, chunk: number): string {
@@ -96,3 +96,20 @@ test(
     }
   },
 );
+
+test('contentInfoShape: our CMS opens EnvelopedData; a cut prefix is more; other well-framed BER is invalid', async () => {
+  const dir = tempDir();
+  const msg = await encrypt(await testRecipients(dir), randomBytes(1000));
+  assert.equal(contentInfoShape(msg.subarray(0, 32)), 'ok');
+  for (const n of [1, 2, 5, 13, 15]) assert.equal(contentInfoShape(msg.subarray(0, n)), 'more', `cut at ${n}`);
+  const hex = (h: string) => Buffer.from(h.replace(/ /g, ''), 'hex');
+  const invalid = {
+    'empty SEQUENCE': '30 00',
+    'too short for the OID': '30 05 06 03 2a 86 48',
+    // id-signedData (…7.2), a DER length
+    signedData: '30 82 01 00 06 09 2a 86 48 86 f7 0d 01 07 02 a0 82 00 f0 30',
+    'no [0] after the OID': '30 80 06 09 2a 86 48 86 f7 0d 01 07 03 30 80 30',
+    'a SET': '31 80 06 09 2a 86 48 86 f7 0d 01 07 03 a0 80 30',
+  };
+  for (const [what, h] of Object.entries(invalid)) assert.equal(contentInfoShape(hex(h)), 'invalid', what);
+});

@@ -93,6 +93,8 @@ const EXPECTED: Record<string, string[]> = {
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
   'garbage.lab': ['bad-framing'],
+  // well framed but no CMS EnvelopedData (`30 00`, an empty SEQUENCE): --quick too
+  'hollow.lab': ['bad-framing'],
   'cutap.lab': ['checksum-mismatch', 'truncated'],
   // nginx's PUT follows symlinks: one in a host directory, or a host directory that is one
   'link.lab': ['symlink'],
@@ -266,6 +268,8 @@ before(async () => {
   await healthy('garbage.lab');
   const garbage = join(h('garbage.lab'), olderInc);
   writeFileSync(garbage, Buffer.alloc(statSync(garbage).size, 'X'));
+  await healthy('hollow.lab');
+  writeFileSync(join(h('hollow.lab'), olderInc), Buffer.from([0x30, 0x00]));
   await writeSnowflake(h('cutap.lab'), rcp, 'sysupgrade-full', ago(2));
   truncateSync(join(h('cutap.lab'), await writeSnowflake(h('cutap.lab'), rcp, 'sysupgrade-full', ago(1))), 2000);
   await writeSnowflake(h('cutap.lab'), rcp, 'mtd-full', ago(3), 8000);
@@ -416,7 +420,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /43 hosts, 4 ok, 8 with warnings, 31 with problems/);
+  assert.match(lines[0]!, /44 hosts, 4 ok, 8 with warnings, 32 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
