@@ -114,6 +114,21 @@ test('.part names are partial; short names (base 36, .z/.g/.p) parse like duplic
   );
 });
 
+test('a short name with a time past 9999-12-31T23:59:59Z is no duplicity name (it could not be formatted)', () => {
+  const last = (253402300799).toString(36);
+  const after = (253402300800).toString(36);
+  const ok = parse(`df.${last}.m.g`);
+  assert.ok(ok.type === 'duplicity' && ok.time === 253402300799);
+  for (const name of [
+    `df.${after}.m.g`,
+    'df.zzzzzzzzzz.m.g',
+    `di.s44we8.${after}.1.dt.z`,
+    `di.${after}.${after}.m`,
+    `dfs.${after}.st.z`,
+  ])
+    assert.equal(parseSinkName(name), undefined, name);
+});
+
 test('sums, snowflake files and companions, par2 and jsonstat names are recognised', () => {
   const sums = parse('deaddrop-inc.20231114T221320Z.to.20231114T231320Z.sha256sums');
   assert.deepEqual(sums, {

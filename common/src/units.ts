@@ -55,6 +55,12 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
+/**
+ * The last second duplicity's time string can hold (9999-12-31T23:59:59Z): a time read from a
+ * name beyond it is no backup's, and formatTimestamp could not write it back.
+ */
+export const MAX_TIMESTAMP = 253402300799;
+
 /** Duplicity's time string: UTC "YYYYMMDDTHHMMSSZ" for whole epoch seconds. */
 export function formatTimestamp(epochSeconds: number): string {
   return new Date(epochSeconds * 1000)

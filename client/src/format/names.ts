@@ -4,7 +4,7 @@
  * and their `.sha256` companions, and names that are known but carry no backup (par2, jsonstat).
  * Times are epoch seconds; names stay strings (they are ASCII).
  */
-import { formatTimestamp, parseTimestamp } from '@deaddrop/common/units';
+import { formatTimestamp, MAX_TIMESTAMP, parseTimestamp } from '@deaddrop/common/units';
 
 /** The outer layers of a stored duplicity file, detected from its name's suffix. */
 export type Suffix = '' | '.gz' | '.p7m' | '.gz.p7m' | '.gpg';
@@ -137,6 +137,12 @@ function parseBase36(text: string): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
+/** A short name's time: base 36, and no later than a time string can hold (a crafted `zzzzzzzzzz`). */
+function parseBase36Time(text: string): number | undefined {
+  const t = parseBase36(text);
+  return t !== undefined && t <= MAX_TIMESTAMP ? t : undefined;
+}
+
 /** The parsed parts of a long or short name, as one DuplicityFileName (an inc's time is its end). */
 function fileName(
   name: string,
@@ -176,8 +182,8 @@ export function parseDuplicityName(name: string): DuplicityFileName | undefined 
     const m = p.re.exec(name);
     if (!m) continue;
     const groups = m.slice(1);
-    const t1 = parseBase36(groups.shift()!);
-    const t2 = p.set === 'inc' ? parseBase36(groups.shift()!) : undefined;
+    const t1 = parseBase36Time(groups.shift()!);
+    const t2 = p.set === 'inc' ? parseBase36Time(groups.shift()!) : undefined;
     const volume = p.file === 'volume' ? parseBase36(groups.shift()!) : undefined;
     const partial = groups.shift() !== undefined;
     const short = groups.shift();
