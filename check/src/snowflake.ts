@@ -72,9 +72,10 @@ export async function checkSnowflakeHost(
     } else if (!(p?.type === 'ignored' && isBackupExtra(f.name)))
       problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
   }
+  // the companion is uploaded after its file: one without it is a backup lost from the sink
+  // (for a zroot-inc, every later one of its chain goes with it), not a stray
   for (const c of companions)
-    if (!byName.has(c))
-      problems.push(problem('unknown-file', `${c}.sha256: companion of a missing file`, { file: `${c}.sha256` }));
+    if (!byName.has(c)) problems.push(problem('missing-file', `${c}: missing, its ${c}.sha256 is there`, { file: c }));
   data.sort((a, b) => a.time - b.time);
 
   const shaState = new Map<string, SnowflakeStatus['sha256']>();

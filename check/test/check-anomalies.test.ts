@@ -18,6 +18,7 @@ import {
   fullManifestName,
   fullVolumeName,
   incVolumeName,
+  snowflakeName,
   storedName,
   sumsFileName,
 } from '@deaddrop/client/format/names';
@@ -90,6 +91,8 @@ const EXPECTED: Record<string, string[]> = {
   // a set or snowflake dated in the future does not hide a host that stopped backing up
   'future.lab': ['future-time', 'stale-full', 'stale-incremental'],
   'futurefw.lab': ['future-time', 'stale-snowflake'],
+  // a zroot-inc lost from the sink, its .sha256 (uploaded after it) still there
+  'lostfw.lab': ['missing-file'],
   // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
@@ -256,6 +259,10 @@ before(async () => {
   await writeSnowflake(h('futurefw.lab'), rcp, 'zroot-inc', ago(8));
   await writeSnowflake(h('futurefw.lab'), rcp, 'conf-full', ago(1));
   await writeSnowflake(h('futurefw.lab'), rcp, 'zroot-inc', ago(-10));
+  await writeSnowflake(h('lostfw.lab'), rcp, 'zroot-full', ago(6));
+  for (const d of [3, 2, 1]) await writeSnowflake(h('lostfw.lab'), rcp, 'zroot-inc', ago(d));
+  await writeSnowflake(h('lostfw.lab'), rcp, 'conf-full', ago(1));
+  rmSync(join(h('lostfw.lab'), snowflakeName('zroot-inc', ago(2))));
   await healthy('badname.lab');
   writeFileSync(Buffer.from(`${h('badname.lab')}/stray-\xff\xfe.bin`, 'latin1'), 'x');
   await healthy('farvol.lab');
@@ -294,6 +301,7 @@ before(async () => {
     'cutap.lab': 'openwrt',
     'fw.lab': 'opnsense',
     'futurefw.lab': 'opnsense',
+    'lostfw.lab': 'opnsense',
     'leftfull.lab': 'opnsense',
   };
   fleet = fleetFile(
@@ -422,7 +430,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /44 hosts, 4 ok, 8 with warnings, 32 with problems/);
+  assert.match(lines[0]!, /45 hosts, 4 ok, 8 with warnings, 33 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
