@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { missingTools, repoRoot, tempDir } from '@deaddrop/test';
+import { deaddropArgv, missingTools, repoRoot, runCommand, tempDir } from '@deaddrop/test';
+import { writeFleet } from './tree.js';
 
 const units = join(repoRoot, 'check', 'units');
 
@@ -45,3 +46,49 @@ test('the timer triggers the service weekly', () => {
   assert.match(timer, /^Persistent=true$/m);
   assert.match(timer, /^WantedBy=timers\.target$/m);
 });
+
+/** The values of a unit setting, every line of it joined (`-` prefixes kept). */
+function setting(unit: string, key: string): string[] {
+  return [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].flatMap((m) => m[1]!.trim().split(/\s+/));
+}
+
+test('the service may write what its ExecStart writes: the prom file and the mail queue', () => {
+  const service = readFileSync(join(units, 'deaddrop-check.service'), 'utf8');
+  const exec = /^ExecStart=(.*)$/m.exec(service)![1]!.split(/\s+/);
+  const writable = setting(service, 'ReadWritePaths').map((p) => p.replace(/^-/, ''));
+  assert.match(service, /^ProtectSystem=strict$/m);
+  const prom = exec[exec.indexOf('--prom-file') + 1]!;
+  assert.ok(writable.includes(dirname(prom)), `ReadWritePaths lacks ${dirname(prom)}: ${writable.join(' ')}`);
+  // sendmail (postfix's postdrop) queues the mail in its spool
+  if (exec.includes('--mail')) assert.ok(writable.includes('/var/spool/postfix'), writable.join(' '));
+});
+
+test(
+  "with the unit's capabilities root writes the prom file into a textfile directory it does not own",
+  { skip: (process.getuid?.() !== 0 && 'needs root') || missingTools('setpriv') },
+  async () => {
+    const service = readFileSync(join(units, 'deaddrop-check.service'), 'utf8');
+    const caps = setting(service, 'CapabilityBoundingSet').map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`);
+    const dir = tempDir();
+    // node_exporter's textfile directory, as its package makes it: the exporter's user owns it
+    const textfile = join(dir, 'node-exporter');
+    mkdirSync(textfile);
+    chownSync(textfile, 65534, 65534);
+    chmodSync(textfile, 0o755);
+    mkdirSync(join(dir, 'root'));
+    const fleet = writeFleet(join(dir, 'fleet.json'), [{ name: 'gone.lab', kind: 'linux' }]);
+    const prom = join(textfile, 'deaddrop-check.prom');
+    const [cmd, ...rest] = deaddropArgv();
+    const r = await runCommand('setpriv', [
+      `--bounding-set=-all,${caps.join(',')}`,
+      '--inh-caps=-all',
+      cmd!,
+      ...rest,
+      ...['check', '--root', join(dir, 'root'), '--fleet', fleet, '--quick', '--prom-file', prom],
+    ]);
+    // gone.lab has no directory: exit 1, and the metrics say so
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(existsSync(prom), r.stderr);
+    assert.match(readFileSync(prom, 'utf8'), /^deaddrop_check_ok 0$/m);
+  },
+);
