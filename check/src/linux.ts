@@ -28,6 +28,7 @@ import { readCapped, MAX_LISTING_BYTES, TooLargeError } from './read.js';
 import { DAY, days, problem, symlinkProblem, type Problem } from './report.js';
 import { isTempName, mayBeUploading, type SinkFile } from './scan.js';
 import { sizeProblem } from './size.js';
+import { StrayFiles } from './strays.js';
 import { checkFile, type Progress } from './verify.js';
 
 export interface HostContext {
@@ -101,6 +102,7 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
   const byName = new Map(ctx.files.map((f) => [f.name, f]));
   const parsed: SinkFileName[] = [];
 
+  const strayFiles = new StrayFiles();
   for (const f of ctx.files) {
     if (f.symlink) {
       problems.push(symlinkProblem(f.name));
@@ -109,14 +111,15 @@ export async function checkLinuxHost(ctx: HostContext): Promise<LinuxResult> {
     const p = f.irregular ? undefined : parseSinkName(f.name);
     if (p?.type === 'duplicity' && p.partial) {
       if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
-        problems.push(problem('temp-leftover', `${f.name}: partial file left behind`, { file: f.name }));
+        strayFiles.add('temp-leftover', f.name, () => `${f.name}: partial file left behind`);
     } else if (p && (p.type === 'duplicity' || p.type === 'sums')) parsed.push(p);
     else if (p?.type === 'ignored' && isBackupExtra(f.name)) continue;
     else if (!f.irregular && isTempName(f.name)) {
       if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
-        problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
-    } else problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
+        strayFiles.add('temp-leftover', f.name, () => `${f.name}: temp file of an aborted upload`);
+    } else strayFiles.add('unknown-file', f.name, () => `${f.name}: not a backup file`);
   }
+  problems.push(...strayFiles.problems());
 
   const sets = groupSets(parsed);
   const setSizes = (s: BackupSet) =>

@@ -14,6 +14,7 @@ import {
 } from './report.js';
 import { mayBeUploading, scanRoot, SINK_TEMP_DIR, tempFileHost, type SinkFile } from './scan.js';
 import { checkSnowflakeHost, guessSnowflakeKind } from './snowflake.js';
+import { StrayFiles } from './strays.js';
 import { Progress } from './verify.js';
 
 export interface CheckOptions {
@@ -141,19 +142,22 @@ export async function checkRoot(opts: CheckOptions): Promise<CheckReport> {
     for (const e of listing.tempErrors) r.problems.push(problem('unreadable', e));
   }
 
+  const tempLeftovers = new Map<string, StrayFiles>();
   for (const f of listing.tempFiles) {
     if (mayBeUploading(f.mtime, opts.now, grace)) continue;
     const owner = tempFileHost(f.name) ?? SINK_TEMP_DIR;
+    let strays = tempLeftovers.get(owner);
+    if (!strays) tempLeftovers.set(owner, (strays = new StrayFiles()));
+    const file = `${SINK_TEMP_DIR}/${f.name}`;
+    strays.add('temp-leftover', file, () => `${file}: temp file of an aborted upload`);
+  }
+  for (const [owner, strays] of tempLeftovers) {
     let r = reports.get(owner);
     if (!r) {
       r = emptyReport(owner, 'unknown', false, []);
       reports.set(owner, r);
     }
-    r.problems.push(
-      problem('temp-leftover', `${SINK_TEMP_DIR}/${f.name}: temp file of an aborted upload`, {
-        file: `${SINK_TEMP_DIR}/${f.name}`,
-      }),
-    );
+    r.problems.push(...strays.problems());
   }
 
   const hosts = [...reports.values()].sort((a, b) => a.host.localeCompare(b.host));

@@ -1,4 +1,5 @@
 /** List the sink root: one directory per host, the embedded sink's temp directory, strays. */
+import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_SINK_TEMP_PREFIX } from '@deaddrop/client/format/names';
@@ -97,35 +98,50 @@ export async function listDir(dir: string | Buffer): Promise<DirListing> {
   const raw = (await readdir(rawDir, { encoding: 'buffer' })).sort(Buffer.compare);
   const files: SinkFile[] = [];
   const errors: DirListing['errors'] = [];
-  const stats = await Promise.all(
-    raw.map(async (r) => {
-      try {
-        return { r, st: await lstat(joinRaw(rawDir, r)) };
-      } catch (err) {
-        return { r, err: err as NodeJS.ErrnoException };
-      }
-    }),
-  );
-  for (const { r, st, err } of stats) {
-    const { name, exact } = decodeName(r);
-    if (!st) {
-      errors.push({
-        name,
-        code: err?.code,
-        message: `${name}: cannot be listed: ${errorText(err)}${err?.code === 'ENOENT' ? ', gone during the scan' : ''}`,
-      });
-      continue;
-    }
-    files.push({
-      name,
-      path: join(rawDir.toString('utf8'), name),
-      size: st.size,
-      mtime: Math.floor(st.mtimeMs / 1000),
-      irregular: !st.isFile() || !exact,
-      symlink: st.isSymbolicLink(),
-    });
+  // a directory may hold millions of entries: lstat them a batch at a time, so the stats and
+  // promises in flight stay bounded
+  for (let i = 0; i < raw.length; i += LSTAT_BATCH) {
+    const stats = await Promise.all(
+      raw.slice(i, i + LSTAT_BATCH).map(async (r) => {
+        try {
+          return { r, st: await lstat(joinRaw(rawDir, r)) };
+        } catch (err) {
+          return { r, err: err as NodeJS.ErrnoException };
+        }
+      }),
+    );
+    for (const entry of stats) listEntry(rawDir, entry, files, errors);
   }
   return { files, errors };
+}
+
+/** How many entries of a directory are lstat'ed at once. */
+const LSTAT_BATCH = 256;
+
+/** One lstat'ed entry, into `files` or, when it could not be, `errors`. */
+function listEntry(
+  rawDir: Buffer,
+  { r, st, err }: { r: Buffer; st?: Stats; err?: NodeJS.ErrnoException },
+  files: SinkFile[],
+  errors: DirListing['errors'],
+): void {
+  const { name, exact } = decodeName(r);
+  if (!st) {
+    errors.push({
+      name,
+      code: err?.code,
+      message: `${name}: cannot be listed: ${errorText(err)}${err?.code === 'ENOENT' ? ', gone during the scan' : ''}`,
+    });
+    return;
+  }
+  files.push({
+    name,
+    path: join(rawDir.toString('utf8'), name),
+    size: st.size,
+    mtime: Math.floor(st.mtimeMs / 1000),
+    irregular: !st.isFile() || !exact,
+    symlink: st.isSymbolicLink(),
+  });
 }
 
 export async function scanRoot(root: string): Promise<SinkListing> {

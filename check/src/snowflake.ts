@@ -12,6 +12,7 @@ import { isBackupExtra } from './extras.js';
 import { MAX_COMPANION_BYTES, readCapped, TooLargeError } from './read.js';
 import { isTempName, mayBeUploading } from './scan.js';
 import { sizeProblem } from './size.js';
+import { StrayFiles } from './strays.js';
 import { checkFile } from './verify.js';
 
 /** Kinds a host must have, and how old the newest of each group may be. */
@@ -56,6 +57,7 @@ export async function checkSnowflakeHost(
   const byName = new Map(ctx.files.map((f) => [f.name, f]));
   const data: SnowflakeFileName[] = [];
   const companions = new Set<string>();
+  const strays = new StrayFiles();
 
   for (const f of ctx.files) {
     if (f.symlink) {
@@ -68,10 +70,11 @@ export async function checkSnowflakeHost(
       else data.push(p);
     } else if (!f.irregular && isTempName(f.name)) {
       if (!mayBeUploading(f.mtime, ctx.now, ctx.grace))
-        problems.push(problem('temp-leftover', `${f.name}: temp file of an aborted upload`, { file: f.name }));
+        strays.add('temp-leftover', f.name, () => `${f.name}: temp file of an aborted upload`);
     } else if (!(p?.type === 'ignored' && isBackupExtra(f.name)))
-      problems.push(problem('unknown-file', `${f.name}: not a backup file`, { file: f.name }));
+      strays.add('unknown-file', f.name, () => `${f.name}: not a backup file`);
   }
+  problems.push(...strays.problems());
   // the companion is uploaded after its file: one without it is a backup lost from the sink
   // (for a zroot-inc, every later one of its chain goes with it), not a stray
   for (const c of companions)

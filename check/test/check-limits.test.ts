@@ -3,7 +3,7 @@
  * numbers of absent files, files too large to be what their names say, a host whose check throws.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fullVolumeName, storedName, sumsFileName } from '@deaddrop/client/format/names';
@@ -105,4 +105,55 @@ test("a host whose check throws is that host's check-failed error; the others ar
     ['check-failed'],
   );
   assert.match(failed.problems[0]!.message, /^the check of rogue\.lab stopped: .*maxFullAge/);
+});
+
+test('20 000 stray files in a host directory: one counted problem per kind, not one each', async () => {
+  const litterRoot = join(dir, 'litter-root');
+  const host = join(litterRoot, 'litter.lab');
+  await writeChain(host, await testRecipients(join(dir, 'keys2')), ago(10), [ago(2), ago(1)]);
+  const strays = Array.from({ length: 20_000 }, (_, i) => `junk-${String(i).padStart(5, '0')}`);
+  for (const name of strays) writeFileSync(join(host, name), '');
+  // temp files of aborted uploads, in the host directory and in the embedded sink's temp dir
+  const partials = ['a', 'b', 'c', 'd', 'e'].map((n) => `${n}.part`);
+  const sinkTemps = ['0', '1', '2', '3'].map((n) => `.deaddrop-tmp/litter.lab.${n.repeat(16)}.part`);
+  mkdirSync(join(litterRoot, '.deaddrop-tmp'));
+  for (const name of partials) writeFileSync(join(host, name), 'x');
+  for (const name of sinkTemps) writeFileSync(join(litterRoot, name), 'x');
+  setMtime(host, partials, ago(1));
+  for (const name of sinkTemps) utimesSync(join(litterRoot, name), ago(1), ago(1));
+  const litterFleet = writeFleet(join(dir, 'litter-fleet.json'), [{ name: 'litter.lab', kind: 'linux' }]);
+
+  const r = await runDeaddrop([
+    'check',
+    '--root',
+    litterRoot,
+    '--fleet',
+    litterFleet,
+    '--quick',
+    '--json',
+    '--now',
+    String(NOW),
+  ]);
+  const report = JSON.parse(r.stdout) as CheckReport;
+  assert.equal(r.code, 1, r.stderr);
+  const litter = report.hosts.find((h) => h.host === 'litter.lab')!;
+  assert.deepEqual(
+    litter.problems.map((p) => [p.code, p.severity, p.message, p.file]),
+    [
+      [
+        'unknown-file',
+        'warning',
+        '20000 files that are no backup files: junk-00000, junk-00001, junk-00002, …',
+        'junk-00000',
+      ],
+      ['temp-leftover', 'warning', '5 temp files of aborted uploads: a.part, b.part, c.part, …', 'a.part'],
+      [
+        'temp-leftover',
+        'warning',
+        `4 temp files of aborted uploads: ${sinkTemps.slice(0, 3).join(', ')}, …`,
+        sinkTemps[0],
+      ],
+    ],
+  );
+  assert.deepEqual([litter.status, litter.chainLength, litter.files], ['warning', 3, 20_000 + 5 + 3 * 4]);
 });
