@@ -5,8 +5,9 @@
  * only when that volume has passed its hash checks (`commit`), so a tampered or truncated
  * volume leaves nothing of itself behind. Directory attributes are set last, deepest first.
  * Where DEST holds a mount point, a staged file is copied next to its place, then renamed.
- * File system calls are synchronous (see dest-tree.ts), except the patching of deltas and the
- * writing of big files' data (write-behind.ts), complete when the file is closed.
+ * File system calls are synchronous (see dest-tree.ts), except the patching of deltas, the
+ * writing of big files' data (write-behind.ts), complete when the file is closed, and the
+ * making of small files on the thread pool (stage-files.ts), complete before a commit.
  */
 import { spawn } from 'node:child_process';
 import {
