@@ -140,6 +140,56 @@ for (const [shellName, shell] of SHELLS) {
     },
   );
 
+  test(
+    `${shellName}: a sink that answers but refuses the catch-up full is retried weekly, not sent a full daily`,
+    { skip: needs },
+    async () => {
+      // sink 2 answers PROPFIND but refuses any body over 200 kB (413): every zroot stream
+      const rig = await makeRig('opnsense', { secondMaxBody: '200KB' });
+      const lagging = join(rig.hostState, 'zfs.lagging');
+      const [t1, t2, t3, t4, t5] = [stamp(50), stamp(40), stamp(30), stamp(20), stamp(10)];
+      const fulls = (): string[] =>
+        sinkFiles(rig.sinks[0]!, rig.host).filter((n) => /^zroot-full\..*\.sha256$/.test(n));
+      try {
+        let r = await daily(rig, t1);
+        assert.equal(r.code, 4, r.stderr);
+        assert.deepEqual(kinds(rig, t1), ['zroot-full', undefined]);
+        assert.match(
+          readFileSync(lagging, 'utf8'),
+          new RegExp(`^${rig.sinks[1]!.url}${rig.host}/ zroot-full\\.${t1}\\.zfs\\.p7m \\d+ 413\n$`),
+        );
+        for (const t of [t2, t3]) {
+          r = await daily(rig, t);
+          assert.equal(r.code, 4, r.stderr);
+          assert.match(
+            r.stderr,
+            /sink 2 \(\S+\) refuses uploads \(HTTP 413 to zroot-full\.\S+\): catching it up with a full again in \d+ days/,
+          );
+          assert.deepEqual(kinds(rig, t), ['zroot-inc', undefined]);
+        }
+        assert.deepEqual(
+          fulls(),
+          [`zroot-full.${t1}.zfs.p7m.sha256`],
+          'no full to the healthy sink while sink 2 refuses',
+        );
+        // a week after the refusal: the catch-up is tried again
+        const line = readFileSync(lagging, 'utf8').split(' ');
+        line[2] = String(Number(line[2]) - 7 * 86400);
+        writeFileSync(lagging, line.join(' '));
+        r = await daily(rig, t4);
+        assert.equal(r.code, 4, r.stderr);
+        assert.match(r.stderr, /sink 2 missed zroot-full\.\S+: catching it up with a full/);
+        assert.deepEqual(kinds(rig, t4), ['zroot-full', undefined]);
+        r = await daily(rig, t5);
+        assert.deepEqual(kinds(rig, t5), ['zroot-inc', undefined]);
+        assert.equal(fulls().length, 2);
+        assert.deepEqual(replayZfsChain(rig, rig.sinks[0]!), [t4, t5]);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+
   test(`${shellName}: a sink added to the fleet gets a full at the next run`, { skip: needs }, async () => {
     const rig = await makeRig('opnsense');
     const [t1, t2, t3, t4] = [stamp(40), stamp(30), stamp(20), stamp(10)];

@@ -301,6 +301,8 @@ export interface RigOptions {
   bundle?: boolean;
   /** OpenWrt: the host's mtdEvery in the fleet file (default "7d"). */
   mtdEvery?: string;
+  /** The second embedded sink's largest PUT body (`--max-body`): it refuses larger files (413). */
+  secondMaxBody?: string;
 }
 
 /** Sinks, a fleet file, the generated script, stubs and a fake host root with a netrc. */
@@ -309,7 +311,8 @@ export async function makeRig(kind: 'opnsense' | 'openwrt', opts: RigOptions = {
   const host = kind === 'opnsense' ? 'fw.lab' : 'ap.lab';
   const sinks = [await startEmbeddedSink({ hosts: { [host]: PASSWORD }, tls: opts.tls })];
   const flaky = opts.flaky ? await startFlakySink(opts.flaky) : undefined;
-  if (!flaky) sinks.push(await startEmbeddedSink({ hosts: { [host]: PASSWORD }, tls: opts.tls }));
+  if (!flaky)
+    sinks.push(await startEmbeddedSink({ hosts: { [host]: PASSWORD }, tls: opts.tls, maxBody: opts.secondMaxBody }));
   const recipient = await makeTestRecipient(join(dir, 'keys'), { bits: 2048 });
   const recipients = [recipient];
   let recipientFile = recipient.certPath;

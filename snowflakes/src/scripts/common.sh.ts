@@ -421,9 +421,11 @@ send() { send_to "$SINKS" "$@"; }
 # sink of URLS (a curl reading each) and the hash on the way, so no temp copy of the stream is
 # ever written. Sets SENT to the number of those sinks that stored the whole file and its
 # .sha256, and MISSED to the URLs of the others; UNSENT to 1 when the producer or openssl failed,
-# so that no sink could store it (MISSED, every sink, then says nothing of the sinks).
+# so that no sink could store it (MISSED, every sink, then says nothing of the sinks). REFUSED
+# lists URL=CODE for each sink of MISSED that answered the data PUT with an HTTP error (4xx, 5xx:
+# full, body too large), not with no answer.
 send_to() {
-  to=$1 name=$2 d="$WORK/$2"
+  to=$1 name=$2 d="$WORK/$2" REFUSED=
   shift 2
   if [ -n "$STOPPING" ]; then end_run 130 "stopped: $name and the rest of the run skipped"; fi
   mkdir "$d"
@@ -480,6 +482,8 @@ send_to() {
     else
       MISSED="$MISSED $url"
       log "$name: not stored on $url"
+      st_code=$(cat "$d/code$i" 2>/dev/null || true)
+      case $st_code in [45][0-9][0-9]) REFUSED="$REFUSED $url=$st_code" ;; esac
     fi
   done
   log "$name: stored on $SENT of $nto sinks (sha256 $sum)"

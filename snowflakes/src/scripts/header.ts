@@ -55,6 +55,7 @@ WORK=
 RECIPIENTS=
 SEND_DIR=
 UNSENT=
+REFUSED=
 STOPPING=
 OUTCOME=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"

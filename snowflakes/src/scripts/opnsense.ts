@@ -72,14 +72,29 @@ sink_answers() {
   case $sa_code in 2?? | 404) return 0 ;; *) return 1 ;; esac
 }
 
-# catch_up: zfs.lagging lists "URL FILE" per sink whose chain has a gap (FILE: the first stream
-# it missed), so no later incremental restores there. Sets why when one of them answers: a full
-# closes the gap. Else incrementals go on, not a full every day while a sink is down.
+# REFUSED_RETRY: a sink that answered a full with an HTTP error (full, body too large) is sent
+# the next catch-up full this long after (less 5 minutes), not every day: each one it refuses
+# would go to every other sink too.
+REFUSED_RETRY=$((7 * 86400))
+
+# catch_up: zfs.lagging lists "URL FILE [AT CODE]" per sink whose chain has a gap (FILE: the
+# first stream it missed), so no later incremental restores there; AT (epoch) and CODE when it
+# refused FILE, a full. Sets why when one of them answers: a full closes the gap. Else
+# incrementals go on, not a full every day while a sink is down, nor while it refuses uploads
+# (until REFUSED_RETRY after the refusal; one dated in the future, a clock that was ahead, is due).
 catch_up() {
-  while read -r cu_url cu_file; do
+  while read -r cu_url cu_file cu_at cu_code; do
     cu_i=$(sink_index "$cu_url")
     if [ "$cu_i" -eq 0 ]; then continue; fi
     if [ "$cu_file" = new-sink ]; then cu_what="is new"; else cu_what="missed $cu_file"; fi
+    case \${cu_at:-x} in *[!0-9]*) ;; *)
+      cu_wait=$((cu_at + REFUSED_RETRY - 300 - START))
+      if [ "$cu_at" -le "$START" ] && [ "$cu_wait" -gt 0 ]; then
+        log "sink $cu_i ($cu_url) refuses uploads (HTTP \${cu_code:-error} to $cu_file): catching it up with a full again in $(((cu_wait + 86399) / 86400)) days (see the sink's disk and body size limit)"
+        continue
+      fi
+      ;;
+    esac
     if sink_answers "$cu_url" "$cu_i"; then
       why="sink $cu_i $cu_what: catching it up with a full"
       return 0
@@ -115,8 +130,8 @@ note_sinks() {
 note_lagging() {
   : > "$LAGGING.new"
   if [ "$1" = zroot-inc ] && [ -e "$LAGGING" ]; then
-    while read -r nl_url nl_file; do
-      if [ "$(sink_index "$nl_url")" -gt 0 ]; then echo "$nl_url $nl_file" >> "$LAGGING.new"; fi
+    while read -r nl_url nl_rest; do
+      if [ "$(sink_index "$nl_url")" -gt 0 ]; then echo "$nl_url $nl_rest" >> "$LAGGING.new"; fi
     done < "$LAGGING"
   fi
   for nl_missed in $MISSED; do
@@ -125,7 +140,17 @@ note_lagging() {
       if [ "$nl_url" = "$nl_missed" ]; then nl_seen=1; fi
     done < "$LAGGING.new"
     if [ -z "$nl_seen" ]; then
-      echo "$nl_missed $2" >> "$LAGGING.new"
+      # a full the sink refused (an HTTP error, not no answer): dated, for catch_up's back-off
+      nl_code=
+      for nl_r in $REFUSED; do
+        if [ "\${nl_r%=*}" = "$nl_missed" ]; then nl_code=\${nl_r##*=}; fi
+      done
+      if [ "$1" = zroot-full ] && [ -n "$nl_code" ]; then
+        echo "$nl_missed $2 $START $nl_code" >> "$LAGGING.new"
+        log "sink $(sink_index "$nl_missed") refused $2 (HTTP $nl_code): it refuses uploads; the next full for it in 7 days (or on the 1st), incrementals meanwhile"
+      else
+        echo "$nl_missed $2" >> "$LAGGING.new"
+      fi
       log "sink $(sink_index "$nl_missed") missed $2: no later incremental restores there until a full reaches it"
     fi
   done
