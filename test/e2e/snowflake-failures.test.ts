@@ -161,6 +161,30 @@ test('a sink that answers the .sha256 PUT with a redirect has not stored the fil
   }
 });
 
+for (const [shellName, shell] of SHELLS) {
+  for (const [what, env, stage] of [
+    ['tee fails after openssl ended well', { TEE_CUT: '4000' }, 'tee'],
+    ['sha256sum fails', { SHA256_FAIL: '1' }, 'hashing'],
+  ] as const) {
+    test(`${shellName}: ${what}: the file fails, no sink keeps it, no .sha256 is sent`, { skip: needs }, async () => {
+      const rig = await makeRig('opnsense');
+      try {
+        const t = stamp(5);
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: t, ...env }, ['conf']);
+        assert.equal(r.code, 1, r.stderr);
+        const name = `conf-full.${t}.tar.p7m`;
+        assert.match(r.stderr, new RegExp(`${name}: ${stage} failed; upload cut off, no .sha256 sent`));
+        for (const sink of rig.sinks) {
+          assert.deepEqual(sinkFiles(sink, rig.host), [], `nothing of ${name} on ${sink.url}`);
+          await assertNoUploadTemps(sink);
+        }
+      } finally {
+        await rig.stop();
+      }
+    });
+  }
+}
+
 test('a .sha256 refused once is sent again whole (it is a file, not a pipe)', { skip: needs }, async () => {
   const rig = await makeRig('opnsense', { flaky: 'first-sha256' });
   try {

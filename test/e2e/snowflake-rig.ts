@@ -89,6 +89,7 @@ function writeStubs(bin: string, state: string): void {
   const openssl = which('openssl');
   const mktemp = which('mktemp');
   const tee = which('tee');
+  const sha256sum = which('sha256sum');
   const rm = which('rm');
   const stubs: Record<string, string> = {
     zfs: ZFS_STUB,
@@ -115,7 +116,13 @@ function writeStubs(bin: string, state: string): void {
     openssl: `#!/bin/sh\nif [ -n "\${OPENSSL_FAIL:-}" ]; then '${openssl}' "$@"; exit 1; fi\nexec '${openssl}' "$@"\n`,
     // TEE_SLEEP, RM_SLEEP: a slow host, where tee starts late and removing the run's temp dir
     // takes a while (windows a signal can fall into)
-    tee: `#!/bin/sh\n[ -z "\${TEE_SLEEP:-}" ] || sleep "$TEE_SLEEP"\nexec '${tee}' "$@"\n`,
+    // TEE_CUT=N: tee reads the whole stream (openssl ends well), copies its first N bytes, fails
+    tee:
+      `#!/bin/sh\n[ -z "\${TEE_SLEEP:-}" ] || sleep "$TEE_SLEEP"\n` +
+      `if [ -n "\${TEE_CUT:-}" ]; then cat > "$ZFS_STATE/tee.in"; head -c "$TEE_CUT" "$ZFS_STATE/tee.in" | '${tee}' "$@"; exit 1; fi\n` +
+      `exec '${tee}' "$@"\n`,
+    // SHA256_FAIL: sha256sum reads its input, then fails, writing nothing
+    sha256sum: `#!/bin/sh\nif [ -n "\${SHA256_FAIL:-}" ]; then cat > /dev/null; exit 1; fi\nexec '${sha256sum}' "$@"\n`,
     rm:
       `#!/bin/sh\ncase "$*" in *'/deaddrop.'*) [ -z "\${RM_SLEEP:-}" ] || sleep "$RM_SLEEP" ;; esac\n` +
       `exec '${rm}' "$@"\n`,

@@ -437,6 +437,11 @@ send_to() {
     send_is="$send_is $i" nto=$((nto + 1))
     mkfifo "$d/fifo$i"
     fifos="$fifos $d/fifo$i"
+    # A writer holding the fifo open until the stream is judged whole (below): tee or the hash
+    # failing after openssl's end would otherwise close it, and curl would end the cut-short body
+    # normally, which the sink would store.
+    sleep 2147483647 > "$d/fifo$i" &
+    echo $! > "$d/hold$i"
     # The subshell holds the fifo open while curl (its child, pid in curlN) reads it, and drains
     # it once curl has ended, however it ended: a sink that answers before the body's end (a
     # redirect, a refusal) leaves it unread, and tee, losing a reader, would die and cut off
@@ -459,8 +464,19 @@ send_to() {
   { "$@" || abort_send "$d" reading; } > "$d/plain" &
   # shellcheck disable=SC2086 # fifos is a list of paths without spaces (mktemp)
   { openssl smime -encrypt -binary -aes256 -stream -outform DER $RECIPIENTS < "$d/plain" || abort_send "$d" encrypting; } \
-    | tee $fifos | hash_stdin > "$d/sha256" &
+    | { tee $fifos || abort_send "$d" tee; } | { hash_stdin > "$d/sha256" || echo hashing >> "$d/failed"; } &
+  # Each stage records its failure (sh keeps only the status of the last). The hash ends after tee and openssl: then
+  # the stream is judged, with the curls still held by the fifos' writers. A sum that is not 64
+  # hex digits (sha256sum failing inside hash_stdin's pipe) fails the file too: its curls are
+  # killed before their body ends, so no sink keeps it, and no .sha256 is ever sent for it.
   # (a signal that on_signal returns from interrupts wait: the pipeline is still ending)
+  send_pipe=$!
+  until wait "$send_pipe"; do if ! kill -0 "$send_pipe" 2>/dev/null; then break; fi; done
+  sum=$(cat "$d/sha256" 2>/dev/null || true)
+  case $sum in *[!0-9a-f]*) sum= ;; esac
+  if [ \${#sum} -ne 64 ] && [ ! -e "$d/failed" ]; then abort_send "$d" hashing; fi
+  if [ -e "$d/failed" ]; then abort_send "$d" "$(head -n 1 "$d/failed")"; fi
+  for i in $send_is; do kill "$(cat "$d/hold$i")" 2>/dev/null || true; done
   until wait; do :; done
   SENT=0 MISSED=$to
   # shellcheck disable=SC2034 # (read by the OpenWrt script)
@@ -471,7 +487,6 @@ send_to() {
     UNSENT=1 FAILED=1 SEND_DIR=
     return 0
   fi
-  sum=$(cat "$d/sha256")
   printf '%s  %s\n' "$sum" "$name" > "$d/companion"
   i=0 MISSED=
   for url in $SINKS; do
