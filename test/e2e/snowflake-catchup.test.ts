@@ -212,6 +212,44 @@ for (const [shellName, shell] of SHELLS) {
   });
 
   test(
+    `${shellName}: a power cut after one sink stored a stream's .sha256, before the other's: no gap`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('opnsense');
+      const [t1, t2, t3, t4] = [stamp(30), stamp(20), stamp(15), stamp(10)];
+      try {
+        assert.equal((await daily(rig, t1)).code, 0);
+        // sink 2's .sha256 PUT of the zroot stream is slow; everything dies once sink 1 has its own
+        let pid = 0;
+        const killed = runScript(
+          rig,
+          shell,
+          { DEADDROP_DAY: '15', DEADDROP_STAMP: t2, CURL_SLOW_SHA256: `${rig.sinks[1]!.url}${rig.host}/zroot-` },
+          [],
+          { onStart: (p) => (pid = p) },
+        );
+        // (sink 1's .sha256 is stored: sink 2's PUT has begun)
+        const slow = join(rig.state, 'curl-slow');
+        for (let i = 0; i < 300 && !existsSync(slow); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(existsSync(slow), "sink 2's .sha256 PUT started");
+        assert.ok(sinkFiles(rig.sinks[0]!, rig.host).includes(`zroot-inc.${t2}.zfs.p7m.sha256`));
+        process.kill(-pid, 'SIGKILL');
+        await killed;
+        assert.deepEqual(kinds(rig, t2), ['zroot-inc', undefined]);
+        let r = await daily(rig, t3);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /stopped after .*pending-.* reached a sink: it is the base/);
+        r = await daily(rig, t4);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(replayZfsChain(rig, rig.sinks[0]!).slice(-1), [t4]);
+        assert.deepEqual(replayZfsChain(rig, rig.sinks[1]!).slice(-1), [t4]);
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
+
+  test(
     `${shellName}: a run killed after its stream reached the sinks, before the new base: no gap`,
     { skip: needs },
     async () => {

@@ -90,6 +90,7 @@ function writeStubs(bin: string, state: string): void {
   const mktemp = which('mktemp');
   const tee = which('tee');
   const sha256sum = which('sha256sum');
+  const curl = which('curl');
   const rm = which('rm');
   const stubs: Record<string, string> = {
     zfs: ZFS_STUB,
@@ -121,6 +122,11 @@ function writeStubs(bin: string, state: string): void {
       `#!/bin/sh\n[ -z "\${TEE_SLEEP:-}" ] || sleep "$TEE_SLEEP"\n` +
       `if [ -n "\${TEE_CUT:-}" ]; then cat > "$ZFS_STATE/tee.in"; head -c "$TEE_CUT" "$ZFS_STATE/tee.in" | '${tee}' "$@"; exit 1; fi\n` +
       `exec '${tee}' "$@"\n`,
+    // CURL_SLOW_SHA256=TEXT: a PUT of a .sha256 whose URL holds TEXT starts 30 s late (a slow
+    // sink), after touching $ZFS_STATE/curl-slow
+    curl:
+      `#!/bin/sh\nif [ -n "\${CURL_SLOW_SHA256:-}" ]; then for a in "$@"; do\n` +
+      `  case $a in *"$CURL_SLOW_SHA256"*.sha256) touch "$ZFS_STATE/curl-slow"; sleep 30 ;; esac\ndone; fi\nexec '${curl}' "$@"\n`,
     // SHA256_FAIL: sha256sum reads its input, then fails, writing nothing
     sha256sum: `#!/bin/sh\nif [ -n "\${SHA256_FAIL:-}" ]; then cat > /dev/null; exit 1; fi\nexec '${sha256sum}' "$@"\n`,
     rm:

@@ -423,7 +423,9 @@ send() { send_to "$SINKS" "$@"; }
 # .sha256, and MISSED to the URLs of the others; UNSENT to 1 when the producer or openssl failed,
 # so that no sink could store it (MISSED, every sink, then says nothing of the sinks). REFUSED
 # lists URL=CODE for each sink of MISSED that answered the data PUT with an HTTP error (4xx, 5xx:
-# full, body too large), not with no answer.
+# full, body too large), not with no answer. SENT_HOOK, when set, is called with '' before the
+# first .sha256 PUT (when a sink has the file whole), and with the URL of the first sink that
+# stored the file and its .sha256, before the next sink's .sha256 PUT.
 send_to() {
   to=$1 name=$2 d="$WORK/$2" REFUSED=
   shift 2
@@ -488,12 +490,16 @@ send_to() {
     return 0
   fi
   printf '%s  %s\n' "$sum" "$name" > "$d/companion"
+  # (before the first .sha256 PUT, if a sink has the file whole: a PUT may store it, then the run die)
+  if [ -n "$SENT_HOOK" ] && ls "$d"/ok* > /dev/null 2>&1; then "$SENT_HOOK" ''; fi
   i=0 MISSED=
   for url in $SINKS; do
     i=$((i + 1))
     case " $to " in *" $url "*) ;; *) continue ;; esac
     if [ -e "$d/ok$i" ] && put_file "$url$name.sha256" "$i" "$d/companion"; then
       SENT=$((SENT + 1))
+      # (the first sink that has it whole: what a run killed from here on must not undo)
+      if [ "$SENT" -eq 1 ] && [ -n "$SENT_HOOK" ]; then "$SENT_HOOK" "$url"; fi
     else
       MISSED="$MISSED $url"
       log "$name: not stored on $url"

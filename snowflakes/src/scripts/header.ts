@@ -56,6 +56,7 @@ RECIPIENTS=
 SEND_DIR=
 UNSENT=
 REFUSED=
+SENT_HOOK=
 STOPPING=
 OUTCOME=
 export PATH="$PATH:/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"

@@ -50,7 +50,7 @@ tidy_snapshots() {
   if [ -z "$sent" ] || ! snapshots base | grep -qxF "$sent_base"; then
     sent_base=$(snapshots base | tail -n 1)
   fi
-  rm -f "$SENT_MARK"
+  rm -f "$SENT_MARK" "$LAGGING.was"
   keep_base "$sent_base"
 }
 
@@ -124,7 +124,27 @@ note_sinks() {
   mv "$SINKS_SEEN.new" "$SINKS_SEEN"
 }
 
-# note_lagging KIND FILE: after FILE reached a sink, zfs.lagging lists the sinks that missed it
+# stored_first [URL] (send_to's SENT_HOOK): a sink has the whole stream, and its .sha256 PUTs
+# start (''), or the first sink (URL) stored the .sha256. A .sha256 PUT may store it and the run
+# die (a power cut) before send_to returns: such a run must leave the pending snapshot kept
+# (zfs.sent), else the next run would destroy it and send an incremental from the old base: two
+# streams from one base on that sink. Until send_to ends, every sink but URL counts as missing the
+# stream in zfs.lagging (the list before is kept aside in zfs.lagging.was): a run killed meanwhile
+# is followed by a catch-up full, never a gap on a sink that got no .sha256.
+# shellcheck disable=SC2317 # called indirectly, through send_to
+stored_first() {
+  echo "$pending" > "$SENT_MARK.new" && mv "$SENT_MARK.new" "$SENT_MARK"
+  if [ -z "$1" ]; then
+    rm -f "$LAGGING.was"
+    if [ -e "$LAGGING" ]; then cp "$LAGGING" "$LAGGING.was"; fi
+  elif [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
+  sf_missed=$MISSED MISSED=
+  for sf_url in $SINKS; do if [ "$sf_url" != "$1" ]; then MISSED="$MISSED $sf_url"; fi; done
+  note_lagging "$kind" "$kind.$STAMP.zfs.p7m" quiet
+  MISSED=$sf_missed
+}
+
+# note_lagging KIND FILE [quiet]: after FILE reached a sink, zfs.lagging lists the sinks that missed it
 # and, after an incremental, those still behind (a full restarts every chain that has it).
 # Written whole under a temp name; removed once no sink is behind.
 note_lagging() {
@@ -147,11 +167,11 @@ note_lagging() {
       done
       if [ "$1" = zroot-full ] && [ -n "$nl_code" ]; then
         echo "$nl_missed $2 $START $nl_code" >> "$LAGGING.new"
-        log "sink $(sink_index "$nl_missed") refused $2 (HTTP $nl_code): it refuses uploads; the next full for it in 7 days (or on the 1st), incrementals meanwhile"
+        if [ -z "\${3:-}" ]; then log "sink $(sink_index "$nl_missed") refused $2 (HTTP $nl_code): it refuses uploads; the next full for it in 7 days (or on the 1st), incrementals meanwhile"; fi
       else
         echo "$nl_missed $2" >> "$LAGGING.new"
       fi
-      log "sink $(sink_index "$nl_missed") missed $2: no later incremental restores there until a full reaches it"
+      if [ -z "\${3:-}" ]; then log "sink $(sink_index "$nl_missed") missed $2: no later incremental restores there until a full reaches it"; fi
     fi
   done
   if [ -s "$LAGGING.new" ]; then mv "$LAGGING.new" "$LAGGING"; else rm -f "$LAGGING.new" "$LAGGING"; fi
@@ -191,8 +211,12 @@ backup_zfs() {
   pending="$DATASET@deaddrop-pending-$STAMP"
   zfs snapshot -r "$pending"
   log "$kind from \${BASE:-nothing} to $pending\${why:+ ($why)}"
+  SENT_HOOK=stored_first
   send "$kind.$STAMP.zfs.p7m" zfs_stream "$pending"
+  SENT_HOOK=
   if [ "$SENT" -gt 0 ]; then
+    # the list as it was before stored_first's provisional one
+    if [ -e "$LAGGING.was" ]; then mv "$LAGGING.was" "$LAGGING"; else rm -f "$LAGGING"; fi
     echo "$pending" > "$SENT_MARK.new" && mv "$SENT_MARK.new" "$SENT_MARK"
     # the start of this run: the age rule counts from it
     if [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
