@@ -1116,6 +1116,17 @@ test('openwrt: mtd.last is the start of the run, and a dump is due 7 days after 
     r = await runScript(rig, ['dash'], { DEADDROP_STAMP: t3 });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!rig.sinks.some((s) => sinkFiles(s, rig.host).some((n) => n.startsWith(`mtd-full.${t3}`))));
+    // written while the clock was a year ahead: due now, and said so (not never again)
+    writeFileSync(mtdLast, `${nowSeconds() + 365 * 86400}\n`);
+    const t4 = stamp(5);
+    r = await runScript(rig, ['busybox', 'sh'], { DEADDROP_STAMP: t4 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /mtd\.last \(\d+\) is after this run's start \(\d+\): the clock was ahead when it was written; due now/,
+    );
+    assert.ok(dumped(t4));
+    assert.ok(readNumber(mtdLast) <= nowSeconds(), "mtd.last is this run's start");
   } finally {
     await rig.stop();
   }
@@ -1270,6 +1281,7 @@ test(
       assert.equal(r.code, 1, r.stderr);
       const stampLast = join(rig.hostState, 'stamp.last');
       assert.ok(r.stderr.includes(`if the clock is right, the last run's was ahead: remove ${stampLast}`), r.stderr);
+      assert.ok(r.stderr.includes('the other *.last files there, dated from the clock that was ahead'), r.stderr);
       for (const sink of rig.sinks)
         assert.deepEqual(
           sinkFiles(sink, rig.host).filter((n) => n.includes('20261125')),

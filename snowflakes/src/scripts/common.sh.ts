@@ -146,7 +146,7 @@ take_stamp() {
     STAMP=\${DEADDROP_STAMP:-\${stamp_now#* }}
     if [ -n "\${DEADDROP_STAMP:-}" ]; then break; fi
     if stamp_before "$STAMP" "$stamp_last"; then
-      end_run 1 "the clock reads $STAMP, before the last run's $stamp_last: not run (set the clock; names must not go back in time; if the clock is right, the last run's was ahead: remove $STATE/stamp.last)"
+      end_run 1 "the clock reads $STAMP, before the last run's $stamp_last: not run (set the clock; names must not go back in time; if the clock is right, the last run's was ahead: remove $STATE/stamp.last; the other *.last files there, dated from the clock that was ahead, are taken as due)"
     fi
     if [ "$STAMP" != "$stamp_last" ]; then break; fi
     sleep 1
@@ -176,10 +176,15 @@ stamp_before() {
 
 # due FILE SECONDS: FILE (in STATE) holds the START of the last run whose dump reached a sink.
 # Due when it is missing or this run started SECONDS after it, less 5 minutes so that the cron
-# run a cadence later is never a few seconds short.
+# run a cadence later is never a few seconds short. One after this run's START (written while
+# the clock was ahead) is due too, and logged: else no dump would be made until that time.
 due() {
   due_last=$(cat "$STATE/$1" 2>/dev/null || true)
   case $due_last in '' | *[!0-9]*) due_last= && return 0 ;; esac
+  if [ "$due_last" -gt "$START" ]; then
+    log "$STATE/$1 ($due_last) is after this run's start ($START): the clock was ahead when it was written; due now"
+    return 0
+  fi
   [ $((START - due_last)) -ge $(($2 - 300)) ]
 }
 

@@ -203,7 +203,9 @@ backup_zfs() {
   if [ -z "$BASE" ]; then why="no base snapshot"
   elif [ "$day" = 01 ] && ! full_today; then why="1st of the month"
   elif due full.last "$FULL_EVERY"; then
-    if [ "$due_last" ]; then why="last full started $(((START - due_last) / 86400)) days ago"; else why="no full recorded"; fi
+    if [ -z "$due_last" ]; then why="no full recorded"
+    elif [ "$due_last" -gt "$START" ]; then why="the last full is dated after this run"
+    else why="last full started $(((START - due_last) / 86400)) days ago"; fi
   elif [ -e "$LAGGING" ]; then catch_up
   fi
   kept=$BASE
