@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '@deaddrop/common/errors';
+import { recipientFromDer } from '@deaddrop/keys/recipients';
 import { findFleetHost, hostUrl, loadFleetConfig } from '@deaddrop/common/config/fleet';
 import type { ScriptSettings } from './scripts/header.js';
 import { opnsenseConfigdAction, opnsenseScript, opnsenseSyshook } from './scripts/opnsense.js';
@@ -69,11 +70,20 @@ function readCertificates(path: string, fleetFile: string, field: string): strin
   const certs = [...text.matchAll(PEM_BLOCK)].filter((b) => b[1] === 'CERTIFICATE').map((b) => b[0]);
   if (certs.length === 0) throw new ConfigError(fleetFile, field, `${path} is not a PEM certificate`);
   for (const [i, pem] of certs.entries()) {
+    const which = certs.length > 1 ? `certificate ${i + 1} of ${path}` : path;
+    let der: Buffer;
     try {
-      new X509Certificate(pem);
+      der = new X509Certificate(pem).raw;
     } catch (err) {
-      const which = certs.length > 1 ? `certificate ${i + 1} of ${path}` : path;
       throw new ConfigError(fleetFile, field, `${which} is not a valid certificate (${(err as Error).message})`);
+    }
+    // a recipient openssl smime cannot encrypt to (EC, weak RSA) would fail every night on the host
+    if (field === 'recipients') {
+      try {
+        recipientFromDer(der, which);
+      } catch (err) {
+        throw new ConfigError(fleetFile, field, (err as Error).message);
+      }
     }
   }
   return certs;

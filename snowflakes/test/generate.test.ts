@@ -273,3 +273,39 @@ test(
     assert.ok(kept.includes('/etc/deaddrop/'), kept.join(' '));
   },
 );
+
+test('an EC recipient certificate is refused (exit 2, naming the file): openssl smime cannot encrypt to it', async () => {
+  const { dir, fleet } = fleetDir();
+  const gen = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=ec',
+      '-keyout',
+      'ec-k.pem',
+      '-out',
+      'ec.pem',
+    ],
+    { cwd: dir, encoding: 'utf8' },
+  );
+  assert.equal(gen.status, 0, gen.stderr);
+  const config = JSON.parse(readFileSync(fleet, 'utf8')) as object;
+  writeFileSync(fleet, JSON.stringify({ ...config, recipients: ['c.pem', join(dir, 'ec.pem')] }));
+  for (const [kind, host] of [
+    ['opnsense', 'fw.lab'],
+    ['openwrt', 'ap.lab'],
+  ] as const) {
+    const out = join(dir, `out-${kind}`);
+    const r = await runDeaddrop(['snowflake', kind, '--fleet', fleet, '--host', host, '--out', out]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /recipients: .*ec\.pem: EC certificates are not supported/);
+    assert.ok(!existsSync(out), 'no script written');
+  }
+});
