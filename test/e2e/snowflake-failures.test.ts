@@ -185,6 +185,36 @@ for (const [shellName, shell] of SHELLS) {
   }
 }
 
+for (const [shellName, shell] of SHELLS) {
+  test(
+    `${shellName}: a TMPDIR with a space: the run uses /tmp, says so, and does not hang`,
+    { skip: needs },
+    async () => {
+      const rig = await makeRig('opnsense');
+      const tmp = join(rig.dir, 'my tmp');
+      mkdirSync(tmp);
+      let pid = 0;
+      // (before: the run waited forever on a fifo, holding the lock)
+      const timer = setTimeout(() => pid && process.kill(-pid, 'SIGKILL'), 30_000);
+      try {
+        const t = stamp(5);
+        const r = await runScript(rig, shell, { DEADDROP_STAMP: t, TMPDIR: tmp }, ['conf'], {
+          onStart: (p) => (pid = p),
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(
+          r.stderr,
+          /TMPDIR \(.*my tmp\) has characters other than letters, digits and \/\._\+-: using \/tmp instead/,
+        );
+        for (const sink of rig.sinks) assert.ok(sinkFiles(sink, rig.host).includes(`conf-full.${t}.tar.p7m.sha256`));
+      } finally {
+        clearTimeout(timer);
+        await rig.stop();
+      }
+    },
+  );
+}
+
 test('a .sha256 refused once is sent again whole (it is a file, not a pipe)', { skip: needs }, async () => {
   const rig = await makeRig('opnsense', { flaky: 'first-sha256' });
   try {

@@ -43,6 +43,13 @@ take_lock() {
   trap on_signal INT TERM HUP
   check_netrc
   mkdir -p "$STATE" "\${LOCK%/*}"
+  # WORK's path goes unquoted into word lists (the fifos, the recipient files): a space or a glob
+  # character in it would split it, and the run would hang on a fifo that no process opens
+  case \${TMPDIR:-/tmp} in *[!A-Za-z0-9/._+-]*)
+    log "TMPDIR ($TMPDIR) has characters other than letters, digits and /._+-: using /tmp instead"
+    TMPDIR=/tmp
+    ;;
+  esac
   WORK=$(mktemp -d "\${TMPDIR:-/tmp}/deaddrop.XXXXXX")
   TOKEN="$$ \${WORK##*/}"
   if ! try_lock; then
