@@ -7,7 +7,7 @@
  *     on the JS thread with the first error (the files after it are not made); the handle is
  *     empty again, for the next batch.
  * Each file: open (O_EXCL), its bytes written (or, `hole`, only its size set: the file is all
- * zeros), then owner (uid >= 0), mode and mtime set on the open file, closed.
+ * zeros), then owner (unless both ids are -1), mode and mtime set on the open file, closed.
  *
  * Why: a restore of many small files spends most of its main thread in the kernel creating
  * them (bench restore, 20,000 files: openat, pwrite, fchown, fchmod, utimensat, close about
@@ -101,7 +101,8 @@ static int make(struct job *j, struct file *f) {
   int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return failed(j, "open");
   int ok = f->hole ? (ftruncate(fd, f->size) == 0 || failed(j, "ftruncate")) : write_all(j, f, fd);
-  if (ok && f->uid >= 0) ok = fchown(fd, (uid_t)f->uid, (gid_t)f->gid) == 0 || failed(j, "fchown");
+  /* -1 leaves that id as it is, as fchown(2) takes it (and node:fs's fchownSync) */
+  if (ok && (f->uid != -1 || f->gid != -1)) ok = fchown(fd, (uid_t)f->uid, (gid_t)f->gid) == 0 || failed(j, "fchown");
   if (ok) ok = fchmod(fd, f->mode) == 0 || failed(j, "fchmod");
   if (ok) ok = futimens(fd, f->times) == 0 || failed(j, "futime");
   if (close(fd) != 0 && ok) ok = failed(j, "close");
@@ -220,7 +221,7 @@ static napi_value add(napi_env env, napi_callback_info info) {
     return fail(env, "stage: out of memory");
   }
   napi_get_value_string_utf8(env, argv[1], f->path, path_len + 1, &path_len);
-  memcpy(f->data, bytes, len);
+  if (len) memcpy(f->data, bytes, len); /* an empty array's data may be NULL */
   f->len = len;
   f->hole = hole;
   f->size = (int64_t)size;

@@ -6,7 +6,7 @@
  * throws it, naming the file. Without the addon built these tests skip; in CI that is a failure.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -83,3 +83,26 @@ test('a directory gone: ENOENT from the stage() that waits, or from idle()', { s
   await assert.rejects(p, { code: 'ENOENT', syscall: 'open' });
   await stager.abandon();
 });
+
+test(
+  'an owner id out of range (a crafted archive) is refused as node:fs refuses it, never cast to root',
+  { skip },
+  async (t) => {
+    const dir = scratch(t);
+    const stager = FileStager.create()!;
+    for (const [uid, gid] of [
+      [2 ** 32 + 1000, 0],
+      [0, 2 ** 32],
+      [-2, 0],
+      [1.5, 0],
+    ])
+      assert.throws(
+        () => stager.stage(join(dir, 'f'), Buffer.from('x'), false, 1, { mode: 0o4755, mtime: 1, uid, gid }),
+        {
+          code: 'ERR_OUT_OF_RANGE',
+        },
+      );
+    await stager.idle();
+    assert.deepEqual(readdirSync(dir), [], 'nothing made');
+  },
+);

@@ -63,7 +63,8 @@ export class FileStager {
     // a time before 1970 is taken as now, as node:fs's futimes takes it (apply.ts's own files)
     const mtime = a.mtime < 0 ? Date.now() / 1000 : a.mtime;
     const body = hole ? EMPTY : data;
-    this.batchFiles = this.native.add(this.batch, path, body, hole, size, a.mode, a.uid ?? -1, a.gid ?? -1, mtime);
+    const [uid, gid] = [ownerId('uid', a.uid), ownerId('gid', a.gid)];
+    this.batchFiles = this.native.add(this.batch, path, body, hole, size, a.mode, uid, gid, mtime);
     this.batchBytes += body.length;
     if (this.batchFiles < BATCH_FILES && this.batchBytes < BATCH_BYTES) return undefined;
     this.submit();
@@ -101,3 +102,16 @@ export class FileStager {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * An owner id as fchown(2) takes it, -1 leaving it as it is (undefined: not restoring owners);
+ * one out of range (a crafted archive's) is refused as node:fs refuses it, never cast (2^32 is root).
+ */
+function ownerId(name: 'uid' | 'gid', id: number | undefined): number {
+  if (id === undefined) return -1;
+  if (Number.isInteger(id) && id >= -1 && id <= 0xffffffff) return id;
+  const err = new RangeError(
+    `The value of "${name}" is out of range. It must be >= -1 && <= 4294967295. Received ${id}`,
+  );
+  throw Object.assign(err, { code: 'ERR_OUT_OF_RANGE' });
+}
