@@ -334,9 +334,14 @@ export class TreeApplier {
     mkdirSync(this.dest.pathOf(rel), { mode: 0o700 }); // its own mode comes last (writable meanwhile)
   }
 
+  /** The files of the volume's entries made (those on the thread pool too); their first error thrown. */
+  async written(): Promise<void> {
+    await this.stager?.idle();
+  }
+
   /** The volume passed its checks: move what it completed into place (once made). */
   async commit(): Promise<void> {
-    await this.stager?.idle();
+    await this.written();
     const ops = this.ops;
     this.ops = [];
     for (const o of ops) {

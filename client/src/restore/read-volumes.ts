@@ -37,6 +37,8 @@ async function explain(err: unknown, source: RestoreSource, name: string, sha256
 export interface VolumeHandlers {
   /** Each entry of a volume, in order. */
   entry(e: VolumeEntry, volume: string): Promise<void>;
+  /** The volume's last entry handled: wait for what it wrote (its errors are the volume's). */
+  written?(): Promise<void>;
   /** The volume checked out (after its last entry). */
   verified(volume: string): Promise<void>;
   /** Stored bytes read (progress). */
@@ -56,6 +58,7 @@ export async function readVolumes(
     try {
       const payload = await openPayload(source, file.name, key, { sha256, hash: volumeHash(v) }, on.stored);
       for await (const e of volumeEntries(payload, file.name)) await on.entry(e, file.name);
+      await on.written?.();
     } catch (err) {
       throw await explain(err, source, file.name, sha256);
     }

@@ -157,9 +157,25 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * directory and exit 128 + the signal's number (the shell's convention): a staged file is
  * only ever half of one, and it must not stay in DEST. `holds` says what DEST holds then.
  */
+/**
+ * Remove the staging directory while the thread pool may still be making files in it (the
+ * batches under way, restore/stage-files.ts: milliseconds): a file made in a directory rmSync
+ * has just emptied fails its rmdir (ENOTEMPTY), so the whole removal is tried again.
+ */
+function removeWhilePoolEnds(staging: string): void {
+  for (let tries = 1; ; tries++) {
+    try {
+      return rmSync(staging, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || tries === 200) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); // a signal handler: no await
+    }
+  }
+}
+
 function removeOnSignal(staging: string, lock: PidLock, holds: () => string): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(staging, { recursive: true, force: true });
+    removeWhilePoolEnds(staging);
     rmSync(lock.path, { force: true });
     process.stderr.write(`\ndeaddrop: restore interrupted (${signal}): ${holds()}\n`);
     process.exit(128 + constants.signals[signal]);
@@ -401,9 +417,10 @@ async function applySets(
             if (!reserved(e)) await applier.add(e, volume);
           } else if (isParentDir(e, paths) && !reserved(e)) await applier.addParent(e, volume);
         },
+        written: () => applier.written(),
         verified: async (volume) => {
-          volumes.push(volume);
           await applier.commit();
+          volumes.push(volume);
           progress.verified();
         },
         stored: progress.stored,
