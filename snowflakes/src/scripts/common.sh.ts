@@ -374,6 +374,24 @@ run_procs() {
 # have just forked): a child whose parent dies first would be out of reach, and a curl whose tee
 # ended first would finish its PUT, where the sinks drop one cut off. Then each gets TERM, and
 # CONT; KILL those left after 5 s (a zfs send takes a moment to stop, in a disk read, say).
+# wait_stopped PIDS: till each has stopped or ended (half a second at most: one in a disk wait
+# stops only when it leaves it).
+# shellcheck disable=SC2317 # called by the EXIT trap
+wait_stopped() {
+  ws_n=0
+  while [ "$ws_n" -lt 50 ]; do
+    procs
+    ws_running=''
+    for ws_e in $PROCS; do
+      case " $1 " in *" \${ws_e%%:*} "*) ;; *) continue ;; esac
+      case \${ws_e##*:} in T* | t* | Z* | X*) ;; *) ws_running=1 ;; esac
+    done
+    if [ -z "$ws_running" ]; then return 0; fi
+    ws_n=$((ws_n + 1))
+    sleep 0.01 2>/dev/null || { ws_n=$((ws_n + 9)) && sleep 1; }
+  done
+}
+
 # shellcheck disable=SC2317 # called by the EXIT trap
 kill_run() {
   if [ -z "$WORK" ]; then return 0; fi
@@ -388,6 +406,10 @@ kill_run() {
     # shellcheck disable=SC2086 # lists of pids
     kill -s STOP $kr_new 2>/dev/null || true
     KILLED="$KILLED\${kr_new# } "
+    # a stop takes effect when the process next runs: one in the middle of a fork makes its
+    # child after kill has returned, and a look at once would miss it (it would be left, an
+    # orphan, when its parent is killed: a tee blocked on a fifo no curl opens, for ever)
+    wait_stopped "$kr_new"
   done
   if [ "$KILLED" = ' ' ]; then return 0; fi
   # shellcheck disable=SC2086
