@@ -49,6 +49,30 @@ function parseCompanion(text: string): { hex: string; name?: string } | undefine
   return { hex: m[1]!.toLowerCase(), ...(name ? { name } : {}) };
 }
 
+/**
+ * The zfs chain on this sink, linked like duplicity's inc.T1.to.T2: after the newest zroot-full,
+ * each linked `zroot-inc.T0.to.T` must start at the T of that full or of an earlier zroot-inc
+ * whose data file is here. The first that does not is a gap: it and every later incremental do
+ * not restore from this sink. Old-style `zroot-inc.T` names carry no base: taken as linked.
+ */
+function zrootChainProblems(data: SnowflakeFileName[]): Problem[] {
+  const full = data.filter((d) => d.kind === 'zroot-full').at(-1);
+  if (!full) return [];
+  const present = new Set([full.time]);
+  for (const d of data) {
+    if (d.kind !== 'zroot-inc' || d.time <= full.time) continue;
+    if (d.startTime !== undefined && !present.has(d.startTime)) {
+      const t0 = formatTimestamp(d.startTime);
+      const message =
+        `${d.name}: its base, the zroot-full or zroot-inc of ${t0}, is not on this sink (after ${full.name}): ` +
+        `it and every later zroot-inc do not restore from here`;
+      return [problem('broken-chain', message, { file: d.name })];
+    }
+    present.add(d.time);
+  }
+  return [];
+}
+
 export async function checkSnowflakeHost(
   ctx: HostContext,
   kind: 'opnsense' | 'openwrt',
@@ -128,6 +152,8 @@ export async function checkSnowflakeHost(
       !companions.has(d.name) ? 'missing' : !compared ? 'present' : c.sha256 === expected ? 'ok' : 'mismatch',
     );
   }
+
+  problems.push(...zrootChainProblems(data));
 
   // a file dated more than a day ahead is reported and counts for neither freshness nor status
   const current: SnowflakeFileName[] = [];

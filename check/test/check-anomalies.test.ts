@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
+  companionName,
   FILE_SINK_TEMP_PREFIX,
   fullManifestName,
   fullVolumeName,
@@ -93,6 +94,10 @@ const EXPECTED: Record<string, string[]> = {
   'futurefw.lab': ['future-time', 'stale-snowflake'],
   // a zroot-inc lost from the sink, its .sha256 (uploaded after it) still there
   'lostfw.lab': ['missing-file'],
+  // a linked zroot-inc (T0.to.T) lost with its .sha256: the next one's base is gone (an old-style
+  // zroot-inc.T, unlinked, still counts as a link: oldfw.lab checks clean)
+  'gapfw.lab': ['broken-chain'],
+  'oldfw.lab': [],
   // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
@@ -263,6 +268,20 @@ before(async () => {
   for (const d of [3, 2, 1]) await writeSnowflake(h('lostfw.lab'), rcp, 'zroot-inc', ago(d));
   await writeSnowflake(h('lostfw.lab'), rcp, 'conf-full', ago(1));
   rmSync(join(h('lostfw.lab'), snowflakeName('zroot-inc', ago(2))));
+  for (const [host, gap] of [
+    ['gapfw.lab', true],
+    ['oldfw.lab', false],
+  ] as const) {
+    await writeSnowflake(h(host), rcp, 'zroot-full', ago(6));
+    // oldfw.lab: its first incremental from before the links
+    await writeSnowflake(h(host), rcp, 'zroot-inc', ago(3), 3000, gap ? ago(6) : undefined);
+    for (const d of [2, 1]) await writeSnowflake(h(host), rcp, 'zroot-inc', ago(d), 3000, ago(d + 1));
+    await writeSnowflake(h(host), rcp, 'conf-full', ago(1));
+  }
+  for (const n of [snowflakeName('zroot-inc', ago(2), ago(3))]) {
+    rmSync(join(h('gapfw.lab'), n));
+    rmSync(join(h('gapfw.lab'), companionName(n)));
+  }
   await healthy('badname.lab');
   writeFileSync(Buffer.from(`${h('badname.lab')}/stray-\xff\xfe.bin`, 'latin1'), 'x');
   await healthy('farvol.lab');
@@ -302,6 +321,8 @@ before(async () => {
     'fw.lab': 'opnsense',
     'futurefw.lab': 'opnsense',
     'lostfw.lab': 'opnsense',
+    'gapfw.lab': 'opnsense',
+    'oldfw.lab': 'opnsense',
     'leftfull.lab': 'opnsense',
   };
   fleet = fleetFile(
@@ -430,7 +451,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /45 hosts, 4 ok, 8 with warnings, 33 with problems/);
+  assert.match(lines[0]!, /47 hosts, 5 ok, 8 with warnings, 34 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,

@@ -104,9 +104,10 @@ export async function writeSnowflake(
   kind: SnowflakeKind,
   time: number,
   bytes = 3000,
+  startTime?: number,
 ): Promise<string> {
   mkdirSync(hostDir, { recursive: true });
-  const name = snowflakeName(kind, time);
+  const name = snowflakeName(kind, time, startTime);
   const data = await encrypt(recipients, randomBytes(bytes));
   writeFileSync(join(hostDir, name), data);
   writeFileSync(join(hostDir, companionName(name)), `${createHash('sha256').update(data).digest('hex')}  ${name}\n`);

@@ -149,6 +149,23 @@ test('sums, snowflake files and companions, par2 and jsonstat names are recognis
     const c = parse(companionName(name));
     assert.ok(c.type === 'snowflake' && c.companion && c.dataName === name && c.kind === kind);
   }
+  // a linked incremental names the stream it was sent on top of: zroot-inc.T0.to.T
+  const linked = 'zroot-inc.20231114T221320Z.to.20231114T231320Z.zfs.p7m';
+  assert.equal(snowflakeName('zroot-inc', T2, T1), linked);
+  assert.deepEqual(parse(linked), {
+    type: 'snowflake',
+    name: linked,
+    kind: 'zroot-inc',
+    time: T2,
+    startTime: T1,
+    companion: false,
+    dataName: linked,
+  });
+  assert.deepEqual(parse(companionName(linked)), { ...parse(linked), name: companionName(linked), companion: true });
+  for (const bad of ['zroot-full', 'conf-full']) {
+    const n = `${bad}.20231114T221320Z.to.20231114T231320Z.zfs.p7m`;
+    assert.equal(parseSinkName(n), undefined, n);
+  }
   assert.equal(parseSinkName('mtd-full.20231114T221320Z.tar.p7m'), undefined, 'wrong extension for the kind');
   assert.deepEqual(parse('duplicity-full.20231114T221320Z.vol1.difftar.gz.par2'), {
     type: 'ignored',

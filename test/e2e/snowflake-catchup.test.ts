@@ -73,12 +73,18 @@ for (const [shellName, shell] of SHELLS) {
         r = await daily(rig, t3);
         assert.equal(r.code, 4, r.stderr);
         assert.deepEqual(kinds(rig, t3), ['zroot-inc', undefined]);
-        assert.equal(readFileSync(lagging, 'utf8'), `${rig.sinks[1]!.url}${rig.host}/ zroot-inc.${t3}.zfs.p7m\n`);
+        assert.equal(
+          readFileSync(lagging, 'utf8'),
+          `${rig.sinks[1]!.url}${rig.host}/ zroot-inc.${t2}.to.${t3}.zfs.p7m\n`,
+        );
 
         await rig.sinks[1]!.restart();
         r = await daily(rig, t4);
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stderr, new RegExp(`sink 2 missed zroot-inc\\.${t3}\\.zfs\\.p7m: catching it up with a full`));
+        assert.match(
+          r.stderr,
+          new RegExp(`sink 2 missed zroot-inc\\.${t2}\\.to\\.${t3}\\.zfs\\.p7m: catching it up with a full`),
+        );
         assert.deepEqual(kinds(rig, t4), ['zroot-full', 'zroot-full']);
         assert.ok(!existsSync(lagging), 'zfs.lagging is gone once a full reached every sink');
         assert.deepEqual(propfinds(rig, 1), [207], 'the lagging sink was probed once');
@@ -105,7 +111,7 @@ for (const [shellName, shell] of SHELLS) {
       const rig = await makeRig('opnsense');
       const lagging = join(rig.hostState, 'zfs.lagging');
       const [t1, t2, t3, t4, t5] = [stamp(50), stamp(40), stamp(30), stamp(20), stamp(10)];
-      const line = `${rig.sinks[1]!.url}${rig.host}/ zroot-inc.${t2}.zfs.p7m\n`;
+      const line = `${rig.sinks[1]!.url}${rig.host}/ zroot-inc.${t1}.to.${t2}.zfs.p7m\n`;
       try {
         let r = await daily(rig, t1);
         assert.equal(r.code, 0, r.stderr);
@@ -126,7 +132,10 @@ for (const [shellName, shell] of SHELLS) {
         await rig.sinks[1]!.restart();
         r = await daily(rig, t4);
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stderr, new RegExp(`sink 2 missed zroot-inc\\.${t2}\\.zfs\\.p7m: catching it up with a full`));
+        assert.match(
+          r.stderr,
+          new RegExp(`sink 2 missed zroot-inc\\.${t1}\\.to\\.${t2}\\.zfs\\.p7m: catching it up with a full`),
+        );
         assert.deepEqual(kinds(rig, t4), ['zroot-full', 'zroot-full']);
         assert.ok(!existsSync(lagging));
         assert.deepEqual(propfinds(rig, 1), [404]);
@@ -232,7 +241,7 @@ for (const [shellName, shell] of SHELLS) {
         const slow = join(rig.state, 'curl-slow');
         for (let i = 0; i < 300 && !existsSync(slow); i++) await new Promise((r) => setTimeout(r, 50));
         assert.ok(existsSync(slow), "sink 2's .sha256 PUT started");
-        assert.ok(sinkFiles(rig.sinks[0]!, rig.host).includes(`zroot-inc.${t2}.zfs.p7m.sha256`));
+        assert.ok(sinkFiles(rig.sinks[0]!, rig.host).includes(`zroot-inc.${t1}.to.${t2}.zfs.p7m.sha256`));
         process.kill(-pid, 'SIGKILL');
         await killed;
         assert.deepEqual(kinds(rig, t2), ['zroot-inc', undefined]);

@@ -727,12 +727,15 @@ test('zfs send or openssl failing mid-stream: the sinks drop the upload, the bas
       const t = stamp(what === 'zfs send' ? 20 : 10);
       r = await runScript(rig, shell, { DEADDROP_DAY: '15', DEADDROP_STAMP: t, ...env });
       assert.equal(r.code, 1, `${what}: ${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`zroot-inc\\.${t}\\.zfs\\.p7m: (reading|encrypting) failed; upload cut off`));
+      assert.match(
+        r.stderr,
+        new RegExp(`zroot-inc\\.${t1}\\.to\\.${t}\\.zfs\\.p7m: (reading|encrypting) failed; upload cut off`),
+      );
       assert.deepEqual(snapshots(rig), [base], what);
       for (const sink of rig.sinks) {
         const files = sinkFiles(sink, rig.host);
         // not even a well-formed but cut-short .p7m under its final name
-        assert.ok(!files.some((n) => n.startsWith(`zroot-inc.${t}`)), `${what}: ${files.join(' ')}`);
+        assert.ok(!files.some((n) => n.startsWith(`zroot-inc.${t1}.to.${t}`)), `${what}: ${files.join(' ')}`);
         await assertNoUploadTemps(sink);
         if (what === 'zfs send') assert.ok(files.includes(`conf-full.${t}.tar.p7m.sha256`), 'conf still sent');
       }

@@ -532,7 +532,7 @@ export async function assertCheckOk(rig: Rig): Promise<void> {
 
 /**
  * Restore the newest point in time from one sink alone, as docs/RESTORE.md says (the newest
- * zroot-full, then every zroot-inc after it, oldest first), checking each stream the way
+ * zroot-full, then every zroot-inc after it, oldest first by T), checking each stream the way
  * `zfs receive` would: a full starts the pool, an incremental applies only on top of the
  * snapshot it was sent from (the stub's header names it; the host renames pending-T to base-T
  * after sending, and receive matches snapshots by identity, not name). Only files with their
@@ -540,9 +540,9 @@ export async function assertCheckOk(rig: Rig): Promise<void> {
  */
 export function replayZfsChain(rig: Rig, sink: SinkLike): string[] {
   const streams = sinkFiles(sink, rig.host)
-    .map((n) => /^zroot-(full|inc)\.(\d{8}T\d{6}Z)\.zfs\.p7m\.sha256$/.exec(n))
+    .map((n) => /^zroot-(full|inc)\.(?:(\d{8}T\d{6}Z)\.to\.)?(\d{8}T\d{6}Z)\.zfs\.p7m\.sha256$/.exec(n))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ kind: m[1]!, t: m[2]!, name: m[0].slice(0, -'.sha256'.length) }))
+    .map((m) => ({ kind: m[1]!, t0: m[2], t: m[3]!, name: m[0].slice(0, -'.sha256'.length) }))
     .sort((a, b) => a.t.localeCompare(b.t));
   const from = streams.map((s) => s.kind).lastIndexOf('full');
   assert.ok(from >= 0, `no zroot-full on ${sink.url}: ${streams.map((s) => s.name).join(' ')}`);
@@ -559,6 +559,8 @@ export function replayZfsChain(rig: Rig, sink: SinkLike): string[] {
       s.kind === 'full' ? 'none' : newest,
       `restoring from ${sink.url} alone: ${s.name} applies on top of ${base}, the pool's newest is ${newest}`,
     );
+    // a linked name (zroot-inc.T0.to.T) names the base it applies on: exactly the stream's
+    if (s.t0 !== undefined) assert.equal(s.t0, base, `${s.name}: named after a base it was not sent from`);
     received.push(s.t);
   }
   return received;

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import {
   makeRig,
   needs,
   nowSeconds,
+  replayZfsChain,
   runScript,
   SHELLS,
   sinkFiles,
@@ -18,6 +20,7 @@ import {
   SYSUPGRADE_BYTES,
   zfsStreamBytes,
 } from './snowflake-rig.js';
+import { runDeaddrop } from '@deaddrop/test';
 
 /*
  * The generated scripts run for real under dash and busybox ash, with stub zfs / sysupgrade /
@@ -55,7 +58,7 @@ for (const [shellName, shell] of SHELLS) {
           assertStored(
             rig,
             sink,
-            `zroot-inc.${t2}.zfs.p7m`,
+            `zroot-inc.${t1}.to.${t2}.zfs.p7m`,
             zfsStreamBytes(`zroot@deaddrop-pending-${t2}`, `zroot@deaddrop-base-${t1}`),
           );
         assert.deepEqual(snapshots(rig), [`zroot@deaddrop-base-${t2}`]);
@@ -68,7 +71,7 @@ for (const [shellName, shell] of SHELLS) {
         assertStored(
           rig,
           rig.sinks[1]!,
-          `zroot-inc.${t3}.zfs.p7m`,
+          `zroot-inc.${t2}.to.${t3}.zfs.p7m`,
           zfsStreamBytes(`zroot@deaddrop-pending-${t3}`, `zroot@deaddrop-base-${t2}`),
         );
         assert.ok(existsSync(join(rig.sinks[1]!.root, rig.host, `conf-full.${t3}.tar.p7m.sha256`)));
@@ -101,7 +104,7 @@ for (const [shellName, shell] of SHELLS) {
         const t6 = stamp(10);
         r = await runScript(rig, shell, { ...env, DEADDROP_STAMP: t6 });
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stderr, new RegExp(`sink 1 missed zroot-inc\\.${t3}\\.zfs\\.p7m: catching it up`));
+        assert.match(r.stderr, new RegExp(`sink 1 missed zroot-inc\\.${t2}\\.to\\.${t3}\\.zfs\\.p7m: catching it up`));
         for (const sink of rig.sinks)
           assertStored(rig, sink, `zroot-full.${t6}.zfs.p7m`, zfsStreamBytes(`zroot@deaddrop-pending-${t6}`, 'none'));
         assert.deepEqual(snapshots(rig), [`zroot@deaddrop-base-${t6}`]);
@@ -251,7 +254,7 @@ test(
         assertStored(
           rig,
           sink,
-          `zroot-inc.${t}.zfs.p7m`,
+          `zroot-inc.${b}.to.${t}.zfs.p7m`,
           zfsStreamBytes(`zroot@deaddrop-pending-${t}`, `zroot@deaddrop-base-${b}`),
         );
       assert.deepEqual(snapshots(rig), ['zroot@other', `zroot@deaddrop-base-${t}`]);
@@ -269,6 +272,68 @@ test(
         assert.ok(!sinkFiles(sink, wrt.host).some((n) => n.startsWith(`sysupgrade-full.${t}`)), sink.url);
     } finally {
       await wrt.stop();
+    }
+  },
+);
+
+test(
+  'opnsense zroot-inc names link each to its base: check sees a lost middle one, old names still pass',
+  { skip: needs },
+  async () => {
+    const rig = await makeRig('opnsense');
+    const [t1, t2, t3, t4] = [stamp(40), stamp(30), stamp(20), stamp(10)];
+    try {
+      for (const t of [t1, t2, t3, t4]) {
+        const r = await runScript(rig, ['dash'], { DEADDROP_DAY: '15', DEADDROP_STAMP: t });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const zroot = (sink: (typeof rig.sinks)[number]) =>
+        sinkFiles(sink, rig.host).filter((n) => n.startsWith('zroot-') && !n.endsWith('.sha256'));
+      for (const sink of rig.sinks) {
+        assert.deepEqual(zroot(sink).sort(), [
+          `zroot-full.${t1}.zfs.p7m`,
+          `zroot-inc.${t1}.to.${t2}.zfs.p7m`,
+          `zroot-inc.${t2}.to.${t3}.zfs.p7m`,
+          `zroot-inc.${t3}.to.${t4}.zfs.p7m`,
+        ]);
+        assert.deepEqual(replayZfsChain(rig, sink), [t1, t2, t3, t4]);
+      }
+      await assertCheckOk(rig);
+
+      // sink 2: the first incremental under its old-style name (a sink from before the links),
+      // its .sha256 a bare hash: unlinked, accepted, and the next one links to its T
+      const dir1 = join(rig.sinks[1]!.root, rig.host);
+      const old = `zroot-inc.${t2}.zfs.p7m`;
+      renameSync(join(dir1, `zroot-inc.${t1}.to.${t2}.zfs.p7m`), join(dir1, old));
+      rmSync(join(dir1, `zroot-inc.${t1}.to.${t2}.zfs.p7m.sha256`));
+      writeFileSync(
+        join(dir1, `${old}.sha256`),
+        `${createHash('sha256')
+          .update(readFileSync(join(dir1, old)))
+          .digest('hex')}\n`,
+      );
+      assert.deepEqual(replayZfsChain(rig, rig.sinks[1]!), [t1, t2, t3, t4]);
+
+      // sink 1: the middle incremental and its .sha256 lost: the last one no longer restores there
+      const dir0 = join(rig.sinks[0]!.root, rig.host);
+      const middle = `zroot-inc.${t2}.to.${t3}.zfs.p7m`;
+      rmSync(join(dir0, middle));
+      rmSync(join(dir0, `${middle}.sha256`));
+      const check = (root: string) => runDeaddrop(['check', '--root', root, '--fleet', rig.fleet, '--format', 'json']);
+      const ok = await check(rig.sinks[1]!.root);
+      assert.equal(ok.code, 0, `${ok.stdout}${ok.stderr}`);
+      const r = await check(rig.sinks[0]!.root);
+      assert.notEqual(r.code, 0, r.stdout);
+      const problems = (JSON.stringify(JSON.parse(r.stdout)).match(/"code":"[a-z-]+"/g) ?? []).sort();
+      assert.deepEqual(problems, ['"code":"broken-chain"'], r.stdout);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `zroot-inc\\.${t3}\\.to\\.${t4}\\.zfs\\.p7m: its base, the zroot-full or zroot-inc of ${t3}, is not on this sink`,
+        ),
+      );
+    } finally {
+      await rig.stop();
     }
   },
 );

@@ -62,6 +62,11 @@ export interface SnowflakeFileName {
   name: string;
   kind: SnowflakeKind;
   time: number;
+  /**
+   * A linked `zroot-inc.T0.to.T` incremental: T0, the time of the stream its base came from
+   * (a zroot-full or an earlier zroot-inc). Absent for other kinds and old-style `zroot-inc.T`.
+   */
+  startTime?: number;
   /** This is the `NAME.sha256` companion of `dataName`. */
   companion: boolean;
   /** The data file's name (equals `name` unless this is a companion). */
@@ -123,6 +128,7 @@ const SHORT_PATTERNS: { re: RegExp; set: SetType; file: DuplicityFileName['file'
 const SUMS_FULL = new RegExp(`^deaddrop-full\\.${T}\\.sha256sums$`);
 const SUMS_INC = new RegExp(`^deaddrop-inc\\.${T}\\.to\\.${T}\\.sha256sums$`);
 const SNOWFLAKE = new RegExp(`^(${SNOWFLAKE_KINDS.join('|')})\\.${T}\\.(zfs|tar|tar\\.gz|img)\\.p7m(\\.sha256)?$`);
+const SNOWFLAKE_LINKED = new RegExp(`^(zroot-inc)\\.${T}\\.to\\.${T}\\.(zfs)\\.p7m(\\.sha256)?$`);
 const JSONSTAT = /^(duplicity-(full|inc)\..*\.jsonstat|d[fi]st\..*\.jst)(\.[a-z0-9.]+)?$/;
 
 function layerOf(suffix: Suffix): { gzip: boolean; encryption: Encryption } {
@@ -221,6 +227,22 @@ export function parseSinkName(name: string): SinkFileName | undefined {
     if (startTime === undefined || time === undefined) return undefined;
     return { type: 'sums', name, set: 'inc', time, startTime };
   }
+  m = SNOWFLAKE_LINKED.exec(name);
+  if (m) {
+    const startTime = parseTimestamp(m[2]!);
+    const time = parseTimestamp(m[3]!);
+    if (startTime === undefined || time === undefined) return undefined;
+    const companion = m[5] !== undefined;
+    return {
+      type: 'snowflake',
+      name,
+      kind: 'zroot-inc',
+      time,
+      startTime,
+      companion,
+      dataName: companion ? name.slice(0, -'.sha256'.length) : name,
+    };
+  }
   m = SNOWFLAKE.exec(name);
   if (m) {
     const kind = m[1] as SnowflakeKind;
@@ -273,9 +295,10 @@ export function sumsFileNameOf(id: SetId): string {
   return sumsFileName(id.time, id.set === 'inc' ? id.startTime : undefined);
 }
 
-/** `zroot-full.T.zfs.p7m` etc. */
-export function snowflakeName(kind: SnowflakeKind, time: number): string {
-  return `${kind}.${ts(time)}.${SNOWFLAKE_EXTENSIONS[kind]}.p7m`;
+/** `zroot-full.T.zfs.p7m` etc.; with startTime, a linked `zroot-inc.T0.to.T.zfs.p7m`. */
+export function snowflakeName(kind: SnowflakeKind, time: number, startTime?: number): string {
+  const times = startTime === undefined ? ts(time) : `${ts(startTime)}.to.${ts(time)}`;
+  return `${kind}.${times}.${SNOWFLAKE_EXTENSIONS[kind]}.p7m`;
 }
 /** The `.sha256` companion of a stored file. */
 export function companionName(dataName: string): string {

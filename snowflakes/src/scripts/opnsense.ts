@@ -13,7 +13,7 @@ export const OPNSENSE_FULL_EVERY = 31 * 86400;
  * OPNsense: `daily` sends a ZFS stream and /conf; `conf` sends /conf only (the syshook). The stream
  * is a full on the 1st of the month (UTC; once: not when full.last is from that day), when the last full that reached a sink started
  * OPNSENSE_FULL_EVERY seconds before this run (or none is recorded), or without a base snapshot; else an
- * incremental from the base.
+ * incremental from the base, named zroot-inc.T0.to.T (T0: the stamp of the stream that made the base).
  * Snapshots: @deaddrop-pending-T while sending, renamed to @deaddrop-base-T once a sink has the
  * whole stream; older bases and pending leftovers of killed runs are destroyed at the start.
  * The base advancing past a sink that missed the stream leaves a gap in that sink's chain: such
@@ -140,7 +140,7 @@ stored_first() {
   elif [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
   sf_missed=$MISSED MISSED=
   for sf_url in $SINKS; do if [ "$sf_url" != "$1" ]; then MISSED="$MISSED $sf_url"; fi; done
-  note_lagging "$kind" "$kind.$STAMP.zfs.p7m" quiet
+  note_lagging "$kind" "$zfile" quiet
   MISSED=$sf_missed
 }
 
@@ -209,12 +209,18 @@ backup_zfs() {
   elif [ -e "$LAGGING" ]; then catch_up
   fi
   kept=$BASE
-  if [ -n "$why" ]; then BASE="" kind=zroot-full; else kind=zroot-inc; fi
+  # an incremental's name links it to its base: zroot-inc.T0.to.T, T0 the stamp of the stream
+  # that made the base (pending-T0 renamed base-T0), so a sink missing a link shows a gap
+  if [ -n "$why" ]; then
+    BASE="" kind=zroot-full zfile="zroot-full.$STAMP.zfs.p7m"
+  else
+    kind=zroot-inc zfile="zroot-inc.\${BASE##*@deaddrop-base-}.to.$STAMP.zfs.p7m"
+  fi
   pending="$DATASET@deaddrop-pending-$STAMP"
   zfs snapshot -r "$pending"
   log "$kind from \${BASE:-nothing} to $pending\${why:+ ($why)}"
   SENT_HOOK=stored_first
-  send "$kind.$STAMP.zfs.p7m" zfs_stream "$pending"
+  send "$zfile" zfs_stream "$pending"
   SENT_HOOK=
   if [ "$SENT" -gt 0 ]; then
     # the list as it was before stored_first's provisional one
@@ -223,7 +229,7 @@ backup_zfs() {
     # the start of this run: the age rule counts from it
     if [ "$kind" = zroot-full ]; then echo "$START" > "$STATE/full.last"; fi
     # before the rename: a run killed in between still has it written (zfs.sent renames it)
-    note_lagging "$kind" "$kind.$STAMP.zfs.p7m"
+    note_lagging "$kind" "$zfile"
     note_sinks
     zfs rename -r "$pending" "$DATASET@deaddrop-base-$STAMP"
     keep_base "$DATASET@deaddrop-base-$STAMP"
