@@ -1,6 +1,6 @@
 /**
  * Digests fed on libuv's thread pool (client/native/digest.c, built with the client's other
- * addon): the restore's main thread hands each chunk over and goes on, instead of hashing
+ * addons): the restore's main thread hands each chunk over and goes on, instead of hashing
  * it itself (bench restore: SHA-256 and SHA-1 were 0.86 s of its main thread's 4.8 s). Where
  * the addon is not built, node:crypto hashes on this thread, as before.
  */
