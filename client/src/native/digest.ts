@@ -5,6 +5,7 @@
  * the addon is not built, node:crypto hashes on this thread, as before.
  */
 import { createHash } from 'node:crypto';
+import { Condition } from '@deaddrop/common/condition';
 import { loadAddon } from './load-addon.js';
 
 type Handle = { readonly __digest: unique symbol };
@@ -35,8 +36,7 @@ class PoolDigest implements ChunkDigest {
   private readonly handle: Handle;
   private readonly waiting: Uint8Array[] = [];
   private busy = false;
-  private failed: Error | undefined;
-  private wakeups: (() => void)[] = [];
+  private readonly state = new Condition();
 
   constructor(
     private readonly native: DigestAddon,
@@ -46,35 +46,28 @@ class PoolDigest implements ChunkDigest {
   }
 
   update(data: Uint8Array): Promise<void> | undefined {
-    if (this.failed) throw this.failed;
+    if (this.state.failed) throw this.state.failed;
     this.waiting.push(data);
     this.next();
-    return this.waiting.length > BACKLOG ? this.until(() => this.waiting.length <= BACKLOG) : undefined;
+    return this.waiting.length > BACKLOG ? this.state.until(() => this.waiting.length <= BACKLOG) : undefined;
   }
 
   async digest(): Promise<string> {
-    await this.until(() => !this.busy && this.waiting.length === 0);
+    await this.state.until(() => !this.busy && this.waiting.length === 0);
     return this.native.final(this.handle).toString('hex');
   }
 
   private next(): void {
-    if (this.busy || this.failed) return;
+    if (this.busy || this.state.failed) return;
     const data = this.waiting.shift();
     if (!data) return;
     this.busy = true;
     this.native.update(this.handle, data, (err) => {
       this.busy = false;
-      if (err) this.failed = err;
+      if (err) this.state.fail(err);
       this.next();
-      const w = this.wakeups;
-      this.wakeups = [];
-      for (const wake of w) wake();
+      this.state.notify();
     });
-  }
-
-  private async until(done: () => boolean): Promise<void> {
-    while (!done() && !this.failed) await new Promise<void>((resolve) => this.wakeups.push(resolve));
-    if (this.failed) throw this.failed;
   }
 }
 

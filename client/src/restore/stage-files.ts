@@ -6,6 +6,7 @@
  * MAX_BATCHES wait or are being made at once. Where the addon is not built, apply.ts makes
  * them itself.
  */
+import { Condition } from '@deaddrop/common/condition';
 import { loadAddon } from '../native/load-addon.js';
 import type { Attributes } from './metadata.js';
 
@@ -41,8 +42,7 @@ export class FileStager {
   private batchBytes = 0;
   private batchFiles = 0;
   private batches = 0;
-  private failed: Error | undefined;
-  private wakeups: (() => void)[] = [];
+  private readonly state = new Condition();
 
   private constructor(private readonly native: StageAddon) {
     this.batch = native.batch();
@@ -59,7 +59,7 @@ export class FileStager {
    * bytes without writing them. A promise when the caller must wait for room.
    */
   stage(path: string, data: Uint8Array, hole: boolean, size: number, a: Attributes): Promise<void> | undefined {
-    if (this.failed) throw this.failed;
+    if (this.state.failed) throw this.state.failed;
     // a time before 1970 is taken as now, as node:fs's futimes takes it (apply.ts's own files)
     const mtime = a.mtime < 0 ? Date.now() / 1000 : a.mtime;
     const body = hole ? EMPTY : data;
@@ -68,18 +68,18 @@ export class FileStager {
     this.batchBytes += body.length;
     if (this.batchFiles < BATCH_FILES && this.batchBytes < BATCH_BYTES) return undefined;
     this.submit();
-    return this.batches > MAX_BATCHES ? this.until(() => this.batches <= MAX_BATCHES) : undefined;
+    return this.batches > MAX_BATCHES ? this.state.until(() => this.batches <= MAX_BATCHES) : undefined;
   }
 
   /** Every file made; throws the first error of any. */
   async idle(): Promise<void> {
     this.submit();
-    await this.until(() => this.batches === 0);
+    await this.state.until(() => this.batches === 0);
   }
 
   /** Failure elsewhere: wait for the files under way (their directory is about to go), errors ignored. */
   async abandon(): Promise<void> {
-    while (this.batches > 0) await new Promise<void>((resolve) => this.wakeups.push(resolve));
+    await this.state.settled(() => this.batches === 0);
   }
 
   private submit(): void {
@@ -88,16 +88,9 @@ export class FileStager {
     this.batches++;
     this.native.submit(this.batch, (err) => {
       this.batches--;
-      if (err && !this.failed) this.failed = err;
-      const w = this.wakeups;
-      this.wakeups = [];
-      for (const wake of w) wake();
+      if (err) this.state.fail(err);
+      else this.state.notify();
     });
-  }
-
-  private async until(done: () => boolean): Promise<void> {
-    while (!done() && !this.failed) await new Promise<void>((resolve) => this.wakeups.push(resolve));
-    if (this.failed) throw this.failed;
   }
 }
 
