@@ -9,16 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  deaddropArgv,
-  isRoot,
-  makeTestRecipient,
-  missingTools,
-  runDeaddrop,
-  seededBytes,
-  tempDir,
-  writeLocalClientConfig,
-} from '@deaddrop/test';
+import { deaddropArgv, isRoot, localBackupRig, missingTools, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -27,11 +18,9 @@ async function smallFilesBackup(tmp: string, n: number, size: number) {
   const src = join(tmp, 'src');
   for (let d = 0; d < 10; d++) mkdirSync(join(src, `d${d}`), { recursive: true });
   for (let i = 0; i < n; i++) writeFileSync(join(src, `d${i % 10}`, `f${i}`), seededBytes(`f${i}`, size));
-  const key = await makeTestRecipient(join(tmp, 'keys'), { bits: 2048 });
-  const { config, sinkHostDir } = writeLocalClientConfig(tmp, { sources: [src], recipients: [key.certPath] });
-  const r = await runDeaddrop(['backup', '--config', config]);
-  assert.equal(r.code, 0, r.stderr);
-  return { sink: sinkHostDir, key };
+  const { key, client, backup } = await localBackupRig(tmp, src);
+  await backup();
+  return { sink: client.sinkHostDir, key };
 }
 
 test(
