@@ -164,12 +164,15 @@ export function assertNoHalfSets(hostDir: string): void {
  * A TCP proxy on 127.0.0.1 in front of a sink. Client → sink bytes are paced to `rate` bytes
  * per second (0: unpaced); sink → client bytes pass straight through.
  */
-export async function throttleProxy(upstreamPort: () => number, rate: number) {
+export async function throttleProxy(upstreamPort: () => number | undefined, rate: number) {
   let bytesPerSec = rate;
   const sockets = new Set<Socket>();
   const { connect } = await import('node:net');
   const server = createServer((client) => {
-    const upstream = connect(upstreamPort(), '127.0.0.1');
+    // no upstream (the sink killed): refused, not sent to whatever took its port since
+    const to = upstreamPort();
+    if (to === undefined) return void client.destroy();
+    const upstream = connect(to, '127.0.0.1');
     sockets.add(client).add(upstream);
     const drop = () => {
       client.destroy();

@@ -179,7 +179,10 @@ test(
   { skip },
   async () => {
     const [a, b] = await twoSinks();
-    const proxy = await throttleProxy(() => b.port, 512 * 1024);
+    // B's port is free once it is killed: another test's sink may take it; the retries of this
+    // run must not reach that one (they did: its reader saw a PUT, this run exited 0, not 4)
+    let bKilled = false;
+    const proxy = await throttleProxy(() => (bKilled ? undefined : b.port), 512 * 1024);
     const host = await makeHost([
       { name: 'a', url: sinkUrl(a) },
       { name: 'b', url: `http://127.0.0.1:${proxy.port}/webdav/${HOST}/` },
@@ -194,6 +197,7 @@ test(
       while (!finished && !partial()) await new Promise((r) => setTimeout(r, 10));
       assert.ok(!finished, 'the run ended before B received a body');
       b.kill();
+      bKilled = true;
       const r = await run;
       assert.equal(r.code, 4, r.run.stderr);
       assert.equal(r.result.delivery.b.ok, false);
@@ -201,6 +205,7 @@ test(
       assert.ok(!readdirSync(hostDir(b)).some((n) => n.endsWith('.sha256sums')), 'B has no complete set');
       proxy.setRate(0);
       await b.restart();
+      bKilled = false;
       const next = await backup(host);
       assert.equal(next.code, 0, next.run.stderr);
       assert.ok(next.result.delivery.b.confirmed.includes(r.result.set));
