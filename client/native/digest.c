@@ -6,8 +6,11 @@
  *
  * digest(name): handle -- "sha1", "sha256" or "md5", OpenSSL's (Node's own: Node exports its
  * libcrypto's symbols to addons, and ships their headers beside node_api.h).
- * update(handle, data, done(err)) -- hashes `data` on the pool, then calls done on the JS thread.
- * One update at a time per handle (the caller queues); `data` is kept alive until done.
+ * update(handle, data, done(err)) -- copies `data` and queues it; it is hashed on the pool, in
+ * the order given, one at a time per handle, and done called on the JS thread after. A copy, not
+ * a reference: a Buffer held while it waits for the pool outlives the young generation's
+ * scavenges and then stays until a full GC (common/young-gc.ts); the copy is a memcpy on the JS
+ * thread and is freed when hashed.
  * final(handle): Buffer -- the digest; the handle is spent.
  */
 #include <node_api.h>
@@ -15,18 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct job;
+
 struct digest {
   EVP_MD_CTX *ctx;
+  struct job *head, *tail; /* queued, in order; the head is on the pool while busy */
   int busy;
   int failed;
 };
 
 struct job {
   struct digest *d;
-  const uint8_t *data;
+  struct job *next;
+  uint8_t *data; /* the copy */
   size_t len;
   int ok;
-  napi_ref keep;     /* the data's buffer, alive until done */
+  napi_ref handle;   /* the digest's handle, alive until done */
   napi_ref callback; /* done(err) */
   napi_async_work work;
 };
@@ -84,54 +91,99 @@ static void update_execute(napi_env env, void *data) {
   j->ok = EVP_DigestUpdate(j->d->ctx, j->data, j->len) == 1;
 }
 
-static void update_complete(napi_env env, napi_status status, void *data) {
-  struct job *j = data;
-  napi_value callback, global, err = NULL, undefined;
-  j->d->busy = 0;
-  if (status != napi_ok || !j->ok) j->d->failed = 1;
-  napi_get_reference_value(env, j->callback, &callback);
+static void free_job(napi_env env, struct job *j) {
+  if (j->handle) napi_delete_reference(env, j->handle);
+  if (j->callback) napi_delete_reference(env, j->callback);
+  if (j->work) napi_delete_async_work(env, j->work);
+  free(j->data);
+  free(j);
+}
+
+static void update_complete(napi_env env, napi_status status, void *data);
+
+/* Put the queue's head on the pool; 0 when it could not be queued. */
+static int start_head(napi_env env, struct digest *d) {
+  napi_value name;
+  struct job *j = d->head;
+  napi_create_string_utf8(env, "deaddrop.digest", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, update_execute, update_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok)
+    return 0;
+  d->busy = 1;
+  return 1;
+}
+
+static void call_done(napi_env env, napi_ref callback, int failed) {
+  napi_value fn, global, arg;
+  napi_get_reference_value(env, callback, &fn);
   napi_get_global(env, &global);
-  napi_get_undefined(env, &undefined);
-  if (j->d->failed) {
+  if (failed) {
     napi_value message;
     napi_create_string_utf8(env, "digest: update failed", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &err);
+    napi_create_error(env, NULL, message, &arg);
+  } else
+    napi_get_undefined(env, &arg);
+  napi_call_function(env, global, fn, 1, &arg, NULL);
+}
+
+static void update_complete(napi_env env, napi_status status, void *data) {
+  struct job *j = data;
+  struct digest *d = j->d;
+  d->busy = 0;
+  d->head = j->next;
+  if (!d->head) d->tail = NULL;
+  if (status != napi_ok || !j->ok) d->failed = 1;
+  /* the next one goes to the pool before this one's callback runs JS */
+  if (d->head && !d->failed && !start_head(env, d)) d->failed = 1;
+  napi_ref callback = j->callback;
+  j->callback = NULL;
+  int failed = d->failed;
+  /* a failed digest's queue is dropped: each waiting update is told */
+  struct job *rest = failed ? d->head : NULL;
+  if (failed) d->head = d->tail = NULL;
+  free_job(env, j);
+  call_done(env, callback, failed);
+  napi_delete_reference(env, callback);
+  while (rest) {
+    struct job *next = rest->next;
+    call_done(env, rest->callback, 1);
+    free_job(env, rest);
+    rest = next;
   }
-  napi_delete_reference(env, j->keep);
-  napi_delete_reference(env, j->callback);
-  napi_delete_async_work(env, j->work);
-  free(j);
-  napi_call_function(env, global, callback, 1, err ? &err : &undefined, NULL);
 }
 
 static napi_value update(napi_env env, napi_callback_info info) {
   size_t argc = 3;
-  napi_value argv[3], name;
+  napi_value argv[3];
   void *data;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
     return fail(env, "digest: update(handle, data, done)");
   struct digest *d = digest_of(env, argv[0]);
   if (!d) return fail(env, "digest: not a digest handle");
-  if (d->busy) return fail(env, "digest: an update is under way");
+  if (d->failed) return fail(env, "digest: failed");
   if (napi_get_typedarray_info(env, argv[1], NULL, &len, &data, NULL, NULL) != napi_ok)
     return fail(env, "digest: data must be a Uint8Array");
   struct job *j = calloc(1, sizeof *j);
-  if (!j) return fail(env, "digest: out of memory");
-  j->d = d;
-  j->data = data;
-  j->len = len;
-  napi_create_reference(env, argv[1], 1, &j->keep);
-  napi_create_reference(env, argv[2], 1, &j->callback);
-  napi_create_string_utf8(env, "deaddrop.digest", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, update_execute, update_complete, j, &j->work) != napi_ok ||
-      napi_queue_async_work(env, j->work) != napi_ok) {
-    napi_delete_reference(env, j->keep);
-    napi_delete_reference(env, j->callback);
+  if (!j || !(j->data = malloc(len ? len : 1))) {
     free(j);
+    return fail(env, "digest: out of memory");
+  }
+  if (len) memcpy(j->data, data, len);
+  j->d = d;
+  j->len = len;
+  napi_create_reference(env, argv[0], 1, &j->handle);
+  napi_create_reference(env, argv[2], 1, &j->callback);
+  if (d->tail)
+    d->tail->next = j;
+  else
+    d->head = j;
+  d->tail = j;
+  if (!d->busy && d->head == j && !start_head(env, d)) {
+    d->head = d->tail = NULL;
+    free_job(env, j);
     return fail(env, "digest: cannot queue the update");
   }
-  d->busy = 1;
   return NULL;
 }
 
@@ -145,7 +197,7 @@ static napi_value final(napi_env env, napi_callback_info info) {
     return fail(env, "digest: final(handle)");
   struct digest *d = digest_of(env, argv[0]);
   if (!d) return fail(env, "digest: not a digest handle");
-  if (d->busy) return fail(env, "digest: an update is under way");
+  if (d->busy || d->head) return fail(env, "digest: an update is under way");
   if (d->failed || EVP_DigestFinal_ex(d->ctx, md, &len) != 1) return fail(env, "digest: failed");
   d->failed = 1; /* spent: a digest is taken once */
   if (napi_create_buffer_copy(env, len, md, &copy, &out) != napi_ok) return fail(env, "digest: out of memory");

@@ -43,3 +43,17 @@ for (const name of ['sha1', 'sha256', 'md5'] as DigestName[])
 test('nothing fed: the digest of no bytes', { skip }, async () => {
   assert.equal(await chunkDigest('sha256').digest(), createHash('sha256').digest('hex'));
 });
+
+test('a chunk may be overwritten as soon as update() returns: the pool hashes its copy', { skip }, async () => {
+  const d = chunkDigest('sha256');
+  const buf = Buffer.alloc(256 * 1024);
+  const expected = createHash('sha256');
+  for (let i = 0; i < 12; i++) {
+    buf.fill(i + 1); // the caller's one buffer, reused for every chunk
+    expected.update(buf);
+    const backlog = d.update(buf);
+    buf.fill(0xee); // scribbled on while the pool may still be hashing
+    if (backlog) await backlog;
+  }
+  assert.equal(await d.digest(), expected.digest('hex'));
+});

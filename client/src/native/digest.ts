@@ -12,6 +12,7 @@ type Handle = { readonly __digest: unique symbol };
 
 interface DigestAddon {
   digest(name: string): Handle;
+  /** Copies `data` and queues it; done runs once it is hashed (in order). */
   update(handle: Handle, data: Uint8Array, done: (err?: Error) => void): void;
   final(handle: Handle): Buffer;
 }
@@ -20,7 +21,7 @@ export type DigestName = 'sha1' | 'sha256' | 'md5';
 
 /** A digest fed chunk by chunk: `update` may ask its caller to wait (a backlog), `digest` waits for the rest. */
 export interface ChunkDigest {
-  /** Hash `data` (which must not change until digest() returns); a promise when too many wait. */
+  /** Hash `data` (copied at the call where the pool hashes: it may be reused at once); a promise when too many wait. */
   update(data: Uint8Array): Promise<void> | undefined;
   digest(): Promise<string>;
 }
@@ -31,12 +32,17 @@ const BACKLOG = 4;
 /** The addon, or null where it is not built or DEADDROP_POOL=off: node:crypto hashes on this thread then. */
 const addon = () => loadAddon<DigestAddon>('digest', process.env.DEADDROP_POOL === 'off');
 
-/** Hashed on the thread pool, one chunk at a time, in order. */
+/** Hashed on the thread pool, one chunk at a time, in order (the addon queues its copies). */
 class PoolDigest implements ChunkDigest {
   private readonly handle: Handle;
-  private readonly waiting: Uint8Array[] = [];
-  private busy = false;
+  /** Chunks handed over and not yet hashed. */
+  private pending = 0;
   private readonly state = new Condition();
+  private readonly done = (err?: Error) => {
+    this.pending--;
+    if (err) this.state.fail(err);
+    this.state.notify();
+  };
 
   constructor(
     private readonly native: DigestAddon,
@@ -47,27 +53,14 @@ class PoolDigest implements ChunkDigest {
 
   update(data: Uint8Array): Promise<void> | undefined {
     if (this.state.failed) throw this.state.failed;
-    this.waiting.push(data);
-    this.next();
-    return this.waiting.length > BACKLOG ? this.state.until(() => this.waiting.length <= BACKLOG) : undefined;
+    this.native.update(this.handle, data, this.done);
+    this.pending++;
+    return this.pending > BACKLOG ? this.state.until(() => this.pending <= BACKLOG) : undefined;
   }
 
   async digest(): Promise<string> {
-    await this.state.until(() => !this.busy && this.waiting.length === 0);
+    await this.state.until(() => this.pending === 0);
     return this.native.final(this.handle).toString('hex');
-  }
-
-  private next(): void {
-    if (this.busy || this.state.failed) return;
-    const data = this.waiting.shift();
-    if (!data) return;
-    this.busy = true;
-    this.native.update(this.handle, data, (err) => {
-      this.busy = false;
-      if (err) this.state.fail(err);
-      this.next();
-      this.state.notify();
-    });
   }
 }
 
