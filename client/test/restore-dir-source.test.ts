@@ -5,12 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openDirSource } from '@deaddrop/client/restore/dir-source';
-import { makeTestRecipient, missingTools, runDeaddrop, tempDir, writeLocalClientConfig } from '@deaddrop/test';
+import { DirSource, openDirSource } from '@deaddrop/client/restore/dir-source';
+import {
+  makeTestRecipient,
+  missingTools,
+  runDeaddrop,
+  seededBytes,
+  tempDir,
+  writeLocalClientConfig,
+} from '@deaddrop/test';
 
 test('symlinks and other non-regular names in a host directory are ignored, at debug level', async () => {
   const tmp = tempDir('deaddrop-dir-source-');
@@ -78,3 +85,24 @@ test(
     }
   },
 );
+
+test('chunks(): a file in reused buffers, each intact until the third after it is asked for', async () => {
+  const tmp = tempDir('deaddrop-dir-chunks-');
+  const data = seededBytes('dir-chunks', 2 * 1024 * 1024 + 12_345);
+  writeFileSync(join(tmp, 'f'), data);
+  const source = new DirSource(tmp);
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const held: { chunk: Buffer; copy: Buffer }[] = [];
+  for await (const chunk of await source.chunks('f')) {
+    for (const h of held.slice(-2)) assert.ok(h.chunk.equals(h.copy), 'a chunk changed too soon');
+    held.push({ chunk, copy: Buffer.from(chunk) });
+  }
+  assert.ok(Buffer.concat(held.map((h) => h.copy)).equals(data), 'bytes differ');
+  assert.ok(!held[0]!.chunk.equals(held[0]!.copy), 'buffers are not reused');
+  assert.equal(fds(), before, 'the file is closed at the end');
+  // a reader that stops early: closed too
+  for await (const chunk of await source.chunks('f')) if (chunk.length) break;
+  assert.equal(fds(), before, 'the file is closed when the reader stops');
+  await assert.rejects(source.chunks('missing'), /ENOENT/);
+});

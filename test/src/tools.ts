@@ -27,4 +27,4 @@ export const isRoot = typeof process.getuid === 'function' && process.getuid() =
 /** Why tests of the ISA-L addon (client/native) skip outside CI. */
 export const ADDON_MISSING = 'the ISA-L addon is not built (apt-get install gcc libisal-dev && npm run build:native)';
 export const POOL_ADDONS_MISSING =
-  'the digest and stage addons are not built (apt-get install gcc && npm run build:native)';
+  'the digest, stage and cipher addons are not built (apt-get install gcc && npm run build:native)';

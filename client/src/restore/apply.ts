@@ -137,6 +137,7 @@ export class TreeApplier {
     return join(this.staging, String(Math.floor(n / TEMPS_PER_DIR)), String(n % TEMPS_PER_DIR));
   }
 
+  /** Apply one entry. Nothing of its data is kept once this returns (copied where needed): the reader reuses its buffers. */
   async add(e: VolumeEntry, what: string): Promise<void> {
     const o = this.open;
     if (o && e.multivol && e.kind === o.kind && sameIndex(e.index, o.index)) return this.append(o, await e.read());

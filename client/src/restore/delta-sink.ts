@@ -24,8 +24,9 @@ export class DeltaSink {
     this.done.catch(() => {}); // observed by write/end
   }
 
+  /** `chunk` may be reused once this returns: the patch reads it later, so a copy is queued. */
   async write(chunk: Buffer): Promise<void> {
-    if (!this.input.write(chunk)) await Promise.race([once(this.input, 'drain'), this.done]);
+    if (!this.input.write(Buffer.from(chunk))) await Promise.race([once(this.input, 'drain'), this.done]);
   }
 
   async end(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { createReadStream, lstatSync, readdirSync, type Stats } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UsageError } from '@deaddrop/common/errors';
@@ -56,11 +56,43 @@ export class DirSource implements RestoreSource {
     return stream;
   }
 
+  async chunks(name: string): Promise<AsyncIterable<Buffer>> {
+    const file = await open(join(this.where, name), 'r'); // a missing or unreadable file fails here
+    return reusedReads(file);
+  }
+
   readSmall(name: string): Promise<Buffer> {
     return readFile(join(this.where, name));
   }
 
   close(): void {}
+}
+
+/** Buffers of READ_SIZE reused in turn: one being read ahead, the chunk given out, the two before it. */
+const RING = 4;
+
+/**
+ * A file's bytes in chunks read into RING buffers in turn, the next read under way while the
+ * reader has the last: a chunk is overwritten when the reader asks for the third after it.
+ */
+async function* reusedReads(file: FileHandle): AsyncGenerator<Buffer> {
+  const ring = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(READ_SIZE));
+  let n = 0;
+  const readInto = (slot: Buffer) => file.read(slot, 0, READ_SIZE, null).then((r) => slot.subarray(0, r.bytesRead));
+  let ahead: Promise<Buffer> | undefined = readInto(ring[n++ % RING]!);
+  try {
+    for (;;) {
+      const chunk = await ahead;
+      ahead = undefined;
+      if (chunk.length === 0) return;
+      ahead = readInto(ring[n++ % RING]!);
+      ahead.catch(() => {}); // seen when awaited (or dropped when the reader stops)
+      yield chunk;
+    }
+  } finally {
+    await ahead?.catch(() => {}); // not closed under a read
+    await file.close();
+  }
 }
 
 export async function openDirSource(from: string, host: string, debug?: (message: string) => void): Promise<DirSource> {

@@ -7,10 +7,11 @@
  * data ends, so the last chunk only arrives from an intact file.
  */
 import { createHash } from 'node:crypto';
-import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { DeaddropError } from '@deaddrop/common/errors';
 import type { VolumeHash } from '../format/manifest.js';
+import { ringDecipher } from '../native/cipher.js';
 import { chunkDigest, type ChunkDigest } from '../native/digest.js';
 import { igzipInflater } from '../native/igzip.js';
 import { GzipError, igzipInflate } from './gunzip.js';
@@ -29,25 +30,22 @@ const INFLATE_CHUNK = 512 * 1024;
 /** A file whose content does not match what the set says it holds. */
 export class TamperedError extends DeaddropError {}
 
-function tap(hash: ChunkDigest, onBytes?: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      onBytes?.(chunk.length);
-      const backlog = hash.update(chunk);
-      if (backlog) backlog.then(() => cb(null, chunk), cb);
-      else cb(null, chunk);
-    },
-  });
-}
-
-/** `src` through `t`; an error anywhere destroys both, so the reader of the result sees it. */
-function through(src: Readable, t: Transform): Transform {
-  pipeline(src, t, () => {});
-  return t;
+/** `src`'s chunks as they pass, hashed (and counted). */
+async function* hashed(
+  src: AsyncIterable<Buffer>,
+  hash: ChunkDigest,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    onBytes?.(chunk.length);
+    const backlog = hash.update(chunk);
+    if (backlog) await backlog;
+    yield chunk;
+  }
 }
 
 /** Inflate when the data starts with the gzip magic (igzip where the addon is built, else zlib); pass it through otherwise. */
-async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
+async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string, reuse: boolean): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
   let head: Buffer = Buffer.alloc(0);
   while (head.length < 2) {
@@ -67,7 +65,7 @@ async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGene
   const addon = igzipInflater();
   if (addon) {
     try {
-      return yield* igzipInflate(addon, rest);
+      return yield* igzipInflate(addon, rest, reuse);
     } catch (err) {
       if (!(err instanceof GzipError)) throw err;
       throw new DeaddropError(`${what}: corrupt or truncated gzip data (${err.message})`);
@@ -78,7 +76,8 @@ async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGene
   // may wait unread, so the pool inflates the next while this thread handles the last (zlib
   // passes its options on to its Transform; by default, 16 KiB, it stops after every chunk).
   const inflate = { chunkSize: INFLATE_CHUNK, readableHighWaterMark: INFLATE_CHUNK } as ZlibOptions;
-  const gunzip = through(Readable.from(rest), createGunzip(inflate));
+  const gunzip = createGunzip(inflate);
+  pipeline(Readable.from(rest), gunzip, () => {}); // an error anywhere destroys both: the reader sees it
   try {
     for await (const chunk of gunzip) yield chunk as Buffer;
   } catch (err) {
@@ -91,7 +90,7 @@ async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string): AsyncGene
  * The first `n` bytes of a stream (fewer when it is shorter) and the whole stream again: the
  * head is peeked from the one read, so a file is opened (or fetched) only once.
  */
-async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buffer; stream: AsyncGenerator<Buffer> }> {
   const it = src[Symbol.asyncIterator]();
   const chunks: Buffer[] = [];
   let have = 0;
@@ -119,7 +118,7 @@ async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: R
       if (!done) await it.return?.();
     }
   };
-  return { head, stream: Readable.from(all(), { objectMode: false, highWaterMark: 1 }) };
+  return { head, stream: all() };
 }
 
 /** CMS ContentInfo: a SEQUENCE, indefinite (30 80) or definite long-form length (30 81..84). */
@@ -137,22 +136,32 @@ function looksLikeOpenPgp(head: Buffer): boolean {
   return head.subarray(0, PGP_ARMOR.length).equals(PGP_ARMOR) || (head.length > 0 && (head[0]! & 0x80) !== 0);
 }
 
+export interface PayloadOptions {
+  /** Counts the stored bytes as they are read. */
+  onStored?: (bytes: number) => void;
+  /**
+   * The reader is done with each chunk by the time it asks for the one after next (it copies
+   * what it keeps): inflated chunks may then reuse a few buffers (gunzip.ts).
+   */
+  reuse?: boolean;
+}
+
 /**
  * The content of a stored file. `what` names it in errors. Checks run at the end of the data:
- * a mismatch is a TamperedError thrown from the iteration. `onStored` counts the stored bytes
- * as they are read.
+ * a mismatch is a TamperedError thrown from the iteration.
  */
 export async function openPayload(
   source: RestoreSource,
   what: string,
   key: KeySource,
   expect: Expected,
-  onStored?: (bytes: number) => void,
+  { onStored, reuse = false }: PayloadOptions = {},
 ): Promise<AsyncIterable<Buffer>> {
-  const { head, stream: stored } = await peek(await source.open(what), PGP_ARMOR.length);
+  const opened = reuse && source.chunks ? await source.chunks(what) : await source.open(what);
+  const { head, stream: stored } = await peek(opened, PGP_ARMOR.length);
   const encrypted = looksLikeCms(head);
   if (!encrypted && what.endsWith('.gpg') && looksLikeOpenPgp(head)) {
-    stored.destroy();
+    await stored.return(undefined);
     throw new DeaddropError(
       `${what}: OpenPGP-encrypted (duplicity's gpg): deaddrop cannot decrypt it; restore it with duplicity, see docs/RESTORE.md`,
     );
@@ -162,15 +171,22 @@ export async function openPayload(
   const manifestHash = expect.hash?.algorithm ?? 'sha1';
   const storedHash = !encrypted || what.endsWith('.gpg') ? chunkDigest(manifestHash) : undefined;
   const plainHash = encrypted ? chunkDigest(manifestHash) : undefined;
-  let stream: Readable = through(stored, tap(stored256, onStored));
-  if (storedHash) stream = through(stream, tap(storedHash));
+  // generators, each pulling from the one before as it is pulled: no stream buffers between
+  let stream = hashed(stored, stored256, onStored);
+  if (storedHash) stream = hashed(stream, storedHash);
   if (encrypted) {
-    const { createDecryptStream } = await import('@deaddrop/keys/cms/decrypt');
-    stream = through(stream, createDecryptStream(await key(), { name: what }));
-    stream = through(stream, tap(plainHash!));
+    const { decryptChunks } = await import('@deaddrop/keys/cms/decrypt');
+    const decipher = reuse ? (ringDecipher() ?? undefined) : undefined;
+    stream = hashed(decryptChunks(stream, await key(), { name: what, decipher }), plainHash!);
   }
   const checked = async function* (): AsyncGenerator<Buffer> {
-    yield* maybeGunzip(stream, what);
+    try {
+      yield* maybeGunzip(stream, what, reuse);
+    } finally {
+      // stopped early or failed: the generators below the failure are left suspended; this
+      // closes the file (or connection) under them all
+      await stored.return(undefined);
+    }
     const got256 = await stored256.digest();
     if (expect.sha256 !== undefined && got256 !== expect.sha256)
       throw new TamperedError(

@@ -43,6 +43,8 @@ export interface VolumeHandlers {
   verified(volume: string): Promise<void>;
   /** Stored bytes read (progress). */
   stored?(bytes: number): void;
+  /** `entry` is done with an entry's data when it returns (it copies what it keeps): buffers may be reused. */
+  reuse?: boolean;
 }
 
 export async function readVolumes(
@@ -56,7 +58,8 @@ export async function readVolumes(
     const file = ls.volumes.get(v.number)!;
     const sha256 = ls.sums.get(file.name);
     try {
-      const payload = await openPayload(source, file.name, key, { sha256, hash: volumeHash(v) }, on.stored);
+      const expect = { sha256, hash: volumeHash(v) };
+      const payload = await openPayload(source, file.name, key, expect, { onStored: on.stored, reuse: on.reuse });
       for await (const e of volumeEntries(payload, file.name)) await on.entry(e, file.name);
       await on.written?.();
     } catch (err) {

@@ -424,6 +424,7 @@ async function applySets(
           progress.verified();
         },
         stored: progress.stored,
+        reuse: true, // applier.add copies what it keeps (apply.ts)
       });
       await applier.endSet();
       nthSet++;

@@ -18,6 +18,12 @@ export interface RestoreSource {
   list(): Promise<Map<string, number>>;
   /** A stored file's bytes, streamed. */
   open(name: string): Promise<Readable>;
+  /**
+   * The same bytes read into a few buffers reused in turn, for a reader that is done with each
+   * chunk by the time it asks for the one after next (no garbage: a 256 KiB chunk per read held
+   * across scavenges waits for a full GC). Where absent, open() serves.
+   */
+  chunks?(name: string): Promise<AsyncIterable<Buffer>>;
   /** A small stored file (a sums file) whole. */
   readSmall(name: string): Promise<Buffer>;
   /** Release connections (the process would otherwise stay up). */

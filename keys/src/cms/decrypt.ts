@@ -32,14 +32,43 @@ export class CmsError extends DeaddropError {
  * never looks complete. CBC has no integrity: flipped ciphertext bits decrypt to garbage.
  */
 export function createDecryptStream(key: PrivateKey, opts: { name?: string } = {}): Transform {
-  const name = opts.name ?? 'CMS input';
-  return transformFromGenerator((source) => decryptMessage(source, key, name));
+  return transformFromGenerator((source) => decryptChunks(source, key, opts));
 }
 
-async function* decryptMessage(source: AsyncIterable<Buffer>, key: PrivateKey, name: string): AsyncGenerator<Buffer> {
+/** Decrypts the content: node:crypto's Decipher by default; the caller may give one that writes into buffers of its own. */
+export type OutputDecipher = (
+  name: string,
+  key: Buffer,
+  iv: Buffer,
+) => { update(piece: Buffer): Buffer; final(): Buffer };
+
+export interface DecryptOptions {
+  name?: string;
+  /** Writes each chunk into a buffer the reader is done with by the time it asks for the third chunk after. */
+  decipher?: OutputDecipher;
+}
+
+/**
+ * The same as a generator that pulls from `source` as it is pulled: no stream buffers between,
+ * so each chunk is done with sooner (a chunk held across scavenges waits for a full GC).
+ */
+export function decryptChunks(
+  source: AsyncIterable<Buffer>,
+  key: PrivateKey,
+  opts: DecryptOptions = {},
+): AsyncGenerator<Buffer> {
+  return decryptMessage(source, key, opts.name ?? 'CMS input', opts.decipher);
+}
+
+async function* decryptMessage(
+  source: AsyncIterable<Buffer>,
+  key: PrivateKey,
+  name: string,
+  own?: OutputDecipher,
+): AsyncGenerator<Buffer> {
   const r = new ByteReader(source[Symbol.asyncIterator]());
   try {
-    yield* envelopedData(r, key, name);
+    yield* envelopedData(r, key, name, own);
   } catch (err) {
     if (err instanceof TruncatedError) throw new CmsError(`${name}: truncated: ${err.message}`);
     if (err instanceof BerFormatError) throw new CmsError(`${name}: corrupt: ${err.message}`);
@@ -48,7 +77,12 @@ async function* decryptMessage(source: AsyncIterable<Buffer>, key: PrivateKey, n
   }
 }
 
-async function* envelopedData(r: ByteReader, key: PrivateKey, name: string): AsyncGenerator<Buffer> {
+async function* envelopedData(
+  r: ByteReader,
+  key: PrivateKey,
+  name: string,
+  own?: OutputDecipher,
+): AsyncGenerator<Buffer> {
   if (await r.atEnd()) throw new CmsError(`${name}: empty input, not a CMS message`);
   const contentInfo = await readHeader(r, 'ContentInfo');
   if (!isUniversal(contentInfo, 16))
@@ -77,7 +111,7 @@ async function* envelopedData(r: ByteReader, key: PrivateKey, name: string): Asy
   const cipher = contentCipher(await readElement(r, algHeader, 'contentEncryptionAlgorithm'));
 
   const contentKey = pickContentKey(infos, key, cipher.keyLength, name);
-  const decipher = cipher.decipher(contentKey);
+  const decipher = own ? own(cipher.name, contentKey, cipher.iv) : cipher.decipher(contentKey);
   contentKey.fill(0);
 
   const content = await readHeader(r, 'EncryptedContentInfo');
@@ -85,7 +119,7 @@ async function* envelopedData(r: ByteReader, key: PrivateKey, name: string): Asy
     throw new CmsError(`${name}: no encryptedContent (detached content is not supported)`);
   for await (const piece of octetStringContents(r, content, 'encryptedContent')) {
     const out = decipher.update(piece);
-    noteAllocated(piece.length + out.length);
+    noteAllocated(piece.length + (own ? 0 : out.length)); // (its own buffers are not garbage)
     if (out.length > 0) yield out;
   }
   let last: Buffer;
