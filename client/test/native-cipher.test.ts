@@ -9,22 +9,12 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { ringDecipher } from '@deaddrop/client/native/cipher';
-import { POOL_ADDONS_MISSING, missingUnless, seededBytes } from '@deaddrop/test';
+import { POOL_ADDONS_MISSING, cutInPieces, missingUnless, seededBytes } from '@deaddrop/test';
 
 const skip = missingUnless(ringDecipher() !== null, POOL_ADDONS_MISSING);
 
 const plain = seededBytes('cipher', 1024 * 1024 + 5);
 const cuts = [0, 1, 15, 16, 17, 256 * 1024, 300_000, 7];
-
-function pieces(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.min(cuts[i % cuts.length]!, data.length - at);
-    out.push(data.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
 
 for (const [name, keyLength, ivLength] of [
   ['aes-256-cbc', 32, 16],
@@ -37,7 +27,7 @@ for (const [name, keyLength, ivLength] of [
     const c = createCipheriv(name, key, iv);
     const sealed = Buffer.concat([c.update(plain), c.final()]);
     const d = ringDecipher()!(name, key, iv);
-    const out: Buffer[] = pieces(sealed).map((p) => Buffer.from(d.update(p)));
+    const out: Buffer[] = cutInPieces(sealed, cuts).map((p) => Buffer.from(d.update(p)));
     out.push(d.final());
     assert.ok(Buffer.concat(out).equals(plain), 'plaintext differs');
   });

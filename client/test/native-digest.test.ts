@@ -8,28 +8,18 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { chunkDigest, poolDigests, type DigestName } from '@deaddrop/client/native/digest';
-import { POOL_ADDONS_MISSING, missingUnless, seededBytes } from '@deaddrop/test';
+import { POOL_ADDONS_MISSING, cutInPieces, missingUnless, seededBytes } from '@deaddrop/test';
 
 const skip = missingUnless(poolDigests(), POOL_ADDONS_MISSING);
 
 const data = seededBytes('digest', 3 * 1024 * 1024 + 17);
 const cuts = [0, 1, 0, 65536, 7, 1024 * 1024, 300_000];
 
-function pieces(): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.min(cuts[i % cuts.length]!, data.length - at);
-    out.push(data.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
-
 for (const name of ['sha1', 'sha256', 'md5'] as DigestName[])
   test(`${name} on the pool, fed in pieces of 0 bytes to 1 MiB, is node:crypto's`, { skip }, async () => {
     const d = chunkDigest(name);
     let waited = 0;
-    for (const p of pieces()) {
+    for (const p of cutInPieces(data, cuts)) {
       const backlog = d.update(p); // not awaited unless asked: several are queued at once
       if (backlog) {
         waited++;

@@ -32,6 +32,17 @@ const b = (s: string | number[]) => (typeof s === 'string' ? Buffer.from(s) : Bu
 const join = (...parts: (string | Buffer)[]) =>
   Buffer.concat(parts.flatMap((p, i) => (i ? [b('/'), b(p as never)] : [b(p as never)])));
 
+/** `data` cut into pieces of the sizes in `cuts`, taken in turn (0 gives an empty piece), to the end. */
+export function cutInPieces(data: Buffer, cuts: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = Math.min(cuts[i % cuts.length]!, data.length - at);
+    out.push(data.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
 /** Deterministic bytes (SHA-256 in counter mode): incompressible, the same on every run. */
 export function seededBytes(seed: string, size: number): Buffer {
   const out = Buffer.allocUnsafe(size);
