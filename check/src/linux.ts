@@ -269,9 +269,13 @@ async function checkSet(
         out.push(problem('unreadable', `${sums}: ${(err as Error).message}`, { file: sums, set: s.key }));
       else out.push(problem('bad-sums', (err as Error).message, { file: sums, set: s.key }));
     }
-    // an empty (or blank-only) sums file lists nothing: it vouches for no file of the set
-    if (parsedSums && listed.size === 0)
-      out.push(problem('bad-sums', `${sums}: no entries`, { file: sums, set: s.key }));
+    // an empty (or blank-only) sums file lists nothing: it vouches for no file of the set (one
+    // problem says so, not one more per file)
+    const empty = parsedSums && listed.size === 0;
+    if (empty) {
+      const what = `none of the set's ${files.length} file(s) is verified`;
+      out.push(problem('bad-sums', `${sums}: no entries: ${what}`, { file: sums, set: s.key }));
+    }
     // a volume of this set that is not stored is left to the ranges below
     const absent = [...listed.keys()].filter((name) => {
       if (byName.has(name)) return false;
@@ -281,7 +285,7 @@ async function checkSet(
     for (const name of absent) missing.add(name);
     for (const p of absentListed(absent, sums)) out.push({ ...p, message: `${s.key}: ${p.message}`, set: s.key });
     for (const f of files)
-      if (parsedSums && !listed.has(f.name))
+      if (parsedSums && !empty && !listed.has(f.name))
         out.push(
           problem('unlisted-file', `${f.name} is not listed in ${sums}: its content is not verified`, {
             file: f.name,

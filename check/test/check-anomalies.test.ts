@@ -69,8 +69,8 @@ const EXPECTED: Record<string, string[]> = {
   // beyond the list: per-host thresholds, a broken sums file, warnings
   'relaxed.lab': [],
   'badsums.lab': ['bad-sums'],
-  // an empty sums file vouches for nothing: every file of its set is unlisted
-  'emptysums.lab': ['bad-sums', 'unlisted-file', 'unlisted-file', 'unlisted-file', 'unlisted-file'],
+  // an empty sums file vouches for nothing: one problem says so, not one more per file of its set
+  'emptysums.lab': ['bad-sums'],
   'aborted.lab': ['incomplete-set'],
   'orphan.lab': ['orphan-set'],
   // the middle incremental lost: what follows it is not restorable
@@ -398,6 +398,10 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
     ],
   );
   assert.match(byHost.get('filehost.lab')!.problems[0]!.message, /filehost\.lab is a file, not a directory$/);
+  assert.match(
+    byHost.get('emptysums.lab')!.problems[0]!.message,
+    /\.sha256sums: no entries: none of the set's 4 file\(s\) is verified$/,
+  );
   assert.match(byHost.get('x\\xfe')!.problems[0]!.message, /x\\xfe: directory name is not UTF-8$/);
   assert.deepEqual(
     byHost.get('par2.lab')!.problems.map((p) => p.file),
