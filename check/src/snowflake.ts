@@ -50,27 +50,33 @@ function parseCompanion(text: string): { hex: string; name?: string } | undefine
 }
 
 /**
- * The zfs chain on this sink, linked like duplicity's inc.T1.to.T2: after the newest zroot-full,
- * each linked `zroot-inc.T0.to.T` must start at the T of that full or of an earlier zroot-inc
- * whose data file is here. The first that does not is a gap: it and every later incremental do
- * not restore from this sink. Old-style `zroot-inc.T` names carry no base: taken as linked.
+ * The zfs chains on this sink, linked like duplicity's inc.T1.to.T2: each zroot-full starts one;
+ * a linked `zroot-inc.T0.to.T` after it must start at the T of that full or of an earlier
+ * zroot-inc of its chain whose data file is here. The first that does not is a gap: it and every
+ * later incremental of that chain do not restore from this sink (an older chain's gap matters to
+ * a restore of a time within it). A gap at a zroot-inc whose data file is `lost` (its .sha256
+ * is here) is already reported as missing-file, saying so. Old-style `zroot-inc.T` names carry
+ * no base: taken as linked. `data` is sorted by time.
  */
-function zrootChainProblems(data: SnowflakeFileName[]): Problem[] {
-  const full = data.filter((d) => d.kind === 'zroot-full').at(-1);
-  if (!full) return [];
-  const present = new Set([full.time]);
+function zrootChainProblems(data: SnowflakeFileName[], lost: Set<number>): Problem[] {
+  const out: Problem[] = [];
+  let chain: { full: SnowflakeFileName; present: Set<number>; broken: boolean } | undefined;
   for (const d of data) {
-    if (d.kind !== 'zroot-inc' || d.time <= full.time) continue;
-    if (d.startTime !== undefined && !present.has(d.startTime)) {
+    if (d.kind === 'zroot-full') chain = { full: d, present: new Set([d.time]), broken: false };
+    if (d.kind !== 'zroot-inc' || !chain || chain.broken) continue;
+    if (d.startTime !== undefined && !chain.present.has(d.startTime)) {
+      chain.broken = true;
+      if (lost.has(d.startTime)) continue;
       const t0 = formatTimestamp(d.startTime);
       const message =
-        `${d.name}: its base, the zroot-full or zroot-inc of ${t0}, is not on this sink (after ${full.name}): ` +
-        `it and every later zroot-inc do not restore from here`;
-      return [problem('broken-chain', message, { file: d.name })];
+        `${d.name}: its base, the zroot-full or zroot-inc of ${t0}, is not on this sink (after ${chain.full.name}): ` +
+        `it and every later zroot-inc of that chain do not restore from here`;
+      out.push(problem('broken-chain', message, { file: d.name }));
+      continue;
     }
-    present.add(d.time);
+    chain.present.add(d.time);
   }
-  return [];
+  return out;
 }
 
 export async function checkSnowflakeHost(
@@ -101,8 +107,15 @@ export async function checkSnowflakeHost(
   problems.push(...strays.problems());
   // the companion is uploaded after its file: one without it is a backup lost from the sink
   // (for a zroot-inc, every later one of its chain goes with it), not a stray
-  for (const c of companions)
-    if (!byName.has(c)) problems.push(problem('missing-file', `${c}: missing, its ${c}.sha256 is there`, { file: c }));
+  const lost = new Set<number>(); // zroot-incs so lost: a gap they leave in the chain is this problem
+  for (const c of companions) {
+    if (byName.has(c)) continue;
+    const p = parseSinkName(c);
+    const inc = p?.type === 'snowflake' && p.kind === 'zroot-inc';
+    if (inc) lost.add(p.time);
+    const later = inc ? ': it and every later zroot-inc of its chain do not restore from here' : '';
+    problems.push(problem('missing-file', `${c}: missing, its ${c}.sha256 is there${later}`, { file: c }));
+  }
   data.sort((a, b) => a.time - b.time);
 
   const shaState = new Map<string, SnowflakeStatus['sha256']>();
@@ -153,7 +166,7 @@ export async function checkSnowflakeHost(
     );
   }
 
-  problems.push(...zrootChainProblems(data));
+  problems.push(...zrootChainProblems(data, lost));
 
   // a file dated more than a day ahead is reported and counts for neither freshness nor status
   const current: SnowflakeFileName[] = [];

@@ -98,6 +98,10 @@ const EXPECTED: Record<string, string[]> = {
   // zroot-inc.T, unlinked, still counts as a link: oldfw.lab checks clean)
   'gapfw.lab': ['broken-chain'],
   'oldfw.lab': [],
+  // a gap in an older chain (a restore of a time within it needs it); a zroot-inc whose data is
+  // lost but whose .sha256 stays: one problem, missing-file, not a broken-chain besides
+  'oldgapfw.lab': ['broken-chain'],
+  'lostlinkfw.lab': ['missing-file'],
   // the framing of a .p7m is checked whatever its first byte (--quick too), and a snowflake's
   // hash is compared even when its framing is already wrong
   'empty.lab': ['truncated'],
@@ -282,6 +286,17 @@ before(async () => {
     rmSync(join(h('gapfw.lab'), n));
     rmSync(join(h('gapfw.lab'), companionName(n)));
   }
+  for (const host of ['oldgapfw.lab', 'lostlinkfw.lab']) {
+    await writeSnowflake(h(host), rcp, 'zroot-full', ago(12));
+    for (const d of [11, 10]) await writeSnowflake(h(host), rcp, 'zroot-inc', ago(d), 3000, ago(d + 1));
+    await writeSnowflake(h(host), rcp, 'zroot-full', ago(6));
+    for (const d of [3, 2, 1]) await writeSnowflake(h(host), rcp, 'zroot-inc', ago(d), 3000, ago(d === 3 ? 6 : d + 1));
+    await writeSnowflake(h(host), rcp, 'conf-full', ago(1));
+  }
+  const oldInc = snowflakeName('zroot-inc', ago(11), ago(12));
+  rmSync(join(h('oldgapfw.lab'), oldInc));
+  rmSync(join(h('oldgapfw.lab'), companionName(oldInc)));
+  rmSync(join(h('lostlinkfw.lab'), snowflakeName('zroot-inc', ago(2), ago(3)))); // its .sha256 stays
   await healthy('badname.lab');
   writeFileSync(Buffer.from(`${h('badname.lab')}/stray-\xff\xfe.bin`, 'latin1'), 'x');
   await healthy('farvol.lab');
@@ -323,6 +338,8 @@ before(async () => {
     'lostfw.lab': 'opnsense',
     'gapfw.lab': 'opnsense',
     'oldfw.lab': 'opnsense',
+    'oldgapfw.lab': 'opnsense',
+    'lostlinkfw.lab': 'opnsense',
     'leftfull.lab': 'opnsense',
   };
   fleet = fleetFile(
@@ -399,6 +416,16 @@ test('--deep: the JSON report names exactly the planted anomalies, exit 1', asyn
   );
   assert.match(byHost.get('filehost.lab')!.problems[0]!.message, /filehost\.lab is a file, not a directory$/);
   assert.match(
+    byHost.get('oldgapfw.lab')!.problems[0]!.message,
+    new RegExp(
+      `^${snowflakeName('zroot-inc', ago(10), ago(11)).replace(/\./g, '\\.')}: its base, .* \\(after ${snowflakeName('zroot-full', ago(12)).replace(/\./g, '\\.')}\\)`,
+    ),
+  );
+  assert.match(
+    byHost.get('lostlinkfw.lab')!.problems[0]!.message,
+    /is there: it and every later zroot-inc of its chain/,
+  );
+  assert.match(
     byHost.get('emptysums.lab')!.problems[0]!.message,
     /\.sha256sums: no entries: none of the set's 4 file\(s\) is verified$/,
   );
@@ -455,7 +482,7 @@ test('text report: one line per host with markers, ages in days, problems indent
   const r = await runDeaddrop(['check', '--root', root, '--fleet', fleet, '--now', String(NOW)]);
   assert.equal(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /47 hosts, 5 ok, 8 with warnings, 34 with problems/);
+  assert.match(lines[0]!, /49 hosts, 5 ok, 8 with warnings, 36 with problems/);
   assert.ok(
     lines.some((l) => /^OK\s+healthy\.lab\s+linux\s+full 10d\s+inc 1d\s+chain 4/.test(l)),
     r.stdout,
