@@ -29,15 +29,16 @@ export class ByteReader {
       this.chunk = this.chunk.subarray(n);
       return out;
     }
-    const parts: Buffer[] = [];
+    // copied as each chunk comes: a source may reuse its buffers (restore/gunzip.ts), so none
+    // is held while the next ones are asked for
+    const out = Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n && (await this.fill())) {
-      const take = Math.min(n - got, this.chunk.length);
-      parts.push(this.chunk.subarray(0, take));
+      const take = this.chunk.copy(out, got, 0, Math.min(n - got, this.chunk.length));
       this.chunk = this.chunk.subarray(take);
       got += take;
     }
-    return Buffer.concat(parts, got);
+    return got < n ? out.subarray(0, got) : out;
   }
 
   /** Skip n bytes; returns how many were there. */

@@ -35,31 +35,35 @@ export class ByteReader {
     return this.buffered === 0 && !(await this.fill());
   }
 
-  /** Exactly n bytes; TruncatedError naming `what` when the input ends first. */
+  /**
+   * Exactly n bytes; TruncatedError naming `what` when the input ends first. Within one chunk a
+   * slice of it; across chunks a copy, made as each arrives: a source may reuse its buffers
+   * (restore/dir-source.ts), so no chunk is held while the next ones are asked for.
+   */
   async read(n: number, what: string): Promise<Buffer> {
-    while (this.buffered < n) {
-      if (!(await this.fill()))
-        throw new TruncatedError(`input ends inside ${what} (at byte ${this.position + this.buffered})`);
-    }
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
+    if (n > 0 && this.buffered === 0) await this.fill();
+    const first = this.chunks[0];
+    if (first && first.length >= n) {
+      const out = first.subarray(0, n);
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let filled = 0;
-      while (filled < n) {
-        const c = this.chunks[0]!;
-        const take = Math.min(c.length, n - filled);
-        c.copy(out, filled, 0, take);
-        filled += take;
-        if (take === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(take);
-      }
+      this.buffered -= n;
+      this.position += n;
+      return out;
     }
-    this.buffered -= n;
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      if (this.buffered === 0 && !(await this.fill()))
+        throw new TruncatedError(`input ends inside ${what} (at byte ${this.position + filled})`);
+      const c = this.chunks[0]!;
+      const take = Math.min(c.length, n - filled);
+      c.copy(out, filled, 0, take);
+      filled += take;
+      this.buffered -= take;
+      if (take === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(take);
+    }
     this.position += n;
     return out;
   }
