@@ -44,6 +44,10 @@ async function* hashed(
   }
 }
 
+async function* copies(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of src) yield Buffer.from(chunk);
+}
+
 /** Inflate when the data starts with the gzip magic (igzip where the addon is built, else zlib); pass it through otherwise. */
 async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string, reuse: boolean): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
@@ -77,7 +81,9 @@ async function* maybeGunzip(src: AsyncIterable<Buffer>, what: string, reuse: boo
   // passes its options on to its Transform; by default, 16 KiB, it stops after every chunk).
   const inflate = { chunkSize: INFLATE_CHUNK, readableHighWaterMark: INFLATE_CHUNK } as ZlibOptions;
   const gunzip = createGunzip(inflate);
-  pipeline(Readable.from(rest), gunzip, () => {}); // an error anywhere destroys both: the reader sees it
+  // the streams read ahead and zlib reads its input on the pool: reused buffers go in as copies
+  const input = reuse ? copies(rest) : rest;
+  pipeline(Readable.from(input), gunzip, () => {}); // an error anywhere destroys both: the reader sees it
   try {
     for await (const chunk of gunzip) yield chunk as Buffer;
   } catch (err) {
