@@ -5,20 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { oneBufferChunks } from '@deaddrop/test';
 import { ByteReader } from '@deaddrop/client/backup/byte-reader';
-
-async function* oneBuffer(data: Buffer, size: number): AsyncGenerator<Buffer> {
-  const buf = Buffer.alloc(size);
-  for (let at = 0; at < data.length; at += size) {
-    const n = data.copy(buf, 0, at, at + size);
-    yield buf.subarray(0, n);
-  }
-}
 
 const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 13 + (i >> 8)) & 0xff));
 
 test('reads across many chunks of a reused buffer: the bytes as they came', async () => {
-  const r = new ByteReader(oneBuffer(data, 512));
+  const r = new ByteReader(oneBufferChunks(data, 512));
   assert.ok((await r.read(100)).equals(data.subarray(0, 100)));
   assert.ok((await r.read(4_000)).equals(data.subarray(100, 4_100)), 'a read across 9 chunks');
   assert.equal(await r.skip(5_000), 5_000);

@@ -5,21 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { oneBufferChunks } from '@deaddrop/test';
 import { ByteReader, TruncatedError } from '@deaddrop/keys/cms/byte-reader';
-
-/** `data` in chunks of `size`, each copied into the same buffer just before it is given out. */
-async function* oneBuffer(data: Buffer, size: number): AsyncGenerator<Buffer> {
-  const buf = Buffer.alloc(size);
-  for (let at = 0; at < data.length; at += size) {
-    const n = data.copy(buf, 0, at, at + size);
-    yield buf.subarray(0, n);
-  }
-}
 
 const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
 
 test('reads across many chunks of a reused buffer: the bytes as they came', async () => {
-  const r = new ByteReader(oneBuffer(data, 100)[Symbol.asyncIterator]());
+  const r = new ByteReader(oneBufferChunks(data, 100)[Symbol.asyncIterator]());
   assert.ok((await r.read(5, 'head')).equals(data.subarray(0, 5)));
   assert.ok((await r.read(2_000, 'span')).equals(data.subarray(5, 2_005)), 'a read across 21 chunks');
   assert.ok((await r.read(95, 'rest of a chunk')).equals(data.subarray(2_005, 2_100)));

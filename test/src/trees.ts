@@ -43,6 +43,18 @@ export function cutInPieces(data: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
+/**
+ * `data` in chunks of `size`, each copied into one and the same buffer just before it is given
+ * out: a source that reuses its buffers, as the restore's reads do.
+ */
+export async function* oneBufferChunks(data: Buffer, size: number): AsyncGenerator<Buffer> {
+  const buf = Buffer.alloc(size);
+  for (let at = 0; at < data.length; at += size) {
+    const n = data.copy(buf, 0, at, at + size);
+    yield buf.subarray(0, n);
+  }
+}
+
 /** Deterministic bytes (SHA-256 in counter mode): incompressible, the same on every run. */
 export function seededBytes(seed: string, size: number): Buffer {
   const out = Buffer.allocUnsafe(size);
