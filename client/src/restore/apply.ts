@@ -101,8 +101,10 @@ export class TreeApplier {
   private readonly writer = new WriteBehind();
   /** Small files are made on the thread pool where the addon is built (stage-files.ts). */
   private readonly stager = FileStager.create();
-  /** `parentOnly`: a parent of a --path, there for its attributes (addParent). */
-  /** The directories met, by path (latin1, as ops keep theirs): their attributes are set last. */
+  /**
+   * The directories met, by path (latin1, as ops keep theirs): their attributes are set last.
+   * `parentOnly`: a parent of a --path, there for its attributes (addParent).
+   */
   private dirs = new Map<string, { depth: number; attrs: Attributes; parentOnly: boolean }>();
   private seq = 0;
   private tempDir = -1;
