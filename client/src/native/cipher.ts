@@ -4,6 +4,7 @@
  * then waited for a full GC. Where the addon is not built, or DEADDROP_POOL=off, node:crypto
  * decrypts (keys/src/cms/content-cipher.ts).
  */
+import { BufferRing } from '@deaddrop/common/buffer-ring';
 import type { OutputDecipher } from '@deaddrop/keys/cms/decrypt';
 import { loadAddon } from './load-addon.js';
 
@@ -31,13 +32,12 @@ export function ringDecipher(): OutputDecipher | null {
   if (!native) return null;
   return (name, key, iv) => {
     const handle = native.decipher(name, key, iv);
-    const ring = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(SLOT + BLOCK));
-    let next = 0;
+    const ring = new BufferRing(RING, SLOT + BLOCK);
     return {
       update(piece) {
-        const out = piece.length <= SLOT ? ring[next % RING]! : Buffer.allocUnsafe(piece.length + BLOCK);
+        const out = piece.length <= SLOT ? ring.current : Buffer.allocUnsafe(piece.length + BLOCK);
         const n = native.update(handle, piece, out);
-        if (n > 0 && out === ring[next % RING]) next++; // a piece short of a block writes nothing: its slot stays free
+        if (n > 0 && out === ring.current) ring.advance(); // a piece short of a block writes nothing: its slot stays free
         return out.subarray(0, n);
       },
       final() {

@@ -8,6 +8,7 @@ import { createReadStream, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { BufferRing } from '@deaddrop/common/buffer-ring';
 import { UsageError } from '@deaddrop/common/errors';
 import { parseSinkName } from '../format/names.js';
 import type { RestoreSource } from './source.js';
@@ -76,16 +77,15 @@ const RING = 4;
  * reader has the last: a chunk is overwritten when the reader asks for the third after it.
  */
 async function* reusedReads(file: FileHandle): AsyncGenerator<Buffer> {
-  const ring = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(READ_SIZE));
-  let n = 0;
+  const ring = new BufferRing(RING, READ_SIZE);
   const readInto = (slot: Buffer) => file.read(slot, 0, READ_SIZE, null).then((r) => slot.subarray(0, r.bytesRead));
-  let ahead: Promise<Buffer> | undefined = readInto(ring[n++ % RING]!);
+  let ahead: Promise<Buffer> | undefined = readInto(ring.take());
   try {
     for (;;) {
       const chunk = await ahead;
       ahead = undefined;
       if (chunk.length === 0) return;
-      ahead = readInto(ring[n++ % RING]!);
+      ahead = readInto(ring.take());
       ahead.catch(() => {}); // seen when awaited (or dropped when the reader stops)
       yield chunk;
     }

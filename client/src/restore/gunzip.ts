@@ -10,6 +10,7 @@
  * not gzip's magic or deflate, reserved flags set, a wrong header CRC.
  */
 import { crc32 } from 'node:zlib';
+import { BufferRing } from '@deaddrop/common/buffer-ring';
 import { noteAllocated } from '@deaddrop/common/young-gc';
 import type { IgzipInflate } from '../native/igzip.js';
 
@@ -27,7 +28,7 @@ function freshBuffer(): Buffer {
 }
 
 /** Output buffers reused in turn (`reuse`): a chunk stays valid while the next RING - 1 are made. */
-export const RING = 3;
+const RING = 3;
 
 /**
  * Where the output goes: fresh buffers, or (`reuse`, for a reader that copies or is done with
@@ -37,9 +38,8 @@ export const RING = 3;
  */
 function outputBuffers(reuse: boolean): () => Buffer {
   if (!reuse) return freshBuffer;
-  const ring = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(OUT_CHUNK));
-  let next = 0;
-  return () => ring[next++ % RING]!;
+  const ring = new BufferRing(RING, OUT_CHUNK);
+  return () => ring.take();
 }
 const FHCRC = 0x02;
 const FEXTRA = 0x04;
