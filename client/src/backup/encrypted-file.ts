@@ -1,15 +1,15 @@
 /**
  * A file of a set as stored: plaintext bytes in, CMS EnvelopedData to the recipients out,
  * written to disk while its SHA-256 (for the sums file) is computed; the plaintext's SHA-1
- * (for the manifest) is computed on the way in. Backpressure flows from the disk.
+ * (for the manifest) is computed on the way in. Each write encrypts its chunk at once and keeps
+ * nothing of it (the caller may reuse or release it when write() returns); one ciphertext
+ * write is in flight behind the encryption of the next chunk, so backpressure is the disk's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createEncryptStream } from '@deaddrop/keys/cms/encrypt';
+import { open, type FileHandle } from 'node:fs/promises';
+import { CmsEncryptor } from '@deaddrop/keys/cms/encrypt';
 import type { Recipient } from '@deaddrop/keys/recipients';
+import { release } from '@deaddrop/common/young-gc';
 
 export interface StoredFile {
   /** Absolute path written. */
@@ -23,30 +23,24 @@ export interface StoredFile {
 }
 
 export class EncryptedFileWriter {
-  private readonly encrypt: Transform;
-  private readonly out: WriteStream;
+  private readonly encryptor: CmsEncryptor;
+  private readonly file: Promise<FileHandle>;
   private readonly sha1: Hash = createHash('sha1');
   private readonly sha256: Hash = createHash('sha256');
   private stored = 0;
   private plain = 0;
-  private readonly done: Promise<void>;
+  /** The ciphertext write under way, if any. */
+  private writing: Promise<void> = Promise.resolve();
   private failed: Error | undefined;
+  private closed = false;
 
   constructor(
     readonly path: string,
     recipients: Recipient[],
   ) {
-    this.encrypt = createEncryptStream(recipients);
-    this.out = createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 });
-    const hashing = new Transform({
-      transform: (chunk: Buffer, _enc, cb) => {
-        this.sha256.update(chunk);
-        this.stored += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    this.done = pipeline(this.encrypt, hashing, this.out);
-    this.done.catch((err: Error) => (this.failed = err));
+    this.encryptor = new CmsEncryptor(recipients);
+    this.file = open(path, 'wx');
+    this.file.catch((err: Error) => (this.failed ??= err));
   }
 
   /** Plaintext bytes written so far. */
@@ -54,17 +48,20 @@ export class EncryptedFileWriter {
     return this.plain;
   }
 
-  async write(chunk: Buffer): Promise<void> {
+  async write(chunk: Uint8Array): Promise<void> {
     if (this.failed) throw this.failed;
     this.sha1.update(chunk);
     this.plain += chunk.length;
-    if (!this.encrypt.write(chunk)) await Promise.race([once(this.encrypt, 'drain'), this.done]);
-    if (this.failed) throw this.failed;
+    await this.put(this.encryptor.update(chunk));
   }
 
   async close(): Promise<StoredFile> {
-    this.encrypt.end();
-    await this.done;
+    if (this.failed) throw this.failed;
+    await this.put(this.encryptor.final());
+    await this.writing;
+    this.closed = true;
+    await (await this.file).close();
+    if (this.failed) throw this.failed;
     return {
       path: this.path,
       size: this.stored,
@@ -76,7 +73,34 @@ export class EncryptedFileWriter {
 
   /** Stop and leave the partial file (the set is unfinished anyway). */
   abort(): void {
-    this.encrypt.destroy();
-    this.out.destroy();
+    if (this.closed) return;
+    this.closed = true;
+    this.failed ??= new Error(`${this.path}: aborted`);
+    void this.writing
+      .then(() => this.file)
+      .then(
+        (fh) => fh.close(),
+        () => {},
+      );
   }
+
+  /** Hash `ciphertext` and write it once the previous write is done; returns when it started. */
+  private async put(ciphertext: Buffer): Promise<void> {
+    if (ciphertext.length === 0) return;
+    this.sha256.update(ciphertext);
+    this.stored += ciphertext.length;
+    await this.writing;
+    if (this.failed) throw this.failed;
+    const fh = await this.file;
+    this.writing = writeAll(fh, ciphertext).then(
+      () => release(ciphertext),
+      (err: Error) => {
+        this.failed ??= err;
+      },
+    );
+  }
+}
+
+async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length;) at += (await fh.write(data, at)).bytesWritten;
 }

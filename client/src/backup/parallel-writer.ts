@@ -6,6 +6,7 @@
  * send each range as delta commands (rsync/delta.ts deltaOfRange), which this thread cuts into
  * 64 KiB diff chunks in order. Small changed files go in the batches, as whole deltas.
  */
+import { release } from '@deaddrop/common/young-gc';
 import { duplicitySignatureParams, strongKindOf } from '../rsync/magic.js';
 import { entryName, headerOf, signatureSize } from './entry-names.js';
 import { emptyStats, type EntryStats } from './entry-stats.js';
@@ -84,8 +85,10 @@ export async function writeEntriesParallel(
       return;
     }
     for (const m of r.members)
-      if (m.raw) await ctx.volumes.addBlocks([toBuffer(m.data)], m.first, m.last, m.compressible);
-      else await ctx.volumes.addMember(m.data, m.first, m.last);
+      if (m.raw) {
+        await ctx.volumes.addBlocks([toBuffer(m.data)], m.first, m.last, m.compressible);
+        release(m.data); // copied into a segment; it waited behind earlier jobs (young-gc.ts)
+      } else await ctx.volumes.addMember(m.data, m.first, m.last);
     await ctx.sigtar.addRaw(r.sigtar);
     for (const f of r.files) await ctx.manifest.addFile(f.change, f.index.map(toBuffer));
     for (const p of r.problems)

@@ -9,7 +9,7 @@
  */
 import { gzip as gzipCb, gzipSync } from 'node:zlib';
 import type { Recipient } from '@deaddrop/keys';
-import { noteAllocated } from '@deaddrop/common/young-gc';
+import { noteAllocated, release } from '@deaddrop/common/young-gc';
 import type { PathIndex } from '../scan/path-index.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
 
@@ -118,9 +118,13 @@ export class VolumeWriter {
     noteAllocated(member.length);
     if (seg && seg.buf.length === this.segmentTarget + 80 * 1024) this.pool.push(seg.buf);
     await this.writeMember(member, first, last);
+    release(member); // encrypted now; it waited in the queue, so it may be promoted (young-gc.ts)
   }
 
-  /** Append a gzip member made elsewhere (a worker), after everything added before it. */
+  /**
+   * Append a gzip member made elsewhere (a worker), after everything added before it. The
+   * member's memory is this writer's from here: it is released once written.
+   */
   async addMember(member: Uint8Array, first: BlockPosition, last: BlockPosition, tarBytes = 0): Promise<void> {
     await this.dispatch();
     const data = Buffer.isBuffer(member) ? member : Buffer.from(member.buffer, member.byteOffset, member.byteLength);

@@ -17,11 +17,15 @@ export const SEGMENT_SIZE = 64 * 1024;
  * smime, openssl cms and gpgsm read (docs/FORMAT.md "Encryption layer").
  */
 export function createEncryptStream(recipients: Recipient[], opts: { segmentSize?: number } = {}): Transform {
-  if (recipients.length === 0) throw new UsageError('encrypt: no recipient certificate given');
-  return new CmsEncryptStream(recipients, opts.segmentSize ?? SEGMENT_SIZE);
+  return new CmsEncryptStream(new CmsEncryptor(recipients, opts.segmentSize));
 }
 
-class CmsEncryptStream extends Transform {
+/**
+ * The same, one call per piece: update() returns the BER that a piece of plaintext completes
+ * (the envelope's header first) and keeps nothing of the piece, so a caller may reuse or free
+ * it as soon as update() returns; final() returns the rest.
+ */
+export class CmsEncryptor {
   private readonly cipher: Cipher;
   private header: Buffer | null;
   /** Ciphertext not yet framed, fewer than segmentSize bytes. */
@@ -32,9 +36,9 @@ class CmsEncryptStream extends Transform {
 
   constructor(
     recipients: Recipient[],
-    private readonly segmentSize: number,
+    private readonly segmentSize = SEGMENT_SIZE,
   ) {
-    super();
+    if (recipients.length === 0) throw new UsageError('encrypt: no recipient certificate given');
     const contentKey = randomBytes(32);
     const iv = randomBytes(16);
     this.cipher = createCipheriv('aes-256-cbc', contentKey, iv);
@@ -43,46 +47,36 @@ class CmsEncryptStream extends Transform {
     contentKey.fill(0);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.pushHeader();
-      // room for every full segment this chunk can complete
-      const most = Math.floor((this.pendingBytes + chunk.length + 16) / this.segmentSize);
-      const out = Buffer.allocUnsafe(most * (this.fullHeader.length + this.segmentSize));
-      let at = 0;
-      // the cipher works on segment-sized slices, so its output is still in cache when copied
-      for (let i = 0; i < chunk.length; i += this.segmentSize)
-        at = this.appendSegments(this.cipher.update(chunk.subarray(i, i + this.segmentSize)), out, at);
-      if (at > 0) this.push(out.subarray(0, at));
-      noteAllocated(chunk.length + 2 * at); // input, cipher outputs and `out` are garbage soon
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+  update(chunk: Uint8Array): Buffer {
+    // room for the header and every full segment this chunk can complete
+    const most = Math.floor((this.pendingBytes + chunk.length + 16) / this.segmentSize);
+    const out = Buffer.allocUnsafe((this.header?.length ?? 0) + most * (this.fullHeader.length + this.segmentSize));
+    let at = this.takeHeader(out);
+    // the cipher works on segment-sized slices, so its output is still in cache when copied
+    for (let i = 0; i < chunk.length; i += this.segmentSize)
+      at = this.appendSegments(this.cipher.update(chunk.subarray(i, i + this.segmentSize)), out, at);
+    noteAllocated(chunk.length + 2 * at); // the cipher's outputs now, `out` once written
+    return out.subarray(0, at);
   }
 
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.pushHeader();
-      const out = Buffer.allocUnsafe(2 * (this.fullHeader.length + this.segmentSize));
-      let at = this.appendSegments(this.cipher.final(), out, 0);
-      const tail = Buffer.concat(this.pending);
-      if (tail.length > 0) {
-        at += segmentHeader(tail.length).copy(out, at);
-        at += tail.copy(out, at);
-      }
-      // then close [0] content, EncryptedContentInfo, EnvelopedData, [0] EXPLICIT, ContentInfo
-      this.push(Buffer.concat([out.subarray(0, at), ...Array(5).fill(END_OF_CONTENTS)]));
-      callback();
-    } catch (err) {
-      callback(err as Error);
+  final(): Buffer {
+    const out = Buffer.allocUnsafe((this.header?.length ?? 0) + 2 * (this.fullHeader.length + this.segmentSize));
+    let at = this.takeHeader(out);
+    at = this.appendSegments(this.cipher.final(), out, at);
+    const tail = Buffer.concat(this.pending);
+    if (tail.length > 0) {
+      at += segmentHeader(tail.length).copy(out, at);
+      at += tail.copy(out, at);
     }
+    // then close [0] content, EncryptedContentInfo, EnvelopedData, [0] EXPLICIT, ContentInfo
+    return Buffer.concat([out.subarray(0, at), ...Array(5).fill(END_OF_CONTENTS)]);
   }
 
-  private pushHeader(): void {
-    if (!this.header) return;
-    this.push(this.header);
+  private takeHeader(out: Buffer): number {
+    if (!this.header) return 0;
+    const n = this.header.copy(out, 0);
     this.header = null;
+    return n;
   }
 
   /**
@@ -109,6 +103,31 @@ class CmsEncryptStream extends Transform {
       this.pendingBytes = data.length - i;
     }
     return at;
+  }
+}
+
+class CmsEncryptStream extends Transform {
+  constructor(private readonly encryptor: CmsEncryptor) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      const out = this.encryptor.update(chunk);
+      if (out.length > 0) this.push(out);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.push(this.encryptor.final());
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
   }
 }
 

@@ -1,0 +1,66 @@
+/**
+ * EncryptedFileWriter: write() keeps nothing of its chunk (the volume writer releases each
+ * member once written), so a chunk overwritten after write() returns changes nothing stored;
+ * `openssl cms -decrypt` gives back the plaintext, and the sizes and hashes it reports are
+ * those of the file and of the plaintext. An existing file is not overwritten.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadRecipients } from '@deaddrop/keys/recipients';
+import { EncryptedFileWriter } from '@deaddrop/client/backup/encrypted-file';
+import { makeTestRecipient, missingTools, seededBytes, tempDir } from '@deaddrop/test';
+
+const hex = (algo: string, data: Buffer) => createHash(algo).update(data).digest('hex');
+
+test(
+  'chunks overwritten once written: the stored file still decrypts to what was written',
+  { skip: missingTools('openssl') },
+  async () => {
+    const dir = tempDir('deaddrop-encfile-');
+    const rcp = await makeTestRecipient(dir);
+    const recipients = await loadRecipients([rcp.certPath]);
+    const plain = seededBytes('encrypted-file', 3 * 1024 * 1024 + 12_345);
+    const path = join(dir, 'vol1.difftar.gz.p7m');
+    const w = new EncryptedFileWriter(path, recipients);
+    // pieces across the 64 KiB segments: empty, short, one byte over, and large
+    const sizes = [0, 100, 65_537, 1_000_000, 5, 65_536, 2_000_000];
+    let at = 0;
+    for (let i = 0; at < plain.length; i++) {
+      const n = Math.min(sizes[i % sizes.length]!, plain.length - at);
+      const chunk = Buffer.from(plain.subarray(at, at + n)); // the caller's own buffer
+      await w.write(chunk);
+      chunk.fill(0xee); // reused or released by the caller from here
+      at += n;
+    }
+    const stored = await w.close();
+    const bytes = readFileSync(path);
+    assert.equal(stored.size, bytes.length);
+    assert.equal(stored.sha256, hex('sha256', bytes));
+    assert.equal(stored.plainSize, plain.length);
+    assert.equal(stored.plainSha1, hex('sha1', plain));
+    const out = join(dir, 'plain');
+    const d = spawnSync('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-inkey', rcp.plainKeyPath, '-in', path, '-out', out]); // prettier-ignore
+    assert.equal(d.status, 0, String(d.stderr));
+    assert.ok(readFileSync(out).equals(plain), 'openssl decrypts the plaintext written');
+  },
+);
+
+test('an existing file is an error naming it, and keeps its bytes', async () => {
+  const dir = tempDir('deaddrop-encfile-');
+  const rcp = await makeTestRecipient(dir);
+  const path = join(dir, 'taken.p7m');
+  writeFileSync(path, 'already here');
+  const w = new EncryptedFileWriter(path, await loadRecipients([rcp.certPath]));
+  await assert.rejects(
+    (async () => {
+      await w.write(Buffer.alloc(100_000, 1));
+      await w.close();
+    })(),
+    (err: NodeJS.ErrnoException) => err.code === 'EEXIST' && err.message.includes(path),
+  );
+  assert.equal(readFileSync(path, 'utf8'), 'already here');
+});
