@@ -9,18 +9,15 @@ import { gzipSync } from 'node:zlib';
 import { igzip } from '../native/igzip.js';
 
 /**
- * igzip's level for zlib's levels 1-3: one up, for members about the size of zlib's. On the
- * bench's syslog in 1 MiB members: zlib 2 makes 50.5 MB in 1.18 s, igzip 2 51.0 MB in 0.39 s,
- * igzip 3 49.2 MB in 0.93 s. Its nginx log comes out 2.6% larger at igzip 3 than at zlib 2, the
- * other logs and the small files smaller; the whole full set 605.0 MB, against zlib's 606.0
- * and igzip 2's 609.2 (duplicity's: 607.6).
+ * A gzip member of `data`: stored blocks at level 0, else deflated at `level`, igzip's at 1-3.
+ * A full set's level 2 was igzip's 3 until the full backup of the bench's 1 GiB set took 5.3-5.6
+ * s of wall and 8.5-8.7 s of user CPU there against 4.7-5.0 s and 7.1-7.5 s at igzip's 2, for
+ * 0.7% more bytes stored (608.7 MB against 604.5; duplicity's 607.6): its logs in 1 MiB members
+ * deflate to 102.5 MB in 0.73 s at igzip's 2, to 99.1 MB in 1.79 s at its 3.
  */
-const IGZIP_LEVEL = [0, 2, 3, 3];
-
-/** A gzip member of `data`: stored blocks at level 0, else deflated at `level` (zlib's scale). */
 export function gzipMember(data: Uint8Array, level: number): Buffer {
   if (level >= 1 && level <= 3) {
-    const fast = igzip()?.gzipMember(data, IGZIP_LEVEL[level]!);
+    const fast = igzip()?.gzipMember(data, level);
     if (fast) return fast;
   }
   // one output buffer big enough for stored data (5 bytes per 64 KiB block + gzip framing)

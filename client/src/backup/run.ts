@@ -107,7 +107,7 @@ const MAX_LISTED_PROBLEMS = 1000;
  * 1 MiB members). An incremental is small and kept for the whole chain: level 8. In the 1 GiB
  * bench's daily set that is 58 KB (0.4%) less than level 6, for ~0.2 s more CPU in the
  * workers, who mostly wait for the scan. Duplicity deflates at level 6, one stream per volume.
- * (Where the igzip addon is built, a worker's level 2 is igzip's 3: gzip-member.ts.)
+ * (Where the igzip addon is built, a worker's level 2 is igzip's 2: gzip-member.ts.)
  */
 const LEVEL_FULL = 2;
 const LEVEL_INC = 8;
