@@ -2,7 +2,8 @@
  * EncryptedFileWriter: write() keeps nothing of its chunk (the volume writer releases each
  * member once written), so a chunk overwritten after write() returns changes nothing stored;
  * `openssl cms -decrypt` gives back the plaintext, and the sizes and hashes it reports are
- * those of the file and of the plaintext. An existing file is not overwritten.
+ * those of the file and of the plaintext. An existing file is not overwritten; a failed write
+ * fails close() with its error, and the file is closed.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { loadRecipients } from '@deaddrop/keys/recipients';
 import { EncryptedFileWriter } from '@deaddrop/client/backup/encrypted-file';
 import { makeTestRecipient, missingTools, seededBytes, tempDir } from '@deaddrop/test';
@@ -63,4 +65,41 @@ test('an existing file is an error naming it, and keeps its bytes', async () => 
     (err: NodeJS.ErrnoException) => err.code === 'EEXIST' && err.message.includes(path),
   );
   assert.equal(readFileSync(path, 'utf8'), 'already here');
+});
+
+test('a write that fails (file size limit): close() says why and the file is closed', async () => {
+  const dir = tempDir('deaddrop-encfile-');
+  const rcp = await makeTestRecipient(dir);
+  const module = pathToFileURL(join(import.meta.dirname, '../dist/backup/encrypted-file.js')).href;
+  const recipients = pathToFileURL(join(import.meta.dirname, '../../keys/dist/recipients.js')).href;
+  const code = `
+    import { readdirSync } from 'node:fs';
+    import { EncryptedFileWriter } from ${JSON.stringify(module)};
+    import { loadRecipients } from ${JSON.stringify(recipients)};
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const w = new EncryptedFileWriter(${JSON.stringify(join(dir, 'big.p7m'))}, await loadRecipients([${JSON.stringify(rcp.certPath)}]));
+    const before = fds() - 1; // the writer's file is open by now
+    try {
+      for (let i = 0; i < 8; i++) await w.write(Buffer.alloc(256 * 1024, i));
+    } catch {
+      // a write may fail already, or only close()
+    }
+    let error = 'closed';
+    try {
+      await w.close();
+    } catch (err) {
+      error = err.code;
+    }
+    console.log(error, fds() - before);
+    try { await w.write(Buffer.alloc(1)); } catch (err) { console.log(err.message.includes('already closed') ? 'refused' : err.message); }`;
+  // a 512 KiB file size limit, with SIGXFSZ ignored so the write fails with EFBIG instead
+  const r = spawnSync(
+    'sh',
+    ['-c', `trap '' XFSZ; ulimit -f 1024; exec "$0" --input-type=module -e "$1"`, process.execPath, code],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['EFBIG 0', 'refused']);
 });

@@ -32,7 +32,8 @@ export class EncryptedFileWriter {
   /** The ciphertext write under way, if any. */
   private writing: Promise<void> = Promise.resolve();
   private failed: Error | undefined;
-  private closed = false;
+  /** The file's close, once close() or abort() asked for it. */
+  private closing: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
@@ -49,6 +50,7 @@ export class EncryptedFileWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    this.mustBeOpen();
     if (this.failed) throw this.failed;
     this.sha1.update(chunk);
     this.plain += chunk.length;
@@ -56,11 +58,15 @@ export class EncryptedFileWriter {
   }
 
   async close(): Promise<StoredFile> {
-    if (this.failed) throw this.failed;
-    await this.put(this.encryptor.final());
-    await this.writing;
-    this.closed = true;
-    await (await this.file).close();
+    this.mustBeOpen();
+    try {
+      if (this.failed) throw this.failed;
+      await this.put(this.encryptor.final());
+      await this.writing;
+    } finally {
+      this.abort(); // the file is closed whatever happened, once its last write is done
+      await this.closing;
+    }
     if (this.failed) throw this.failed;
     return {
       path: this.path,
@@ -73,15 +79,16 @@ export class EncryptedFileWriter {
 
   /** Stop and leave the partial file (the set is unfinished anyway). */
   abort(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.failed ??= new Error(`${this.path}: aborted`);
-    void this.writing
+    this.closing ??= this.writing
       .then(() => this.file)
-      .then(
-        (fh) => fh.close(),
-        () => {},
-      );
+      .then((fh) => fh.close())
+      .catch((err: Error) => {
+        this.failed ??= err;
+      });
+  }
+
+  private mustBeOpen(): void {
+    if (this.closing) throw new Error(`${this.path}: already closed or aborted`);
   }
 
   /** Hash `ciphertext` and write it once the previous write is done; returns when it started. */
