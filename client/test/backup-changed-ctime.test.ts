@@ -216,6 +216,9 @@ test(
     let first: Promise<JobResult> | undefined;
     const pool: JobPool = {
       workers: workers.workers,
+      get inline() {
+        return workers.inline;
+      },
       run(job) {
         const item = job.items[0];
         if (item?.kind !== 'range') return workers.run(job);
