@@ -10,6 +10,8 @@ export type InflaterHandle = { readonly __inflater: unique symbol };
 
 export interface Igzip {
   gzipMember(data: Uint8Array, level: number): Buffer | null;
+  /** Stored blocks, zlib's level 0 byte for byte. (An addon built before it has none: zlib then.) */
+  storedMember?(data: Uint8Array): Buffer;
   /** (An addon built before the restore's inflate has neither: zlib inflates then.) */
   inflater?(): InflaterHandle;
   /** Inflate what fits: [bytes of input used, bytes of output made, a member's trailer checked out]. */
