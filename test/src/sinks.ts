@@ -199,7 +199,7 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
     child.unref();
     for (const s of [child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
   };
-  await start(0);
+  await onFreePort(start);
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -232,7 +232,7 @@ export async function startEmbeddedSink(opts: SinkOptions = {}): Promise<Running
         child.kill('SIGTERM');
         await waitExit(child);
       }
-      await start(port);
+      await onSamePort(() => start(port));
     },
   };
   return sink;
@@ -255,7 +255,7 @@ export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSin
   const tls = opts.tls ? selfSignedCert(dir) : undefined;
   let port = 0;
   const start = async (wanted: number) => {
-    port = wanted || (await freePort());
+    port = wanted;
     let block = nginxConfig({
       root,
       htpasswd,
@@ -285,7 +285,7 @@ export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSin
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  await start(0);
+  await onFreePort(start);
   cleanups.push(() => {
     const p = pid();
     spawnSync('pkill', ['-KILL', '-P', String(p)]);
@@ -325,23 +325,59 @@ export async function startNginxSink(opts: SinkOptions = {}): Promise<RunningSin
       } catch {
         /* was not running */
       }
-      await start(port);
+      await onSamePort(() => start(port));
     },
   };
   return sink;
 }
 
-/** A port free right now on 127.0.0.1 (for servers that cannot report an ephemeral one). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
+/**
+ * A port for a server that a test may stop and start again: free right now on 127.0.0.1, and
+ * below the kernel's ephemeral range (net.ipv4.ip_local_port_range), where no outgoing
+ * connection is given one. A port from listen(0) is in that range: while its server was down,
+ * a client of another test could get it as its own end of a connection, and the restart failed.
+ */
+export async function stablePort(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const span = Math.min(16384, low - 1025);
+  for (let tries = 0; tries < 100; tries++) {
+    const port = low - 1 - Math.floor(Math.random() * span);
+    if (await portIsFree(port)) return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 below ${low}`);
+}
+
+function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    const s = createNetServer();
+    s.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+const inUse = (err: unknown) => /EADDRINUSE|[Aa]ddress already in use/.test(String((err as Error)?.message ?? err));
+
+/** Start a server on a stablePort(), on another one if that was taken before the server bound it. */
+async function onFreePort(start: (port: number) => Promise<void>): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await start(await stablePort());
+    } catch (err) {
+      if (!inUse(err) || tries === 5) throw err;
+    }
+  }
+}
+
+/** Start a server again on its port, waiting a little while it is still held (a dying worker's socket). */
+async function onSamePort(start: () => Promise<void>): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!inUse(err) || tries === 20) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /**
