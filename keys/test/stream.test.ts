@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import {
   type Recipient,
 } from '@deaddrop/keys';
 import { END_OF_CONTENTS, indefinite, Tag, tlv } from '@deaddrop/keys/asn1/der';
+import { CmsEncryptor } from '@deaddrop/keys/cms/encrypt';
 import { encodeOid, Oid } from '@deaddrop/keys/asn1/oids';
 import { recipientInfos } from '@deaddrop/keys/cms/recipient-info';
 import { makeTestRecipient, missingTools, runCommand, tempDir } from '@deaddrop/test';
@@ -54,6 +55,27 @@ function chop(bytes: Buffer, max: number, seed = 7): Buffer[] {
   return pieces;
 }
 
+/** The elements of a DER/BER file as `openssl asn1parse` lists them. */
+async function asn1Items(file: string): Promise<{ depth: number; length: string; type: string; value?: string }[]> {
+  const parsed = await runCommand('openssl', ['asn1parse', '-inform', 'DER', '-in', file]);
+  assert.equal(parsed.code, 0, parsed.stderr);
+  return parsed.stdout.split('\n').flatMap((line) => {
+    const m = /^\s*(\d+):d=(\d+)\s+hl=(\d+)\s+l=\s*(\d+|inf)\s+(prim|cons):\s+([^:[]*?)\s*(?::(\S*)|\[|$)/.exec(
+      line.slice(0, 200),
+    );
+    return m ? [{ depth: Number(m[2]), length: m[4]!, type: m[6]!.trim(), value: m[7] }] : [];
+  });
+}
+
+/** Lengths of the ciphertext's OCTET STRING segments, in order. */
+function segmentLengths(items: Awaited<ReturnType<typeof asn1Items>>): number[] {
+  const content = items.findIndex((i) => i.depth === 4 && i.type === 'cont');
+  return items
+    .slice(content)
+    .filter((i) => i.depth === 5 && i.type === 'OCTET STRING')
+    .map((i) => Number(i.length));
+}
+
 describe('CMS streams', () => {
   let recipient: Recipient;
   let key: PrivateKey;
@@ -75,14 +97,7 @@ describe('CMS streams', () => {
       const message = await collect(chop(plain, 9000), createEncryptStream([recipient!]));
       const file = join(dir, 'layout.p7m');
       writeFileSync(file, message);
-      const parsed = await runCommand('openssl', ['asn1parse', '-inform', 'DER', '-in', file]);
-      assert.equal(parsed.code, 0, parsed.stderr);
-      const items = parsed.stdout.split('\n').flatMap((line) => {
-        const m = /^\s*(\d+):d=(\d+)\s+hl=(\d+)\s+l=\s*(\d+|inf)\s+(prim|cons):\s+([^:[]*?)\s*(?::(\S*)|\[|$)/.exec(
-          line.slice(0, 200),
-        );
-        return m ? [{ depth: Number(m[2]), length: m[4], type: m[6]!.trim(), value: m[7] }] : [];
-      });
+      const items = await asn1Items(file);
       const outline = items
         .filter((i) => i.depth <= 4 && i.type !== 'OCTET STRING')
         .map((i) => `${i.depth} ${i.type} ${i.length}`)
@@ -101,11 +116,7 @@ describe('CMS streams', () => {
       );
       assert.ok(items.some((i) => i.value === 'aes-256-cbc'));
       assert.ok(items.some((i) => i.value === 'rsaEncryption'));
-      const content = items.findIndex((i) => i.depth === 4 && i.type === 'cont');
-      const segments = items
-        .slice(content)
-        .filter((i) => i.depth === 5 && i.type === 'OCTET STRING')
-        .map((i) => Number(i.length));
+      const segments = segmentLengths(items);
       // ciphertext = plaintext padded to the next whole block
       const cipherLength = (Math.floor(plain.length / 16) + 1) * 16;
       assert.deepEqual(segments, [SEGMENT_SIZE, SEGMENT_SIZE, SEGMENT_SIZE, cipherLength - 3 * SEGMENT_SIZE]);
@@ -128,6 +139,30 @@ describe('CMS streams', () => {
         out,
       ]);
       assert.equal(dec.code, 0, dec.stderr);
+    },
+  );
+
+  test(
+    'whole 64 KiB segments whatever the plaintext chunks (CmsEncryptor: around and across segment ends)',
+    { skip: missingTools('openssl') },
+    async () => {
+      const sizes = [1, 15, 16, 17, 65535, 65536, 65537, 0, 100_000, 3, 131_072, 7, 200_001, 65_520];
+      const pieces = sizes.map((n, i) => randomBytes(n).fill(i, 0, Math.min(n, 8)));
+      const plain = Buffer.concat(pieces);
+      const enc = new CmsEncryptor([recipient!]);
+      const message = Buffer.concat([...pieces.map((p) => Buffer.from(enc.update(p))), enc.final()]);
+      const file = join(dir, 'chunked.p7m');
+      writeFileSync(file, message);
+      const cipherLength = (Math.floor(plain.length / 16) + 1) * 16;
+      const full = Math.floor(cipherLength / SEGMENT_SIZE);
+      const segments = segmentLengths(await asn1Items(file));
+      assert.deepEqual(segments.slice(0, full), Array(full).fill(SEGMENT_SIZE));
+      assert.deepEqual(segments.slice(full), cipherLength % SEGMENT_SIZE ? [cipherLength % SEGMENT_SIZE] : []);
+      assert.ok((await collect(chop(message, 50_000), createDecryptStream(key!))).equals(plain), 'ours decrypts it');
+      const out = join(dir, 'chunked.out');
+      const dec = await runCommand('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', file, '-inkey', plainKeyPath, '-out', out]); // prettier-ignore
+      assert.equal(dec.code, 0, dec.stderr);
+      assert.ok(readFileSync(out).equals(plain), 'openssl decrypts it');
     },
   );
 
