@@ -2,8 +2,9 @@
 // Builds the client's optional addons (docs/OPERATIONS.md "Deflate", "Digests"):
 // client/native/igzip.node, ISA-L's deflate and inflate (needs libisal-dev), and
 // client/native/digest.node, hashing on the thread pool with Node's own OpenSSL, and
-// client/native/stage.node, creating restored files there, and client/native/cipher.node,
-// decrypting the restore's data into reused buffers. Without a C compiler or
+// client/native/stage.node, creating restored files there, client/native/cipher.node,
+// decrypting the restore's data into reused buffers, and client/native/md4.node, MD4 of
+// sixteen blocks at a time with AVX-512. Without a C compiler or
 // libisal-dev the backup deflates with zlib, about a third as fast, and the restore does the
 // rest on its main thread. So a failed build only warns, except in CI (CI=true),
 // where every tool the tests use must be there. Run by `npm ci` (the root prepare script) and
@@ -20,6 +21,7 @@ const ADDONS = [
   { name: 'digest', libs: [], without: 'restores hash on their main thread' },
   { name: 'stage', libs: [], without: 'restores create their files on their main thread' },
   { name: 'cipher', libs: [], without: 'restores decrypt with node:crypto, into new buffers' },
+  { name: 'md4', libs: [], without: 'signatures hash MD4 in WebAssembly, four blocks at a time' },
 ];
 // Node's own headers: <prefix>/include/node beside <prefix>/bin/node (Debian, nvm, tarballs)
 const include = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) =>

@@ -7,10 +7,14 @@
  * pairs with MD4), from the bytes it has loaded anyway. Measured here over 150 MiB of 2 KiB
  * blocks: MD4 + rollsum 105 ms, against 185 + 58 ms in md4.ts and weaksum.ts.
  *
+ * Runs of 8 blocks or more go to the md4 addon where it is built and the CPU has AVX-512F:
+ * sixteen lanes (client/native/md4.c, md4Lanes16 below).
+ *
  * Where WebAssembly SIMD is missing (node --jitless, a big-endian host) or DEADDROP_NO_SIMD=1,
  * md4Blocks goes block by block through md4.ts and weaksum.ts: same results. Checked against
  * them in client/test/rsync-md4.test.ts.
  */
+import { loadAddon } from '../native/load-addon.js';
 import { md4Into } from './md4.js';
 import type { StrongBlocks } from './strongsum.js';
 import { I32, V128, moduleOfOneFunction, op, v128, wasm, type WasmMemory } from './wasm-encoding.js';
@@ -272,6 +276,33 @@ function loadKernel(): Kernel | null {
 
 let kernel: Kernel | null | undefined;
 
+interface Md4Addon {
+  lanes(): number;
+  md4Blocks(...args: Parameters<StrongBlocks>): void;
+}
+
+/**
+ * Sixteen blocks at a time in AVX-512 (client/native/md4.c), where the addon is built and the
+ * CPU has AVX-512F: a full backup's signatures, 256 MiB of 2 KiB blocks, in 107-120 ms against
+ * 282-301 ms in the four WebAssembly lanes. DEADDROP_NO_SIMD=1 turns it off with them.
+ */
+let addon: Md4Addon | null | undefined;
+function md4Lanes16(): Md4Addon | null {
+  if (addon === undefined) {
+    const a = loadAddon<Md4Addon>('md4', process.env.DEADDROP_NO_SIMD === '1');
+    addon = a && a.lanes() === 16 ? a : null;
+  }
+  return addon;
+}
+
+/** True when md4Blocks runs 8 blocks or more sixteen at a time here (the md4 addon, AVX-512F). */
+export const md4Lanes16Here = (): boolean => md4Lanes16() !== null;
+
+/** Fewer blocks than this go to the four lanes (a delta's runs of matches): the addon's call costs more. */
+const LANES16_FROM = 8;
+/** The addon's largest block (librsync's are far smaller: the square root of the file's size). */
+const LANES16_MAX_BLOCK = 1 << 24;
+
 /**
  * A buffer for `len` bytes of a file that md4Blocks will hash in blocks of blockLen: in the
  * lanes' own memory where they run, so the blocks are not copied again (150 MiB: ~10 ms). It is
@@ -293,6 +324,8 @@ export function md4LanesFor(blockLen: number): boolean {
  * the lanes sum the bytes they hash, so the weak sum costs little more.
  */
 export const md4Blocks: StrongBlocks = (data, start, count, blockLen, out, outAt, outStride, len, rollsums) => {
+  const lanes16 = count >= LANES16_FROM && blockLen <= LANES16_MAX_BLOCK ? md4Lanes16() : null;
+  if (lanes16) return lanes16.md4Blocks(data, start, count, blockLen, out, outAt, outStride, len, rollsums);
   const lanes4 = md4LanesFor(blockLen) ? kernel : null;
   let i = 0;
   // one block alone is faster through md4.ts than in a lane of four
