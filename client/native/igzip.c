@@ -27,6 +27,7 @@
 #include <node_api.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,20 +65,36 @@ static napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
+/* The bytes of a member's data argument (a Uint8Array, at most 1 GiB), or NULL having thrown. */
+static void *member_data(napi_env env, napi_value v, size_t *len, const char *fn) {
+  napi_typedarray_type type;
+  void *data;
+  char message[64];
+  if (napi_get_typedarray_info(env, v, &type, len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    snprintf(message, sizeof message, "%s: data must be a Uint8Array", fn);
+    fail(env, message);
+    return NULL;
+  }
+  if (*len > 0x40000000) {
+    snprintf(message, sizeof message, "%s: more than 1 GiB in one member", fn);
+    fail(env, message);
+    return NULL;
+  }
+  /* an empty array may have no buffer: any non-NULL pointer will do, nothing is read */
+  return data ? data : (void *)"";
+}
+
 static napi_value gzip_member(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
     return fail(env, "gzipMember(data, level): two arguments");
-  napi_typedarray_type type;
   size_t len;
-  void *in;
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &in, NULL, NULL) != napi_ok || type != napi_uint8_array)
-    return fail(env, "gzipMember: data must be a Uint8Array");
+  void *in = member_data(env, argv[0], &len, "gzipMember");
+  if (!in) return NULL;
   int32_t level;
   if (napi_get_value_int32(env, argv[1], &level) != napi_ok || level < 1 || level > 3)
     return fail(env, "gzipMember: level must be 1, 2 or 3");
-  if (len > 0x40000000) return fail(env, "gzipMember: more than 1 GiB in one member");
 
   struct scratch *s;
   if (napi_get_instance_data(env, (void **)&s) != napi_ok || !s) return fail(env, "gzipMember: not initialised");
@@ -126,12 +143,9 @@ static napi_value stored_member(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
     return fail(env, "storedMember(data): one argument");
-  napi_typedarray_type type;
   size_t len;
-  void *in;
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &in, NULL, NULL) != napi_ok || type != napi_uint8_array)
-    return fail(env, "storedMember: data must be a Uint8Array");
-  if (len > 0x40000000) return fail(env, "storedMember: more than 1 GiB in one member");
+  void *in = member_data(env, argv[0], &len, "storedMember");
+  if (!in) return NULL;
   size_t blocks = len == 0 ? 1 : (len + STORED_MAX - 1) / STORED_MAX;
   size_t size = sizeof HEADER + blocks * 5 + len + 8;
   uint8_t *out;

@@ -26,6 +26,7 @@ import { readTarEntries } from '@deaddrop/client/backup/tar-entries';
 import { duplicitySignatureParams } from '@deaddrop/client/rsync/magic';
 import { md4Blocks } from '@deaddrop/client/rsync/md4-lanes';
 import { pythonMtime, type ScanEntry } from '@deaddrop/client/scan/entry';
+import { scannedEntry } from './scan-helpers.js';
 import { loadOwnerNames } from '@deaddrop/client/scan/owners';
 import { loadRecipients } from '@deaddrop/keys/recipients';
 import { makeTestRecipient, missingTools, seededBytes, tempDir } from '@deaddrop/test';
@@ -35,20 +36,7 @@ const ctx = { owners: loadOwnerNames(), strong: md4Blocks };
 const MTIME = 1_600_000_000;
 
 /** What the scan records (walk.ts). */
-function scanned(path: string): ScanEntry {
-  const st = lstatSync(path, { bigint: true });
-  return {
-    index: [Buffer.from('f')],
-    path: Buffer.from(path),
-    type: 'file',
-    mode: Number(st.mode & 0o7777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtime: pythonMtime(st),
-    size: Number(st.size),
-    ctimeNs: st.ctimeNs,
-  };
-}
+const scanned = (path: string): ScanEntry => scannedEntry(path, 'f');
 
 function fileWith(dir: string, data: Buffer): string {
   const path = join(dir, 'f');

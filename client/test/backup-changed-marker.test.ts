@@ -5,14 +5,15 @@
  * equal" rule, or its torn copy is never replaced. Other objects keep duplicity's rule.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runJob } from '@deaddrop/client/backup/job-exec';
 import { mergedSignatures } from '@deaddrop/client/backup/old-signatures';
 import { planActions } from '@deaddrop/client/backup/plan';
-import { pythonMtime, entryTypeOf, type ScanEntry } from '@deaddrop/client/scan/entry';
+import type { ScanEntry } from '@deaddrop/client/scan/entry';
+import { scannedEntry } from './scan-helpers.js';
 import { loadOwnerNames } from '@deaddrop/client/scan/owners';
 import { md4Blocks } from '@deaddrop/client/rsync/md4-lanes';
 import { seededText, tempDir } from '@deaddrop/test';
@@ -20,20 +21,7 @@ import { seededText, tempDir } from '@deaddrop/test';
 const owners = loadOwnerNames();
 
 function scanned(dir: string, name: string): ScanEntry {
-  const path = join(dir, name);
-  const st = lstatSync(path, { bigint: true });
-  const type = entryTypeOf(st) as ScanEntry['type'];
-  return {
-    index: [Buffer.from(name)],
-    path: Buffer.from(path),
-    type,
-    mode: Number(st.mode & 0o7777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtime: pythonMtime(st),
-    size: type === 'file' ? Number(st.size) : 0,
-    ctimeNs: st.ctimeNs,
-  };
+  return scannedEntry(join(dir, name), name);
 }
 
 async function* listed(entries: ScanEntry[]): AsyncGenerator<ScanEntry> {

@@ -3,7 +3,7 @@
  * too; every result is the job's own, whichever thread ran it.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -11,26 +11,11 @@ import { runJob } from '@deaddrop/client/backup/job-exec';
 import { createJobPool } from '@deaddrop/client/backup/job-pool';
 import type { Job, JobResult } from '@deaddrop/client/backup/jobs';
 import { md4Blocks } from '@deaddrop/client/rsync/md4-lanes';
-import { pythonMtime, type ScanEntry } from '@deaddrop/client/scan/entry';
 import { loadOwnerNames } from '@deaddrop/client/scan/owners';
 import { seededBytes, seededText, tempDir } from '@deaddrop/test';
+import { scannedEntry } from './scan-helpers.js';
 
 const ctx = { owners: loadOwnerNames(), strong: md4Blocks };
-
-function scanned(path: string, name: string): ScanEntry {
-  const st = lstatSync(path, { bigint: true });
-  return {
-    index: [Buffer.from(name)],
-    path: Buffer.from(path),
-    type: 'file',
-    mode: Number(st.mode & 0o7777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtime: pythonMtime(st),
-    size: Number(st.size),
-    ctimeNs: st.ctimeNs,
-  };
-}
 
 /** Jobs of one file each: text (deflated) and random bytes (stored), 100-300 KB. */
 function fileJobs(count: number): Job[] {
@@ -39,7 +24,7 @@ function fileJobs(count: number): Job[] {
     const name = `f${i}`;
     const path = join(dir, name);
     writeFileSync(path, i % 2 ? seededBytes(name, 100_000 + i * 7_000) : seededText(name, 300_000));
-    const entry = scanned(path, name);
+    const entry = scannedEntry(path);
     return { id: i, level: 6, items: [{ kind: 'file', entry, change: 'new', hadOld: false, oldWasFile: false }] };
   });
 }

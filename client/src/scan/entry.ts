@@ -41,6 +41,21 @@ export function unreadableEntry(index: PathIndex, path: Buffer): ScanEntry {
   return { index, path, type: 'dir', mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, ctimeNs: 0n, unreadable: true };
 }
 
+/** The metadata the scan records of an object of `type` (a link's target and a device's numbers are walk.ts's to add). */
+export function entryOfStats(index: PathIndex, path: Buffer, type: EntryType, st: BigIntStats): ScanEntry {
+  return {
+    index,
+    path,
+    type,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: pythonMtime(st),
+    size: type === 'file' ? Number(st.size) : 0,
+    ctimeNs: st.ctimeNs,
+  };
+}
+
 /** What duplicity's int(os.lstat().st_mtime) gives: sec + nsec * 1e-9 as a double, truncated. */
 export function pythonMtime(st: BigIntStats): number {
   const sec = st.mtimeNs / 1_000_000_000n;

@@ -15,7 +15,7 @@
  * The price: on a cold cache, inodes are read one at a time, as duplicity and borg read them.
  */
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { devMajor, devMinor, entryTypeOf, pythonMtime, unreadableEntry, type ScanEntry } from './entry.js';
+import { devMajor, devMinor, entryOfStats, entryTypeOf, unreadableEntry, type ScanEntry } from './entry.js';
 import type { PathIndex } from './path-index.js';
 import type { Selection } from './select.js';
 
@@ -85,17 +85,7 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
       report('unknown-type', path, 'unknown file type skipped');
       return undefined;
     }
-    const e: ScanEntry = {
-      index,
-      path,
-      type,
-      mode: Number(st.mode & 0o7777n),
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      mtime: pythonMtime(st),
-      size: type === 'file' ? Number(st.size) : 0,
-      ctimeNs: st.ctimeNs,
-    };
+    const e = entryOfStats(index, path, type, st);
     if (type === 'symlink') e.linkTarget = readlinkSync(path, { encoding: 'buffer' });
     if (type === 'chardev' || type === 'blockdev') {
       e.devmajor = devMajor(st.rdev);
