@@ -166,7 +166,8 @@ static uint8_t *bytes_of(napi_env env, napi_value v, size_t *len, const char *wh
     fail(env, what);
     return NULL;
   }
-  return data;
+  /* an empty array may come with no buffer: told from a refusal, nothing is read of it */
+  return data ? data : (uint8_t *)"";
 }
 
 static napi_value md4_blocks(napi_env env, napi_callback_info info) {

@@ -215,6 +215,9 @@ test('the md4 addon refuses what would read or write out of bounds, by name', { 
   );
   assert.throws(() => addon.md4Blocks(data, -1, 16, 64, out, 0, 16, 16), /whole numbers/);
   assert.throws(() => addon.md4Blocks('x', 0, 16, 64, out, 0, 16, 16), /data must be a Uint8Array/);
+  // empty arrays (maybe with no memory behind them): nothing to do, or too short
+  addon.md4Blocks(new Uint8Array(0), 0, 0, 64, new Uint8Array(0), 0, 16, 16);
+  assert.throws(() => addon.md4Blocks(new Uint8Array(0), 0, 1, 64, out, 0, 16, 16), /blocks run past the end of data/);
 });
 
 test('DEADDROP_NO_SIMD=1 turns the sixteen lanes off too', { skip: noLanes16() }, () => {

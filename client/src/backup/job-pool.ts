@@ -3,8 +3,8 @@
  * every core while the main thread also scans, orders the results and encrypts. Jobs wait in
  * one queue, in the order given: each worker holds up to WORKER_DEPTH of them (the next one
  * is there when it ends the last), and the main thread takes the oldest of the rest, one per
- * turn of its event loop, while more than HELP_AT wait. Without workers (DEADDROP_WORKERS=0, or no worker
- * file next to this one, as in a single-file bundle) the main thread runs them all.
+ * turn of its event loop, while more than HELP_AT wait. Without workers (DEADDROP_WORKERS=0,
+ * or no worker file next to this one, as in a single-file bundle) the main thread runs them all.
  */
 import { DeaddropError } from '@deaddrop/common/errors';
 import { md4Blocks } from '../rsync/md4-lanes.js';
