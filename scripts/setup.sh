@@ -15,6 +15,7 @@ PACKAGES=(
   bsdutils                             # script(1): a terminal for the progress line tests
   gcc libisal-dev                      # the ISA-L deflate addon (client/native, built by npm ci)
   strace                               # keys generate: the fsyncs that keep a new key
+  util-linux-extra                     # fincore: what a restore leaves in the page cache
   python3 coreutils procps time
 )
 

@@ -1,15 +1,27 @@
 /**
  * The restore's write-behind (restore/write-behind.ts): pieces of several files, of any size and
  * at any position, land where they belong once idle() returns; a caller's buffer may change as
- * soon as write() returns; a failed write is thrown, not lost.
+ * soon as write() returns; a failed write is thrown, not lost. With the stage addon built, what
+ * idle() has settled is no longer in the page cache (fincore), and the addon refuses bad
+ * arguments by name.
  */
 import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { stageAddon } from '@deaddrop/client/native/stage';
 import { WriteBehind } from '@deaddrop/client/restore/write-behind';
-import { seededBytes } from '@deaddrop/test';
+import {
+  cachedBytes,
+  missingTools,
+  missingUnless,
+  pageCacheSkip,
+  POOL_ADDONS_MISSING,
+  seededBytes,
+} from '@deaddrop/test';
+
+const noAddon = () => missingUnless(stageAddon()?.writeOut !== undefined, POOL_ADDONS_MISSING);
 
 function scratch(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'write-behind-'));
@@ -71,4 +83,39 @@ test('a failed write is thrown by idle(), and by the writes after it', async (t)
     })(),
     { code: 'EBADF' },
   );
+});
+
+test('with the stage addon, what idle() returns from is on its way to disk and out of the page cache', async (t) => {
+  const skip = noAddon() || missingTools('fincore') || pageCacheSkip(tmpdir());
+  if (skip) return t.skip(skip);
+  const dir = scratch(t);
+  const a = seededBytes('wb-cache-a', 6 * 1024 * 1024 + 4321);
+  const b = seededBytes('wb-cache-b', 3 * 1024 * 1024); // ends on a piece's end: idle() settles it alone
+  for (const [name, data] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
+    const fd = openSync(join(dir, name), 'w');
+    const w = new WriteBehind();
+    for (let at = 0; at < data.length; at += 65536) await w.write(fd, data.subarray(at, at + 65536), at);
+    await w.idle();
+    closeSync(fd);
+    assert.equal(cachedBytes(join(dir, name)), 0, `${name}: bytes left in the page cache`);
+    assert.ok(readFileSync(join(dir, name)).equals(data), `${name}: its bytes`);
+  }
+});
+
+test('the stage addon refuses a bad piece by name', { skip: noAddon() }, () => {
+  const writeOut = stageAddon()!.writeOut!;
+  const done = () => assert.fail('queued');
+  const data = new Uint8Array(10);
+  const bad: [string, unknown[]][] = [
+    ['length over the data', [3, data, 11, 0, -1, 0, done]],
+    ['negative position', [3, data, 10, -1, -1, 0, done]],
+    ['settled past the piece', [3, data, 10, 0, 0, 11, done]],
+    ['settled backwards', [3, data, 10, 100, 50, 40, done]],
+    ['no callback', [3, data, 10, 0, -1, 0]],
+  ];
+  for (const [what, args] of bad)
+    assert.throws(() => (writeOut as (...a: unknown[]) => void)(...args), /stage: writeOut/, what);
 });

@@ -7,3 +7,4 @@ export * from './trees.js';
 export * from './duplicity.js';
 export * from './client-config.js';
 export * from './sink-proxy.js';
+export * from './page-cache.js';

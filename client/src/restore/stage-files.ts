@@ -7,26 +7,8 @@
  * them itself.
  */
 import { Condition } from '@deaddrop/common/condition';
-import { loadAddon } from '../native/load-addon.js';
+import { stageAddon, type StageAddon, type StageBatch } from '../native/stage.js';
 import type { Attributes } from './metadata.js';
-
-type Batch = { readonly __batch: unique symbol };
-
-interface StageAddon {
-  batch(): Batch;
-  add(
-    batch: Batch,
-    path: string,
-    data: Uint8Array,
-    hole: boolean,
-    size: number,
-    mode: number,
-    uid: number,
-    gid: number,
-    mtime: number,
-  ): number;
-  submit(batch: Batch, done: (err?: Error) => void): void;
-}
 
 /** A batch goes to the pool at this many files or bytes: one job per file cost the main thread half of what it saved. */
 const BATCH_FILES = 32;
@@ -34,11 +16,8 @@ const BATCH_BYTES = 256 * 1024;
 /** Batches queued or being made, before stage() asks its caller to wait. */
 const MAX_BATCHES = 8;
 
-/** The addon, or null where it is not built or DEADDROP_POOL=off: apply.ts makes the files then. */
-const addon = () => loadAddon<StageAddon>('stage', process.env.DEADDROP_POOL === 'off');
-
 export class FileStager {
-  private readonly batch: Batch;
+  private readonly batch: StageBatch;
   private batchBytes = 0;
   private batchFiles = 0;
   private batches = 0;
@@ -50,7 +29,7 @@ export class FileStager {
 
   /** A stager, or undefined where the addon is not built. */
   static create(): FileStager | undefined {
-    const native = addon();
+    const native = stageAddon();
     return native ? new FileStager(native) : undefined;
   }
 

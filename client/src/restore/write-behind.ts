@@ -8,10 +8,21 @@
  * written. Copied, not held: a chunk kept past two scavenges is promoted and waits for a full GC
  * (common/young-gc.ts); holding the chunks themselves doubled the restore's peak RSS. One write
  * at a time: several pool threads writing one file spin on its inode lock.
+ *
+ * Where the stage addon is built (native/stage.ts), each piece's writeback starts once it is
+ * written, and the piece before it is waited for and dropped from the page cache; idle() does
+ * the same for the last piece. A restore then holds a few MiB of its big files in memory, not
+ * all of them: it does not push out what the machine it runs on has cached, and the kernel
+ * reuses the same pages (see client/native/stage.c). Elsewhere node:fs writes, and the kernel
+ * keeps what it will.
  */
 import { write } from 'node:fs';
+import { stageAddon, type StageAddon } from '../native/stage.js';
 
 const SLOT = 1024 * 1024;
+const NOTHING = new Uint8Array(0);
+
+type WriteOut = NonNullable<StageAddon['writeOut']>;
 
 export class WriteBehind {
   private filling = Buffer.allocUnsafeSlow(SLOT);
@@ -22,10 +33,18 @@ export class WriteBehind {
   private used = 0;
   private inFlight: Promise<void> | undefined;
   private failed: Error | undefined;
+  private readonly writeOut: WriteOut | undefined;
+  /** The file written since the last idle(): where its bytes not yet settled start, where they end. */
+  private last = { fd: -1, unsettled: -1, end: 0 };
+
+  constructor() {
+    const addon = stageAddon();
+    this.writeOut = addon?.writeOut?.bind(addon);
+  }
 
   /** Queue `data` for `fd` at `pos`; `data` may be reused once this returns. */
   async write(fd: number, data: Buffer, pos: number): Promise<void> {
-    if (this.used > 0 && (fd !== this.fd || pos !== this.pos + this.used)) await this.submit();
+    if (this.used > 0 && (fd !== this.fd || pos !== this.pos + this.used)) await this.submit(false);
     let at = 0;
     while (at < data.length) {
       if (this.used === 0) {
@@ -35,13 +54,20 @@ export class WriteBehind {
       const n = data.copy(this.filling, this.used, at);
       this.used += n;
       at += n;
-      if (this.used === SLOT) await this.submit();
+      if (this.used === SLOT) await this.submit(false);
     }
   }
 
-  /** Every queued write done; throws the first error of any. */
+  /** Every queued write done (and settled: see above); throws the first error of any. */
   async idle(): Promise<void> {
-    if (this.used > 0) await this.submit();
+    if (this.used > 0) await this.submit(true);
+    else if (this.writeOut && this.last.unsettled >= 0) {
+      await this.inFlight;
+      this.throwIfFailed();
+      const { fd, unsettled, end } = this.last;
+      this.inFlight = this.pieceOut(fd, NOTHING, 0, end, unsettled, end);
+    }
+    this.last = { fd: -1, unsettled: -1, end: 0 };
     await this.inFlight;
     this.throwIfFailed();
   }
@@ -49,18 +75,34 @@ export class WriteBehind {
   /** Failure elsewhere: wait for the write under way, drop what is queued. */
   async abandon(): Promise<void> {
     this.used = 0;
+    this.last = { fd: -1, unsettled: -1, end: 0 };
     await this.inFlight?.catch(() => {});
   }
 
-  /** Start writing `filling` once the write before it is done (the buffers swap). */
-  private async submit(): Promise<void> {
+  /** Start writing `filling` once the write before it is done (the buffers swap); `last`: settle it too. */
+  private async submit(last: boolean): Promise<void> {
     await this.inFlight;
     this.throwIfFailed();
     const [buf, fd, pos, len] = [this.filling, this.fd, this.pos, this.used];
     this.filling = this.spare;
     this.spare = buf;
     this.used = 0;
-    this.inFlight = writeAll(fd, buf, len, pos).catch((err: Error) => void (this.failed = err));
+    if (!this.writeOut) {
+      this.inFlight = writeAll(fd, buf, len, pos).catch((err: Error) => void (this.failed = err));
+      return;
+    }
+    // what this file's pieces before wrote, unless it went back (then those pages stay)
+    const before = this.last.fd === fd && this.last.unsettled >= 0 && this.last.unsettled <= pos;
+    const from = before ? this.last.unsettled : last ? pos : -1;
+    const to = last ? pos + len : pos;
+    this.last = last ? { fd: -1, unsettled: -1, end: 0 } : { fd, unsettled: pos, end: pos + len };
+    this.inFlight = this.pieceOut(fd, buf, len, pos, from, to);
+  }
+
+  private pieceOut(fd: number, buf: Uint8Array, len: number, pos: number, from: number, to: number): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.writeOut!(fd, buf, len, pos, from, to, (err) => (err ? reject(err) : resolve())),
+    ).catch((err: Error) => void (this.failed = err));
   }
 
   private throwIfFailed(): void {
