@@ -52,7 +52,8 @@ export const checkCommand = {
       .conflicts('deep', 'quick')
       .epilog(
         'Exit 0 when every host is ok, 1 when anything was found (see the report), 2 on usage errors\n' +
-          'and when --root cannot be read (the report saying so is still written and sent).\n' +
+          'and when --root cannot be read (the report saying so is still written and sent), 4 when\n' +
+          'every host is ok but --mail, --webhook or --prom-file failed (stderr names it).\n' +
           'Rules and JSON schema: docs/FORMAT.md, "Checker JSON report". --json is --format json.',
       ),
   handler: handler<Args>(async (argv) => {
@@ -132,7 +133,10 @@ export const checkCommand = {
       process.stderr.write(`deaddrop: --root ${report.error}: no host was checked\n`);
       return Math.max(ExitCode.USAGE, ...failures.map(exitCodeOf));
     }
-    if (failures.length) return Math.max(...failures.map(exitCodeOf));
-    return report.ok ? 0 : 1;
+    // what was found first (the channels' arguments were checked before the run); a clean
+    // report that did not reach every channel is degraded (exit 4, as a backup that reached
+    // only some sinks), so a script tells it from problems found
+    if (!report.ok) return ExitCode.FAILED;
+    return failures.length ? ExitCode.DEGRADED : ExitCode.OK;
   }),
 } as DeaddropCommand;

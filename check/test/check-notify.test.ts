@@ -203,7 +203,7 @@ test('--mail: a host directory named with a newline cannot inject a header into 
   assert.doesNotMatch(r.stdout, /^Bcc:/m);
 });
 
-/** A root where every host is ok: a failed notification is then the only reason for exit 1. */
+/** A root where every host is ok: a failed notification is then the only reason for a non-zero exit (4). */
 function okRoot(): { root: string; htpasswd: string } {
   const okDir = tempDir();
   cpSync(join(root, 'good.lab'), join(okDir, 'root', 'good.lab'), { recursive: true });
@@ -211,7 +211,7 @@ function okRoot(): { root: string; htpasswd: string } {
   return { root: join(okDir, 'root'), htpasswd: join(okDir, 'htpasswd') };
 }
 
-test('--webhook: a redirect is a failure (not followed), named on stderr, exit 1', async () => {
+test('--webhook: a redirect is a failure (not followed), named on stderr; all hosts ok: exit 4', async () => {
   const seen: string[] = [];
   const server = createServer((req, res) => {
     req.resume();
@@ -230,7 +230,7 @@ test('--webhook: a redirect is a failure (not followed), named on stderr, exit 1
       ...['--root', ok.root, '--htpasswd', ok.htpasswd, '--now', String(NOW)],
       ...['--webhook', `${origin}/hooks/s3cr3t`],
     ]);
-    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.code, 4, r.stdout + r.stderr);
     assert.match(r.stdout, /1 hosts, 1 ok/);
     assert.match(
       r.stderr,
@@ -243,7 +243,7 @@ test('--webhook: a redirect is a failure (not followed), named on stderr, exit 1
   }
 });
 
-test('--webhook: a stalled response body and a refused connection are failures naming --webhook and why', async () => {
+test('--webhook: a stalled response body and a refused connection are failures naming --webhook and why (exit 4)', async () => {
   const server = createServer((req, res) => {
     req.resume();
     // 10 bytes promised, 1 sent, never finished
@@ -256,7 +256,7 @@ test('--webhook: a stalled response body and a refused connection are failures n
     const args = ['check', '--root', ok.root, '--htpasswd', ok.htpasswd, '--now', String(NOW), '--webhook'];
     const env = { ...process.env, DEADDROP_WEBHOOK_TIMEOUT: '1' };
     const stalled = await runDeaddrop([...args, `${origin}/hooks/s3cr3t`], { env });
-    assert.equal(stalled.code, 1, stalled.stderr);
+    assert.equal(stalled.code, 4, stalled.stderr);
     assert.match(stalled.stderr, new RegExp(`^deaddrop: --webhook ${origin}: .*time`, 'm'));
     assert.doesNotMatch(stalled.stderr, /s3cr3t/);
 
@@ -266,7 +266,7 @@ test('--webhook: a stalled response body and a refused connection are failures n
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const refused = await runDeaddrop([...args, `http://127.0.0.1:${port}/hooks/s3cr3t`], { env });
-    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal(refused.code, 4, refused.stderr);
     assert.match(
       refused.stderr,
       new RegExp(`^deaddrop: --webhook http://127\\.0\\.0\\.1:${port}: fetch failed: .*ECONNREFUSED`, 'm'),
@@ -275,4 +275,26 @@ test('--webhook: a stalled response body and a refused connection are failures n
     server.closeAllConnections();
     server.close();
   }
+});
+
+test('--prom-file that cannot be written, all hosts ok: exit 4 naming it; problems found: exit 1 all the same', async () => {
+  const ok = okRoot();
+  const prom = join(tempDir(), 'no-such-dir', 'check.prom');
+  const clean = await runDeaddrop([
+    'check',
+    '--root',
+    ok.root,
+    '--htpasswd',
+    ok.htpasswd,
+    '--now',
+    String(NOW),
+    '--prom-file',
+    prom,
+  ]);
+  assert.equal(clean.code, 4, clean.stderr);
+  assert.match(clean.stderr, /--prom-file .*no-such-dir.*check\.prom/);
+  assert.match(clean.stdout, /1 hosts, 1 ok/);
+  const found = await runDeaddrop(['check', '--root', root, '--htpasswd', htpasswd, '--now', String(NOW), '--prom-file', prom]); // prettier-ignore
+  assert.equal(found.code, 1, found.stderr);
+  assert.match(found.stderr, /--prom-file .*no-such-dir/);
 });
