@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "uint8-array.h"
 
 static const uint8_t HEADER[10] = {0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03};
 
@@ -67,21 +68,14 @@ static napi_value fail(napi_env env, const char *message) {
 
 /* The bytes of a member's data argument (a Uint8Array, at most 1 GiB), or NULL having thrown. */
 static void *member_data(napi_env env, napi_value v, size_t *len, const char *fn) {
-  napi_typedarray_type type;
-  void *data;
   char message[64];
-  if (napi_get_typedarray_info(env, v, &type, len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    snprintf(message, sizeof message, "%s: data must be a Uint8Array", fn);
+  uint8_t *data = uint8_array_bytes(env, v, len);
+  if (!data || *len > 0x40000000) {
+    snprintf(message, sizeof message, data ? "%s: more than 1 GiB in one member" : "%s: data must be a Uint8Array", fn);
     fail(env, message);
     return NULL;
   }
-  if (*len > 0x40000000) {
-    snprintf(message, sizeof message, "%s: more than 1 GiB in one member", fn);
-    fail(env, message);
-    return NULL;
-  }
-  /* an empty array may have no buffer: any non-NULL pointer will do, nothing is read */
-  return data ? data : (void *)"";
+  return data;
 }
 
 static napi_value gzip_member(napi_env env, napi_callback_info info) {

@@ -21,6 +21,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include "uint8-array.h"
 
 static napi_value fail(napi_env env, const char *message) {
   napi_throw_error(env, "ERR_DEADDROP_MD4", message);
@@ -158,16 +159,11 @@ static napi_value lanes(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* A Uint8Array's bytes, or NULL having thrown. */
+/* A Uint8Array's bytes, or NULL having thrown `what`. */
 static uint8_t *bytes_of(napi_env env, napi_value v, size_t *len, const char *what) {
-  napi_typedarray_type type;
-  void *data;
-  if (napi_get_typedarray_info(env, v, &type, len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    fail(env, what);
-    return NULL;
-  }
-  /* an empty array may come with no buffer: told from a refusal, nothing is read of it */
-  return data ? data : (uint8_t *)"";
+  uint8_t *data = uint8_array_bytes(env, v, len);
+  if (!data) fail(env, what);
+  return data;
 }
 
 static napi_value md4_blocks(napi_env env, napi_callback_info info) {
