@@ -2,9 +2,10 @@
  * --path restores a subtree reading only the volumes whose manifest range covers it: one small
  * file of a set cut in many small volumes comes from at most 2 of them (reported in --json);
  * a directory and a file spanning many volumes come back exact; incrementals are applied too.
+ * A path may also be given as the backed-up host names it (absolute, under the backup root).
  */
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
@@ -12,6 +13,7 @@ import { compareTrees } from '@deaddrop/test/compare-trees';
 import { makeChain } from './restore-helpers.js';
 
 interface Report {
+  paths: string[];
   volumesRead: number;
   volumes: string[];
   sets: { volumes: number }[];
@@ -60,5 +62,40 @@ test(
     assert.equal(both.code, 1, both.stderr);
     assert.match(both.stderr, /not in the backup at that time: nosuch/);
     assert.deepEqual(compareTrees(join(t1!.dir, 'dir1'), join(tmp, 'both', 'dir1')), []);
+
+    // a path as the backed-up host names it: absolute, under the sets' backup root (Localdir)
+    const root = realpathSync(chain.src);
+    const abs = await restore('abs', [`${root}/dir1/`]);
+    assert.deepEqual(abs.paths, ['dir1']);
+    assert.deepEqual(readdirSync(join(tmp, 'abs')), ['dir1']);
+    assert.deepEqual(compareTrees(join(t1!.dir, 'dir1'), join(tmp, 'abs', 'dir1')), []);
+    const whole = await restore('whole', [root]);
+    assert.deepEqual(whole.paths, ['.']);
+    assert.deepEqual(compareTrees(t1!.dir, join(tmp, 'whole')), []);
+    const run = (out: string, path: string) => runDeaddrop(['restore', '--from', chain.sinks[0]!, '--host', 'testhost',
+      '--key', chain.key.keyPath, '--passphrase-file', chain.key.passphraseFile, '--to', join(tmp, out), '--path', path]); // prettier-ignore
+    // outside the root (a sibling whose name starts alike too): a usage error naming both, nothing written
+    for (const outside of ['/etc/passwd', `${root}x/dir1`]) {
+      const r = await run('outside', outside);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.includes(`--path ${outside}: not under ${root}, the backup root`), r.stderr);
+      assert.equal(existsSync(join(tmp, 'outside')), false);
+    }
+    const gone = await run('gone', `${root}/no/such`);
+    assert.equal(gone.code, 1, gone.stderr);
+    assert.ok(gone.stderr.includes(`not in the backup at that time: ${root}/no/such`), gone.stderr);
+    // verify maps it the same way: the subtree compared with the live one
+    const v = await runDeaddrop(['verify', '--from', chain.sinks[0]!, '--host', 'testhost', '--key', chain.key.keyPath,
+      '--passphrase-file', chain.key.passphraseFile, '--against', root, '--path', `${root}/dir1`, '--json']); // prettier-ignore
+    assert.equal(v.code, 0, v.stderr + v.stdout);
+    const compared = (JSON.parse(v.stdout) as { compared: number }).compared;
+    assert.equal(compared, countUnder(join(root, 'dir1')));
   },
 );
+
+/** Objects at and below `dir` (itself included), as verify counts what it compared. */
+function countUnder(dir: string): number {
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) return 1;
+  return 1 + readdirSync(dir).reduce((n, name) => n + countUnder(join(dir, name)), 0);
+}

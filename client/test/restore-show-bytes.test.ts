@@ -8,7 +8,7 @@ import { mkdirSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compareWithLive } from '@deaddrop/client/restore/compare-live';
-import { pathArgument } from '@deaddrop/client/restore/restore';
+import { parsePathArgument } from '@deaddrop/client/restore/path-arguments';
 import { bytesOfShown, showBytes, showIndex } from '@deaddrop/client/restore/show-bytes';
 import { tempDir } from '@deaddrop/test';
 
@@ -43,8 +43,8 @@ test('--path takes names as shown: \\xNN and \\\\ back to their bytes', () => {
       const bytes = b([x, y, 0x5c, 0x78, 0x34, 0x31]); // and a literal "\x41" after them
       assert.equal(bytesOfShown(showBytes(bytes)).toString('hex'), bytes.toString('hex'));
     }
-  assert.deepEqual(pathArgument('d/caf\\xe9/'), [b('d'), b([0x63, 0x61, 0x66, 0xe9])]);
-  assert.deepEqual(pathArgument('a\\b'), [b('a\\b')], 'a lone backslash is taken as it is');
+  assert.deepEqual(parsePathArgument('d/caf\\xe9/').index, [b('d'), b([0x63, 0x61, 0x66, 0xe9])]);
+  assert.deepEqual(parsePathArgument('a\\b').index, [b('a\\b')], 'a lone backslash is taken as it is');
 });
 
 test('verify: symlink targets that differ only in non-UTF-8 bytes are a difference', async () => {

@@ -21,7 +21,12 @@ export const restoreCommand = {
         type: 'string',
         describe: 'Restore as of this time (ISO date, 20261123T030000Z, epoch, 3D); default latest',
       })
-      .option('path', { type: 'string', array: true, describe: 'Restore only this subtree (repeatable), to DEST/PATH' })
+      .option('path', {
+        type: 'string',
+        array: true,
+        describe:
+          'Restore only this subtree (repeatable), to DEST/PATH: relative to the backup root, or absolute under it',
+      })
       .option('force', {
         type: 'boolean',
         describe: "Restore into a non-empty DEST (the state's objects replace DEST's; DEST's others stay)",

@@ -15,7 +15,7 @@ import { DeaddropError, describeError, exitCodeOf, UsageError } from '@deaddrop/
 import { acquirePidLock, type PidLock } from '@deaddrop/common/pid-lock';
 import { TarType } from '../archive/tar-header.js';
 import { setKey } from '../format/names.js';
-import { bytesToIndex, isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
+import { isPrefixIndex, joinIndex, type PathIndex } from '../scan/path-index.js';
 import { TreeApplier, type ApplyStats } from './apply.js';
 import { iso, readCatalog } from './catalog.js';
 import { whatDestHolds, type AfterSets, type DestProgress } from './dest-left.js';
@@ -42,8 +42,9 @@ import { TamperedError } from './payload.js';
 import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
-import { bytesOfShown, showIndex } from './show-bytes.js';
+import { showIndex } from './show-bytes.js';
 import { openSource, type RestoreSource } from './source.js';
+import { parsePathArgument, rootedPaths, type PathArgument } from './path-arguments.js';
 
 export interface RestoreOptions {
   /** DIR or URL (see source.ts). */
@@ -58,7 +59,7 @@ export interface RestoreOptions {
   dest: string;
   /** Epoch seconds; undefined: the latest backup. */
   time?: number;
-  /** Subtrees to restore (relative paths); empty: everything. */
+  /** Subtrees to restore (path-arguments.ts: relative to the backup root, or absolute under it); empty: everything. */
   paths?: string[];
   force?: boolean;
   /** DEST is the caller's temporary directory (verify): errors need not say what it holds. */
@@ -73,21 +74,13 @@ export interface RestoreReport {
   to: string;
   time: string;
   sets: { set: string; time: string; volumes: number }[];
+  /** The --path arguments, relative to the backup root (an absolute one mapped by the sets' Localdir). */
+  paths: string[];
   volumesRead: number;
   volumes: string[];
   stats: ApplyStats;
   warnings: string[];
   seconds: number;
-}
-
-/** A --path argument as an index: `./a/b/` → [a, b]. */
-export function pathArgument(p: string): PathIndex {
-  const clean = p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-  // names are shown with \xNN for bytes that are not UTF-8 (show-bytes.ts): taken back here
-  const index = bytesToIndex(bytesOfShown(clean));
-  if (index.some((c) => c.length === 0 || c.toString() === '..' || c.toString() === '.'))
-    throw new UsageError(`--path ${p}: give a path relative to the backup root, without . or .. parts`);
-  return index;
 }
 
 /** --to must be a directory (a symlink to one will do) or not exist yet: a usage error else, before anything is read. */
@@ -243,7 +236,7 @@ export function warningsBefore(err: unknown): string[] {
 }
 
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
-  const paths = (o.paths ?? []).map(pathArgument);
+  const paths = (o.paths ?? []).map(parsePathArgument);
   await checkDest(o.dest);
   const source = await openSource(o);
   const warnings: string[] = [];
@@ -260,7 +253,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
 async function restoreFrom(
   source: RestoreSource,
   o: RestoreOptions,
-  paths: PathIndex[],
+  args: PathArgument[],
   warnings: string[],
 ): Promise<RestoreReport> {
   const started = Date.now();
@@ -270,6 +263,7 @@ async function restoreFrom(
   warnings.push(...picked.warnings);
   const { loaded } = picked;
   checkHost(source, o.host, loaded);
+  const paths = rootedPaths(args, loaded);
   const lock = await lockDest(o.dest);
   let released: Promise<void> | undefined;
   // once: after it another restore may hold a lock of that name
@@ -283,7 +277,10 @@ async function restoreFrom(
   }
   const { applier, volumes, absent } = applied;
   applied.progress.done();
-  if (absent.length) throw new DeaddropError(`not in the backup at that time: ${absent.map(showIndex).join(', ')}`);
+  if (absent.length) {
+    const given = absent.map((p) => args[paths.indexOf(p)]!.given); // as typed: an absolute one as the host's path
+    throw new DeaddropError(`not in the backup at that time: ${given.join(', ')}`);
+  }
   const last = loaded[loaded.length - 1]!.set;
   return {
     host: o.host,
@@ -291,6 +288,7 @@ async function restoreFrom(
     to: o.dest,
     time: iso(last.time),
     sets: loaded.map((l) => ({ set: setKey(l.set), time: iso(l.set.time), volumes: l.manifest.volumes.length })),
+    paths: paths.map(showIndex),
     volumesRead: volumes.length,
     volumes,
     stats: applier.stats,

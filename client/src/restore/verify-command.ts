@@ -17,7 +17,11 @@ export const verifyCommand = {
       .options(sourceOptions('needed for encrypted sets'))
       .option('against', { type: 'string', demandOption: true, describe: 'The live tree (the backed-up source)' })
       .option('time', { type: 'string', describe: 'The backup as of this time (default latest)' })
-      .option('path', { type: 'string', array: true, describe: 'Compare only this subtree (repeatable)' })
+      .option('path', {
+        type: 'string',
+        array: true,
+        describe: 'Compare only this subtree (repeatable): relative to the backup root, or absolute under it',
+      })
       .option('tmp', { type: 'string', describe: 'Where the backup is restored for comparing (default: system temp)' })
       .epilog('The backup is restored (checked like restore does) into a temporary directory, compared, and removed.'),
   handler: handler<Args>(async (argv) => {

@@ -11,7 +11,8 @@ import { indexToBytes } from '../scan/path-index.js';
 import { compareWithLive, type Difference } from './compare-live.js';
 import type { KeySource } from './key.js';
 import type { RestoreProgress } from './progress.js';
-import { pathArgument, runRestore } from './restore.js';
+import { runRestore } from './restore.js';
+import { parsePathArgument } from './path-arguments.js';
 
 export interface VerifyOptions {
   from: string;
@@ -67,7 +68,8 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       onProgress: o.onProgress,
     });
     const owners = process.getuid?.() === 0;
-    const roots = o.paths.length ? o.paths.map((p) => indexToBytes(pathArgument(p))) : [Buffer.alloc(0)];
+    // the restore's paths, relative to the backup root (an absolute --path mapped)
+    const roots = r.paths.length ? r.paths.map((p) => indexToBytes(parsePathArgument(p).index)) : [Buffer.alloc(0)];
     const differences: Difference[] = [];
     let compared = 0;
     for (const rel of roots) {
