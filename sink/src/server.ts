@@ -275,7 +275,7 @@ export class SinkServer {
     }
     await drainSmallBody(req, 0);
     if (parts.length === 0) throw new HttpRefusal(404, 'GET of the root');
-    await serveFile(root, parts, res, entry);
+    await serveFile(root, parts, res, entry, req.headers.range);
   }
 
   /**

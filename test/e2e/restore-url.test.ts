@@ -38,15 +38,17 @@ function netrcFile(dir: string, name: string, login: string, password: string): 
 /**
  * An HTTP proxy on 127.0.0.1 in front of the sink that answers the first request of each
  * method + path with 503 (`fail503`), or cuts the first GET of a matching path halfway through
- * its body (`cutGet`). Everything else passes through.
+ * its body (`cutGet`; every GET of it with `cutAlways`, a range too). Everything else passes
+ * through; a Range asked for is logged.
  */
-async function flakyProxy(sinkPort: number, opts: { fail503?: boolean; cutGet?: RegExp }) {
+async function flakyProxy(sinkPort: number, opts: { fail503?: boolean; cutGet?: RegExp; cutAlways?: boolean }) {
   const seen = new Set<string>();
   const log: string[] = [];
   const server = http.createServer((req, res) => {
     const key = `${req.method} ${req.url}`;
-    const first = !seen.has(key);
+    const first = !seen.has(key) || opts.cutAlways === true;
     seen.add(key);
+    if (req.headers.range) log.push(`range ${req.headers.range} ${key}`);
     if (opts.fail503 && first) {
       log.push(`503 ${key}`);
       req.resume();
@@ -271,19 +273,43 @@ test(
       }
     });
 
-    await t.test('a volume cut off mid-body: restore fails naming it, nothing of it in DEST', async (st) => {
-      // vol2: the first range of d/big.bin (vol1, at a 1 MiB volume size, holds only what comes before it)
-      const proxy = await flakyProxy(sink.port, { cutGet: /duplicity-full\..*\.vol2\.difftar/ });
+    // vol2: the first range of d/big.bin (vol1, at a 1 MiB volume size, holds only what comes before it)
+    const VOL2 = /duplicity-full\..*\.vol2\.difftar/;
+
+    await t.test('a volume cut off mid-body is asked for again from there: the restore is byte-exact', async () => {
+      const proxy = await flakyProxy(sink.port, { cutGet: VOL2 });
       try {
         const to = out();
         const r = await runDeaddrop(restoreArgs(proxy.url, to));
-        assert.ok(
-          proxy.log.some((l) => l.startsWith('cut GET')),
-          proxy.log.join('\n'),
-        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(compareTrees(snaps[1]!.dir, to), []);
+        const cut = proxy.log.find((l) => l.startsWith('cut GET'));
+        assert.ok(cut, proxy.log.join('\n'));
+        // the rest only: from the byte where the cut came (half the volume), not from 0
+        const resumed = proxy.log.filter((l) => l.startsWith('range ') && l.endsWith(cut.slice('cut '.length)));
+        assert.equal(resumed.length, 1, proxy.log.join('\n'));
+        // (what the proxy wrote before it cut may not all have left it)
+        const from = Number(/^range bytes=(\d+)-$/.exec(resumed[0]!.split(' ').slice(0, 2).join(' '))?.[1]);
+        const size = statSync(join(sink.root, HOST, cut.replace(/^.*\//, ''))).size;
+        assert.ok(from > 0 && from <= Math.floor(size / 2), `${resumed[0]} of ${size}`);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    await t.test('a volume cut off every time: restore fails naming it, nothing of it in DEST', async (st) => {
+      const proxy = await flakyProxy(sink.port, { cutGet: VOL2, cutAlways: true });
+      try {
+        const to = out();
+        const r = await runDeaddrop(restoreArgs(proxy.url, to));
         st.diagnostic(r.stderr.trim());
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, /duplicity-full\.\d{8}T\d{6}Z\.vol2\.difftar\.gz\.p7m: connection lost after \d+ bytes/);
+        // a file that cannot be read is not said to differ from the sums file
+        assert.doesNotMatch(r.stderr, /tampered|differs/);
+        // it was taken up again from where it broke off, from further on each time
+        const ranges = proxy.log.filter((l) => l.startsWith('range ')).map((l) => Number(/bytes=(\d+)-/.exec(l)![1]));
+        assert.ok(ranges.length >= 5 && ranges[1]! > ranges[0]!, proxy.log.join('\n'));
         assert.deepEqual(
           regularFiles(to).filter((f) => f.includes('big.bin')),
           [],

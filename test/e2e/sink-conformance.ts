@@ -708,6 +708,33 @@ export function readerSuite(kind: 'embedded' | 'nginx', start: Starter): void {
       assert.deepEqual([e.status, e.headers.get('content-length'), (await e.arrayBuffer()).byteLength], [200, '0', 0]);
     });
 
+    test('GET with one Range: 206 and those bytes (a restore takes a cut volume up again); past the end 416', async () => {
+      const get = (range: string) =>
+        fetch(`${sink.url}alice/big.p7m`, { headers: { authorization: READER, range } }).then(async (r) => ({
+          status: r.status,
+          contentRange: r.headers.get('content-range'),
+          length: r.headers.get('content-length'),
+          body: Buffer.from(await r.arrayBuffer()),
+        }));
+      const size = big.length;
+      for (const [range, first, last] of [
+        ['bytes=1000000-', 1_000_000, size - 1],
+        ['bytes=0-9', 0, 9],
+        ['bytes=-5', size - 5, size - 1],
+        [`bytes=${size - 1}-${size + 100}`, size - 1, size - 1],
+      ] as const) {
+        const r = await get(range);
+        assert.deepEqual(
+          [r.status, r.contentRange, r.length],
+          [206, `bytes ${first}-${last}/${size}`, String(last - first + 1)],
+          range,
+        );
+        assert.ok(r.body.equals(big.subarray(first, last + 1)), range);
+      }
+      const past = await get(`bytes=${size}-`);
+      assert.deepEqual([past.status, past.contentRange], [416, `bytes */${size}`]);
+    });
+
     test('PROPFIND the root lists the host directories; a host directory its files', async () => {
       const root = await request(sink, 'PROPFIND', '/webdav/', { headers: { authorization: READER, depth: '1' } });
       assert.equal(root.status, 207);

@@ -22,10 +22,15 @@ export function volumesFor(manifest: Manifest, paths: PathIndex[]): ManifestVolu
   return manifest.volumes.filter((v) => paths.some((p) => covers(v, p)));
 }
 
-/** A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause than a decode error). */
+/**
+ * A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause
+ * than a decode error). Only when they could be read again and differ: a file that cannot be
+ * read (the connection to the sink keeps breaking) is not said to be tampered with.
+ */
 async function explain(err: unknown, source: RestoreSource, name: string, sha256: string | undefined): Promise<Error> {
   if (err instanceof TamperedError) return err;
-  if (sha256 !== undefined && (await fileSha256(source, name).catch(() => undefined)) !== sha256) {
+  const stored = sha256 === undefined ? undefined : await fileSha256(source, name).catch(() => undefined);
+  if (stored !== undefined && stored !== sha256) {
     const cause = (err as Error).message;
     // the file is named once
     const what = cause.startsWith(`${name}: `) ? cause.slice(name.length + 2) : cause;

@@ -17,6 +17,8 @@ import { parseSinkName } from '../format/names.js';
 import type { RestoreSource, SourceSpec } from './source.js';
 
 const IDLE_MS = 120_000;
+/** Breaks of one file's body taken up again where they happened (open()), before giving up. */
+const RESUMES = 5;
 const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/;
 
 /** One line an operator can act on, for a failed request to `url`. */
@@ -73,30 +75,81 @@ export class WebDavSource implements RestoreSource {
     return (this.listing = out);
   }
 
+  /**
+   * The file's bytes. Where the body breaks off (a reset, a proxy's timeout, a stall of
+   * IDLE_MS) before the listed size, it is asked for again from there (`Range: bytes=N-`) up
+   * to RESUMES times, and the reader sees one unbroken stream: a restore of many GiB over a
+   * flaky link is not started over for one cut. A sink that answers the whole file again
+   * (200) has what was already read skipped. The whole file's hashes are still checked.
+   */
   async open(name: string): Promise<Readable> {
     const url = this.where + encodeURIComponent(name);
     const size = (await this.list()).get(name);
-    const dog = idleWatchdog(IDLE_MS);
-    const res = await this.request(url, () => this.client.customRequest(name, { method: 'GET', signal: dog.signal }));
+    let dog = idleWatchdog(IDLE_MS);
+    const counted = exactly(size, url, () => dog.poke());
+    let body: Readable | undefined;
+    let received = 0;
+    let resumes = 0;
+    const fail = (err: Error) => counted.destroy(err);
+    const follow = (next: Readable, skip: number) => {
+      body = next;
+      next.on('data', (chunk: Buffer) => {
+        if (skip >= chunk.length) return void (skip -= chunk.length);
+        const part = skip > 0 ? chunk.subarray(skip) : chunk;
+        skip = 0;
+        received += part.length;
+        if (!counted.write(part)) next.pause();
+      });
+      // a consumer that is busy (back-pressure pauses the body) is not a stalled sink
+      next.on('pause', () => dog.stop());
+      next.on('resume', () => dog.poke());
+      next.once('end', () => (size !== undefined && received < size ? broken('it ended early') : counted.end()));
+      next.once('error', (err) => broken(dog.signal.aborted ? `no data for ${IDLE_MS / 1000} s` : describeError(err)));
+    };
+    const broken = (why: string) => {
+      body?.destroy();
+      dog.stop();
+      const lost = `${url}: connection lost after ${received} bytes (${why})`;
+      if (counted.destroyed) return;
+      if (size === undefined || resumes++ >= RESUMES) return fail(new DeaddropError(lost));
+      dog = idleWatchdog(IDLE_MS);
+      this.get(name, url, received, size, dog.signal).then(
+        ({ stream, skip }) => (counted.destroyed ? stream.destroy() : follow(stream, skip)),
+        (err: unknown) => fail(new DeaddropError(`${lost}; asking for the rest failed: ${describeError(err)}`)),
+      );
+    };
+    counted.on('drain', () => body?.resume());
+    counted.once('close', () => {
+      dog.stop();
+      body?.destroy();
+    });
+    const first = await this.get(name, url, 0, size, dog.signal).catch((err: unknown) => {
+      dog.stop();
+      throw err;
+    });
+    follow(first.stream, first.skip);
+    return counted;
+  }
+
+  /** A GET of `name` from byte `from` on; `skip`: bytes at its start that come before `from` (a 200). */
+  private async get(
+    name: string,
+    url: string,
+    from: number,
+    size: number | undefined,
+    signal: AbortSignal,
+  ): Promise<{ stream: Readable; skip: number }> {
+    const headers = from > 0 ? { Range: `bytes=${from}-` } : undefined;
+    const res = await this.request(url, () => this.client.customRequest(name, { method: 'GET', signal, headers }));
     const body = (res as { body?: unknown }).body;
     if (!body) throw new DeaddropError(`${url}: empty answer`);
     // node-fetch (what webdav uses on Node) gives a Node stream; a web stream is converted
     const stream = body instanceof Readable ? body : Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]);
-    const counted = exactly(size, url, dog.poke);
-    // a failure of the body says what happened on the wire, naming the file's URL
-    stream.once('error', (err) => {
-      const why = dog.signal.aborted ? `no data for ${IDLE_MS / 1000} s` : describeError(err);
-      counted.destroy(new DeaddropError(`${url}: connection lost after ${counted.got} bytes (${why})`));
-    });
-    counted.once('close', () => {
-      dog.stop();
-      stream.destroy();
-    });
-    // a consumer that is busy (back-pressure pauses the body) is not a stalled sink
-    stream.on('pause', () => dog.stop());
-    stream.on('resume', () => dog.poke());
-    stream.pipe(counted);
-    return counted;
+    if (from === 0 || res.status === 200) return { stream, skip: from };
+    const range = res.headers.get('content-range') ?? '';
+    if (res.status === 206 && range === `bytes ${from}-${size! - 1}/${size}`) return { stream, skip: 0 };
+    stream.destroy();
+    throw new DeaddropError(`${url}: asked for bytes ${from}- of ${size}, got HTTP ${res.status} ${range}`.trim());
   }
 
   async readSmall(name: string): Promise<Buffer> {
