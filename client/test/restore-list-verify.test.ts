@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
@@ -17,6 +17,7 @@ interface Listing {
   chains: { sets: { type: string; volumes: number; storedBytes: number; missing: string[] }[] }[];
 }
 interface Files {
+  root?: string;
   files: { path: string; type: string; size: number; mode: number; mtime: number }[];
 }
 
@@ -74,6 +75,8 @@ test('list, list --files and verify', { skip: missingTools('cp'), timeout: 300_0
   for (const snap of chain.snapshots) {
     const r = await runDeaddrop(['list', ...from, ...key, '--files', '--time', snap.time, '--json']);
     assert.equal(r.code, 0, r.stderr);
+    // the backup root the paths are relative to
+    assert.equal((JSON.parse(r.stdout) as Files).root, realpathSync(chain.src));
     // names as text: the Latin-1 name's byte shows as \xe9
     const got = new Map(
       (JSON.parse(r.stdout) as Files).files.map((f) => [

@@ -55,6 +55,7 @@ async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: Re
   const { parseRestoreTime } = await import('./when.js');
   const { loadSetsAt } = await import('./pick-sets.js');
   const { filesAt } = await import('./listing.js');
+  const { showBytes } = await import('./show-bytes.js');
   const key = keyLoader(argv.key, argv.passphraseFile);
   const time = argv.time === undefined ? undefined : parseRestoreTime(argv.time);
   const { loaded, warnings } = await loadSetsAt(catalog, time, key);
@@ -62,7 +63,10 @@ async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: Re
   const { startProgress, withRestoreProgress } = await import('./progress.js');
   const at = startProgress(loaded, [], catalog.sizes);
   const files = await withRestoreProgress(argv, (report) => filesAt(source, loaded, key, { at, report }));
-  const r = { host: argv.host, time: iso(loaded[loaded.length - 1]!.set.time), files };
+  const last = loaded[loaded.length - 1]!;
+  // the backup root the paths are relative to (what an absolute --path of restore is under)
+  const root = last.manifest.localdir && showBytes(last.manifest.localdir);
+  const r = { host: argv.host, time: iso(last.set.time), root, files };
   printResult(argv.json, r, (x) =>
     x.files.map(
       (f) =>
