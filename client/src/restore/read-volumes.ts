@@ -10,7 +10,7 @@ import { volumeEntries, type VolumeEntry } from './entries.js';
 import type { KeySource } from './key.js';
 import type { LoadedSet } from './load-set.js';
 import { fileSha256, openPayload, TamperedError } from './payload.js';
-import type { RestoreSource } from './source.js';
+import { SourceReadError, type RestoreSource } from './source.js';
 
 /** duplicity's VolumeInfo.contains: start[:len(p)] <= p <= end. */
 function covers(v: ManifestVolume, p: PathIndex): boolean {
@@ -25,10 +25,11 @@ export function volumesFor(manifest: Manifest, paths: PathIndex[]): ManifestVolu
 /**
  * A failed volume: when the stored bytes differ from the sums file, say so (a clearer cause
  * than a decode error). Only when they could be read again and differ: a file that cannot be
- * read (the connection to the sink keeps breaking) is not said to be tampered with.
+ * read is not said to be tampered with, and one whose connection kept breaking is not
+ * downloaded once more to find out.
  */
 async function explain(err: unknown, source: RestoreSource, name: string, sha256: string | undefined): Promise<Error> {
-  if (err instanceof TamperedError) return err;
+  if (err instanceof TamperedError || err instanceof SourceReadError) return err;
   const stored = sha256 === undefined ? undefined : await fileSha256(source, name).catch(() => undefined);
   if (stored !== undefined && stored !== sha256) {
     const cause = (err as Error).message;

@@ -4,7 +4,14 @@
  * restore sees only this interface.
  */
 import type { Readable } from 'node:stream';
-import { UsageError } from '@deaddrop/common/errors';
+import { DeaddropError, UsageError } from '@deaddrop/common/errors';
+
+/**
+ * A stored file that could not be read whole from the source (its connection kept breaking):
+ * nothing is known of its bytes, so it is reported as it is, never as a file that differs from
+ * the sums file, and not read once more to find out (read-volumes.ts explain()).
+ */
+export class SourceReadError extends DeaddropError {}
 
 export interface RestoreSource {
   /** The host directory, for messages and reports (a path, or a URL without credentials). */

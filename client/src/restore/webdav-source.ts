@@ -14,7 +14,7 @@ import { Netrc, type Credentials } from '../transport/netrc.js';
 import { DEFAULT_RETRY, PermanentError, statusOf, withRetries, type RetryPolicy } from '../transport/retry.js';
 import { idleWatchdog } from '../transport/watchdog.js';
 import { parseSinkName } from '../format/names.js';
-import type { RestoreSource, SourceSpec } from './source.js';
+import { SourceReadError, type RestoreSource, type SourceSpec } from './source.js';
 
 const IDLE_MS = 120_000;
 /** Breaks of one file's body taken up again where they happened (open()), before giving up. */
@@ -111,11 +111,11 @@ export class WebDavSource implements RestoreSource {
       dog.stop();
       const lost = `${url}: connection lost after ${received} bytes (${why})`;
       if (counted.destroyed) return;
-      if (size === undefined || resumes++ >= RESUMES) return fail(new DeaddropError(lost));
+      if (size === undefined || resumes++ >= RESUMES) return fail(new SourceReadError(lost));
       dog = idleWatchdog(IDLE_MS);
       this.get(name, url, received, size, dog.signal).then(
         ({ stream, skip }) => (counted.destroyed ? stream.destroy() : follow(stream, skip)),
-        (err: unknown) => fail(new DeaddropError(`${lost}; asking for the rest failed: ${describeError(err)}`)),
+        (err: unknown) => fail(new SourceReadError(`${lost}; asking for the rest failed: ${describeError(err)}`)),
       );
     };
     counted.on('drain', () => body?.resume());
