@@ -89,6 +89,8 @@ async function flakyProxy(sinkPort: number, opts: { fail503?: boolean; cutGet?: 
   };
 }
 
+type FlakyProxy = Awaited<ReturnType<typeof flakyProxy>>;
+
 /** Regular files anywhere under dir. */
 function regularFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -108,6 +110,15 @@ test(
     const snaps: { time: string; dir: string }[] = [];
     let n = 0;
     const out = () => join(host.tmp, `out${++n}`);
+    /** `fn` with a flakyProxy in front of the sink, closed after. */
+    const throughProxy = async (opts: Parameters<typeof flakyProxy>[1], fn: (proxy: FlakyProxy) => Promise<void>) => {
+      const proxy = await flakyProxy(sink.port, opts);
+      try {
+        await fn(proxy);
+      } finally {
+        await proxy.close();
+      }
+    };
     const restoreArgs = (from: string, to: string, nf = netrc) =>
     ['restore', '--from', from, '--host', HOST, '--key', host.plainKey, '--netrc', nf, '--to', to]; // prettier-ignore
 
@@ -250,8 +261,7 @@ test(
     );
 
     await t.test('a 503 on every first request is retried; the restore is byte-exact', async () => {
-      const proxy = await flakyProxy(sink.port, { fail503: true });
-      try {
+      await throughProxy({ fail503: true }, async (proxy) => {
         const to = out();
         const r = await runDeaddrop(restoreArgs(proxy.url, to));
         assert.equal(r.code, 0, r.stderr);
@@ -268,17 +278,14 @@ test(
           proxy.log.some((l) => /^503 GET .*\.vol1\.difftar/.test(l)),
           proxy.log.join('\n'),
         );
-      } finally {
-        await proxy.close();
-      }
+      });
     });
 
     // vol2: the first range of d/big.bin (vol1, at a 1 MiB volume size, holds only what comes before it)
     const VOL2 = /duplicity-full\..*\.vol2\.difftar/;
 
     await t.test('a volume cut off mid-body is asked for again from there: the restore is byte-exact', async () => {
-      const proxy = await flakyProxy(sink.port, { cutGet: VOL2 });
-      try {
+      await throughProxy({ cutGet: VOL2 }, async (proxy) => {
         const to = out();
         const r = await runDeaddrop(restoreArgs(proxy.url, to));
         assert.equal(r.code, 0, r.stderr);
@@ -289,17 +296,14 @@ test(
         const resumed = proxy.log.filter((l) => l.startsWith('range ') && l.endsWith(cut.slice('cut '.length)));
         assert.equal(resumed.length, 1, proxy.log.join('\n'));
         // (what the proxy wrote before it cut may not all have left it)
-        const from = Number(/^range bytes=(\d+)-$/.exec(resumed[0]!.split(' ').slice(0, 2).join(' '))?.[1]);
+        const from = Number(/^range bytes=(\d+)- /.exec(resumed[0]!)?.[1]);
         const size = statSync(join(sink.root, HOST, cut.replace(/^.*\//, ''))).size;
         assert.ok(from > 0 && from <= Math.floor(size / 2), `${resumed[0]} of ${size}`);
-      } finally {
-        await proxy.close();
-      }
+      });
     });
 
     await t.test('a volume cut off every time: restore fails naming it, nothing of it in DEST', async (st) => {
-      const proxy = await flakyProxy(sink.port, { cutGet: VOL2, cutAlways: true });
-      try {
+      await throughProxy({ cutGet: VOL2, cutAlways: true }, async (proxy) => {
         const to = out();
         const r = await runDeaddrop(restoreArgs(proxy.url, to));
         st.diagnostic(r.stderr.trim());
@@ -320,9 +324,7 @@ test(
           regularFiles(to).filter((f) => f.includes('big.bin')),
           [],
         );
-      } finally {
-        await proxy.close();
-      }
+      });
     });
 
     await t.test('wrong password, a host account, an unreachable sink: clear errors, nothing written', async () => {
