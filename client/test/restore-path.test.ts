@@ -13,6 +13,7 @@ import { compareTrees } from '@deaddrop/test/compare-trees';
 import { makeChain } from './restore-helpers.js';
 
 interface Report {
+  root: string;
   paths: string[];
   volumesRead: number;
   volumes: string[];
@@ -67,6 +68,7 @@ test(
     const root = realpathSync(chain.src);
     const abs = await restore('abs', [`${root}/dir1/`]);
     assert.deepEqual(abs.paths, ['dir1']);
+    assert.equal(abs.root, root); // what the restored tree stands for
     assert.deepEqual(readdirSync(join(tmp, 'abs')), ['dir1']);
     assert.deepEqual(compareTrees(join(t1!.dir, 'dir1'), join(tmp, 'abs', 'dir1')), []);
     const whole = await restore('whole', [root]);

@@ -2,12 +2,15 @@
  * Differences between a restored tree and a live one, for `deaddrop verify`: walks both with
  * lstat (never following links) and compares type, permission bits, integer mtime, size,
  * content (SHA-256, streamed), link target (as bytes), device number, and owner when run as
- * root. Sockets are ignored (backups skip them). Names and targets are shown by showBytes.
+ * root. Sockets are ignored (backups skip them), and so is a live object the backup lacks
+ * when `taken` says the backup would not have taken it (live-selection.ts). Names and targets
+ * are shown by showBytes.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { entryTypeOf } from '../scan/entry.js';
+import type { TakenByBackup } from './live-selection.js';
 import { showBytes } from './show-bytes.js';
 
 export interface Difference {
@@ -37,6 +40,8 @@ export interface Comparison {
   differences: Difference[];
   /** Objects of the backup compared (each once, whatever number of sets it came from). */
   compared: number;
+  /** Objects of the live tree that the backup lacks and would not have taken (subtrees count once). */
+  outside: number;
 }
 
 /**
@@ -47,10 +52,11 @@ export interface Comparison {
 export async function compareWithLive(
   backup: Buffer,
   live: Buffer,
-  opts: { owners: boolean; rel?: Buffer; skipRoot?: boolean },
+  opts: { owners: boolean; rel?: Buffer; skipRoot?: boolean; taken?: TakenByBackup },
 ): Promise<Comparison> {
   const out: Difference[] = [];
   let compared = 0;
+  let outside = 0;
   const at = (root: Buffer, rel: Buffer) => (rel.length ? Buffer.concat([root, SLASH, rel]) : root);
   const show = (rel: Buffer) => (rel.length ? showBytes(rel) : '.');
   const walk = async (rel: Buffer): Promise<void> => {
@@ -90,10 +96,13 @@ export async function compareWithLive(
       }
       for (const [k, n] of [...nb].sort()) {
         if (na.has(k)) continue;
-        if (!(await lstat(at(live, child(n)))).isSocket()) out.push({ path: show(child(n)), what: 'extra' });
+        const st = await lstat(at(live, child(n)));
+        if (st.isSocket()) continue;
+        if (opts.taken && !opts.taken(child(n), st)) outside++;
+        else out.push({ path: show(child(n)), what: 'extra' });
       }
     }
   };
   await walk(opts.rel ?? Buffer.alloc(0));
-  return { differences: out, compared };
+  return { differences: out, compared, outside };
 }

@@ -60,23 +60,31 @@ export function rootedPaths(args: PathArgument[], loaded: LoadedSet[]): PathInde
 
 /** The Localdir every set names (trailing slashes aside), or a usage error for `given`. */
 function backupRoot(loaded: LoadedSet[], given: string): Buffer {
+  const r = setsRoot(loaded);
+  if ('root' in r) return r.root;
+  throw new UsageError(`--path ${given}: ${r.problem}: give the path relative to the backup root`);
+}
+
+/**
+ * The one absolute backup root that the sets name (their manifests' Localdir, trailing slashes
+ * aside), or why there is none.
+ */
+export function setsRoot(loaded: LoadedSet[]): { root: Buffer } | { problem: string } {
   const roots = new Map<string, Buffer>();
   for (const l of loaded) {
     const dir = l.manifest.localdir;
     if (dir === undefined || dir[0] !== 0x2f)
-      throw new UsageError(
-        `--path ${given}: the set of ${iso(l.set.time)} does not name an absolute backup root ` +
-          `(its manifest's Localdir): give the path relative to the backup root`,
-      );
+      return {
+        problem: `the set of ${iso(l.set.time)} does not name an absolute backup root (its manifest's Localdir)`,
+      };
     const trimmed = trimTrailingSlashes(dir);
     roots.set(trimmed.toString('latin1'), trimmed);
   }
   if (roots.size > 1)
-    throw new UsageError(
-      `--path ${given}: the sets at that time were made of different roots ` +
-        `(${[...roots.values()].map(showBytes).join(', ')}): give the path relative to the backup root`,
-    );
-  return [...roots.values()][0]!;
+    return {
+      problem: `the sets at that time were made of different roots (${[...roots.values()].map(showBytes).join(', ')})`,
+    };
+  return { root: [...roots.values()][0]! };
 }
 
 function leadingSlashes(b: Buffer): number {

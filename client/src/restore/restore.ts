@@ -42,9 +42,9 @@ import { TamperedError } from './payload.js';
 import { loadSetsAt } from './pick-sets.js';
 import { progressCounter, startProgress, type RestoreProgress } from './progress.js';
 import { readVolumes } from './read-volumes.js';
-import { showIndex } from './show-bytes.js';
+import { showBytes, showIndex } from './show-bytes.js';
 import { openSource, type RestoreSource } from './source.js';
-import { parsePathArgument, rootedPaths, type PathArgument } from './path-arguments.js';
+import { parsePathArgument, rootedPaths, setsRoot, type PathArgument } from './path-arguments.js';
 
 export interface RestoreOptions {
   /** DIR or URL (see source.ts). */
@@ -66,6 +66,11 @@ export interface RestoreOptions {
   scratch?: boolean;
   /** Volumes and stored bytes read so far (progress display; see progress.ts). */
   onProgress?: (p: RestoreProgress) => void;
+  /**
+   * The sets' backup root (undefined: they name none, or several), once their manifests are
+   * read and before DEST is touched; it may throw to stop the restore (verify's --config).
+   */
+  onRoot?: (root: Buffer | undefined) => void;
 }
 
 export interface RestoreReport {
@@ -74,6 +79,8 @@ export interface RestoreReport {
   to: string;
   time: string;
   sets: { set: string; time: string; volumes: number }[];
+  /** The backup root the restored tree stands for (the sets' Localdir), if they name one. */
+  root?: string;
   /** The --path arguments, relative to the backup root (an absolute one mapped by the sets' Localdir). */
   paths: string[];
   volumesRead: number;
@@ -264,6 +271,9 @@ async function restoreFrom(
   const { loaded } = picked;
   checkHost(source, o.host, loaded);
   const paths = rootedPaths(args, loaded);
+  const named = setsRoot(loaded);
+  const root = 'root' in named ? named.root : undefined;
+  o.onRoot?.(root);
   const lock = await lockDest(o.dest);
   let released: Promise<void> | undefined;
   // once: after it another restore may hold a lock of that name
@@ -288,6 +298,7 @@ async function restoreFrom(
     to: o.dest,
     time: iso(last.time),
     sets: loaded.map((l) => ({ set: setKey(l.set), time: iso(l.set.time), volumes: l.manifest.volumes.length })),
+    root: root && showBytes(root),
     paths: paths.map(showIndex),
     volumesRead: volumes.length,
     volumes,

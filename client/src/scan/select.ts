@@ -20,12 +20,24 @@ export interface Selection {
   sources: string[];
   /** True when `path` (absolute, raw bytes) is excluded, with its subtree. */
   excluded(path: Buffer): boolean;
+  /** How `path` (absolute, raw bytes) relates to the sources: inside one, or above one (on the way to it). */
+  relation(path: Buffer): { inside: boolean; above: boolean };
+  /** The deepest source holding `path` (a source inside another is a root of its own), as bytes. */
+  deepestSource(path: Buffer): Buffer | undefined;
 }
 
 /** Duplicity's canonical form: "." segments and trailing "/" removed (no symlink resolution). */
 export function canonicalPath(p: string): string {
   const n = posix.normalize(p);
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+const SLASH = 0x2f;
+
+/** `path` is `dir` or below it, in whole components (/x/ab is not within /x/a); both raw bytes. */
+export function isWithin(path: Buffer, dir: Buffer): boolean {
+  if (path.length < dir.length || !path.subarray(0, dir.length).equals(dir)) return false;
+  return path.length === dir.length || path[dir.length] === SLASH || (dir.length === 1 && dir[0] === SLASH);
 }
 
 function isUnder(path: string, dir: string): boolean {
@@ -80,9 +92,24 @@ export function makeSelection(sources: string[], exclude: string[], alsoExclude:
     else prefixes.push(asBytes(canonicalPath(e)));
   });
   const excluded = (bytes: string) => prefixes.some((p) => isUnder(bytes, p)) || globs.some((g) => g.test(bytes));
+  const sorted = roots.sort();
+  const sourceBytes = sorted.map((s) => Buffer.from(s));
   return {
     root,
-    sources: roots.sort(),
+    sources: sorted,
     excluded: (path) => excluded(path.toString('latin1')),
+    relation: (path) => {
+      let above = false;
+      for (const s of sourceBytes) {
+        if (isWithin(path, s)) return { inside: true, above };
+        if (s.length > path.length && isWithin(s, path)) above = true;
+      }
+      return { inside: false, above };
+    },
+    deepestSource: (path) => {
+      let deepest: Buffer | undefined;
+      for (const s of sourceBytes) if (isWithin(path, s) && (!deepest || s.length > deepest.length)) deepest = s;
+      return deepest;
+    },
   };
 }

@@ -39,12 +39,6 @@ function child(dir: Buffer, name: Buffer): Buffer {
     : Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
-/** `path` is `dir` or below it (whole components: /x/ab is not within /x/a). */
-function isWithin(path: Buffer, dir: Buffer): boolean {
-  if (path.length < dir.length || !path.subarray(0, dir.length).equals(dir)) return false;
-  return path.length === dir.length || path[dir.length] === SLASH || (dir.length === 1 && dir[0] === SLASH);
-}
-
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
@@ -64,16 +58,6 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
   const rootStat = lstatSync(rootPath, { bigint: true });
   const rootEntry = toEntry([], rootPath, rootStat);
   if (!rootEntry || rootEntry.type !== 'dir') throw new Error(`${selection.root}: not a directory`);
-
-  /** How a path relates to the sources: inside one or above one. */
-  const relation = (path: Buffer): { inside: boolean; above: boolean } => {
-    let above = false;
-    for (const s of sources) {
-      if (isWithin(path, s)) return { inside: true, above };
-      if (s.length > path.length && isWithin(s, path)) above = true;
-    }
-    return { inside: false, above };
-  };
 
   function toEntry(index: PathIndex, path: Buffer, st: BigIntStats): ScanEntry | undefined {
     const type = entryTypeOf(st);
@@ -105,8 +89,7 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
   }
   /** The device of the deepest source holding `path` (a source inside another has its own). */
   const devOf = (path: Buffer): bigint | undefined => {
-    let deepest: Buffer | undefined;
-    for (const s of sources) if (isWithin(path, s) && (!deepest || s.length > deepest.length)) deepest = s;
+    const deepest = selection.deepestSource(path);
     return deepest && sourceDev.get(deepest.toString('latin1'));
   };
 
@@ -124,7 +107,7 @@ export async function* walkTree(opts: WalkOptions): AsyncGenerator<ScanEntry> {
     const candidates: { name: Buffer; path: Buffer; inside: boolean }[] = [];
     for (const name of names) {
       const path = child(dir.path, name);
-      const rel = relation(path);
+      const rel = selection.relation(path);
       if (!rel.inside && !rel.above) continue;
       if (selection.excluded(path)) continue;
       candidates.push({ name, path, inside: rel.inside });
