@@ -159,6 +159,9 @@ test('--dry-run counts what would go into the set and writes nothing', async () 
     status.chain.map((c) => [c.type, c.cached]),
     [['full', true]],
   );
+  // the chain's Localdir: the backup root, the common ancestor of the sources
+  const text = await runDeaddrop(['status', '--config', s.config]);
+  assert.match(text.stdout.split('\n')[0]!, new RegExp(`^host h1, archive .*, backup root ${s.src}$`));
 });
 
 test(

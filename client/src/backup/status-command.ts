@@ -20,6 +20,7 @@ export interface StatusReport {
   /** state.json: none yet, ok, or damaged/unreadable (stateProblem says why; exit 1). */
   state: 'none' | 'ok' | 'damaged' | 'unreadable';
   stateProblem?: string;
+  /** The chain's backup root (its manifests' Localdir): the common ancestor of the sources. */
   localdir?: string;
   chain: {
     type: 'full' | 'inc';
@@ -120,7 +121,7 @@ export const statusCommand = {
       config.sinks.map((k) => k.name),
     );
     printResult(argv.json, r, (s) => {
-      const lines = [`host ${s.host}, archive ${s.archiveDir}${s.localdir ? `, source ${s.localdir}` : ''}`];
+      const lines = [`host ${s.host}, archive ${s.archiveDir}${s.localdir ? `, backup root ${s.localdir}` : ''}`];
       if (s.stateProblem)
         lines.push(
           `state: ${s.stateProblem} ` +
