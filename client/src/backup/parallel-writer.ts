@@ -16,6 +16,7 @@ import {
   BATCH_BYTES,
   BATCH_ITEMS,
   DELTA_RANGE,
+  ENTRY_OVERHEAD,
   rangeChunks,
   RANGE_FILE,
   type Job,
@@ -137,6 +138,7 @@ export async function writeEntriesParallel(
   };
 
   for await (const a of actions) {
+    const itemsBefore = batch.length;
     if (a.op === 'deleted') {
       batch.push({ kind: 'deleted', index: a.index, wasFile: a.wasFile });
     } else if (a.entry.type !== 'file') {
@@ -182,6 +184,7 @@ export async function writeEntriesParallel(
         await drain(AHEAD);
       }
     }
+    batchBytes += (batch.length - itemsBefore) * ENTRY_OVERHEAD;
     if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_ITEMS) flushBatch();
     await drain(AHEAD);
   }
