@@ -8,7 +8,8 @@ import { NoVolumeError, parseManifest, type Manifest } from '../format/manifest.
 import { parseDuplicityName, setKey, sumsFileNameOf, type BackupSet, type DuplicityFileName } from '../format/names.js';
 import { parseSums } from '../format/sums.js';
 import type { KeySource } from './key.js';
-import { readPayload } from './payload.js';
+import { openPayload } from './payload.js';
+import { withoutFilelist } from './without-filelist.js';
 import type { RestoreSource } from './source.js';
 
 export interface LoadedSet {
@@ -55,7 +56,7 @@ export async function loadSet(source: RestoreSource, set: BackupSet, key: KeySou
   if (ours) requireListed(set, sums, [manifestName]);
   const manifest = readManifest(
     set,
-    withoutFilelist(await readPayload(source, manifestName, key, { sha256: sums.get(manifestName) })),
+    await withoutFilelist(await openPayload(source, manifestName, key, { sha256: sums.get(manifestName) })),
     manifestName,
   );
   const volumes = new Map<number, DuplicityFileName>();
@@ -100,17 +101,4 @@ function requireListed(set: BackupSet, sums: Map<string, string>, names: string[
   const unlisted = names.filter((n) => !sums.has(n));
   if (unlisted.length)
     throw new DeaddropError(`set ${setKey(set)}: its sums file ${set.sums!.name} does not list ${unlisted.join(', ')}`);
-}
-
-/**
- * The manifest without its Filelist block (a line per changed file: restore needs only the
- * volumes, and parsing 20k paths grew the heap for the rest of the run). The block runs to
- * the next `Volume` line (manifest.py's to_string puts it first) or to the end.
- */
-function withoutFilelist(text: Buffer): Buffer {
-  const s = text.toString('latin1');
-  const start = s.search(/^filelist/im);
-  if (start < 0) return text;
-  const rest = s.slice(start).search(/^volume/im);
-  return rest < 0 ? text.subarray(0, start) : Buffer.concat([text.subarray(0, start), text.subarray(start + rest)]);
 }

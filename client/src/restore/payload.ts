@@ -216,15 +216,3 @@ export async function fileSha256(source: RestoreSource, name: string): Promise<s
   for await (const chunk of await source.open(name)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
-
-/** A whole (small) payload, e.g. a manifest. */
-export async function readPayload(
-  source: RestoreSource,
-  what: string,
-  key: KeySource,
-  expect: Expected,
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of await openPayload(source, what, key, expect)) parts.push(chunk);
-  return Buffer.concat(parts);
-}
