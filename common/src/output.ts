@@ -22,3 +22,53 @@ export function printFailureJson(err: unknown): void {
   const result = exitCode === ExitCode.LOCKED ? 'locked' : 'failed';
   process.stdout.write(JSON.stringify({ result, exitCode, error: describeError(err) }) + '\n');
 }
+
+/** Text for stdout, written in pieces of about 64 KiB; `write` waits while stdout is full. */
+export interface StdoutPieces {
+  write(text: string): Promise<void>;
+  end(): Promise<void>;
+}
+
+const PIECE = 64 * 1024;
+
+export function stdoutPieces(out: NodeJS.WritableStream = process.stdout): StdoutPieces {
+  let pending = '';
+  const flush = async () => {
+    const text = pending;
+    pending = '';
+    if (text && !out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
+  };
+  return {
+    async write(text) {
+      pending += text;
+      if (pending.length >= PIECE) await flush();
+    },
+    end: flush,
+  };
+}
+
+/**
+ * A long listing's JSON as its items come: once `end` is called, the same bytes printJson
+ * writes for `{ ...head, [field]: items }`, without holding the items or the whole text.
+ */
+export function jsonListing<T>(head: Record<string, unknown>, field: string, out = stdoutPieces()) {
+  const opening = JSON.stringify(head, null, 2);
+  let prefix: string | undefined =
+    (opening === '{}' ? '{\n' : `${opening.slice(0, -2)},\n`) + `  ${JSON.stringify(field)}: [`;
+  const once = () => {
+    const p = prefix ?? '';
+    prefix = undefined;
+    return p;
+  };
+  let count = 0;
+  return {
+    async add(item: T): Promise<void> {
+      const text = JSON.stringify(item, null, 2).replace(/\n/g, '\n    ');
+      await out.write(`${once()}${count++ ? ',' : ''}\n    ${text}`);
+    },
+    async end(): Promise<void> {
+      await out.write(`${once()}${count ? '\n  ]' : ']'}\n}\n`);
+      await out.end();
+    },
+  };
+}

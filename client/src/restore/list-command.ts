@@ -1,7 +1,9 @@
 import { handler, type DeaddropCommand } from '@deaddrop/common/cli';
-import { printResult } from '@deaddrop/common/output';
+import { jsonListing, printResult, stdoutPieces } from '@deaddrop/common/output';
 import { formatBytes } from '@deaddrop/common/units';
 import { debugLines, sourceOptions, type SourceArgs } from './source-options.js';
+import type { ListedFile } from './listing.js';
+import type { RestoreProgress } from './progress.js';
 import type { RestoreSource } from './source.js';
 
 interface Args extends SourceArgs {
@@ -54,7 +56,7 @@ async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: Re
   const { keyLoader } = await import('./key.js');
   const { parseRestoreTime } = await import('./when.js');
   const { loadSetsAt } = await import('./pick-sets.js');
-  const { filesAt } = await import('./listing.js');
+  const { listFilesAt } = await import('./listing.js');
   const { showBytes } = await import('./show-bytes.js');
   const key = keyLoader(argv.key, argv.passphraseFile);
   const time = argv.time === undefined ? undefined : parseRestoreTime(argv.time);
@@ -62,18 +64,27 @@ async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: Re
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const { startProgress, withRestoreProgress } = await import('./progress.js');
   const at = startProgress(loaded, [], catalog.sizes);
-  const files = await withRestoreProgress(argv, (report) => filesAt(source, loaded, key, { at, report }));
   const last = loaded[loaded.length - 1]!;
   // the backup root the paths are relative to (what an absolute --path of restore is under)
   const root = last.manifest.localdir && showBytes(last.manifest.localdir);
-  const r = { host: argv.host, time: iso(last.set.time), root, files };
-  printResult(argv.json, r, (x) =>
-    x.files.map(
-      (f) =>
-        `${f.type.padEnd(8)} ${(f.mode & 0o7777).toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ` +
-        `${iso(f.mtime)} ${f.path}${f.target !== undefined ? ` -> ${f.target}` : ''}`,
-    ),
-  );
+  // written as read: a host's listing can be hundreds of thousands of lines (on an error
+  // part way, what was listed so far has gone out, and the exit code says it is not all)
+  const head = { host: argv.host, time: iso(last.set.time), root };
+  const text = stdoutPieces();
+  const json = argv.json ? jsonListing<ListedFile>(head, 'files', text) : undefined;
+  const sink = json
+    ? (f: ListedFile) => json.add(f)
+    : (f: ListedFile) =>
+        text.write(
+          `${f.type.padEnd(8)} ${(f.mode & 0o7777).toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ` +
+            `${iso(f.mtime)} ${f.path}${f.target !== undefined ? ` -> ${f.target}` : ''}\n`,
+        );
+  const listing = (report?: (p: RestoreProgress) => void) =>
+    listFilesAt(source, loaded, key, sink, report && { at, report });
+  // lines going to a terminal are the progress: no progress line drawn among them
+  if (process.stdout.isTTY) await listing();
+  else await withRestoreProgress(argv, listing);
+  await (json ? json.end() : text.end());
 }
 
 function line(s: { type: string; time: string; volumes: number; storedBytes: number; missing: string[] }): string {
