@@ -10,18 +10,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { createJobPool, type JobPool } from '@deaddrop/client/backup/job-pool';
+import { createJobPool } from '@deaddrop/client/backup/job-pool';
 import { BATCH_BYTES, type JobResult } from '@deaddrop/client/backup/jobs';
-import { ManifestWriter } from '@deaddrop/client/backup/manifest-writer';
-import { writeEntriesParallel } from '@deaddrop/client/backup/parallel-writer';
 import type { Action } from '@deaddrop/client/backup/plan';
-import { SigtarWriter } from '@deaddrop/client/backup/sigtar-writer';
 import { readTarEntries } from '@deaddrop/client/backup/tar-entries';
-import { VolumeWriter } from '@deaddrop/client/backup/volume-writer';
-import { loadOwnerNames } from '@deaddrop/client/scan/owners';
 import { loadRecipients } from '@deaddrop/keys/recipients';
 import { makeTestRecipient, missingTools, tempDir } from '@deaddrop/test';
 import { scannedEntry } from './scan-helpers.js';
+import { poolAround, writeSet } from './set-writer-helpers.js';
 
 const FILES = 3000;
 
@@ -42,37 +38,16 @@ test(
     // the workers' pool, each result's size noted as the writer gets it
     const workers = await createJobPool(1);
     const results: { items: number; sigtar: number }[] = [];
-    const pool: JobPool = {
-      workers: workers.workers,
-      get inline() {
-        return workers.inline;
-      },
-      run: (job) =>
-        workers.run(job).then((r: JobResult) => {
-          results.push({ items: job.items.length, sigtar: r.sigtar.length });
-          return r;
-        }),
-      close: () => workers.close(),
-    };
-    const owners = loadOwnerNames();
-    const volumes = new VolumeWriter({
-      pathOf: (n) => join(out, `vol${n}`),
-      recipients,
-      volumeSize: 200 << 20,
-      level: 6,
-    });
-    const sigtar = new SigtarWriter(join(out, 'signatures.tar.gz'), join(out, 'signatures.p7m'), recipients);
-    const manifest = new ManifestWriter({ hostname: 'h', localdir: Buffer.from(src) }, join(out, 'filelist'));
+    const pool = poolAround(workers, (job) =>
+      workers.run(job).then((r: JobResult) => {
+        results.push({ items: job.items.length, sigtar: r.sigtar.length });
+        return r;
+      }),
+    );
     async function* actions(): AsyncGenerator<Action> {
       for (const n of names) yield { op: 'new', entry: scannedEntry(join(src, n)) };
     }
-    try {
-      await writeEntriesParallel(actions(), { volumes, sigtar, manifest, owners, onProblem: () => {} }, pool, 6);
-    } finally {
-      await pool.close();
-    }
-    await volumes.finish();
-    await sigtar.finish();
+    assert.deepEqual(await writeSet(out, src, recipients, pool, actions()), []);
 
     assert.equal(
       results.reduce((n, r) => n + r.items, 0),

@@ -13,12 +13,8 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { runJob } from '@deaddrop/client/backup/job-exec';
-import { createJobPool, type JobPool } from '@deaddrop/client/backup/job-pool';
-import { ManifestWriter } from '@deaddrop/client/backup/manifest-writer';
-import { writeEntriesParallel } from '@deaddrop/client/backup/parallel-writer';
+import { createJobPool } from '@deaddrop/client/backup/job-pool';
 import type { Action } from '@deaddrop/client/backup/plan';
-import { SigtarWriter } from '@deaddrop/client/backup/sigtar-writer';
-import { VolumeWriter } from '@deaddrop/client/backup/volume-writer';
 import type { Job, JobItem, JobResult } from '@deaddrop/client/backup/jobs';
 import { RANGE_FILE, rangeChunks } from '@deaddrop/client/backup/jobs';
 import { SignatureBuilder } from '@deaddrop/client/backup/signature-builder';
@@ -27,6 +23,7 @@ import { duplicitySignatureParams } from '@deaddrop/client/rsync/magic';
 import { md4Blocks } from '@deaddrop/client/rsync/md4-lanes';
 import { pythonMtime, type ScanEntry } from '@deaddrop/client/scan/entry';
 import { scannedEntry } from './scan-helpers.js';
+import { poolAround, writeSet } from './set-writer-helpers.js';
 import { loadOwnerNames } from '@deaddrop/client/scan/owners';
 import { loadRecipients } from '@deaddrop/keys/recipients';
 import { makeTestRecipient, missingTools, seededBytes, tempDir } from '@deaddrop/test';
@@ -202,52 +199,22 @@ test(
     const workers = await createJobPool(2);
     assert.equal(workers.workers, 2, 'worker threads, not inline');
     let first: Promise<JobResult> | undefined;
-    const pool: JobPool = {
-      workers: workers.workers,
-      get inline() {
-        return workers.inline;
-      },
-      run(job) {
-        const item = job.items[0];
-        if (item?.kind !== 'range') return workers.run(job);
-        if (item.from === 0) return (first = workers.run(job));
-        const before = first;
-        first = undefined;
-        if (!before) return workers.run(job);
-        return before.then(() => {
-          rewriteHidden(path, seededBytes('new', size), e.ctimeNs);
-          return workers.run(job);
-        });
-      },
-      close: () => workers.close(),
-    };
-    const volumes = new VolumeWriter({
-      pathOf: (n) => join(out, `vol${n}`),
-      recipients,
-      volumeSize: 200 << 20,
-      level: 6,
+    const pool = poolAround(workers, (job) => {
+      const item = job.items[0];
+      if (item?.kind !== 'range') return workers.run(job);
+      if (item.from === 0) return (first = workers.run(job));
+      const before = first;
+      first = undefined;
+      if (!before) return workers.run(job);
+      return before.then(() => {
+        rewriteHidden(path, seededBytes('new', size), e.ctimeNs);
+        return workers.run(job);
+      });
     });
-    const sigtar = new SigtarWriter(join(out, 'signatures.tar.gz'), join(out, 'signatures.p7m'), recipients);
-    const manifest = new ManifestWriter({ hostname: 'h', localdir: Buffer.from(src) }, join(out, 'filelist'));
-    const problems: string[][] = [];
     async function* actions(): AsyncGenerator<Action> {
       yield { op: 'new', entry: e };
     }
-    try {
-      const writer = {
-        volumes,
-        sigtar,
-        manifest,
-        owners: ctx.owners,
-        onProblem: (p: { kind: string; path: Buffer }) => problems.push([p.kind, p.path.toString()]),
-      };
-      await writeEntriesParallel(actions(), writer, pool, 6);
-    } finally {
-      await pool.close();
-    }
-    await volumes.finish();
-    await sigtar.finish();
-    await manifest.writeTo(join(out, 'manifest'));
+    const problems = await writeSet(out, src, recipients, pool, actions());
 
     assert.deepEqual(problems, [['changed', path]]);
     const sig = gunzipSync(readFileSync(join(out, 'signatures.tar.gz')));
