@@ -81,9 +81,14 @@ async function list(argv: Args & { json?: boolean; quiet?: boolean }, source: Re
         );
   const listing = (report?: (p: RestoreProgress) => void) =>
     listFilesAt(source, loaded, key, sink, report && { at, report });
-  // lines going to a terminal are the progress: no progress line drawn among them
-  if (process.stdout.isTTY) await listing();
-  else await withRestoreProgress(argv, listing);
+  try {
+    // lines going to a terminal are the progress: no progress line drawn among them
+    if (process.stdout.isTTY) await listing();
+    else await withRestoreProgress(argv, listing);
+  } catch (err) {
+    await text.end(); // what was listed before the error goes out with it
+    throw err;
+  }
   await (json ? json.end() : text.end());
 }
 

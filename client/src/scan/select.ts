@@ -35,7 +35,7 @@ export function canonicalPath(p: string): string {
 const SLASH = 0x2f;
 
 /** `path` is `dir` or below it, in whole components (/x/ab is not within /x/a); both raw bytes. */
-export function isWithin(path: Buffer, dir: Buffer): boolean {
+function isWithin(path: Buffer, dir: Buffer): boolean {
   if (path.length < dir.length || !path.subarray(0, dir.length).equals(dir)) return false;
   return path.length === dir.length || path[dir.length] === SLASH || (dir.length === 1 && dir[0] === SLASH);
 }
