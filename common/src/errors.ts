@@ -59,3 +59,18 @@ export function describeError(err: unknown): string {
 export function exitCodeOf(err: unknown): number {
   return err instanceof DeaddropError ? err.exitCode : ExitCode.FAILED;
 }
+
+/**
+ * `err` with the file it concerns. Node names the path of a failed open or rename but not of
+ * a failed write or close on an open file ("ENOSPC: no space left on device, write"), and the
+ * operator must know which disk filled up. The same error, its message ending in the path
+ * the way Node's own do; one that names a path already is left as it is.
+ */
+export function naming(path: string, err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === undefined || e.path !== undefined || err instanceof DeaddropError) return err;
+  e.path = path;
+  e.message = `${e.message} '${path}'`;
+  return err;
+}

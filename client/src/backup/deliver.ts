@@ -36,6 +36,7 @@ import { uploadFile } from '../transport/upload-file.js';
 import { answerStatus, refusesPropfind } from '../transport/retry.js';
 import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
 import type { SentAhead } from './early-upload.js';
+import { readSentEverywhere } from './sent-everywhere.js';
 
 export interface OutgoingSet {
   key: string;
@@ -43,7 +44,14 @@ export interface OutgoingSet {
   /** archiveDir/outgoing/<set>/ */
   dir: string;
   /** Stored files in upload order (the sums file last). */
-  files: { name: string; size: number }[];
+  files: SpooledFile[];
+}
+
+export interface SpooledFile {
+  name: string;
+  size: number;
+  /** False: every sink took it and it left the spool (sent-everywhere.ts). */
+  inSpool: boolean;
 }
 
 export interface SinkDelivery {
@@ -92,17 +100,31 @@ function rank(name: string): [number, number] {
   return [0, Number(/\.vol(\d+)\./.exec(name)?.[1] ?? 0)];
 }
 
-/** A spooled set as found on local disk, files in upload order. */
+/**
+ * A spooled set as found on local disk, files in upload order, with those that left the spool
+ * (every sink took them). Early uploads may still be under way: a file found gone while this
+ * reads is in the record read after it (the line is written before the file goes).
+ */
 export async function readOutgoingSet(outgoing: string, key: string): Promise<OutgoingSet | undefined> {
   const dir = join(outgoing, key);
   const names = await readdir(dir).catch(() => undefined);
   if (!names) return undefined;
-  names.sort((a, b) => {
-    const [ra, rb] = [rank(a), rank(b)];
-    return ra[0] - rb[0] || ra[1] - rb[1] || (a < b ? -1 : 1);
+  const present = new Map<string, number>();
+  for (const name of names) {
+    if (name.startsWith('.')) continue; // (the record: never a stored name)
+    const st = await stat(join(dir, name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (st) present.set(name, st.size);
+  }
+  const left = await readSentEverywhere(dir);
+  const files: SpooledFile[] = [...left].map(([name, size]) => ({ name, size, inSpool: false }));
+  for (const [name, size] of present) if (!left.has(name)) files.push({ name, size, inSpool: true });
+  files.sort((a, b) => {
+    const [ra, rb] = [rank(a.name), rank(b.name)];
+    return ra[0] - rb[0] || ra[1] - rb[1] || (a.name < b.name ? -1 : 1);
   });
-  const files = [];
-  for (const name of names) files.push({ name, size: (await stat(join(dir, name))).size });
   return { key, full: key.startsWith('full.'), dir, files };
 }
 
@@ -123,7 +145,9 @@ export async function spoolDamage(set: OutgoingSet): Promise<string | undefined>
   if (listed.length !== others.length)
     return `${sums.name} lists ${listed.length} files, the spool holds ${others.length}`;
   for (const e of listed) {
-    if (!others.some((f) => f.name === e.name)) return `${e.name} is missing`;
+    const file = others.find((f) => f.name === e.name);
+    if (!file) return `${e.name} is missing`;
+    if (!file.inSpool) continue; // on every sink, where check and restore hash it
     if ((await sha256File(join(set.dir, e.name))) !== e.sha256) return `${e.name} does not match ${sums.name}`;
   }
   return undefined;
@@ -180,6 +204,18 @@ async function deliverToSink(
     );
   };
 
+  /** The sink lost a file every sink had taken, which then left the spool: the set can never go there. */
+  const gone = (set: OutgoingSet, file: SpooledFile) => {
+    if (!ledger.dropped.includes(set.key)) ledger.dropped.push(set.key);
+    result.ok = false;
+    result.error ??= `${set.key}: ${file.name} is no longer there`;
+    log.error(
+      `sink ${name} no longer lists ${file.name}, which every sink had taken before it left the spool: ` +
+        `${set.key} can never go there; the sink lags until a later full backup reaches it`,
+      { sink: name, set: set.key },
+    );
+  };
+
   for (const set of opts.sets) cutChain(set);
   // A sink that failed ahead is done for this run: no listing, no upload (its sets stay spooled).
   await opts.ahead?.ended(name);
@@ -210,7 +246,10 @@ async function deliverToSink(
     log.info(`delivering ${set.key} to ${name}`);
     for (const file of set.files) {
       const have = listing.get(file.name);
-      if (have === undefined) {
+      if (have === undefined && !file.inSpool) {
+        gone(set, file);
+        break;
+      } else if (have === undefined) {
         const counted = progress.file(`${set.key}/${file.name}`, file.size);
         const path = join(set.dir, file.name);
         const outcome = await uploadFile(path, file.name, file.size, target, counted.read, signal);
@@ -274,6 +313,10 @@ async function deliverUnlisted(
     opts.log.info(`delivering ${set.key} to ${name} (without a listing)`);
     for (const file of set.files) {
       if (opts.ahead?.sent.get(name)?.get(file.name) !== file.size) {
+        if (!file.inSpool) {
+          result.existed++; // every sink took it at an earlier run (answered 201 or 409)
+          continue;
+        }
         const counted = progress.file(`${set.key}/${file.name}`, file.size);
         const path = join(set.dir, file.name);
         const outcome = await uploadFile(path, file.name, file.size, target, counted.read, opts.signal);

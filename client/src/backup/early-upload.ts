@@ -12,15 +12,29 @@
  * the spool for that sink: a sink that hangs (up to its timeouts) or fails holds back only itself,
  * never the next file to a healthy sink, nor delivery to it (which waits for that sink's queue only).
  *
+ * When the sinks taking part are all the host's sinks, a file every one of them took leaves the
+ * spool there and then (sent-everywhere.ts), and the set writer waits (room()) while even the
+ * fastest sink has MAX_AHEAD volumes still to take: with sinks slower than the writer (a home
+ * uplink) the set is not piled up on local disk whole. Paced by the fastest, not the slowest:
+ * a sink that hangs holds back only itself, never the writer; what it lacks stays spooled.
+ *
  * A run that ends early (an error, an interruption) calls stop(): what is queued is not sent,
  * the PUTs under way are aborted, and it returns once none is left, so no upload outlives the
  * run (and its lock).
  */
+import { dirname } from 'node:path';
 import { DeaddropError } from '@deaddrop/common/errors';
 import type { SinkTargetLike } from '../transport/file-target.js';
 import type { UploadMeter } from '../ops/upload-progress.js';
 import { uploadFile } from '../transport/upload-file.js';
 import { sharedFileProgress, type SharedFileProgress } from './delivery-progress.js';
+import { leaveSpool } from './sent-everywhere.js';
+
+/**
+ * Complete volumes the fastest sink has still to take before the writer waits: one being sent,
+ * one next, and the writer's own volume under way make three on disk when the sinks keep pace.
+ */
+export const MAX_AHEAD = 2;
 
 /** What the sinks took ahead of delivery, and which failed (delivery leaves those for this run). */
 export interface SentAhead {
@@ -38,12 +52,20 @@ export class EarlyUpload implements SentAhead {
   readonly failed = new Map<string, unknown>();
   readonly sent = new Map<string, Map<string, number>>();
   private readonly stopping = new AbortController();
+  /** Stored name → how many sinks took it. */
+  private readonly takers = new Map<string, number>();
+  /** Sink name → files queued for it that its queue is not past yet (taken, failed or stopped). */
+  private readonly outstanding = new Map<string, number>();
+  /** The writer waiting in room(), if it is. */
+  private wake: (() => void) | undefined;
 
   private readonly progress: SharedFileProgress;
 
+  /** `everySink`: the targets are all the host's sinks, so what they all took may leave the spool. */
   constructor(
     private readonly targets: SinkTargetLike[],
     meter?: UploadMeter,
+    private readonly everySink = false,
   ) {
     this.progress = sharedFileProgress(meter);
     for (const t of targets) {
@@ -56,10 +78,29 @@ export class EarlyUpload implements SentAhead {
   add(path: string, name: string, size: number): void {
     if (this.targets.length === 0) return;
     for (const t of this.targets) {
+      this.outstanding.set(t.name, (this.outstanding.get(t.name) ?? 0) + 1);
       const counted = this.progress.file(name, size); // every sink's reader now: it ends with the last
       const queued = this.queues.get(t.name)!;
-      this.queues.set(t.name, queued.then(() => this.put(t, path, name, size, counted.read)).then(counted.ended));
+      this.queues.set(
+        t.name,
+        queued
+          .then(() => this.put(t, path, name, size, counted.read))
+          .then(counted.ended)
+          .finally(() => this.passed(t.name)),
+      );
     }
+  }
+
+  /** Resolves once some sink has fewer than `max` files still to take (at once when stopped). */
+  async room(max = MAX_AHEAD): Promise<void> {
+    const fastest = () => Math.min(...this.outstanding.values());
+    while (this.outstanding.size > 0 && fastest() >= max && !this.stopping.signal.aborted)
+      await new Promise<void>((r) => (this.wake = r));
+  }
+
+  private passed(sink: string): void {
+    this.outstanding.set(sink, this.outstanding.get(sink)! - 1);
+    this.wake?.();
   }
 
   /** Resolves when every queued upload has ended (never rejects: failures are left to delivery). */
@@ -70,6 +111,7 @@ export class EarlyUpload implements SentAhead {
   /** Sends nothing more, aborts the uploads under way; resolves once none is left (never rejects). */
   async stop(): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort(new DeaddropError('the run ended before this upload'));
+    this.wake?.();
     await this.settled();
   }
 
@@ -92,6 +134,10 @@ export class EarlyUpload implements SentAhead {
       // 'exists' too: the set's names are new on every sink (set-time.ts), so a name there now
       // was published by our own attempt whose answer was lost.
       this.sent.get(target.name)!.set(name, size);
+      const takers = (this.takers.get(name) ?? 0) + 1;
+      this.takers.set(name, takers);
+      // (if this fails, a full disk say, the file only stays spooled)
+      if (this.everySink && takers === this.targets.length) await leaveSpool(dirname(path), name, size).catch(() => {});
       return;
     }
     this.failed.set(target.name, outcome.error);

@@ -10,6 +10,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { CmsEncryptor } from '@deaddrop/keys/cms/encrypt';
 import type { Recipient } from '@deaddrop/keys/recipients';
 import { release } from '@deaddrop/common/young-gc';
+import { naming } from '@deaddrop/common/errors';
 
 export interface StoredFile {
   /** Absolute path written. */
@@ -83,7 +84,7 @@ export class EncryptedFileWriter {
       .then(() => this.file)
       .then((fh) => fh.close())
       .catch((err: Error) => {
-        this.failed ??= err;
+        this.failed ??= naming(this.path, err) as Error;
       });
   }
 
@@ -102,7 +103,7 @@ export class EncryptedFileWriter {
     this.writing = writeAll(fh, ciphertext).then(
       () => release(ciphertext),
       (err: Error) => {
-        this.failed ??= err;
+        this.failed ??= naming(this.path, err) as Error;
       },
     );
   }

@@ -86,6 +86,17 @@ export async function cleanLeftovers(dirs: LeftoverDirs, read: StateRead, archiv
 }
 
 /**
+ * A set whose writing failed (a full disk, say): it was never recorded, so its directory goes,
+ * and work/'s files with it, now rather than at the next run: a backup that failed for want
+ * of space gives the space back.
+ */
+export async function abandonSet(setDir: string, dirs: LeftoverDirs): Promise<void> {
+  await rm(setDir, { recursive: true, force: true });
+  for (const name of await readdir(dirs.work).catch(() => [] as string[]))
+    await rm(join(dirs.work, name), { recursive: true, force: true });
+}
+
+/**
  * A dry run's cleanLeftovers: removes nothing, takes nothing back; says what a real run would
  * remove and keep. Returns the same keys.
  */

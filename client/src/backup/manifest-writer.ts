@@ -10,18 +10,22 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatManifestHead, formatVolume, type FileChange, type ManifestVolume } from '../format/manifest.js';
 import { quote } from '../format/quote.js';
+import { naming } from '@deaddrop/common/errors';
 import { indexToBytes, type PathIndex } from '../scan/path-index.js';
 
 export class ManifestWriter {
   private readonly volumes: Buffer[] = [];
   private readonly filelist: WriteStream;
   private files = 0;
+  /** The Filelist's write failed (a full disk): said at the next addFile() or writeTo(). */
+  private failed: Error | undefined;
 
   constructor(
     private readonly head: { hostname: string; localdir: Buffer },
     private readonly filelistPath: string,
   ) {
     this.filelist = createWriteStream(filelistPath);
+    this.filelist.on('error', (err) => (this.failed ??= naming(filelistPath, err) as Error));
   }
 
   addVolume(v: ManifestVolume): void {
@@ -29,6 +33,7 @@ export class ManifestWriter {
   }
 
   async addFile(change: FileChange, path: PathIndex): Promise<void> {
+    if (this.failed) throw this.failed;
     this.files++;
     const line = Buffer.concat([
       Buffer.from(`    ${change.padEnd(7)}  `),
@@ -40,6 +45,7 @@ export class ManifestWriter {
 
   /** Write the finished manifest to `path` (each piece streamed; the Filelist temp file removed). */
   async writeTo(path: string): Promise<void> {
+    if (this.failed) throw this.failed;
     this.filelist.end();
     await once(this.filelist, 'finish');
     const filelistPath = this.filelistPath;
@@ -52,7 +58,16 @@ export class ManifestWriter {
       yield Buffer.from(`Filelist ${files}\n`);
       for await (const chunk of createReadStream(filelistPath)) yield chunk as Buffer;
     }
-    await pipeline(Readable.from(pieces()), createWriteStream(path));
+    try {
+      await pipeline(Readable.from(pieces()), createWriteStream(path));
+    } catch (err) {
+      throw naming((err as NodeJS.ErrnoException).syscall === 'read' ? filelistPath : path, err);
+    }
     await rm(filelistPath, { force: true });
+  }
+
+  /** Stop writing the Filelist (the set is abandoned); its temp file is the caller's to remove. */
+  abort(): void {
+    this.filelist.destroy();
   }
 }

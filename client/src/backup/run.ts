@@ -35,7 +35,8 @@ import type { EntryProblem } from './entry-writer.js';
 import { cacheFileDamage } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
-import { cleanLeftovers, completeSpooledSets, describeLeftovers, setKeyEnd } from './leftovers.js';
+import { readSentEverywhere } from './sent-everywhere.js';
+import { abandonSet, cleanLeftovers, completeSpooledSets, describeLeftovers, setKeyEnd } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { ManifestWriter } from './manifest-writer.js';
 import { mergedSignatures } from './old-signatures.js';
@@ -235,6 +236,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
   let ahead: EarlyUpload | undefined;
   const stopDelivery = new AbortController();
   let delivering: Promise<unknown> | undefined;
+  /** The set directory whose writing failed (not stopped: a stopped writer may still be at it). */
+  let unfinished: string | undefined;
   try {
     const read = await loadState(archiveDir);
     const state = read.status === 'ok' ? read.state : undefined;
@@ -320,10 +323,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await rm(setDir, { recursive: true, force: true });
     await mkdir(setDir, { recursive: true, mode: 0o700 });
     const meter = new UploadMeter(opts.onUploadProgress);
-    ahead = new EarlyUpload(
-      targets.filter((t) => lagOf(ledgers.get(t.name)!, spooled).count === 0),
-      meter,
-    );
+    const upToDate = targets.filter((t) => lagOf(ledgers.get(t.name)!, spooled).count === 0);
+    ahead = new EarlyUpload(upToDate, meter, upToDate.length === targets.length);
     const early = ahead;
     const written = await until(
       writeSet({
@@ -337,9 +338,15 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         actions,
         owners,
         report,
-        onStoredVolume: (name, size) => early.add(join(setDir, name), name, size),
+        onStoredVolume: async (name, size) => {
+          early.add(join(setDir, name), name, size);
+          await early.room(); // (the pace of the fastest sink: early-upload.ts)
+        },
         // Not waiting for the queues here: delivery to each sink waits for that sink's own
         // (a run that fails stops them: see finally).
+      }).catch((err: unknown) => {
+        unfinished = setDir;
+        throw err;
       }),
     );
 
@@ -432,6 +439,10 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
       seconds: (Date.now() - started) / 1000,
     };
   } catch (err) {
+    if (unfinished) {
+      await ahead?.stop(); // (nothing is sent from the files about to go)
+      await abandonSet(unfinished, dirs).catch((e: unknown) => log.warn(`${unfinished}: ${describeError(e)}`));
+    }
     // a state made anew names the complete sets in the spool as pending, as cleanLeftovers
     // took them back: with none named, the next run would delete them as a killed run's
     const noChainYet = async (): Promise<BackupState> => ({
@@ -469,8 +480,8 @@ interface WriteSetInput {
   actions: AsyncIterable<import('./plan.js').Action>;
   owners: import('../scan/owners.js').OwnerNames;
   report: (p: EntryProblem) => void;
-  /** A volume is complete in setDir under its stored name. */
-  onStoredVolume?: (name: string, size: number) => void;
+  /** A volume is complete in setDir under its stored name; the writer goes on once this resolves. */
+  onStoredVolume?: (name: string, size: number) => Promise<void> | void;
 }
 
 interface WrittenSet {
@@ -502,7 +513,7 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
         ...(v.end.block !== undefined ? { endBlock: v.end.block } : {}),
         hashes: { SHA1: v.stored.plainSha1 },
       });
-      i.onStoredVolume?.(names.storedVolume(v.number), v.stored.size);
+      return i.onStoredVolume?.(names.storedVolume(v.number), v.stored.size);
     },
   });
   const sigtar = new SigtarWriter(localSignatures, join(setDir, names.storedSignatures), i.recipients);
@@ -514,6 +525,7 @@ async function writeSet(i: WriteSetInput): Promise<WrittenSet> {
   } catch (err) {
     volumes.abort();
     sigtar.abort();
+    manifest.abort();
     throw err;
   } finally {
     await pool.close();
@@ -545,9 +557,14 @@ async function encryptFile(from: string, to: string, recipients: Recipient[]): P
 }
 
 async function syncSpooledSet(setDir: string, files: { name: string }[], outgoing: string): Promise<void> {
-  for (const f of files) await syncFile(join(setDir, f.name));
+  for (const f of files) await syncFile(join(setDir, f.name)).catch((err) => leftEverywhere(err, setDir, f.name));
   await syncDir(setDir);
   await syncDir(outgoing);
+}
+
+/** A spooled file found gone is fine when every sink took it (sent-everywhere.ts); else `err` stands. */
+async function leftEverywhere(err: unknown, setDir: string, name: string): Promise<void> {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !(await readSentEverywhere(setDir)).has(name)) throw err;
 }
 
 function chainKeys(chain: ChainSet[]): string[] {

@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Recipient } from '@deaddrop/keys';
+import { naming } from '@deaddrop/common/errors';
 import { dataPadding, encodeHeader, type TarHeader } from '../archive/tar-header.js';
 import { endOfArchive } from '../archive/tar-writer.js';
 import { EncryptedFileWriter, type StoredFile } from './encrypted-file.js';
@@ -38,7 +39,7 @@ export class SigtarWriter {
   ) {
     this.local = createWriteStream(localPath, { flags: 'w' });
     this.stored = new EncryptedFileWriter(storedPath, recipients);
-    this.local.on('error', (err) => (this.failed ??= err));
+    this.local.on('error', (err) => (this.failed ??= naming(localPath, err) as Error));
   }
 
   private async put(b: Buffer): Promise<void> {

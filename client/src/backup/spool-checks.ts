@@ -35,6 +35,7 @@ export function spoolChecksPath(archiveDir: string): string {
 async function marksOf(set: OutgoingSet): Promise<SetMarks | undefined> {
   const marks: SetMarks = {};
   for (const f of set.files) {
+    if (!f.inSpool) continue; // (on every sink: see spoolDamage)
     const st = await stat(join(set.dir, f.name)).catch(() => undefined);
     if (!st) return undefined;
     marks[f.name] = [st.size, st.mtimeMs, st.ino];

@@ -43,6 +43,7 @@ async function dirSize(dir: string): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
   for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (n.startsWith('.')) continue; // (what left the spool: sent-everywhere.ts)
     const st = await stat(join(dir, n)).catch(() => undefined);
     if (st?.isFile()) {
       files++;

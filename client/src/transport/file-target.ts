@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { syncDir } from '@deaddrop/common/fs';
-import { DeaddropError } from '@deaddrop/common/errors';
+import { DeaddropError, naming } from '@deaddrop/common/errors';
 import { FILE_SINK_TEMP_PREFIX } from '../format/names.js';
 
 /** The SinkTarget interface of docs/ARCHITECTURE.md. */
@@ -84,7 +84,9 @@ export class FileTarget implements SinkTargetLike {
     if (existing) return this.same(remoteName, existing.size, size);
     const temp = join(this.dir, `${FILE_SINK_TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     try {
-      await writeTemp(temp);
+      await writeTemp(temp).catch((err: NodeJS.ErrnoException) => {
+        throw err.syscall === 'read' ? err : naming(temp, err); // (a failed write says only "write")
+      });
       const fh = await open(temp, 'r');
       try {
         const st = await fh.stat();
