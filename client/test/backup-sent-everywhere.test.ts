@@ -74,7 +74,7 @@ test('a volume every sink took leaves the spool, written down first; with a sink
     const dir = tempDir('deaddrop-sent-everywhere-');
     const files = volumes(dir, 2);
     const [a, b] = [gatedSink('a'), gatedSink('b')];
-    const ahead = new EarlyUpload([a, b], undefined, everySink);
+    const ahead = new EarlyUpload([a, b], undefined, everySink ? { spoolLimit: 1e9 } : undefined);
     for (const f of files) ahead.add(join(dir, f.name), f.name, f.size);
     a.next();
     await until('a has the first volume', () => a.got.length === 1);
@@ -100,7 +100,7 @@ test('the writer waits while the fastest sink has MAX_AHEAD volumes to take; a h
   const dir = tempDir('deaddrop-sent-pace-');
   const files = volumes(dir, MAX_AHEAD + 1);
   const [fast, hung] = [gatedSink('fast'), gatedSink('hung')];
-  const ahead = new EarlyUpload([fast, hung], undefined, true);
+  const ahead = new EarlyUpload([fast, hung], undefined, { spoolLimit: 1e9 });
   for (const f of files.slice(0, MAX_AHEAD)) ahead.add(join(dir, f.name), f.name, f.size);
   let roomy = false;
   const room = ahead.room().then(() => (roomy = true));
@@ -116,6 +116,44 @@ test('the writer waits while the fastest sink has MAX_AHEAD volumes to take; a h
   await ahead.settled();
   assert.ok(existsSync(join(dir, files[0]!.name)), 'what the failed sink lacks stays spooled');
   await ahead.room(); // a failed sink has nothing left to take: no wait
+});
+
+test('what a failed sink lacks stays spooled until the set outgrows the spool limit; then the set is given up for it', async () => {
+  const dir = tempDir('deaddrop-sent-limit-');
+  const files = volumes(dir, 3); // 100,000 to 100,002 bytes each
+  const [up, down] = [gatedSink('up'), gatedSink('down')];
+  down.fail(new Error('connection refused'));
+  const ahead = new EarlyUpload([up, down], undefined, { spoolLimit: 250_000 });
+  const gone = () => files.filter((f) => !existsSync(join(dir, f.name))).map((f) => f.name);
+  for (const f of files.slice(0, 2)) {
+    ahead.add(join(dir, f.name), f.name, f.size);
+    up.next();
+  }
+  await until('up took two volumes', () => up.got.length === 2);
+  await flush();
+  assert.deepEqual(gone(), [], 'within the limit: kept for the failed sink');
+  assert.deepEqual([...ahead.givenUp], []);
+  ahead.add(join(dir, files[2]!.name), files[2]!.name, files[2]!.size); // 300,003 bytes > 250,000
+  up.next();
+  await ahead.settled();
+  assert.deepEqual(
+    gone(),
+    files.map((f) => f.name),
+    'past the limit: what the sink still up took leaves',
+  );
+  assert.deepEqual([...ahead.givenUp], ['down']);
+  assert.equal(readFileSync(join(dir, SENT_EVERYWHERE), 'latin1'), files.map((f) => `${f.size} ${f.name}\n`).join(''));
+
+  // with no sink up nothing leaves, whatever the size
+  const dir2 = tempDir('deaddrop-sent-none-up-');
+  const [f] = volumes(dir2, 1);
+  const dead = [gatedSink('x'), gatedSink('y')];
+  for (const s of dead) s.fail(new Error('down'));
+  const none = new EarlyUpload(dead, undefined, { spoolLimit: 1 });
+  none.add(join(dir2, f!.name), f!.name, f!.size);
+  await none.settled();
+  assert.ok(existsSync(join(dir2, f!.name)));
+  await none.room(); // no sink up: the writer does not wait
 });
 
 /**

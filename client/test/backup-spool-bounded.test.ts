@@ -48,8 +48,9 @@ async function twoSinkHost(prefix: string) {
   const sinkDir = (name: string) => join(tmp, `sink${name}`, 'h1');
   const archiveDir = join(tmp, 'archive');
   const config = join(tmp, 'client.json');
-  const write = () => {
-    for (const s of ['A', 'B']) mkdirSync(sinkDir(s), { recursive: true });
+  /** client.json, with `extra` fields; `down` sinks' directories are not made (not mounted). */
+  const write = (extra: Record<string, unknown> = {}, down: string[] = []) => {
+    for (const s of ['A', 'B']) if (!down.includes(s)) mkdirSync(sinkDir(s), { recursive: true });
     writeFileSync(
       config,
       JSON.stringify({
@@ -59,6 +60,7 @@ async function twoSinkHost(prefix: string) {
         sinks: ['A', 'B'].map((name) => ({ name, url: `file://${sinkDir(name)}/` })),
         archiveDir,
         volumeSize: '3MB',
+        ...extra,
       }),
     );
   };
@@ -134,6 +136,42 @@ test(
       assert.deepEqual(compareTrees(h.src, await h.restoreFrom('B')), []);
     } finally {
       diskB.umount();
+    }
+  },
+);
+
+test(
+  'a sink down while a set outgrows the spool limit costs no local disk: the set is given up for it, and the next full reaches it',
+  { skip: needsRootAndMount(), timeout: 300_000 },
+  async () => {
+    const h = await twoSinkHost('deaddrop-spool-sink-down-');
+    const disk = smallDisk(h.archiveDir, '12m'); // the set is ~20 MB
+    try {
+      h.write({ spoolLimit: '5MB' }, ['B']);
+      const first = await backup(h.config, '--full');
+      assert.equal(first.code, 4, first.stderr); // degraded: A has the set
+      assert.match(
+        first.stderr,
+        /spool over its limit \(5000000 bytes\): full\.\S+ was not kept for B, which never received it/,
+      );
+      assert.deepEqual(readdirSync(join(h.archiveDir, 'outgoing')), [], 'nothing kept for B');
+      const status = await runDeaddrop(['status', '--config', h.config, '--json']);
+      const lag = (JSON.parse(status.stdout) as { sinks: { name: string; lagCount: number }[] }).sinks;
+      assert.deepEqual(
+        lag.map((x) => [x.name, x.lagCount]),
+        [
+          ['A', 0],
+          ['B', 1],
+        ],
+      );
+
+      mkdirSync(h.sinkDir('B'), { recursive: true }); // B is back; it lacks the chain's full, so it waits for the next one
+      const full = await backup(h.config, '--full');
+      assert.equal(full.code, 0, full.stderr);
+      assert.deepEqual(compareTrees(h.src, await h.restoreFrom('B')), []);
+      assert.deepEqual(readdirSync(join(h.archiveDir, 'outgoing')), []);
+    } finally {
+      disk.umount();
     }
   },
 );

@@ -323,9 +323,14 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     await rm(setDir, { recursive: true, force: true });
     await mkdir(setDir, { recursive: true, mode: 0o700 });
     const meter = new UploadMeter(opts.onUploadProgress);
-    const upToDate = targets.filter((t) => lagOf(ledgers.get(t.name)!, spooled).count === 0);
-    ahead = new EarlyUpload(upToDate, meter, upToDate.length === targets.length);
-    const early = ahead;
+    // A full needs no earlier set: a sink that lags takes it ahead too (its older sets follow in delivery)
+    const early = type === 'full' ? targets : targets.filter((t) => lagOf(ledgers.get(t.name)!, spooled).count === 0);
+    ahead = new EarlyUpload(
+      early,
+      meter,
+      early.length === targets.length ? { spoolLimit: config.spoolLimit } : undefined,
+    );
+    const sending = ahead;
     const written = await until(
       writeSet({
         names,
@@ -339,8 +344,8 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
         owners,
         report,
         onStoredVolume: async (name, size) => {
-          early.add(join(setDir, name), name, size);
-          await early.room(); // (the pace of the fastest sink: early-upload.ts)
+          sending.add(join(setDir, name), name, size);
+          await sending.room(); // (the pace of the fastest sink: early-upload.ts)
         },
         // Not waiting for the queues here: delivery to each sink waits for that sink's own
         // (a run that fails stops them: see finally).
@@ -634,6 +639,7 @@ async function deliverSpool(i: SpoolDeliveryInput) {
     ...(i.signal ? { signal: i.signal } : {}),
   });
   i.signal?.throwIfAborted();
+  const givenUp = recordGivenUp(i);
   const settled = settledSets(sets, [...i.ledgers.values()]);
   const spool = await settleSpool({
     outgoing: i.outgoing,
@@ -655,7 +661,26 @@ async function deliverSpool(i: SpoolDeliveryInput) {
   }
   for (const key of [...settled.remove, ...spool.remove, ...damaged])
     await rm(join(i.outgoing, key), { recursive: true, force: true });
-  return { delivery, pending: spool.pending, dropped: spool.dropped, lost, spoolBytes: spool.bytes };
+  const dropped = givenUp ? [...spool.dropped, i.fresh] : spool.dropped;
+  return { delivery, pending: spool.pending, dropped, lost, spoolBytes: spool.bytes };
+}
+
+/**
+ * The new set was given up for the sinks that failed while it was written (it grew past the
+ * spool's limit: early-upload.ts): dropped for each that has not confirmed it. Returns whether
+ * some sink newly lacks it.
+ */
+function recordGivenUp(i: SpoolDeliveryInput): boolean {
+  const sinks = [...(i.ahead?.givenUp ?? [])].map((name) => i.ledgers.get(name)!);
+  const lacking = sinks.filter((l) => !hasConfirmed(l, i.fresh) && !l.dropped.includes(i.fresh));
+  for (const l of lacking) l.dropped.push(i.fresh);
+  if (lacking.length === 0) return false;
+  i.log.error(
+    `spool over its limit (${i.spoolLimit} bytes): ${i.fresh} was not kept for ${lacking.map((l) => l.sink).join(', ')}, ` +
+      'which never received it; the next full backup repairs that',
+    { set: i.fresh, sinks: lacking.map((l) => l.sink) },
+  );
+  return true;
 }
 
 /**
