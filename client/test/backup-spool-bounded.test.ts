@@ -11,18 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isRoot, makeTestRecipient, missingTools, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
+import { makeTestRecipient, needsRoot, runDeaddrop, seededBytes, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 
-const inCI = process.env.CI === 'true' || process.env.CI === '1';
-
-function needsRootAndMount(): string | false {
-  if (!isRoot) {
-    if (inCI) throw new Error('CI: this test must run as root (mount -t tmpfs)');
-    return 'needs root (mount -t tmpfs)';
-  }
-  return missingTools('mount', 'umount', 'openssl');
-}
+const ROOT_AND_TMPFS = needsRoot('mount -t tmpfs', 'mount', 'umount', 'openssl');
 
 /** `dir` made a tmpfs of `size` (mount's notation: 12m) until `umount` is called. */
 function smallDisk(dir: string, size: string): { umount: () => void; resize: (size: string) => void } {
@@ -78,7 +70,7 @@ const backup = (config: string, ...args: string[]) => runDeaddrop(['backup', '--
 
 test(
   'a set bigger than the archive dir file system goes through: what both sinks took leaves the spool',
-  { skip: needsRootAndMount(), timeout: 300_000 },
+  { skip: ROOT_AND_TMPFS, timeout: 300_000 },
   async () => {
     const h = await twoSinkHost('deaddrop-spool-bounded-');
     const disk = smallDisk(h.archiveDir, '12m'); // the set is ~20 MB
@@ -103,7 +95,7 @@ test(
 
 test(
   'a sink that fills up part way gets the rest from the spool at the next run, and restores alone',
-  { skip: needsRootAndMount(), timeout: 300_000 },
+  { skip: ROOT_AND_TMPFS, timeout: 300_000 },
   async () => {
     const h = await twoSinkHost('deaddrop-spool-catch-up-');
     const diskB = smallDisk(join(h.tmp, 'sinkB'), '7m'); // takes two volumes of the set
@@ -142,7 +134,7 @@ test(
 
 test(
   'a sink down while a set outgrows the spool limit costs no local disk: the set is given up for it, and the next full reaches it',
-  { skip: needsRootAndMount(), timeout: 300_000 },
+  { skip: ROOT_AND_TMPFS, timeout: 300_000 },
   async () => {
     const h = await twoSinkHost('deaddrop-spool-sink-down-');
     const disk = smallDisk(h.archiveDir, '12m'); // the set is ~20 MB
@@ -178,7 +170,7 @@ test(
 
 test(
   'no space in the archive dir: exit 1 naming the file, and the unfinished set gives its space back',
-  { skip: needsRootAndMount(), timeout: 300_000 },
+  { skip: ROOT_AND_TMPFS, timeout: 300_000 },
   async () => {
     const h = await twoSinkHost('deaddrop-spool-enospc-');
     const disk = smallDisk(h.archiveDir, '2m'); // not even one volume

@@ -8,23 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isRoot, missingTools, runDeaddrop, tempDir } from '@deaddrop/test';
+import { needsRoot, runDeaddrop, tempDir } from '@deaddrop/test';
 import { compareTrees } from '@deaddrop/test/compare-trees';
 import { makeChain } from './restore-helpers.js';
 
-const inCI = process.env.CI === 'true' || process.env.CI === '1';
-
-function needsRootAndMount(): string | false {
-  if (!isRoot) {
-    if (inCI) throw new Error('CI: this test must run as root (mount -t tmpfs)');
-    return 'needs root (mount -t tmpfs)';
-  }
-  return missingTools('mount', 'umount', 'cp', 'mkfifo');
-}
-
 test(
   'DEST with a mount point inside: restored across it',
-  { skip: needsRootAndMount(), timeout: 300_000 },
+  { skip: needsRoot('mount -t tmpfs', 'mount', 'umount', 'cp', 'mkfifo'), timeout: 300_000 },
   async () => {
     const tmp = tempDir('deaddrop-restore-mounts-');
     const chain = await makeChain(tmp, { incrementals: 1, sinks: 1 });

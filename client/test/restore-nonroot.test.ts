@@ -21,9 +21,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   deaddropArgv,
-  isRoot,
   makeTestRecipient,
-  missingTools,
+  needsRoot,
   runCommand,
   runDeaddrop,
   seededBytes,
@@ -31,22 +30,12 @@ import {
   writeLocalClientConfig,
 } from '@deaddrop/test';
 
-const inCI = process.env.CI === 'true' || process.env.CI === '1';
-
-function needsRootAndSetpriv(): string | false {
-  if (!isRoot) {
-    if (inCI) throw new Error('CI: this test must run as root (it runs the CLI as nobody with setpriv)');
-    return 'needs root (it runs the CLI as nobody with setpriv)';
-  }
-  return missingTools('setpriv', 'cp', 'chown');
-}
-
 /** The user the CLI runs as. */
 const NOBODY = { uid: 65534, gid: 65534 };
 
 test(
   'non-root restore patches a file its owner may not read',
-  { skip: needsRootAndSetpriv(), timeout: 300_000 },
+  { skip: needsRoot('it runs the CLI as nobody with setpriv', 'setpriv', 'cp', 'chown'), timeout: 300_000 },
   async () => {
     const tmp = tempDir('deaddrop-restore-nonroot-');
     chmodSync(tmp, 0o755); // nobody walks through it

@@ -24,6 +24,11 @@ export function missingUnless(present: boolean, msg: string): string | false {
 /** True when running as root (devices, chown, sshd and nginx tests need it). */
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+/** missingTools for a test that must run as root (`why`: what for), and its tools; CI runs as root. */
+export function needsRoot(why: string, ...tools: string[]): string | false {
+  return missingUnless(isRoot, `needs root (${why})`) || missingTools(...tools);
+}
+
 /** Why tests of the ISA-L addon (client/native) skip outside CI. */
 export const ADDON_MISSING = 'the ISA-L addon is not built (apt-get install gcc libisal-dev && npm run build:native)';
 export const POOL_ADDONS_MISSING =
