@@ -9,9 +9,10 @@
  * delivery), and for a full, which needs no earlier set, every sink. A put here has the
  * target's full retry treatment, so a sink that fails here is done for this run, as it would
  * be in delivery: delivery reports it and the set waits in the spool for the next run (a 507
- * is not sent twice). Each sink has its own queue, files one at a time in volume order, each read from
- * the spool for that sink: a sink that hangs (up to its timeouts) or fails holds back only itself,
- * never the next file to a healthy sink, nor delivery to it (which waits for that sink's queue only).
+ * is not sent twice). Each sink has its own queue, files one at a time in volume order, each
+ * read from the spool for that sink: a sink that hangs (up to its timeouts) or fails holds back
+ * only itself, never the next file to a healthy sink, nor delivery to it (which waits for that
+ * sink's queue only).
  *
  * When the sinks taking part are all the host's sinks, a file every one of them took leaves the
  * spool there and then (sent-everywhere.ts), and the set writer waits (room()) while even the

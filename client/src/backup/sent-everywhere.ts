@@ -7,7 +7,8 @@
  * that lags behind the others is still confirmed against the whole set.
  *
  * A file leaves only when the sinks that took it are all the sinks of the host: one a sink
- * lacks stays for it.
+ * lacks stays for it, unless the set was given up for that sink (it failed during the run and
+ * the set outgrew the spool's limit: early-upload.ts).
  */
 import { appendFile, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ export async function readSentEverywhere(dir: string): Promise<Map<string, numbe
   return left;
 }
 
-/** Write down that `name` (of `size` bytes) is on every sink, then unlink it from the spool. */
+/** Write down that `name` (of `size` bytes) is on every sink that needs it, then unlink it from the spool. */
 export async function leaveSpool(dir: string, name: string, size: number): Promise<void> {
   const record = join(dir, SENT_EVERYWHERE);
   await appendFile(record, `${size} ${name}\n`, { mode: 0o600 });
