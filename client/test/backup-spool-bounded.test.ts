@@ -78,6 +78,7 @@ test(
       h.write();
       const r = await backup(h.config, '--full');
       assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /for want of space/, 'room for 3 volumes: no warning');
       const outgoing = join(h.archiveDir, 'outgoing');
       assert.deepEqual(readdirSync(outgoing), [], 'nothing is left to spool');
       const onA = readdirSync(h.sinkDir('A')).sort();
@@ -178,6 +179,11 @@ test(
       h.write();
       const r = await backup(h.config, '--full');
       assert.equal(r.code, 1, r.stderr);
+      // said up front, before the run fails
+      assert.match(
+        r.stderr,
+        /archive: [\d.]+ [KM]iB free, a run may need 8\.6 MiB there \(3 volumes of 2\.9 MiB\): it may fail/,
+      );
       assert.match(r.stderr, /ENOSPC: no space left on device, write '\/.+\/outgoing\/full\.\d{8}T\d{6}Z\/.+\.p7m'/);
       assert.deepEqual(readdirSync(join(h.archiveDir, 'outgoing')), []);
       assert.deepEqual(readdirSync(join(h.archiveDir, 'work')), []);

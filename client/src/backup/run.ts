@@ -36,6 +36,7 @@ import { cacheFileDamage } from './cache-files.js';
 import { createJobPool } from './job-pool.js';
 import { writeEntriesParallel } from './parallel-writer.js';
 import { readSentEverywhere } from './sent-everywhere.js';
+import { warnIfShortOfSpace } from './space-check.js';
 import { abandonSet, cleanLeftovers, completeSpooledSets, describeLeftovers, setKeyEnd } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { ManifestWriter } from './manifest-writer.js';
@@ -319,6 +320,7 @@ export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult
     }
 
     log.info(`${type === 'full' ? 'full' : 'incremental'} backup of ${localdir} as ${names.key}`);
+    await warnIfShortOfSpace(archiveDir, volumeSize, log);
     const setDir = join(dirs.outgoing, names.key);
     await rm(setDir, { recursive: true, force: true });
     await mkdir(setDir, { recursive: true, mode: 0o700 });
